@@ -1,0 +1,40 @@
+/**
+ * Domain errors: a code a program can branch on and a message a person can act on. The API maps
+ * each code to a transport status exactly once (packages/api/src/errors.ts).
+ */
+export const quarryErrorCodes = [
+  'DIMENSION_MISMATCH',
+  'INVALID_VECTOR',
+  'DIMENSIONS_UNSUPPORTED',
+  'COLLECTION_NOT_FOUND',
+  'COLLECTION_EXISTS',
+  'DOCUMENT_NOT_FOUND',
+  'FILTER_INVALID',
+  'BATCH_TOO_LARGE',
+  'PAYLOAD_TOO_LARGE',
+  'CONFIRMATION_REQUIRED',
+  'EMBEDDING_PROVIDER_MISMATCH',
+  'EMBEDDING_PROVIDER_FAILED',
+  'FORBIDDEN',
+  'UNAUTHORIZED',
+  'EXTENSION_MISSING',
+  'DATABASE_UNAVAILABLE',
+  'STATEMENT_TIMEOUT',
+  'INVALID_INPUT',
+] as const;
+export type QuarryErrorCode = (typeof quarryErrorCodes)[number];
+
+export class QuarryError extends Error {
+  override readonly name = 'QuarryError';
+  constructor(
+    readonly code: QuarryErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isQuarryError(error: unknown): error is QuarryError {
+  return error instanceof QuarryError;
+}

@@ -1,0 +1,8 @@
+export { createDb, queryRows, type Database, type DbConfig, type QuarryDatabase, type SqlExecutor } from './client';
+export { migrate, migrationState, migrationsFolder } from './migrate';
+export { QuarryError, isQuarryError, quarryErrorCodes, type QuarryErrorCode } from './errors';
+export * from './vector';
+export * from './vector-index';
+export * from './schema';
+// Routers import SQL operators from here, so the whole query vocabulary comes from one package.
+export * from 'drizzle-orm/sql';

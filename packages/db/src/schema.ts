@@ -1,0 +1,118 @@
+import { sql } from 'drizzle-orm';
+import {
+  check,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+export const distanceMetrics = ['cosine', 'l2', 'inner_product'] as const;
+export type DistanceMetric = (typeof distanceMetrics)[number];
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type Metadata = { [key: string]: JsonValue };
+
+/**
+ * One `documents` table holds every collection, so each collection's dimension lives in its row in
+ * `collections`, not in the column type: the column is pgvector's untyped `vector`. Drizzle's
+ * native `vector()` column always writes a fixed `vector(N)`, which would pin the whole table to one
+ * model. Values cross the wire in the same text form the native column uses, as bound parameters;
+ * reads come back as float32 values (pgvector stores float4), so a float32 input round-trips exactly.
+ * Per-collection HNSW indexes are partial expression indexes over `embedding::vector(D)` (see
+ * `vector-index.ts`).
+ */
+export const anyDimensionVector = customType<{ data: number[]; driverData: string }>({
+  dataType() {
+    return 'vector';
+  },
+  toDriver(value) {
+    return JSON.stringify(value);
+  },
+  fromDriver(value) {
+    return value
+      .slice(1, -1)
+      .split(',')
+      .map((component) => Math.fround(Number.parseFloat(component)));
+  },
+});
+
+/** PostgreSQL's full-text document type; drizzle has no native column for it. */
+const tsvector = customType<{ data: string }>({
+  dataType() {
+    return 'tsvector';
+  },
+});
+
+export const collections = pgTable(
+  'collections',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    name: text('name').notNull().unique(),
+    dimensions: integer('dimensions').notNull(),
+    metric: text('metric', { enum: distanceMetrics }).notNull().default('cosine'),
+    embeddingModel: text('embedding_model').notNull(),
+    hnswM: integer('hnsw_m').notNull().default(16),
+    hnswEfConstruction: integer('hnsw_ef_construction').notNull().default(64),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('collections_dimensions_range', sql`${t.dimensions} between 1 and 16000`),
+    check('collections_metric_known', sql`${t.metric} in ('cosine', 'l2', 'inner_product')`),
+    check('collections_hnsw_m_range', sql`${t.hnswM} between 2 and 100`),
+    check(
+      'collections_hnsw_ef_construction_range',
+      sql`${t.hnswEfConstruction} between 4 and 1000 and ${t.hnswEfConstruction} >= 2 * ${t.hnswM}`,
+    ),
+  ],
+);
+
+/**
+ * The guide's `documents` table, grown: the first five columns are exactly the guide's, so a
+ * database made by its SQL is adopted in place (see migrations/0002).
+ */
+export const documents = pgTable(
+  'documents',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    content: text('content').notNull(),
+    metadata: jsonb('metadata').$type<Metadata>().notNull().default({}),
+    embedding: anyDimensionVector('embedding'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    collectionId: integer('collection_id')
+      .notNull()
+      .references(() => collections.id, { onDelete: 'cascade' }),
+    tenantId: text('tenant_id').notNull().default('default'),
+    externalId: text('external_id'),
+    contentHash: text('content_hash')
+      .notNull()
+      .generatedAlwaysAs(sql`md5(content)`),
+    searchText: tsvector('search_text')
+      .notNull()
+      .generatedAlwaysAs(sql`to_tsvector('english'::regconfig, content)`),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('documents_metadata_is_object', sql`jsonb_typeof(${t.metadata}) = 'object'`),
+    uniqueIndex('documents_external_id_key')
+      .on(t.collectionId, t.tenantId, t.externalId)
+      .where(sql`${t.externalId} is not null`),
+    // Content dedupe applies to documents without an external id; those with one upsert by it.
+    uniqueIndex('documents_content_hash_key')
+      .on(t.collectionId, t.tenantId, t.contentHash)
+      .where(sql`${t.externalId} is null`),
+    index('documents_collection_tenant_created_idx').on(t.collectionId, t.tenantId, t.createdAt),
+    index('documents_metadata_idx').using('gin', t.metadata.op('jsonb_path_ops')),
+    index('documents_search_text_idx').using('gin', t.searchText),
+  ],
+);
+
+export type Collection = typeof collections.$inferSelect;
+export type NewCollection = typeof collections.$inferInsert;
+export type Document = typeof documents.$inferSelect;
+export type NewDocument = typeof documents.$inferInsert;

@@ -1,0 +1,96 @@
+import postgres from 'postgres';
+import { randomBytes } from 'node:crypto';
+import { createDb, type Database, type DbConfig } from './client';
+import { migrate } from './migrate';
+
+/**
+ * The three places every database test runs: embedded PGlite always; the real PostgreSQL with
+ * pgvector when QUARRY_TEST_DATABASE_URL is set; PgBouncer in transaction mode when
+ * QUARRY_TEST_PGBOUNCER_URL is set. With QUARRY_TEST_REQUIRE_ALL=1 (CI) a missing URL is an error,
+ * not a skip.
+ */
+export interface TestTarget {
+  name: 'pglite' | 'postgres' | 'pgbouncer';
+  /** A fresh, empty database for this run; `migrated` applies Quarry's migrations first. */
+  createDatabase(options?: { migrated?: boolean }): Promise<TestDatabase>;
+}
+
+export interface TestDatabase extends Database {
+  config: DbConfig;
+  /** Connection URL of the scratch database (servers only), for tools that connect on their own. */
+  url?: string;
+}
+
+function requiredEnv(name: string): string | undefined {
+  const value = process.env[name];
+  if (!value && process.env.QUARRY_TEST_REQUIRE_ALL === '1') {
+    throw new Error(`${name} is not set, and QUARRY_TEST_REQUIRE_ALL=1 forbids skipping that target`);
+  }
+  return value || undefined;
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** Creates a uniquely named database on the server behind `adminUrl` and drops it on close. */
+async function scratchDatabase(
+  adminUrl: string,
+  connectUrl: string,
+  pooled: boolean,
+  migrated: boolean,
+): Promise<TestDatabase> {
+  const name = `quarry_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database "${name}"`);
+  const url = withDatabase(connectUrl, name);
+  const config: DbConfig = { driver: 'postgres', url, pooled };
+  const database = await createDb(config);
+  if (migrated) await migrate(database);
+  return {
+    ...database,
+    config,
+    url,
+    async close() {
+      await database.close();
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+export function testTargets(): TestTarget[] {
+  const targets: TestTarget[] = [
+    {
+      name: 'pglite',
+      async createDatabase({ migrated = true } = {}) {
+        const config: DbConfig = { driver: 'embedded' };
+        const database = await createDb(config);
+        if (migrated) await migrate(database);
+        return { ...database, config };
+      },
+    },
+  ];
+  const serverUrl = requiredEnv('QUARRY_TEST_DATABASE_URL');
+  if (serverUrl) {
+    targets.push({
+      name: 'postgres',
+      createDatabase: ({ migrated = true } = {}) => scratchDatabase(serverUrl, serverUrl, false, migrated),
+    });
+  }
+  const poolerUrl = requiredEnv('QUARRY_TEST_PGBOUNCER_URL');
+  if (serverUrl && poolerUrl) {
+    targets.push({
+      name: 'pgbouncer',
+      createDatabase: ({ migrated = true } = {}) => scratchDatabase(serverUrl, poolerUrl, true, migrated),
+    });
+  }
+  return targets;
+}
+
+/** Only the real-server targets, for tests of server behaviour (EXPLAIN plans, concurrency). */
+export function serverTestTargets(): TestTarget[] {
+  return testTargets().filter((target) => target.name !== 'pglite');
+}

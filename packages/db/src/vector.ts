@@ -1,0 +1,126 @@
+import { cosineDistance, innerProduct, l2Distance, sql, type SQL } from 'drizzle-orm';
+import { QuarryError } from './errors';
+import { documents, type Collection, type DistanceMetric } from './schema';
+
+/** pgvector's HNSW limits: `vector` indexes up to 2,000 dimensions, `halfvec` up to 4,000. */
+export const MAX_VECTOR_INDEX_DIMENSIONS = 2000;
+export const MAX_HALFVEC_INDEX_DIMENSIONS = 4000;
+
+export type IndexedVectorType = 'vector' | 'halfvec';
+export type VectorShape = Pick<Collection, 'name' | 'dimensions'>;
+
+/**
+ * The type a collection's vectors are indexed and searched as. Collections above 2,000 dimensions
+ * (e.g. 3,072 for text-embedding-3-large) go through `halfvec`; above 4,000 no HNSW index can serve
+ * them, so such a collection is refused when it is created.
+ */
+export function indexedVectorType(dimensions: number): IndexedVectorType {
+  if (!Number.isSafeInteger(dimensions) || dimensions < 1) {
+    throw new QuarryError('INVALID_INPUT', `dimensions must be a positive integer, got ${dimensions}`);
+  }
+  if (dimensions <= MAX_VECTOR_INDEX_DIMENSIONS) return 'vector';
+  if (dimensions <= MAX_HALFVEC_INDEX_DIMENSIONS) return 'halfvec';
+  throw new QuarryError(
+    'DIMENSIONS_UNSUPPORTED',
+    `${dimensions} dimensions cannot be indexed: pgvector's HNSW index supports up to ` +
+      `${MAX_VECTOR_INDEX_DIMENSIONS} dimensions as vector and ${MAX_HALFVEC_INDEX_DIMENSIONS} as halfvec. ` +
+      'Use a model with fewer dimensions or reduce them (e.g. the "dimensions" option of text-embedding-3 models).',
+  );
+}
+
+/**
+ * Refuses a vector that cannot belong to the collection, before any SQL: the message names the
+ * collection, the expected and the actual dimension, or the first bad component.
+ */
+export function assertVectorFits(collection: VectorShape, vector: readonly number[], label = 'vector'): void {
+  if (vector.length === 0) {
+    throw new QuarryError('INVALID_VECTOR', `${label} for collection '${collection.name}' is empty; expected ${collection.dimensions} dimensions`);
+  }
+  if (vector.length !== collection.dimensions) {
+    throw new QuarryError(
+      'DIMENSION_MISMATCH',
+      `collection '${collection.name}' expects ${collection.dimensions} dimensions, got ${vector.length} (${label})`,
+    );
+  }
+  for (let i = 0; i < vector.length; i++) {
+    const component = vector[i];
+    if (typeof component !== 'number' || !Number.isFinite(component)) {
+      throw new QuarryError(
+        'INVALID_VECTOR',
+        `${label} for collection '${collection.name}' has a non-finite component at index ${i} (${String(component)}); every component must be a finite number`,
+      );
+    }
+    // float32 is what pgvector stores; larger magnitudes would overflow to Infinity there.
+    if (Math.abs(component) > 3.4028234663852886e38) {
+      throw new QuarryError(
+        'INVALID_VECTOR',
+        `${label} for collection '${collection.name}' has component ${component} at index ${i}, outside the float32 range pgvector stores`,
+      );
+    }
+  }
+}
+
+function dimensionsLiteral(dimensions: number): SQL {
+  // Dimensions come from a validated collection row, never from request text; typmods cannot be
+  // bound parameters, and the index expression must match the query expression literally.
+  if (!Number.isSafeInteger(dimensions) || dimensions < 1) throw new Error(`bad dimensions ${dimensions}`);
+  return sql.raw(String(dimensions));
+}
+
+/** The indexed expression for a collection: `embedding::vector(D)` or `embedding::halfvec(D)`. */
+export function indexedEmbedding(collection: Pick<Collection, 'dimensions'>): SQL {
+  const type = indexedVectorType(collection.dimensions);
+  return type === 'vector'
+    ? sql`(${documents.embedding}::vector(${dimensionsLiteral(collection.dimensions)}))`
+    : sql`(${documents.embedding}::halfvec(${dimensionsLiteral(collection.dimensions)}))`;
+}
+
+const distanceFunctions: Record<DistanceMetric, (column: SQL, value: number[]) => SQL> = {
+  cosine: cosineDistance,
+  l2: l2Distance,
+  inner_product: innerProduct,
+};
+
+/**
+ * Distance from the query vector, written so the collection's HNSW index can serve
+ * `ORDER BY distance ASC LIMIT k`. `exact` uses the full-precision stored column instead of the
+ * indexed expression, which no index matches: a sequential scan, the ground truth.
+ */
+export function distanceTo(
+  collection: Pick<Collection, 'dimensions' | 'metric'>,
+  query: number[],
+  options: { exact?: boolean } = {},
+): SQL {
+  const operand = options.exact ? sql`${documents.embedding}` : indexedEmbedding(collection);
+  return distanceFunctions[collection.metric](operand, query);
+}
+
+/**
+ * What "similarity" means per metric (higher is closer):
+ * - cosine: 1 − cosine distance, in [−1, 1];
+ * - inner_product: the inner product itself (pgvector's `<#>` returns its negative as a distance);
+ *   equal to cosine similarity for unit-length vectors;
+ * - l2: 1 / (1 + euclidean distance), in (0, 1].
+ */
+export function similarityFromDistance(metric: DistanceMetric, distance: number): number {
+  switch (metric) {
+    case 'cosine':
+      return 1 - distance;
+    case 'inner_product':
+      return -distance;
+    case 'l2':
+      return 1 / (1 + distance);
+  }
+}
+
+/** The largest distance that still reaches `similarity`; `null` when every distance does. */
+export function maxDistanceForSimilarity(metric: DistanceMetric, similarity: number): number | null {
+  switch (metric) {
+    case 'cosine':
+      return 1 - similarity;
+    case 'inner_product':
+      return -similarity;
+    case 'l2':
+      return similarity <= 0 ? null : 1 / similarity - 1;
+  }
+}
