@@ -1,0 +1,46 @@
+import type { Database } from '@quarry/db';
+import { credentialFromHeaders, type ApiKeyVerifier, type Principal } from './auth';
+import type { EmbeddingRegistry } from './embeddings';
+import { defaultLimits, type Limits } from './limits';
+
+/** What the API needs from the outside world; the server builds it once and passes it in. */
+export interface QuarryServices {
+  /** The primary: every write, and reads that must see them. */
+  database: Database;
+  /** Read replicas for searches and reads; empty means the primary serves reads too. */
+  replicas?: readonly Database[];
+  embeddings: EmbeddingRegistry;
+  limits?: Partial<Limits>;
+}
+
+export interface Context {
+  database: Database;
+  replicas: readonly Database[];
+  embeddings: EmbeddingRegistry;
+  limits: Limits;
+  /** `undefined` when the request carried no valid credential. */
+  principal: Principal | undefined;
+  requestId: string | undefined;
+}
+
+/** The context without any transport: tests build it directly and call procedures through a caller. */
+export function createContextInner(
+  services: QuarryServices,
+  principal: Principal | undefined,
+  requestId?: string,
+): Context {
+  return {
+    database: services.database,
+    replicas: services.replicas ?? [],
+    embeddings: services.embeddings,
+    limits: { ...defaultLimits, ...services.limits },
+    principal,
+    requestId,
+  };
+}
+
+/** For HTTP adapters: resolves the request's API key against the configured keys. */
+export function createContextFactory(services: QuarryServices, apiKeys: ApiKeyVerifier) {
+  return ({ headers, requestId }: { headers: Headers; requestId?: string }): Context =>
+    createContextInner(services, apiKeys.verify(credentialFromHeaders(headers)), requestId);
+}

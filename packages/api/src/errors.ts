@@ -1,0 +1,51 @@
+import { TRPCError } from '@trpc/server';
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
+import { isQuarryError, QuarryError, type QuarryErrorCode } from '@quarry/db';
+
+/** The one place a domain error code becomes a transport status. */
+const trpcCodes: Record<QuarryErrorCode, TRPC_ERROR_CODE_KEY> = {
+  DIMENSION_MISMATCH: 'BAD_REQUEST',
+  INVALID_VECTOR: 'BAD_REQUEST',
+  DIMENSIONS_UNSUPPORTED: 'BAD_REQUEST',
+  COLLECTION_NOT_FOUND: 'NOT_FOUND',
+  COLLECTION_EXISTS: 'CONFLICT',
+  DOCUMENT_NOT_FOUND: 'NOT_FOUND',
+  FILTER_INVALID: 'BAD_REQUEST',
+  BATCH_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  CONFIRMATION_REQUIRED: 'PRECONDITION_FAILED',
+  EMBEDDING_PROVIDER_MISMATCH: 'BAD_REQUEST',
+  EMBEDDING_PROVIDER_FAILED: 'BAD_GATEWAY',
+  FORBIDDEN: 'FORBIDDEN',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  EXTENSION_MISSING: 'INTERNAL_SERVER_ERROR',
+  DATABASE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  STATEMENT_TIMEOUT: 'TIMEOUT',
+  INVALID_INPUT: 'BAD_REQUEST',
+};
+
+/** PostgreSQL SQLSTATEs that are the caller's or the moment's fault, not a bug. */
+function fromDatabaseError(error: unknown): QuarryError | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (code === '57014') {
+      return new QuarryError('STATEMENT_TIMEOUT', 'the query ran longer than the statement timeout and was cancelled; narrow it (smaller k, a filter) or raise the timeout', { cause: error });
+    }
+    if (code === '57P01' || code === '57P03' || code === '08006' || code === '08001' || code === 'ECONNREFUSED' || code === 'CONNECTION_CLOSED' || code === 'CONNECTION_ENDED' || code === 'CONNECT_TIMEOUT' || code === 'CONNECTION_DESTROYED') {
+      return new QuarryError('DATABASE_UNAVAILABLE', 'the database is unavailable right now; retry shortly', { cause: error });
+    }
+  }
+  return undefined;
+}
+
+export function toTRPCError(error: unknown): TRPCError {
+  if (error instanceof TRPCError) return error;
+  const domain = isQuarryError(error) ? error : fromDatabaseError(error);
+  if (domain) return new TRPCError({ code: trpcCodes[domain.code], message: domain.message, cause: domain });
+  return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'internal error', cause: error });
+}
+
+/** The domain code carried by a tRPC error, for the client-facing error shape. */
+export function quarryCodeOf(error: TRPCError): QuarryErrorCode | undefined {
+  return isQuarryError(error.cause) ? error.cause.code : undefined;
+}

@@ -1,0 +1,15 @@
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import type { AppRouter } from './root';
+import { appRouter } from './root';
+import { createCallerFactory } from './trpc';
+
+export { appRouter, type AppRouter };
+export const createCaller = createCallerFactory(appRouter);
+export type RouterInputs = inferRouterInputs<AppRouter>;
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
+
+export { createContextFactory, createContextInner, type Context, type QuarryServices } from './context';
+export { apiKeyConfigSchema, createApiKeyVerifier, openAccess, scopes, type ApiKeyConfig, type Principal, type Scope } from './auth';
+export { defaultLimits, HARD_LIMITS, limitsSchema, type Limits } from './limits';
+export type { SearchInput, SearchMode } from './search/input';
+export type { SearchResponse, SearchResult, SearchStats, VectorStrategy } from './search/execute';

@@ -1,0 +1,201 @@
+import { createHash } from 'node:crypto';
+import {
+  and,
+  assertVectorFits,
+  documents,
+  eq,
+  inArray,
+  isNull,
+  QuarryError,
+  sql,
+  type Collection,
+  type Metadata,
+} from '@quarry/db';
+import type { EmbeddingRegistry } from './embeddings';
+import type { Limits } from './limits';
+import { inTransaction, type Transaction } from './transaction';
+
+export interface IngestItem {
+  content: string;
+  metadata?: Metadata;
+  externalId?: string;
+  embedding?: number[];
+}
+
+export interface IngestResult {
+  /** One id per input document, in input order. */
+  ids: string[];
+  inserted: number;
+  updated: number;
+  unchanged: number;
+}
+
+/** Rows per INSERT statement: keeps bound parameters far below PostgreSQL's 65,535. */
+const ROWS_PER_STATEMENT = 500;
+
+export function assertIngestSize(items: readonly IngestItem[], limits: Pick<Limits, 'maxBatchDocuments' | 'maxPayloadBytes'>): void {
+  if (items.length > limits.maxBatchDocuments) {
+    throw new QuarryError('BATCH_TOO_LARGE', `a batch holds at most ${limits.maxBatchDocuments} documents, got ${items.length}; split it into smaller batches`);
+  }
+  let bytes = 0;
+  for (const item of items) {
+    bytes += Buffer.byteLength(item.content) + Buffer.byteLength(JSON.stringify(item.metadata ?? {})) + (item.embedding?.length ?? 0) * 8 + (item.externalId?.length ?? 0);
+  }
+  if (bytes > limits.maxPayloadBytes) {
+    throw new QuarryError('PAYLOAD_TOO_LARGE', `the batch is about ${bytes} bytes, over the ${limits.maxPayloadBytes}-byte limit; split it into smaller batches`);
+  }
+}
+
+function assertUniqueExternalIds(items: readonly IngestItem[]): void {
+  const seen = new Map<string, number>();
+  items.forEach((item, index) => {
+    if (item.externalId === undefined) return;
+    const first = seen.get(item.externalId);
+    if (first !== undefined) {
+      throw new QuarryError('INVALID_INPUT', `documents[${first}] and documents[${index}] share externalId '${item.externalId}'; an external id may appear once per batch`);
+    }
+    seen.set(item.externalId, index);
+  });
+}
+
+/** Embeds the documents that came without a vector, with the collection's own model. */
+async function embedMissing(collection: Collection, items: readonly IngestItem[], embeddings: EmbeddingRegistry): Promise<number[][]> {
+  const missing = items.flatMap((item, index) => (item.embedding ? [] : [index]));
+  const vectors = items.map((item) => item.embedding ?? []);
+  if (missing.length === 0) return vectors;
+  const provider = embeddings.get(collection.embeddingModel);
+  if (!provider) {
+    throw new QuarryError('EMBEDDING_PROVIDER_MISMATCH', `collection '${collection.name}' uses model '${collection.embeddingModel}', which this server cannot run; send an embedding with each document`);
+  }
+  if (provider.dimensions !== collection.dimensions) {
+    throw new QuarryError('EMBEDDING_PROVIDER_MISMATCH', `model '${provider.model}' produces ${provider.dimensions} dimensions, but collection '${collection.name}' expects ${collection.dimensions}`);
+  }
+  const computed = await provider.embed(missing.map((index) => items[index]?.content ?? ''));
+  missing.forEach((index, position) => {
+    vectors[index] = computed[position] ?? [];
+  });
+  return vectors;
+}
+
+/**
+ * Ingests a batch as one transaction: all documents or none. Documents with an external id are
+ * upserted on (collection, tenant, external id); the others are deduplicated by content hash.
+ */
+export async function ingestDocuments(
+  db: Parameters<typeof inTransaction>[0],
+  limits: Limits,
+  embeddings: EmbeddingRegistry,
+  collection: Collection,
+  tenant: string,
+  items: readonly IngestItem[],
+): Promise<IngestResult> {
+  assertIngestSize(items, limits);
+  assertUniqueExternalIds(items);
+  items.forEach((item, index) => {
+    if (item.embedding) assertVectorFits(collection, item.embedding, `documents[${index}].embedding`);
+  });
+  const vectors = await embedMissing(collection, items, embeddings);
+  vectors.forEach((vector, index) => assertVectorFits(collection, vector, `documents[${index}].embedding (computed)`));
+
+  return inTransaction(db, limits, async (tx) => {
+    const ids = new Array<string>(items.length);
+    let inserted = 0;
+    let updated = 0;
+    const rows = items.map((item, index) => ({
+      index,
+      values: {
+        collectionId: collection.id,
+        tenantId: tenant,
+        content: item.content,
+        metadata: item.metadata ?? {},
+        externalId: item.externalId ?? null,
+        embedding: vectors[index] ?? [],
+      },
+    }));
+    const keyed = rows.filter((row) => row.values.externalId !== null);
+    const unkeyed = rows.filter((row) => row.values.externalId === null);
+
+    for (const chunk of chunks(keyed, ROWS_PER_STATEMENT)) {
+      const written = await upsertByExternalId(tx, chunk.map((row) => row.values));
+      const indexByExternalId = new Map(chunk.map((row) => [row.values.externalId, row.index]));
+      for (const row of written) {
+        const index = indexByExternalId.get(row.externalId);
+        if (index !== undefined) ids[index] = row.id;
+        if (row.inserted) inserted++;
+        else updated++;
+      }
+    }
+    for (const chunk of chunks(unkeyed, ROWS_PER_STATEMENT)) {
+      const written = await tx
+        .insert(documents)
+        .values(chunk.map((row) => row.values))
+        .onConflictDoNothing({
+          target: [documents.collectionId, documents.tenantId, documents.contentHash],
+          where: sql`${documents.externalId} is null`,
+        })
+        .returning({ id: documents.id, contentHash: documents.contentHash });
+      inserted += written.length;
+      const byHash = new Map(written.map((row) => [row.contentHash, row.id]));
+      for (const row of chunk) {
+        const id = byHash.get(md5Hex(row.values.content));
+        if (id) ids[row.index] = id;
+      }
+    }
+
+    // Whatever was not written already existed unchanged: look its ids up.
+    const unchangedKeyed = keyed.filter((row) => ids[row.index] === undefined);
+    if (unchangedKeyed.length > 0) {
+      const found = await tx
+        .select({ id: documents.id, externalId: documents.externalId })
+        .from(documents)
+        .where(and(eq(documents.collectionId, collection.id), eq(documents.tenantId, tenant), inArray(documents.externalId, unchangedKeyed.map((row) => row.values.externalId ?? ''))));
+      const byExternalId = new Map(found.map((row) => [row.externalId, row.id]));
+      for (const row of unchangedKeyed) ids[row.index] = byExternalId.get(row.values.externalId) ?? '';
+    }
+    const unchangedUnkeyed = unkeyed.filter((row) => ids[row.index] === undefined);
+    if (unchangedUnkeyed.length > 0) {
+      const found = await tx
+        .select({ id: documents.id, contentHash: documents.contentHash })
+        .from(documents)
+        .where(and(eq(documents.collectionId, collection.id), eq(documents.tenantId, tenant), isNull(documents.externalId), inArray(documents.contentHash, unchangedUnkeyed.map((row) => md5Hex(row.values.content)))));
+      const byHash = new Map(found.map((row) => [row.contentHash, row.id]));
+      for (const row of unchangedUnkeyed) ids[row.index] = byHash.get(md5Hex(row.values.content)) ?? '';
+    }
+    return { ids, inserted, updated, unchanged: items.length - inserted - updated };
+  });
+}
+
+async function upsertByExternalId(tx: Transaction, values: Array<typeof documents.$inferInsert>) {
+  return tx
+    .insert(documents)
+    .values(values)
+    .onConflictDoUpdate({
+      target: [documents.collectionId, documents.tenantId, documents.externalId],
+      targetWhere: sql`${documents.externalId} is not null`,
+      set: {
+        content: sql`excluded.content`,
+        metadata: sql`excluded.metadata`,
+        embedding: sql`excluded.embedding`,
+        updatedAt: sql`now()`,
+      },
+      // An identical re-send changes nothing (and keeps updated_at).
+      setWhere: sql`(${documents.content}, ${documents.metadata}, ${documents.embedding}) is distinct from (excluded.content, excluded.metadata, excluded.embedding)`,
+    })
+    .returning({
+      id: documents.id,
+      externalId: documents.externalId,
+      // xmax is 0 for a freshly inserted row version and the updater's xid for an updated one.
+      inserted: sql<boolean>`(xmax = 0)`,
+    });
+}
+
+/** The same digest as the `content_hash` column, `md5(content)`. */
+function md5Hex(content: string): string {
+  return createHash('md5').update(content, 'utf8').digest('hex');
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size));
+  return result;
+}

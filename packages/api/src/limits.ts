@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/** Hard ceilings that no configuration can raise: they keep one request's cost bounded. */
+export const HARD_LIMITS = {
+  batchDocuments: 10_000,
+  k: 1_000,
+  vectorDimensions: 16_000,
+  contentChars: 1_000_000,
+  queryTextChars: 4_000,
+} as const;
+
+export const limitsSchema = z.object({
+  /** Documents in one ingest call. */
+  maxBatchDocuments: z.number().int().min(1).max(HARD_LIMITS.batchDocuments).default(1_000),
+  /** Serialized size of one ingest call's documents. */
+  maxPayloadBytes: z.number().int().min(1_024).default(16 * 1024 * 1024),
+  /** Results per search. */
+  maxK: z.number().int().min(1).max(HARD_LIMITS.k).default(200),
+  /** Per-request `statement_timeout`; 0 disables it. */
+  statementTimeoutMs: z.number().int().min(0).default(30_000),
+  /**
+   * A filtered vector search whose filter matches at most this many rows is answered by exact
+   * search: scanning that few rows is both faster than walking the HNSW graph past non-matching
+   * neighbours and exact. See packages/api/README.md.
+   */
+  exactSearchMaxRows: z.number().int().min(0).default(5_000),
+});
+export type Limits = z.infer<typeof limitsSchema>;
+export const defaultLimits: Limits = limitsSchema.parse({});

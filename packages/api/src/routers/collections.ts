@@ -1,0 +1,166 @@
+import type { TRPCRouterRecord } from '@trpc/server';
+import { z } from 'zod';
+import {
+  and,
+  collections,
+  count,
+  documents,
+  dropVectorIndexes,
+  ensureVectorIndex,
+  eq,
+  indexedVectorType,
+  operatorClass,
+  QuarryError,
+  queryRows,
+  sql,
+  vectorIndexStatus,
+  type Collection,
+  type Database,
+} from '@quarry/db';
+import { loadCollection } from '../collections';
+import type { Context } from '../context';
+import { collectionNameSchema, hnswParametersSchema, metricSchema } from '../inputs';
+import { adminProcedure, readProcedure } from '../trpc';
+
+async function describeCollection(ctx: Context, collection: Collection, tenant: string | undefined) {
+  const db = ctx.database.db;
+  const scope = tenant === undefined
+    ? eq(documents.collectionId, collection.id)
+    : and(eq(documents.collectionId, collection.id), eq(documents.tenantId, tenant));
+  const [counted] = await db.select({ documents: count() }).from(documents).where(scope);
+  const indexes = await vectorIndexStatus(db, collection.id);
+  const index = indexes.find((candidate) => candidate.valid) ?? indexes[0];
+  return {
+    id: collection.id,
+    name: collection.name,
+    dimensions: collection.dimensions,
+    metric: collection.metric,
+    embeddingModel: collection.embeddingModel,
+    hnsw: { m: collection.hnswM, efConstruction: collection.hnswEfConstruction },
+    indexType: indexedVectorType(collection.dimensions),
+    operatorClass: operatorClass(collection),
+    createdAt: collection.createdAt.toISOString(),
+    documentCount: counted?.documents ?? 0,
+    index: index
+      ? { name: index.name, valid: index.valid, building: index.building, sizeBytes: index.sizeBytes }
+      : null,
+  };
+}
+
+/** Table-level health (shared by all collections, since they share the table). */
+async function tableHealth(database: Database) {
+  const [stats] = await queryRows<{
+    table_bytes: string | number; live_tuples: string | number | null; dead_tuples: string | number | null;
+    last_vacuum: Date | string | null; last_autovacuum: Date | string | null;
+    last_analyze: Date | string | null; last_autoanalyze: Date | string | null;
+  }>(
+    database.db,
+    sql`select pg_table_size(c.oid) as table_bytes, s.n_live_tup as live_tuples, s.n_dead_tup as dead_tuples,
+          s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze
+        from pg_class c left join pg_stat_user_tables s on s.relid = c.oid
+        where c.oid = to_regclass('documents')`,
+  );
+  const iso = (value: Date | string | null | undefined) => (value ? new Date(value).toISOString() : null);
+  const progress = await queryRows<{ phase: string; blocks_done: string | number; blocks_total: string | number; tuples_done: string | number; tuples_total: string | number }>(
+    database.db,
+    sql`select phase, blocks_done, blocks_total, tuples_done, tuples_total from pg_stat_progress_create_index where relid = to_regclass('documents')`,
+  ).catch(() => []);
+  return {
+    tableBytes: Number(stats?.table_bytes ?? 0),
+    liveTuples: Number(stats?.live_tuples ?? 0),
+    deadTuples: Number(stats?.dead_tuples ?? 0),
+    lastVacuum: iso(stats?.last_vacuum ?? stats?.last_autovacuum),
+    lastAnalyze: iso(stats?.last_analyze ?? stats?.last_autoanalyze),
+    indexBuilds: progress.map((p) => ({
+      phase: p.phase,
+      blocksDone: Number(p.blocks_done),
+      blocksTotal: Number(p.blocks_total),
+      tuplesDone: Number(p.tuples_done),
+      tuplesTotal: Number(p.tuples_total),
+    })),
+  };
+}
+
+export const collectionsRouter = {
+  create: adminProcedure
+    .input(
+      z.object({
+        name: collectionNameSchema,
+        dimensions: z.number().int().min(1).max(16_000),
+        metric: metricSchema.default('cosine'),
+        embeddingModel: z.string().min(1).max(200),
+        hnsw: hnswParametersSchema.default({ m: 16, efConstruction: 64 }),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      indexedVectorType(input.dimensions);
+      const provider = ctx.embeddings.get(input.embeddingModel);
+      if (provider && provider.dimensions !== input.dimensions) {
+        throw new QuarryError(
+          'EMBEDDING_PROVIDER_MISMATCH',
+          `model '${input.embeddingModel}' produces ${provider.dimensions} dimensions, but the collection was asked for ${input.dimensions}`,
+        );
+      }
+      const [created] = await ctx.database.db
+        .insert(collections)
+        .values({
+          name: input.name,
+          dimensions: input.dimensions,
+          metric: input.metric,
+          embeddingModel: input.embeddingModel,
+          hnswM: input.hnsw.m,
+          hnswEfConstruction: input.hnsw.efConstruction,
+        })
+        .onConflictDoNothing({ target: collections.name })
+        .returning();
+      if (!created) throw new QuarryError('COLLECTION_EXISTS', `collection '${input.name}' already exists`);
+      await ensureVectorIndex(ctx.database, created);
+      return describeCollection(ctx, created, ctx.principal.tenant);
+    }),
+
+  list: readProcedure.query(async ({ ctx }) => {
+    const all = await ctx.database.db.select().from(collections).orderBy(collections.name);
+    return Promise.all(all.map((collection) => describeCollection(ctx, collection, ctx.principal.tenant)));
+  }),
+
+  get: readProcedure.input(z.object({ name: collectionNameSchema })).query(async ({ ctx, input }) => {
+    const collection = await loadCollection(ctx.database.db, input.name);
+    return { ...(await describeCollection(ctx, collection, ctx.principal.tenant)), table: await tableHealth(ctx.database) };
+  }),
+
+  /** New HNSW parameters: the index is rebuilt (concurrently on a server) and then swapped in. */
+  updateIndex: adminProcedure
+    .input(z.object({ name: collectionNameSchema, hnsw: hnswParametersSchema }))
+    .mutation(async ({ ctx, input }) => {
+      const collection = await loadCollection(ctx.database.db, input.name);
+      const [updated] = await ctx.database.db
+        .update(collections)
+        .set({ hnswM: input.hnsw.m, hnswEfConstruction: input.hnsw.efConstruction })
+        .where(eq(collections.id, collection.id))
+        .returning();
+      if (!updated) throw new QuarryError('COLLECTION_NOT_FOUND', `collection '${input.name}' does not exist`);
+      await ensureVectorIndex(ctx.database, updated);
+      return describeCollection(ctx, updated, ctx.principal.tenant);
+    }),
+
+  /** Deletes the collection and all its documents; `confirm` must repeat the name. */
+  delete: adminProcedure
+    .input(z.object({ name: collectionNameSchema, confirm: z.string() }))
+    .mutation(async ({ ctx, input }) => {
+      if (input.confirm !== input.name) {
+        throw new QuarryError('CONFIRMATION_REQUIRED', `deleting collection '${input.name}' removes all its documents; pass confirm: '${input.name}' to proceed`);
+      }
+      if (ctx.principal.tenant !== undefined) {
+        throw new QuarryError('FORBIDDEN', 'a key bound to one tenant cannot delete a whole collection, which holds every tenant\'s documents');
+      }
+      const collection = await loadCollection(ctx.database.db, input.name);
+      const deletedDocuments = await ctx.database.db.transaction(async (tx) => {
+        const [counted] = await tx.select({ documents: count() }).from(documents).where(eq(documents.collectionId, collection.id));
+        // Documents go with the collection (foreign key ON DELETE CASCADE).
+        await tx.delete(collections).where(eq(collections.id, collection.id));
+        return counted?.documents ?? 0;
+      });
+      await dropVectorIndexes(ctx.database, collection.id);
+      return { name: input.name, deletedDocuments };
+    }),
+} satisfies TRPCRouterRecord;

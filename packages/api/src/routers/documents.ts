@@ -1,0 +1,184 @@
+import type { TRPCRouterRecord } from '@trpc/server';
+import { z } from 'zod';
+import {
+  and,
+  count,
+  desc,
+  documents,
+  eq,
+  gte,
+  inArray,
+  inCollection,
+  lt,
+  lte,
+  or,
+  QuarryError,
+  type Collection,
+  type Metadata,
+  type SQL,
+} from '@quarry/db';
+import type { Principal } from '../auth';
+import { loadCollection } from '../collections';
+import { metadataFilterSchema } from '../filter';
+import { compileFilter } from '../filter';
+import { ingestDocuments } from '../ingest';
+import { collectionNameSchema, createdRangeSchema, documentIdSchema, tenantSchema, vectorSchema } from '../inputs';
+import { HARD_LIMITS } from '../limits';
+import { resolveTenant } from '../tenancy';
+import { inTransaction } from '../transaction';
+import { readProcedure, writeProcedure } from '../trpc';
+import type { Context } from '../context';
+
+// PostgreSQL text and jsonb cannot hold U+0000; refuse it here rather than fail in the database.
+const storableText = (schema: z.ZodString) => schema.refine((text) => !text.includes('\u0000'), 'text may not contain the NUL character (U+0000)');
+const jsonValueSchema: z.ZodType<Metadata[string]> = z.lazy(() =>
+  z.union([storableText(z.string()), z.number(), z.boolean(), z.null(), z.array(jsonValueSchema), z.record(storableText(z.string().max(256)), jsonValueSchema)]),
+);
+const metadataSchema = z.record(storableText(z.string().max(256)), jsonValueSchema);
+
+const ingestItemSchema = z.object({
+  content: storableText(z.string().min(1, 'content must not be empty').max(HARD_LIMITS.contentChars)),
+  metadata: metadataSchema.optional(),
+  externalId: z.string().min(1).max(512).optional(),
+  embedding: vectorSchema.optional(),
+});
+
+/** The restrictions shared by list, count and delete (and, in the same shape, search). */
+const selectionSchema = z.object({
+  collection: collectionNameSchema,
+  tenant: tenantSchema.optional(),
+  filter: metadataFilterSchema.optional(),
+  ...createdRangeSchema,
+});
+type Selection = z.infer<typeof selectionSchema>;
+
+function selectionWhere(collection: Collection, tenant: string | undefined, selection: Selection): SQL | undefined {
+  return and(
+    inCollection(collection.id),
+    tenant === undefined ? undefined : eq(documents.tenantId, tenant),
+    selection.createdAfter ? gte(documents.createdAt, new Date(selection.createdAfter)) : undefined,
+    selection.createdBefore ? lte(documents.createdAt, new Date(selection.createdBefore)) : undefined,
+    compileFilter(selection.filter),
+  );
+}
+
+function toDocument(row: typeof documents.$inferSelect, includeEmbedding: boolean) {
+  return {
+    id: row.id,
+    externalId: row.externalId,
+    tenant: row.tenantId,
+    content: row.content,
+    metadata: row.metadata,
+    contentHash: row.contentHash,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    dimensions: row.embedding?.length ?? null,
+    /** Euclidean norm of the stored vector. */
+    norm: row.embedding ? Math.sqrt(row.embedding.reduce((sum, x) => sum + x * x, 0)) : null,
+    embedding: includeEmbedding ? row.embedding : null,
+  };
+}
+
+/** Cursor for keyset pagination over (created_at desc, id desc): opaque to clients. */
+const cursorSchema = z.object({ createdAt: z.iso.datetime(), id: documentIdSchema });
+function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify({ createdAt: createdAt.toISOString(), id })).toString('base64url');
+}
+function decodeCursor(cursor: string): z.infer<typeof cursorSchema> {
+  try {
+    return cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch {
+    throw new QuarryError('INVALID_INPUT', 'the cursor is not one this API returned; start again without a cursor');
+  }
+}
+
+async function scoped(ctx: Context, principal: Principal, selection: Selection) {
+  const collection = await loadCollection(ctx.database.db, selection.collection);
+  const tenant = resolveTenant(principal, selection.tenant, 'read');
+  return { collection, tenant, where: selectionWhere(collection, tenant, selection) };
+}
+
+export const documentsRouter = {
+  /** One transaction: every document is written or none is. */
+  ingest: writeProcedure
+    .input(
+      z.object({
+        collection: collectionNameSchema,
+        tenant: tenantSchema.optional(),
+        documents: z.array(ingestItemSchema).min(1).max(HARD_LIMITS.batchDocuments),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const collection = await loadCollection(ctx.database.db, input.collection);
+      const tenant = resolveTenant(ctx.principal, input.tenant, 'write');
+      return ingestDocuments(ctx.database.db, ctx.limits, ctx.embeddings, collection, tenant, input.documents);
+    }),
+
+  get: readProcedure
+    .input(z.object({ collection: collectionNameSchema, id: documentIdSchema, tenant: tenantSchema.optional(), includeEmbedding: z.boolean().default(false) }))
+    .query(async ({ ctx, input }) => {
+      const collection = await loadCollection(ctx.database.db, input.collection);
+      const tenant = resolveTenant(ctx.principal, input.tenant, 'read');
+      const [row] = await ctx.database.db
+        .select()
+        .from(documents)
+        .where(and(inCollection(collection.id), eq(documents.id, input.id), tenant === undefined ? undefined : eq(documents.tenantId, tenant)));
+      if (!row) throw new QuarryError('DOCUMENT_NOT_FOUND', `document ${input.id} is not in collection '${collection.name}'${tenant ? ` for tenant '${tenant}'` : ''}`);
+      return toDocument(row, input.includeEmbedding);
+    }),
+
+  list: readProcedure
+    .input(selectionSchema.extend({ limit: z.number().int().min(1).max(500).default(50), cursor: z.string().max(512).optional() }))
+    .query(async ({ ctx, input }) => {
+      const { where } = await scoped(ctx, ctx.principal, input);
+      const after = input.cursor ? decodeCursor(input.cursor) : undefined;
+      const page = await ctx.database.db
+        .select()
+        .from(documents)
+        .where(
+          and(
+            where,
+            after
+              ? or(lt(documents.createdAt, new Date(after.createdAt)), and(eq(documents.createdAt, new Date(after.createdAt)), lt(documents.id, after.id)))
+              : undefined,
+          ),
+        )
+        .orderBy(desc(documents.createdAt), desc(documents.id))
+        .limit(input.limit + 1);
+      const items = page.slice(0, input.limit);
+      const last = items.at(-1);
+      return {
+        items: items.map((row) => toDocument(row, false)),
+        nextCursor: page.length > input.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+      };
+    }),
+
+  count: readProcedure.input(selectionSchema).query(async ({ ctx, input }) => {
+    const { where } = await scoped(ctx, ctx.principal, input);
+    const [row] = await ctx.database.db.select({ n: count() }).from(documents).where(where);
+    return { count: row?.n ?? 0 };
+  }),
+
+  /** By ids, or by the selection; a selection with no filter, tenant or dates needs `all: true`. */
+  delete: writeProcedure
+    .input(
+      selectionSchema.extend({
+        ids: z.array(documentIdSchema).min(1).max(HARD_LIMITS.batchDocuments).optional(),
+        all: z.boolean().default(false),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const { where } = await scoped(ctx, ctx.principal, input);
+      const narrowed = input.ids !== undefined || input.filter !== undefined || input.createdAfter !== undefined || input.createdBefore !== undefined;
+      if (!narrowed && !input.all) {
+        throw new QuarryError('CONFIRMATION_REQUIRED', `no ids, filter or date range given: this would delete every document in '${input.collection}'${input.tenant ? ` for tenant '${input.tenant}'` : ''}; pass all: true to mean it`);
+      }
+      const deleted = await inTransaction(ctx.database.db, ctx.limits, (tx) =>
+        tx
+          .delete(documents)
+          .where(and(where, input.ids ? inArray(documents.id, input.ids) : undefined))
+          .returning({ id: documents.id }),
+      );
+      return { deleted: deleted.length, ids: deleted.map((row) => row.id) };
+    }),
+} satisfies TRPCRouterRecord;

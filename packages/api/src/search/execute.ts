@@ -1,0 +1,355 @@
+import {
+  and,
+  assertVectorFits,
+  count,
+  distanceTo,
+  documents,
+  eq,
+  gte,
+  inCollection,
+  isNotNull,
+  lte,
+  maxDistanceForSimilarity,
+  QuarryError,
+  queryRows,
+  similarityFromDistance,
+  sql,
+  type Collection,
+  type SQL,
+} from '@quarry/db';
+import type { Principal } from '../auth';
+import { loadCollection } from '../collections';
+import type { Context } from '../context';
+import { compileFilter } from '../filter';
+import { resolveTenant } from '../tenancy';
+import { inTransaction, type Transaction } from '../transaction';
+import type { SearchInput, SearchMode } from './input';
+
+/** How the vector part of a query was answered. */
+export type VectorStrategy = 'hnsw' | 'hnsw_iterative' | 'exact';
+
+export interface SearchResult {
+  id: string;
+  externalId: string | null;
+  tenant: string;
+  content: string;
+  contentTruncated: boolean;
+  metadata: Record<string, unknown>;
+  createdAt: string;
+  /** Metric-aware, higher is closer: 1 − cosine distance; the inner product; 1 / (1 + L2 distance). */
+  similarity: number | null;
+  /** The raw pgvector distance (`<=>`, `<->`, or `<#>`, which is the negative inner product). */
+  distance: number | null;
+  /** 1-based rank in the vector retrieval, if it was retrieved there. */
+  vectorRank: number | null;
+  /** 1-based rank in the keyword retrieval, if it was retrieved there. */
+  keywordRank: number | null;
+  /** ts_rank_cd of the keyword match. */
+  keywordScore: number | null;
+  /** The score results are ordered by: similarity (vector), keyword score (keyword), RRF (hybrid). */
+  score: number;
+}
+
+export interface SearchStats {
+  mode: SearchMode;
+  tookMs: number;
+  strategy: VectorStrategy | null;
+  /** Why that strategy, in words. */
+  strategyReason: string | null;
+  efSearch: number | null;
+  /** Candidates asked of each retriever. */
+  candidates: number;
+  /** Rows matching the collection, tenant, date and metadata restrictions, counted up to `matchedRowsCappedAt`. */
+  matchedRows: number | null;
+  matchedRowsCappedAt: number | null;
+  fewerThanK: boolean;
+  metric: Collection['metric'];
+}
+
+export interface SearchResponse {
+  results: SearchResult[];
+  stats: SearchStats;
+  /** EXPLAIN ANALYZE of the vector retrieval, when asked for. */
+  plan: string[] | null;
+}
+
+const DEFAULT_EF_SEARCH = 40;
+const MAX_EF_SEARCH = 1000;
+
+interface Candidate {
+  id: string;
+  externalId: string | null;
+  tenant: string;
+  content: string;
+  contentTruncated: boolean;
+  metadata: Record<string, unknown>;
+  createdAt: Date | string;
+  distance: number | null;
+  keywordScore: number | null;
+}
+
+export interface PreparedQuery {
+  collection: Collection;
+  tenant: string | undefined;
+  vector: number[] | undefined;
+  /** Restrictions other than the collection: tenant, dates, metadata filter. */
+  restrictions: SQL[];
+}
+
+/** Resolves everything a search needs before touching the documents: collection, tenant, query vector, filter. */
+export async function prepareQuery(ctx: Context, principal: Principal, input: SearchInput): Promise<PreparedQuery> {
+  const db = readDatabase(ctx).db;
+  const collection = await loadCollection(db, input.collection);
+  const tenant = resolveTenant(principal, input.tenant, 'read');
+  const needsVector = input.mode !== 'keyword';
+  if (input.mode !== 'vector' && !input.text) {
+    throw new QuarryError('INVALID_INPUT', `${input.mode} search needs query text ('text')`);
+  }
+  let vector: number[] | undefined;
+  if (input.vector) {
+    assertVectorFits(collection, input.vector, 'query vector');
+    vector = input.vector;
+  } else if (input.likeDocumentId) {
+    const [row] = await db
+      .select({ embedding: documents.embedding })
+      .from(documents)
+      .where(and(inCollection(collection.id), eq(documents.id, input.likeDocumentId), tenant === undefined ? undefined : eq(documents.tenantId, tenant)));
+    if (!row?.embedding) {
+      throw new QuarryError('DOCUMENT_NOT_FOUND', `document ${input.likeDocumentId} is not in collection '${collection.name}'${tenant ? ` for tenant '${tenant}'` : ''} or has no embedding`);
+    }
+    vector = row.embedding;
+  } else if (needsVector) {
+    if (!input.text) throw new QuarryError('INVALID_INPUT', 'vector search needs a query: text, vector or likeDocumentId');
+    const provider = ctx.embeddings.get(collection.embeddingModel);
+    if (!provider) {
+      throw new QuarryError('EMBEDDING_PROVIDER_MISMATCH', `collection '${collection.name}' uses model '${collection.embeddingModel}', which this server cannot run; send a query vector instead of text`);
+    }
+    if (provider.dimensions !== collection.dimensions) {
+      throw new QuarryError('EMBEDDING_PROVIDER_MISMATCH', `model '${provider.model}' produces ${provider.dimensions} dimensions, but collection '${collection.name}' expects ${collection.dimensions}`);
+    }
+    const [embedded = []] = await provider.embed([input.text]);
+    assertVectorFits(collection, embedded, 'embedded query text');
+    vector = embedded;
+  }
+  if (input.minSimilarity !== undefined && !vector) {
+    throw new QuarryError('INVALID_INPUT', 'minSimilarity needs a query vector (or text the collection can embed)');
+  }
+  const restrictions: SQL[] = [];
+  if (tenant !== undefined) restrictions.push(eq(documents.tenantId, tenant));
+  if (input.createdAfter) restrictions.push(gte(documents.createdAt, new Date(input.createdAfter)));
+  if (input.createdBefore) restrictions.push(lte(documents.createdAt, new Date(input.createdBefore)));
+  const filter = compileFilter(input.filter);
+  if (filter) restrictions.push(filter);
+  return { collection, tenant, vector, restrictions };
+}
+
+/** Replicas serve reads when configured; otherwise the primary does. */
+export function readDatabase(ctx: Context) {
+  if (ctx.replicas.length === 0) return ctx.database;
+  return ctx.replicas[Math.floor(Math.random() * ctx.replicas.length)] ?? ctx.database;
+}
+
+async function setLocal(tx: Transaction, name: string, value: string): Promise<void> {
+  await tx.execute(sql`select set_config(${name}, ${value}, true)`);
+}
+
+/** Rows matching the scope, counted up to `cap` (the LIMIT keeps the count cheap on big sets). */
+async function countUpTo(tx: Transaction, scope: SQL | undefined, cap: number): Promise<number> {
+  const matching = tx.select({ one: sql`1` }).from(documents).where(scope).limit(cap).as('matching');
+  const [row] = await tx.select({ n: count() }).from(matching);
+  return row?.n ?? 0;
+}
+
+function candidateColumns(collection: Collection, vector: number[] | undefined, contentMaxChars: number | undefined, exact: boolean) {
+  return {
+    id: documents.id,
+    externalId: documents.externalId,
+    tenant: documents.tenantId,
+    content: contentMaxChars === undefined ? documents.content : sql<string>`left(${documents.content}, ${contentMaxChars})`,
+    contentTruncated: contentMaxChars === undefined ? sql<boolean>`false` : sql<boolean>`char_length(${documents.content}) > ${contentMaxChars}`,
+    metadata: sql<Record<string, unknown>>`${documents.metadata}`,
+    createdAt: documents.createdAt,
+    distance: vector ? sql<number>`${distanceTo(collection, vector, { exact })}`.mapWith(Number) : sql<null>`null`,
+  };
+}
+
+interface VectorRetrieval {
+  rows: Candidate[];
+  strategy: VectorStrategy;
+  reason: string;
+  efSearch: number | null;
+  matchedRows: number | null;
+  matchedRowsCappedAt: number | null;
+  plan: string[] | null;
+}
+
+/**
+ * The vector retrieval. The rule (documented in packages/api/README.md):
+ * - `exact: true` → exact scan;
+ * - restricted (tenant, dates or metadata filter) and at most `exactSearchMaxRows` rows match →
+ *   exact scan, which is then both faster and exact;
+ * - restricted and more match → HNSW with pgvector's iterative scan (relaxed order, re-sorted
+ *   here), so the index keeps walking until enough rows pass the restrictions;
+ * - unrestricted → HNSW.
+ * Whenever HNSW returns fewer than asked while at least that many rows match, the query is re-run
+ * exactly: filtered search returns k results whenever k documents match.
+ */
+async function retrieveByVector(
+  tx: Transaction,
+  ctx: Context,
+  prepared: PreparedQuery,
+  vector: number[],
+  wanted: number,
+  input: SearchInput,
+): Promise<VectorRetrieval> {
+  const { collection } = prepared;
+  const scope = and(inCollection(collection.id), isNotNull(documents.embedding), ...prepared.restrictions);
+  const restricted = prepared.restrictions.length > 0;
+  const cap = ctx.limits.exactSearchMaxRows + 1;
+  let matchedRows: number | null = null;
+  let strategy: VectorStrategy;
+  let reason: string;
+  if (input.exact) {
+    strategy = 'exact';
+    reason = 'exact search was requested';
+  } else if (restricted) {
+    matchedRows = await countUpTo(tx, scope, cap);
+    if (matchedRows < cap) {
+      strategy = 'exact';
+      reason = `the restrictions match ${matchedRows} rows (≤ ${ctx.limits.exactSearchMaxRows}): scanning them is faster than walking the index, and exact`;
+    } else {
+      strategy = 'hnsw_iterative';
+      reason = `the restrictions match more than ${ctx.limits.exactSearchMaxRows} rows: HNSW with iterative scan until ${wanted} pass them`;
+    }
+  } else {
+    strategy = 'hnsw';
+    reason = 'no restrictions: HNSW index';
+  }
+
+  const efSearch = Math.min(MAX_EF_SEARCH, Math.max(input.efSearch ?? DEFAULT_EF_SEARCH, wanted));
+  const run = async (exact: boolean) => {
+    const query = tx
+      .select(candidateColumns(collection, vector, input.contentMaxChars, exact))
+      .from(documents)
+      .where(scope)
+      .orderBy(distanceTo(collection, vector, { exact }))
+      .limit(wanted);
+    const rows = (await query) as Candidate[];
+    const plan = input.explain
+      ? (await queryRows<Record<string, string>>(tx, sql`explain (analyze, costs, buffers off) ${query}`)).map((row) => Object.values(row)[0] ?? '')
+      : null;
+    return { rows, plan };
+  };
+
+  if (strategy !== 'exact') {
+    await setLocal(tx, 'hnsw.ef_search', String(efSearch));
+    if (strategy === 'hnsw_iterative') await setLocal(tx, 'hnsw.iterative_scan', 'relaxed_order');
+    // The index must serve the ORDER BY ... LIMIT; the planner's estimate for jsonb filters is often
+    // far too low, which would otherwise make it sort a bitmap scan of "few" rows.
+    await setLocal(tx, 'enable_seqscan', 'off');
+    await setLocal(tx, 'enable_bitmapscan', 'off');
+  }
+  let { rows, plan } = await run(strategy === 'exact');
+  if (strategy !== 'exact' && rows.length < wanted) {
+    const available = matchedRows ?? (await countUpTo(tx, scope, wanted));
+    if (available > rows.length) {
+      await setLocal(tx, 'enable_seqscan', 'on');
+      await setLocal(tx, 'enable_bitmapscan', 'on');
+      ({ rows, plan } = await run(true));
+      reason = `the index returned ${rows.length < wanted ? rows.length : 'fewer'} of ${wanted} while more rows match: re-ran as exact search`;
+      strategy = 'exact';
+    }
+  }
+  // Relaxed-order iterative scans may return neighbours slightly out of order.
+  rows.sort((a, b) => (a.distance ?? 0) - (b.distance ?? 0));
+  return { rows, strategy, reason, efSearch: strategy === 'exact' ? null : efSearch, matchedRows, matchedRowsCappedAt: matchedRows === null ? null : cap - 1, plan };
+}
+
+async function retrieveByKeyword(tx: Transaction, prepared: PreparedQuery, text: string, wanted: number, input: SearchInput): Promise<Candidate[]> {
+  const { collection, vector } = prepared;
+  const query = sql`websearch_to_tsquery('english', ${text})`;
+  const keywordScore = sql<number>`ts_rank_cd(${documents.searchText}, ${query})`.mapWith(Number);
+  const rows = await tx
+    .select({ ...candidateColumns(collection, vector, input.contentMaxChars, true), keywordScore })
+    .from(documents)
+    .where(and(inCollection(collection.id), sql`${documents.searchText} @@ ${query}`, ...prepared.restrictions))
+    .orderBy(sql`${keywordScore} desc`, documents.id)
+    .limit(wanted);
+  return rows as Candidate[];
+}
+
+export async function runSearch(ctx: Context, principal: Principal, input: SearchInput): Promise<SearchResponse> {
+  const started = performance.now();
+  const prepared = await prepareQuery(ctx, principal, input);
+  const { collection, vector } = prepared;
+  const candidates = input.mode === 'hybrid' ? (input.hybrid.candidates ?? Math.max(40, input.k * 4)) : input.k;
+
+  const outcome = await inTransaction(readDatabase(ctx).db, ctx.limits, async (tx) => {
+    const byVector = input.mode !== 'keyword' && vector ? await retrieveByVector(tx, ctx, prepared, vector, candidates, input) : null;
+    const byKeyword = input.mode !== 'vector' && input.text ? await retrieveByKeyword(tx, prepared, input.text, candidates, input) : null;
+    return { byVector, byKeyword };
+  });
+
+  const merged = new Map<string, { candidate: Candidate; vectorRank: number | null; keywordRank: number | null }>();
+  outcome.byVector?.rows.forEach((candidate, index) => merged.set(candidate.id, { candidate, vectorRank: index + 1, keywordRank: null }));
+  outcome.byKeyword?.forEach((candidate, index) => {
+    const existing = merged.get(candidate.id);
+    if (existing) {
+      existing.keywordRank = index + 1;
+      existing.candidate.keywordScore = candidate.keywordScore;
+    } else {
+      merged.set(candidate.id, { candidate, vectorRank: null, keywordRank: index + 1 });
+    }
+  });
+
+  const maxDistance = input.minSimilarity === undefined ? null : maxDistanceForSimilarity(collection.metric, input.minSimilarity);
+  const { rrfK, vectorWeight, keywordWeight } = input.hybrid;
+  const scored: SearchResult[] = [];
+  for (const { candidate, vectorRank, keywordRank } of merged.values()) {
+    const distance = candidate.distance === null ? null : Number(candidate.distance);
+    // The threshold is applied after the LIMIT, never inside the index scan: a threshold no row
+    // reaches would otherwise make an iterative scan walk the whole index (pgvector's max_scan_tuples trap).
+    if (maxDistance !== null && (distance === null || distance > maxDistance)) continue;
+    const similarity = distance === null ? null : similarityFromDistance(collection.metric, distance);
+    const score =
+      input.mode === 'vector'
+        ? (similarity ?? 0)
+        : input.mode === 'keyword'
+          ? (candidate.keywordScore ?? 0)
+          : (vectorRank ? vectorWeight / (rrfK + vectorRank) : 0) + (keywordRank ? keywordWeight / (rrfK + keywordRank) : 0);
+    scored.push({
+      id: candidate.id,
+      externalId: candidate.externalId,
+      tenant: candidate.tenant,
+      content: candidate.content,
+      contentTruncated: candidate.contentTruncated,
+      metadata: candidate.metadata,
+      createdAt: new Date(candidate.createdAt).toISOString(),
+      similarity,
+      distance,
+      vectorRank,
+      keywordRank,
+      keywordScore: candidate.keywordScore === null ? null : Number(candidate.keywordScore),
+      score,
+    });
+  }
+  if (input.mode === 'hybrid') scored.sort((a, b) => b.score - a.score || (a.vectorRank ?? Infinity) - (b.vectorRank ?? Infinity));
+  const results = scored.slice(0, input.k);
+  const byVector = outcome.byVector;
+  return {
+    results,
+    stats: {
+      mode: input.mode,
+      tookMs: Math.round((performance.now() - started) * 100) / 100,
+      strategy: byVector?.strategy ?? null,
+      strategyReason: byVector?.reason ?? null,
+      efSearch: byVector?.efSearch ?? null,
+      candidates,
+      matchedRows: byVector?.matchedRows ?? null,
+      matchedRowsCappedAt: byVector?.matchedRowsCappedAt ?? null,
+      fewerThanK: results.length < input.k,
+      metric: collection.metric,
+    },
+    plan: byVector?.plan ?? null,
+  };
+}

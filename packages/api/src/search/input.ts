@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { metadataFilterSchema } from '../filter';
+import { HARD_LIMITS } from '../limits';
+import { collectionNameSchema, createdRangeSchema, documentIdSchema, tenantSchema, vectorSchema } from '../inputs';
+
+export const searchModes = ['vector', 'keyword', 'hybrid'] as const;
+export type SearchMode = (typeof searchModes)[number];
+
+export const searchInputSchema = z.object({
+  collection: collectionNameSchema,
+  /** vector: nearest neighbours; keyword: PostgreSQL full text; hybrid: both, fused by reciprocal rank. */
+  mode: z.enum(searchModes).default('vector'),
+  /** Query text: embedded with the collection's model for vector search, parsed by websearch_to_tsquery for keyword search. */
+  text: z.string().min(1).max(HARD_LIMITS.queryTextChars).optional(),
+  /** A query vector; takes precedence over embedding `text`. */
+  vector: vectorSchema.optional(),
+  /** "More like this": use a stored document's vector as the query. */
+  likeDocumentId: documentIdSchema.optional(),
+  k: z.number().int().min(1).max(HARD_LIMITS.k).default(10),
+  filter: metadataFilterSchema.optional(),
+  tenant: tenantSchema.optional(),
+  ...createdRangeSchema,
+  /** Minimum similarity (see `similarity` in the results for its meaning per metric). */
+  minSimilarity: z.number().min(-1e6).max(1e6).optional(),
+  /** HNSW candidate list size (pgvector's hnsw.ef_search); raised to at least the number of candidates asked for. */
+  efSearch: z.number().int().min(1).max(1000).optional(),
+  /** Exact nearest neighbours by sequential scan: the ground truth, slower on large collections. */
+  exact: z.boolean().default(false),
+  hybrid: z
+    .object({
+      /** The RRF constant: score = Σ weight / (rrfK + rank). */
+      rrfK: z.number().int().min(1).max(10_000).default(60),
+      vectorWeight: z.number().min(0).max(100).default(1),
+      keywordWeight: z.number().min(0).max(100).default(1),
+      /** How many results each retriever contributes before fusion (default max(40, 4k)). */
+      candidates: z.number().int().min(1).max(HARD_LIMITS.k).optional(),
+    })
+    .default({ rrfK: 60, vectorWeight: 1, keywordWeight: 1 }),
+  /** Truncate each result's content to this many characters. */
+  contentMaxChars: z.number().int().min(0).max(HARD_LIMITS.contentChars).optional(),
+  /** Return the query plan (EXPLAIN ANALYZE) of the vector retrieval. */
+  explain: z.boolean().default(false),
+});
+export type SearchInput = z.infer<typeof searchInputSchema>;

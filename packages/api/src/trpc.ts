@@ -1,0 +1,56 @@
+import { initTRPC } from '@trpc/server';
+import { z, ZodError } from 'zod';
+import { QuarryError } from '@quarry/db';
+import type { Scope } from './auth';
+import type { Context } from './context';
+import { quarryCodeOf, toTRPCError } from './errors';
+
+const t = initTRPC.context<Context>().create({
+  errorFormatter({ shape, error }) {
+    const zodError = error.cause instanceof ZodError ? z.flattenError(error.cause) : null;
+    const isServerFault = shape.data.httpStatus >= 500 && error.code === 'INTERNAL_SERVER_ERROR';
+    return {
+      ...shape,
+      message: isServerFault ? 'internal error' : shape.message,
+      data: {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        path: shape.data.path,
+        quarryCode: quarryCodeOf(error) ?? (zodError ? 'INVALID_INPUT' : undefined),
+        zodError,
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** Every procedure: domain and database errors become typed tRPC errors here, once. */
+const mapErrors = t.middleware(async function mapDomainErrors({ next }) {
+  const result = await next();
+  // Errors tRPC raised on purpose (input validation) keep their code; anything else thrown by a
+  // procedure arrives as INTERNAL_SERVER_ERROR with the original as its cause.
+  if (!result.ok && result.error.code === 'INTERNAL_SERVER_ERROR' && result.error.cause) {
+    throw toTRPCError(result.error.cause);
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(mapErrors);
+
+function requireScope(scope: Scope) {
+  return publicProcedure.use(function hasScope({ ctx, next }) {
+    if (!ctx.principal) {
+      throw new QuarryError('UNAUTHORIZED', 'a valid API key is required: send it as "Authorization: Bearer <key>"');
+    }
+    if (!ctx.principal.scopes.has(scope)) {
+      throw new QuarryError('FORBIDDEN', `this API key lacks the '${scope}' scope`);
+    }
+    return next({ ctx: { principal: ctx.principal } });
+  });
+}
+
+export const readProcedure = requireScope('read');
+export const writeProcedure = requireScope('write');
+export const adminProcedure = requireScope('admin');

@@ -1,0 +1,34 @@
+import { describe, expectTypeOf, it } from 'vitest';
+import type { RouterInputs, RouterOutputs } from '../src/index';
+
+/** What a client typed by AppRouter sees: these fail to compile (typecheck) if the API drifts. */
+describe('client-facing types', () => {
+  it('search results carry scores, ranks and content', () => {
+    type Result = RouterOutputs['search']['query']['results'][number];
+    expectTypeOf<Result['id']>().toEqualTypeOf<string>();
+    expectTypeOf<Result['similarity']>().toEqualTypeOf<number | null>();
+    expectTypeOf<Result['distance']>().toEqualTypeOf<number | null>();
+    expectTypeOf<Result['vectorRank']>().toEqualTypeOf<number | null>();
+    expectTypeOf<Result['keywordRank']>().toEqualTypeOf<number | null>();
+    expectTypeOf<Result['score']>().toEqualTypeOf<number>();
+    expectTypeOf<Result['createdAt']>().toEqualTypeOf<string>();
+  });
+
+  it('search stats say how the query was answered', () => {
+    type Stats = RouterOutputs['search']['query']['stats'];
+    expectTypeOf<Stats['strategy']>().toEqualTypeOf<'hnsw' | 'hnsw_iterative' | 'exact' | null>();
+    expectTypeOf<Stats['fewerThanK']>().toEqualTypeOf<boolean>();
+    expectTypeOf<Stats['tookMs']>().toEqualTypeOf<number>();
+  });
+
+  it('search input takes a mode, a typed filter and optional vector', () => {
+    type Input = RouterInputs['search']['query'];
+    expectTypeOf<Input['mode']>().toEqualTypeOf<'vector' | 'keyword' | 'hybrid' | undefined>();
+    expectTypeOf<Input['vector']>().toEqualTypeOf<number[] | undefined>();
+    expectTypeOf<{ key: 'year'; op: 'gte'; value: 1900 }>().toExtend<NonNullable<Input['filter']>>();
+  });
+
+  it('ingest returns ids and counts', () => {
+    expectTypeOf<RouterOutputs['documents']['ingest']>().toEqualTypeOf<{ ids: string[]; inserted: number; updated: number; unchanged: number }>();
+  });
+});
