@@ -151,7 +151,9 @@ class FilterChecker {
   private condition(input: Record<string, unknown>, path: Array<string | number>): void {
     this.conditions += 1;
     if (!Object.hasOwn(input, 'op')) {
-      this.report(path, `a condition needs "op" (one of ${conditionOperators.join(', ')}); got properties ${quoteList(Object.keys(input))}`);
+      const properties = Object.keys(input);
+      const got = properties.length > 0 ? `properties ${quoteList(properties)}` : 'an empty object';
+      this.report(path, `a condition needs "op" (one of ${conditionOperators.join(', ')}); got ${got}`);
       return;
     }
     const op = input.op;
