@@ -15,6 +15,7 @@ import {
   QuarryError,
   type Collection,
   type Metadata,
+  sql,
   type SQL,
 } from '@quarry/db';
 import type { Principal } from '../auth';
@@ -79,10 +80,14 @@ function toDocument(row: typeof documents.$inferSelect, includeEmbedding: boolea
   };
 }
 
-/** Cursor for keyset pagination over (created_at desc, id desc): opaque to clients. */
-const cursorSchema = z.object({ createdAt: z.iso.datetime(), id: documentIdSchema });
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify({ createdAt: createdAt.toISOString(), id })).toString('base64url');
+/**
+ * Cursor for keyset pagination over (created_at desc, id desc), opaque to clients. It carries the
+ * timestamp as PostgreSQL prints it: a JS Date would drop the microseconds and skip rows.
+ */
+const cursorSchema = z.object({ createdAt: z.string().max(64), id: documentIdSchema });
+const exactCreatedAt = sql<string>`to_char(${documents.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+function encodeCursor(createdAt: string, id: string): string {
+  return Buffer.from(JSON.stringify({ createdAt, id })).toString('base64url');
 }
 function decodeCursor(cursor: string): z.infer<typeof cursorSchema> {
   try {
@@ -132,14 +137,15 @@ export const documentsRouter = {
     .query(async ({ ctx, input }) => {
       const { where } = await scoped(ctx, ctx.principal, input);
       const after = input.cursor ? decodeCursor(input.cursor) : undefined;
+      const afterTime = after ? sql`${after.createdAt}::timestamptz` : undefined;
       const page = await ctx.database.db
-        .select()
+        .select({ document: documents, cursorTime: exactCreatedAt })
         .from(documents)
         .where(
           and(
             where,
-            after
-              ? or(lt(documents.createdAt, new Date(after.createdAt)), and(eq(documents.createdAt, new Date(after.createdAt)), lt(documents.id, after.id)))
+            after && afterTime
+              ? or(lt(documents.createdAt, afterTime), and(eq(documents.createdAt, afterTime), lt(documents.id, after.id)))
               : undefined,
           ),
         )
@@ -148,8 +154,8 @@ export const documentsRouter = {
       const items = page.slice(0, input.limit);
       const last = items.at(-1);
       return {
-        items: items.map((row) => toDocument(row, false)),
-        nextCursor: page.length > input.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+        items: items.map((row) => toDocument(row.document, false)),
+        nextCursor: page.length > input.limit && last ? encodeCursor(last.cursorTime, last.document.id) : null,
       };
     }),
 
