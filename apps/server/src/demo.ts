@@ -1,0 +1,71 @@
+import { createCaller, createContextInner, openAccess, type QuarryServices } from '@quarry/api';
+import { OFFLINE_DIMENSIONS, OFFLINE_MODEL } from '@quarry/api/embeddings';
+import { and, collections, count, documents, eq, isNotNull, type Metadata } from '@quarry/db';
+
+export const DEMO_COLLECTION = 'sotu';
+/** Documents per ingest call: large enough to be quick, small enough to show progress and stop promptly. */
+const DEMO_BATCH = 250;
+
+export interface DemoDocument {
+  /** Stable across runs: the resume key. */
+  externalId: string;
+  content: string;
+  metadata: Metadata;
+}
+
+export interface DemoOutcome {
+  status: 'filled' | 'already-filled' | 'stopped';
+  documents: number;
+  inserted: number;
+  seconds: number;
+}
+
+/**
+ * Creates the demo collection and fills it through the API's own ingest procedure (so it is
+ * embedded, validated and deduplicated exactly like any client's data). Resumable: documents are
+ * keyed by external id, and only the ones not stored yet are sent, so an interrupted first start
+ * picks up where it stopped, and a filled collection costs one count query.
+ */
+export async function seedDemo(options: {
+  services: QuarryServices;
+  load: () => Promise<DemoDocument[]>;
+  signal?: AbortSignal;
+  onStart?: (total: number, stored: number) => void;
+  onProgress?: (stored: number, total: number) => void;
+}): Promise<DemoOutcome> {
+  const started = performance.now();
+  const seconds = () => Math.round(performance.now() - started) / 1000;
+  const { db } = options.services.database;
+  const caller = createCaller(createContextInner(options.services, openAccess, 'demo-seed'));
+
+  const [existing] = await db.select().from(collections).where(eq(collections.name, DEMO_COLLECTION));
+  if (!existing) {
+    await caller.collections.create({ name: DEMO_COLLECTION, dimensions: OFFLINE_DIMENSIONS, embeddingModel: OFFLINE_MODEL, metric: 'cosine' });
+  }
+  const collectionId = existing?.id ?? (await db.select().from(collections).where(eq(collections.name, DEMO_COLLECTION)))[0]?.id;
+  if (collectionId === undefined) throw new Error(`collection '${DEMO_COLLECTION}' vanished while being filled`);
+
+  const corpus = await options.load();
+  const [stored] = await db.select({ n: count() }).from(documents).where(eq(documents.collectionId, collectionId));
+  if ((stored?.n ?? 0) >= corpus.length) {
+    return { status: 'already-filled', documents: stored?.n ?? 0, inserted: 0, seconds: seconds() };
+  }
+  const have = new Set(
+    (await db.select({ externalId: documents.externalId }).from(documents).where(and(eq(documents.collectionId, collectionId), isNotNull(documents.externalId)))).map(
+      (row) => row.externalId,
+    ),
+  );
+  const missing = corpus.filter((document) => !have.has(document.externalId));
+  let done = corpus.length - missing.length;
+  let inserted = 0;
+  options.onStart?.(corpus.length, done);
+  for (let start = 0; start < missing.length; start += DEMO_BATCH) {
+    if (options.signal?.aborted) return { status: 'stopped', documents: done, inserted, seconds: seconds() };
+    const batch = missing.slice(start, start + DEMO_BATCH);
+    const result = await caller.documents.ingest({ collection: DEMO_COLLECTION, documents: batch });
+    inserted += result.inserted;
+    done += batch.length;
+    options.onProgress?.(done, corpus.length);
+  }
+  return { status: 'filled', documents: done, inserted, seconds: seconds() };
+}

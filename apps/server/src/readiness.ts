@@ -1,0 +1,61 @@
+import { migrationState, queryRows, sql, type Database } from '@quarry/db';
+
+export interface ReadinessCheck {
+  ok: boolean;
+  detail: string;
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: { startup: ReadinessCheck; database: ReadinessCheck; migrations: ReadinessCheck; extension: ReadinessCheck };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Ready means: start-up finished (migrations, demo data), the database answers, every committed
+ * migration is applied, and pgvector is installed. Each check says what it saw.
+ */
+export async function checkReadiness(database: Database, startup: ReadinessCheck, timeoutMs = 2_000): Promise<Readiness> {
+  const notChecked = { ok: false, detail: 'not checked: the database did not answer' };
+  let reachable: ReadinessCheck;
+  try {
+    await withTimeout(queryRows(database.db, sql`select 1 as one`), timeoutMs, 'the database');
+    reachable = { ok: true, detail: `${database.driver} database answers` };
+  } catch (error) {
+    reachable = { ok: false, detail: message(error) };
+  }
+  let migrations: ReadinessCheck = notChecked;
+  let extension: ReadinessCheck = notChecked;
+  if (reachable.ok) {
+    try {
+      const state = await withTimeout(migrationState(database), timeoutMs, 'the migration check');
+      migrations = {
+        ok: state.applied >= state.committed,
+        detail: `${state.applied} of ${state.committed} migrations applied${state.applied < state.committed ? '; run `quarry migrate` or start with QUARRY_AUTO_MIGRATE=true' : ''}`,
+      };
+    } catch (error) {
+      migrations = { ok: false, detail: message(error) };
+    }
+    try {
+      const [row] = await withTimeout(
+        queryRows<{ extversion: string }>(database.db, sql`select extversion from pg_extension where extname = 'vector'`),
+        timeoutMs,
+        'the extension check',
+      );
+      extension = row ? { ok: true, detail: `pgvector ${row.extversion}` } : { ok: false, detail: 'pgvector is not installed in this database (migrations create it)' };
+    } catch (error) {
+      extension = { ok: false, detail: message(error) };
+    }
+  }
+  const checks = { startup, database: reachable, migrations, extension };
+  return { ready: Object.values(checks).every((check) => check.ok), checks };
+}

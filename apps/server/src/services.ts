@@ -1,0 +1,87 @@
+import type { QuarryServices } from '@quarry/api';
+import { createEmbeddingRegistry, createOfflineEmbeddingProvider, createOpenAICompatibleProvider, type EmbeddingProvider } from '@quarry/api/embeddings';
+import { createDb, type Database } from '@quarry/db';
+import { lockDataDir } from './data-dir-lock';
+import type { DatabaseSettings, OpenAISettings } from './env';
+
+/** Everything the API needs, opened once; `close` releases the pools and the data directory. */
+export interface OpenServices {
+  services: QuarryServices;
+  database: Database;
+  replicas: Database[];
+  close(): Promise<void>;
+}
+
+/** A short, password-free description of where the data lives, for logs. */
+export function describeDatabase(settings: DatabaseSettings): string {
+  if (settings.driver === 'embedded') return `embedded PGlite in ${settings.dataDir}`;
+  const url = new URL(settings.url);
+  return `PostgreSQL at ${url.host}${url.pathname}${settings.pooled ? ' (pooled)' : ''}${settings.replicaUrls.length ? `, ${settings.replicaUrls.length} replica(s)` : ''}`;
+}
+
+export async function openDatabase(settings: DatabaseSettings, applicationName = 'quarry-server'): Promise<{ database: Database; replicas: Database[] }> {
+  if (settings.driver === 'embedded') {
+    const lock = lockDataDir(settings.dataDir);
+    try {
+      const database = await createDb({ driver: 'embedded', dataDir: settings.dataDir });
+      return {
+        database: {
+          ...database,
+          async close() {
+            try {
+              await database.close();
+            } finally {
+              lock.release();
+            }
+          },
+        },
+        replicas: [],
+      };
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+  const connect = (url: string, role: string) =>
+    createDb({ driver: 'postgres', url, pooled: settings.pooled, maxConnections: settings.maxConnections, applicationName: `${applicationName}-${role}` });
+  const database = await connect(settings.url, 'primary');
+  const replicas = await Promise.all(settings.replicaUrls.map((url, index) => connect(url, `replica-${index + 1}`)));
+  return { database, replicas };
+}
+
+export function embeddingProviders(openai: OpenAISettings | undefined): EmbeddingProvider[] {
+  const providers: EmbeddingProvider[] = [createOfflineEmbeddingProvider()];
+  if (openai) {
+    providers.push(
+      createOpenAICompatibleProvider({
+        baseUrl: openai.baseUrl,
+        model: openai.model,
+        dimensions: openai.dimensions,
+        ...(openai.apiKey ? { apiKey: openai.apiKey } : {}),
+      }),
+    );
+  }
+  return providers;
+}
+
+export async function openServices(options: {
+  database: DatabaseSettings;
+  openai: OpenAISettings | undefined;
+  limits: QuarryServices['limits'];
+}): Promise<OpenServices> {
+  const { database, replicas } = await openDatabase(options.database);
+  const services: QuarryServices = {
+    database,
+    replicas,
+    embeddings: createEmbeddingRegistry(embeddingProviders(options.openai)),
+    limits: options.limits,
+  };
+  return {
+    services,
+    database,
+    replicas,
+    async close() {
+      await Promise.allSettled([database.close(), ...replicas.map((replica) => replica.close())]);
+    },
+  };
+}
