@@ -1,0 +1,188 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { and, documents, eq, isNull, sql, type Collection, type Metadata } from '@quarry/db';
+import { bulkIngestDocuments } from '../src/bulk-ingest';
+import { loadCollection } from '../src/collections';
+import { ingestDocuments, type IngestItem, type IngestResult } from '../src/ingest';
+import { defaultLimits } from '../src/limits';
+import { clusteredVectors, createHarness, hashedBagOfWords, testTargets, type Harness } from './harness';
+
+/** Ids compared by pattern: which inputs share a document, and which earlier batch's document each is. */
+function idPattern(results: readonly IngestResult[]): number[][] {
+  const firstSeen = new Map<string, number>();
+  return results.map((result) => result.ids.map((id) => {
+    if (!firstSeen.has(id)) firstSeen.set(id, firstSeen.size);
+    return firstSeen.get(id) ?? -1;
+  }));
+}
+
+/** An error's message and its causes' (drivers wrap the database's error differently). */
+function messages(error: unknown): string[] {
+  return error instanceof Error ? [error.message, ...messages(error.cause)] : [];
+}
+
+const itemArbitrary: fc.Arbitrary<IngestItem> = fc.record(
+  {
+    // Few distinct values, so batches repeat contents, external ids and vectors.
+    content: fc.constantFrom('alpha', 'beta', 'gamma', 'delta', 'alpha beta'),
+    externalId: fc.constantFrom('k1', 'k2', 'k3', 'k4'),
+    metadata: fc.constantFrom<Metadata>({}, { colour: 'red' }, { colour: 'blue', n: 2 }),
+    embedding: fc.constantFrom([1, 0, 0], [0, 1, 0], [0.5, 0.25, -1]),
+  },
+  { requiredKeys: ['content', 'embedding'] },
+);
+// An external id may appear once per batch.
+const batchArbitrary = fc.uniqueArray(itemArbitrary, { minLength: 1, maxLength: 8, selector: (item) => item.externalId ?? Symbol('unkeyed') });
+
+describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
+  let harness: Harness;
+  let collectionCount = 0;
+  beforeAll(async () => {
+    harness = await createHarness(target, { providers: [hashedBagOfWords('test/bow-16', 16)] });
+  });
+  afterAll(() => harness?.close());
+
+  async function newCollection(dimensions: number, embeddingModel = 'external'): Promise<Collection> {
+    const name = `bulk-${++collectionCount}`;
+    await harness.as().collections.create({ name, dimensions, embeddingModel });
+    return loadCollection(harness.database.db, name);
+  }
+  const bulk = (collection: Collection, items: readonly IngestItem[], tenant = 'default') =>
+    bulkIngestDocuments(harness.database, defaultLimits, harness.services.embeddings, collection, tenant, items);
+  const perRequest = (collection: Collection, items: readonly IngestItem[], tenant = 'default') =>
+    ingestDocuments(harness.database.db, defaultLimits, harness.services.embeddings, collection, tenant, items);
+  async function stored(collection: Collection) {
+    const rows = await harness.database.db
+      .select({ content: documents.content, metadata: documents.metadata, externalId: documents.externalId, embedding: documents.embedding, tenant: documents.tenantId })
+      .from(documents)
+      .where(eq(documents.collectionId, collection.id));
+    return rows.map((row) => JSON.stringify(row)).sort();
+  }
+  const countIn = async (collection: Collection) => (await stored(collection)).length;
+
+  it('returns the same counts and ids as ingestDocuments, and stores the same rows, for any sequence of batches', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(batchArbitrary, { minLength: 1, maxLength: 4 }), async (batches) => {
+        const viaRequest = await newCollection(3);
+        const viaBulk = await newCollection(3);
+        const expected: IngestResult[] = [];
+        const actual: IngestResult[] = [];
+        for (const batch of batches) {
+          expected.push(await perRequest(viaRequest, batch));
+          actual.push(await bulk(viaBulk, batch));
+        }
+        const counts = (results: IngestResult[]) => results.map(({ inserted, updated, unchanged }) => ({ inserted, updated, unchanged }));
+        expect(counts(actual)).toEqual(counts(expected));
+        expect(idPattern(actual)).toEqual(idPattern(expected));
+        expect(await stored(viaBulk)).toEqual(await stored(viaRequest));
+      }),
+      { numRuns: target.name === 'pglite' ? 25 : 15, seed: 6 },
+    );
+  });
+
+  it('upserts by external id: insert, then unchanged, then updated, keeping the id', async () => {
+    const collection = await newCollection(3);
+    const first = await bulk(collection, [{ externalId: 'a', content: 'alpha', embedding: [1, 0, 0] }]);
+    expect(first).toMatchObject({ inserted: 1, updated: 0, unchanged: 0 });
+    expect(await bulk(collection, [{ externalId: 'a', content: 'alpha', embedding: [1, 0, 0] }])).toEqual({ ...first, inserted: 0, unchanged: 1 });
+    expect(await bulk(collection, [{ externalId: 'a', content: 'alpha 2', embedding: [1, 0, 0], metadata: { v: 2 } }])).toEqual({ ...first, inserted: 0, updated: 1 });
+    expect(await stored(collection)).toEqual([JSON.stringify({ content: 'alpha 2', metadata: { v: 2 }, externalId: 'a', embedding: [1, 0, 0], tenant: 'default' })]);
+  });
+
+  it('deduplicates documents without an external id by content, within the batch and against stored ones', async () => {
+    const collection = await newCollection(3);
+    const result = await bulk(collection, [
+      { content: 'same words', embedding: [0, 1, 0], metadata: { first: true } },
+      { content: 'other words', embedding: [0, 0, 1] },
+      { content: 'same words', embedding: [0, 1, 0], metadata: { first: false } },
+    ]);
+    expect(result).toMatchObject({ inserted: 2, updated: 0, unchanged: 1 });
+    expect(result.ids[2]).toBe(result.ids[0]);
+    expect(await bulk(collection, [{ content: 'same words', embedding: [1, 1, 1] }])).toEqual({ ids: [result.ids[0]], inserted: 0, updated: 0, unchanged: 1 });
+    const [kept] = await harness.database.db
+      .select({ metadata: documents.metadata })
+      .from(documents)
+      .where(and(eq(documents.collectionId, collection.id), isNull(documents.externalId), eq(documents.content, 'same words')));
+    // The first of the duplicates in input order is the one stored.
+    expect(kept?.metadata).toEqual({ first: true });
+    expect(await countIn(collection)).toBe(2);
+  });
+
+  it('keeps tenants apart: the same content in two tenants is two documents', async () => {
+    const collection = await newCollection(3);
+    const one = await bulk(collection, [{ content: 'shared', embedding: [1, 0, 0] }], 'tenant-a');
+    const two = await bulk(collection, [{ content: 'shared', embedding: [1, 0, 0] }], 'tenant-b');
+    expect(two.inserted).toBe(1);
+    expect(two.ids[0]).not.toBe(one.ids[0]);
+  });
+
+  it('writes nothing when one document of the batch has the wrong dimension, and says which', async () => {
+    const collection = await newCollection(3);
+    await expect(
+      bulk(collection, [
+        { content: 'fine', embedding: [1, 1, 1] },
+        { content: 'wrong size', embedding: [1, 1] },
+      ]),
+    ).rejects.toMatchObject({ code: 'DIMENSION_MISMATCH', message: `collection '${collection.name}' expects 3 dimensions, got 2 (documents[1].embedding)` });
+    await expect(bulk(collection, [{ content: 'nan', embedding: [1, Number.NaN, 1] }])).rejects.toMatchObject({ code: 'INVALID_VECTOR' });
+    expect(await countIn(collection)).toBe(0);
+  });
+
+  it('rolls back rows already merged when the database fails later in the load, and stays usable', async () => {
+    const collection = await newCollection(3);
+    await bulk(collection, [{ externalId: 'kept', content: 'before', embedding: [1, 0, 0] }]);
+    // The trigger fails the unkeyed merge, which runs after the keyed rows are already upserted.
+    await harness.database.db.execute(sql`create or replace function quarry_test_bulk_poison() returns trigger language plpgsql as $$
+      begin if new.content = 'poison' then raise exception 'poisoned row'; end if; return new; end $$`);
+    await harness.database.db.execute(sql`create trigger quarry_test_bulk_poison before insert on documents for each row execute function quarry_test_bulk_poison()`);
+    try {
+      await expect(
+        bulk(collection, [
+          { externalId: 'kept', content: 'changed', embedding: [0, 1, 0] },
+          { externalId: 'new', content: 'new', embedding: [0, 0, 1] },
+          { content: 'poison', embedding: [1, 1, 1] },
+        ]),
+      ).rejects.toSatisfy((error) => messages(error).some((message) => message.includes('poisoned row')));
+    } finally {
+      await harness.database.db.execute(sql`drop trigger quarry_test_bulk_poison on documents`);
+    }
+    expect(await stored(collection)).toEqual([JSON.stringify({ content: 'before', metadata: {}, externalId: 'kept', embedding: [1, 0, 0], tenant: 'default' })]);
+    expect((await bulk(collection, [{ externalId: 'new', content: 'new', embedding: [0, 0, 1] }])).inserted).toBe(1);
+  });
+
+  it('refuses the same external id twice in one load', async () => {
+    const collection = await newCollection(3);
+    await expect(
+      bulk(collection, [{ externalId: 'dup', content: 'a', embedding: [1, 0, 0] }, { externalId: 'dup', content: 'b', embedding: [0, 1, 0] }]),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT', message: "documents[0] and documents[1] share externalId 'dup'; an external id may appear once per batch" });
+  });
+
+  it('refuses text PostgreSQL cannot store, before writing anything', async () => {
+    const collection = await newCollection(3);
+    await expect(bulk(collection, [{ content: 'nul \u0000 inside', embedding: [1, 0, 0] }])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(bulk(collection, [{ content: 'ok', embedding: [1, 0, 0], metadata: { note: 'nul \u0000' } }])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    expect(await countIn(collection)).toBe(0);
+  });
+
+  it('embeds documents that come without a vector, with the collection model', async () => {
+    const collection = await newCollection(16, 'test/bow-16');
+    const [embedded] = await hashedBagOfWords('test/bow-16', 16).embed(['the quick brown fox']);
+    await bulk(collection, [{ content: 'the quick brown fox' }]);
+    const [row] = await harness.database.db.select({ embedding: documents.embedding }).from(documents).where(eq(documents.collectionId, collection.id));
+    expect(row?.embedding).toEqual(embedded?.map(Math.fround));
+  });
+
+  it('loads more documents than one request may carry, each vector stored exactly as float32', async () => {
+    const collection = await newCollection(32);
+    const vectors = clusteredVectors(3_000, 32, 11);
+    const items = vectors.map((embedding, i) => ({ content: `document ${i}`, externalId: i % 2 === 0 ? `ext-${i}` : undefined, metadata: { i }, embedding }));
+    const result = await bulk(collection, items);
+    expect(result).toMatchObject({ inserted: 3_000, updated: 0, unchanged: 0 });
+    expect(new Set(result.ids).size).toBe(3_000);
+    const [row] = await harness.database.db
+      .select({ embedding: documents.embedding, metadata: documents.metadata })
+      .from(documents)
+      .where(eq(documents.id, result.ids[2_999] ?? ''));
+    expect(row).toEqual({ embedding: vectors[2_999], metadata: { i: 2_999 } });
+  });
+});
