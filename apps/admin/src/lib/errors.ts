@@ -13,21 +13,30 @@ export interface ExplainedError {
 }
 
 const hints: Record<string, string> = {
-  UNAUTHORIZED: 'This server requires an API key: enter one under "API key" at the top of the page.',
-  FORBIDDEN: 'Your API key lacks the scope this needs: use a key with the "read" scope (or "admin" for changes).',
+  UNAUTHORIZED:
+    'This server requires an API key: enter one under "API key" at the top of the page.',
+  FORBIDDEN:
+    'Your API key lacks the scope this needs: use a key with the "read" scope (or "admin" for changes).',
   COLLECTION_NOT_FOUND: 'Pick an existing collection on the Collections page.',
   DOCUMENT_NOT_FOUND: 'Check the document id, and the tenant if your key or query sets one.',
   FILTER_INVALID: 'Fix the metadata filter (the message names the place), or remove it.',
-  DIMENSION_MISMATCH: 'A pasted vector must have exactly as many numbers as the collection has dimensions.',
-  EMBEDDING_PROVIDER_MISMATCH: 'This server cannot embed text for the collection\'s model: paste a query vector instead.',
-  EMBEDDING_PROVIDER_FAILED: 'The embedding service failed; retry, or paste a query vector instead.',
+  DIMENSION_MISMATCH:
+    'A pasted vector must have exactly as many numbers as the collection has dimensions.',
+  EMBEDDING_PROVIDER_MISMATCH:
+    "This server cannot embed text for the collection's model: paste a query vector instead.",
+  EMBEDDING_PROVIDER_FAILED:
+    'The embedding service failed; retry, or paste a query vector instead.',
   STATEMENT_TIMEOUT: 'Narrow the query (a smaller k, a filter) and run it again.',
   DATABASE_UNAVAILABLE: 'The database is unreachable right now; retry in a moment.',
   INVALID_INPUT: 'Correct the highlighted part of the query and run it again.',
 };
 
 function isFieldErrors(value: unknown): value is Record<string, string[]> {
-  return typeof value === 'object' && value !== null && Object.values(value).every((entry) => Array.isArray(entry));
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.values(value).every((entry) => Array.isArray(entry))
+  );
 }
 
 export function explainError(error: unknown): ExplainedError {

@@ -32,7 +32,8 @@ export function formatAge(iso: string | null, now = Date.now()): string {
   ];
   let value = seconds;
   for (const [size, unit] of steps) {
-    if (Math.abs(value) < size) return new Intl.RelativeTimeFormat('en', { numeric: 'auto' }).format(-value, unit);
+    if (Math.abs(value) < size)
+      return new Intl.RelativeTimeFormat('en', { numeric: 'auto' }).format(-value, unit);
     value = Math.round(value / size);
   }
   return new Intl.RelativeTimeFormat('en').format(-value, 'year');

@@ -1,5 +1,10 @@
-import { QueryClient } from '@tanstack/react-query';
-import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
+import { QueryClient, type UseQueryResult } from '@tanstack/react-query';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  TRPCClientError,
+  type TRPCClientErrorLike,
+} from '@trpc/client';
 import { createTRPCContext } from '@trpc/tanstack-react-query';
 import type { AppRouter } from '@quarry/api';
 import { readApiKey } from './api-key';
@@ -37,3 +42,8 @@ export function createQueryClient(): QueryClient {
     },
   });
 }
+
+/** What a failed API call rejects with. */
+export type ApiError = TRPCClientErrorLike<AppRouter>;
+/** A query's state as components receive it from the page that ran it. */
+export type ApiQuery<TData> = UseQueryResult<TData, ApiError>;

@@ -64,7 +64,8 @@ export type QueryPlan = { ok: true; input: SearchQueryInput } | { ok: false; mis
 export function toSearchInput(collection: string, state: SearchState): QueryPlan {
   const text = state.text.trim();
   const needsText = state.mode !== 'vector';
-  if (needsText && !text) return { ok: false, missing: `${state.mode} search needs query text: type what to look for` };
+  if (needsText && !text)
+    return { ok: false, missing: `${state.mode} search needs query text: type what to look for` };
   const base: SearchQueryInput = {
     collection,
     mode: state.mode,
@@ -74,13 +75,23 @@ export function toSearchInput(collection: string, state: SearchState): QueryPlan
     ...(state.tenant ? { tenant: state.tenant } : {}),
     ...(state.efSearch !== undefined ? { efSearch: state.efSearch } : {}),
     ...(state.mode === 'hybrid'
-      ? { hybrid: { vectorWeight: state.vectorWeight, keywordWeight: state.keywordWeight, rrfK: state.rrfK } }
+      ? {
+          hybrid: {
+            vectorWeight: state.vectorWeight,
+            keywordWeight: state.keywordWeight,
+            rrfK: state.rrfK,
+          },
+        }
       : {}),
   };
   const usesVector = state.mode !== 'keyword';
   if (usesVector) {
     if (state.source === 'vector') {
-      if (!state.vector) return { ok: false, missing: 'paste a query vector: numbers separated by commas or spaces' };
+      if (!state.vector)
+        return {
+          ok: false,
+          missing: 'paste a query vector: numbers separated by commas or spaces',
+        };
       base.vector = state.vector;
     } else if (state.source === 'document') {
       if (!state.like) return { ok: false, missing: 'choose a document to find more like it' };
@@ -98,14 +109,17 @@ export function toSearchInput(collection: string, state: SearchState): QueryPlan
  * A pasted vector: JSON (`[0.1, 0.2]`) or numbers separated by commas, spaces or new lines.
  * Returns a message instead when any part is not a finite number.
  */
-export function parseVectorText(text: string): { ok: true; vector: number[] } | { ok: false; message: string } {
+export function parseVectorText(
+  text: string,
+): { ok: true; vector: number[] } | { ok: false; message: string } {
   const body = text.trim().replace(/^\[/, '').replace(/\]$/, '');
   const parts = body.split(/[\s,]+/).filter((part) => part.length > 0);
   if (parts.length === 0) return { ok: false, message: 'the vector is empty: paste its numbers' };
   const vector: number[] = [];
   for (const [index, part] of parts.entries()) {
     const value = Number(part);
-    if (!Number.isFinite(value)) return { ok: false, message: `item ${index + 1} ("${part.slice(0, 20)}") is not a number` };
+    if (!Number.isFinite(value))
+      return { ok: false, message: `item ${index + 1} ("${part.slice(0, 20)}") is not a number` };
     vector.push(value);
   }
   return { ok: true, vector };

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { MetadataFilter } from '@quarry/api/filter';
-import { draftToFilter, filterToDraft, formatScalar, parseScalar, splitList, type FilterDraft, type KeyTypes } from './filter-draft';
+import {
+  draftToFilter,
+  filterToDraft,
+  formatScalar,
+  parseScalar,
+  splitList,
+  type FilterDraft,
+  type KeyTypes,
+} from './filter-draft';
 import { metadataFilterSchema } from './filter-schema';
 
 const keyTypes: KeyTypes = new Map([
@@ -45,18 +53,32 @@ describe('typed values', () => {
   });
 
   it('splits lists on commas outside quotes', () => {
-    expect(splitList('Republican, "Democratic, Southern", Whig,')).toEqual(['Republican', '"Democratic, Southern"', 'Whig']);
+    expect(splitList('Republican, "Democratic, Southern", Whig,')).toEqual([
+      'Republican',
+      '"Democratic, Southern"',
+      'Whig',
+    ]);
   });
 });
 
 describe('draft to filter', () => {
   it('is no filter when there are no conditions', () => {
-    expect(draftToFilter({ match: 'all', conditions: [] }, keyTypes)).toEqual({ filter: undefined, problems: [] });
+    expect(draftToFilter({ match: 'all', conditions: [] }, keyTypes)).toEqual({
+      filter: undefined,
+      problems: [],
+    });
   });
 
   it('is the bare condition when there is one', () => {
-    const draft: FilterDraft = { match: 'all', conditions: [{ key: 'party', op: 'eq', value: 'Republican' }] };
-    expect(draftToFilter(draft, keyTypes).filter).toEqual({ key: 'party', op: 'eq', value: 'Republican' });
+    const draft: FilterDraft = {
+      match: 'all',
+      conditions: [{ key: 'party', op: 'eq', value: 'Republican' }],
+    };
+    expect(draftToFilter(draft, keyTypes).filter).toEqual({
+      key: 'party',
+      op: 'eq',
+      value: 'Republican',
+    });
   });
 
   it('joins conditions with and for "all" and or for "any"', () => {
@@ -65,19 +87,38 @@ describe('draft to filter', () => {
       { key: 'year', op: 'lt', value: '1850' },
     ] as const satisfies FilterDraft['conditions'];
     expect(draftToFilter({ match: 'all', conditions: [...conditions] }, keyTypes).filter).toEqual({
-      and: [{ key: 'party', op: 'eq', value: 'Whig' }, { key: 'year', op: 'lt', value: 1850 }],
+      and: [
+        { key: 'party', op: 'eq', value: 'Whig' },
+        { key: 'year', op: 'lt', value: 1850 },
+      ],
     });
-    expect(draftToFilter({ match: 'any', conditions: [...conditions] }, keyTypes).filter).toHaveProperty('or');
+    expect(
+      draftToFilter({ match: 'any', conditions: [...conditions] }, keyTypes).filter,
+    ).toHaveProperty('or');
   });
 
   it('makes a list of typed values for "is one of"', () => {
-    const draft: FilterDraft = { match: 'all', conditions: [{ key: 'year', op: 'in', value: '1861, 1862' }] };
-    expect(draftToFilter(draft, keyTypes).filter).toEqual({ key: 'year', op: 'in', values: [1861, 1862] });
+    const draft: FilterDraft = {
+      match: 'all',
+      conditions: [{ key: 'year', op: 'in', value: '1861, 1862' }],
+    };
+    expect(draftToFilter(draft, keyTypes).filter).toEqual({
+      key: 'year',
+      op: 'in',
+      values: [1861, 1862],
+    });
   });
 
   it('reads JSON for "contains"', () => {
-    const draft: FilterDraft = { match: 'all', conditions: [{ key: 'tags', op: 'contains', value: '["war"]' }] };
-    expect(draftToFilter(draft, keyTypes).filter).toEqual({ key: 'tags', op: 'contains', value: ['war'] });
+    const draft: FilterDraft = {
+      match: 'all',
+      conditions: [{ key: 'tags', op: 'contains', value: '["war"]' }],
+    };
+    expect(draftToFilter(draft, keyTypes).filter).toEqual({
+      key: 'tags',
+      op: 'contains',
+      value: ['war'],
+    });
   });
 
   it('reports each unusable condition by position and makes no filter', () => {
@@ -98,7 +139,12 @@ describe('draft to filter', () => {
 
 describe('filter to draft', () => {
   it('shows a flat and/or of conditions in the builder', () => {
-    const filter: MetadataFilter = { or: [{ key: 'party', op: 'eq', value: 'Whig' }, { key: 'year', op: 'exists' }] };
+    const filter: MetadataFilter = {
+      or: [
+        { key: 'party', op: 'eq', value: 'Whig' },
+        { key: 'year', op: 'exists' },
+      ],
+    };
     expect(filterToDraft(filter, keyTypes)).toEqual({
       match: 'any',
       conditions: [
@@ -120,7 +166,12 @@ describe('filter to draft', () => {
     { key: 'code', op: 'eq', value: '007' },
     { key: 'year', op: 'nin', values: [1861, 1865] },
     { key: 'party', op: 'in', values: ['Democratic, Southern', 'Whig'] },
-    { and: [{ key: 'tags', op: 'contains', value: { topic: ['war'] } }, { key: 'archived', op: 'ne', value: false }] },
+    {
+      and: [
+        { key: 'tags', op: 'contains', value: { topic: ['war'] } },
+        { key: 'archived', op: 'ne', value: false },
+      ],
+    },
     { key: 'party', op: 'gte', value: 'M' },
   ])('round-trips %j through the builder unchanged', (filter) => {
     const draft = filterToDraft(filter, keyTypes);

@@ -1,4 +1,10 @@
-import type { ConditionOperator, JsonScalar, JsonValue, MetadataCondition, MetadataFilter } from '@quarry/api/filter';
+import type {
+  ConditionOperator,
+  JsonScalar,
+  JsonValue,
+  MetadataCondition,
+  MetadataFilter,
+} from '@quarry/api/filter';
 
 /**
  * The filter builder edits a flat list of conditions joined by "all" (and) or "any" (or), with
@@ -61,8 +67,10 @@ export function parseScalar(text: string, types: readonly string[] = []): JsonSc
     }
   }
   const unknownKey = types.length === 0;
-  if ((unknownKey || types.includes('number')) && numberPattern.test(trimmed)) return Number(trimmed);
-  if ((unknownKey || types.includes('boolean')) && (trimmed === 'true' || trimmed === 'false')) return trimmed === 'true';
+  if ((unknownKey || types.includes('number')) && numberPattern.test(trimmed))
+    return Number(trimmed);
+  if ((unknownKey || types.includes('boolean')) && (trimmed === 'true' || trimmed === 'false'))
+    return trimmed === 'true';
   if ((unknownKey || types.includes('null')) && trimmed === 'null') return null;
   return trimmed;
 }
@@ -70,7 +78,8 @@ export function parseScalar(text: string, types: readonly string[] = []): JsonSc
 /** The text that `parseScalar` reads back as `value`: strings are quoted only when they must be. */
 export function formatScalar(value: JsonScalar, types: readonly string[] = []): string {
   if (typeof value !== 'string') return String(value);
-  const readsBack = parseScalar(value, types) === value && value.trim() === value && !value.includes(',');
+  const readsBack =
+    parseScalar(value, types) === value && value.trim() === value && !value.includes(',');
   return readsBack ? value : JSON.stringify(value);
 }
 
@@ -98,7 +107,8 @@ export function splitList(text: string): string[] {
   return items.map((item) => item.trim()).filter((item) => item.length > 0);
 }
 
-export type ConditionResult = { ok: true; condition: MetadataCondition } | { ok: false; message: string };
+export type ConditionResult =
+  { ok: true; condition: MetadataCondition } | { ok: false; message: string };
 
 export function draftToCondition(draft: ConditionDraft, keyTypes: KeyTypes): ConditionResult {
   const key = draft.key.trim();
@@ -110,21 +120,33 @@ export function draftToCondition(draft: ConditionDraft, keyTypes: KeyTypes): Con
     case 'in':
     case 'nin': {
       const values = splitList(draft.value).map((item) => parseScalar(item, types));
-      if (values.length === 0) return { ok: false, message: `list one or more values for "${key}", separated by commas` };
+      if (values.length === 0)
+        return { ok: false, message: `list one or more values for "${key}", separated by commas` };
       return { ok: true, condition: { key, op: draft.op, values } };
     }
     case 'contains': {
-      if (!draft.value.trim()) return { ok: false, message: `enter what "${key}" should contain, e.g. ["tag"] or {"field": 1}` };
-      return { ok: true, condition: { key, op: 'contains', value: parseJsonOrScalar(draft.value, types) } };
+      if (!draft.value.trim())
+        return {
+          ok: false,
+          message: `enter what "${key}" should contain, e.g. ["tag"] or {"field": 1}`,
+        };
+      return {
+        ok: true,
+        condition: { key, op: 'contains', value: parseJsonOrScalar(draft.value, types) },
+      };
     }
     case 'gt':
     case 'gte':
     case 'lt':
     case 'lte': {
-      if (!draft.value.trim()) return { ok: false, message: `enter a value to compare "${key}" with` };
+      if (!draft.value.trim())
+        return { ok: false, message: `enter a value to compare "${key}" with` };
       const value = parseScalar(draft.value, types);
       if (typeof value !== 'number' && typeof value !== 'string') {
-        return { ok: false, message: `"${operatorLabels[draft.op]}" compares numbers or strings, not ${String(value)}` };
+        return {
+          ok: false,
+          message: `"${operatorLabels[draft.op]}" compares numbers or strings, not ${String(value)}`,
+        };
       }
       return { ok: true, condition: { key, op: draft.op, value } };
     }
@@ -179,10 +201,17 @@ function conditionToDraft(condition: MetadataCondition, keyTypes: KeyTypes): Con
       return { key: condition.key, op: 'exists', value: '' };
     case 'in':
     case 'nin':
-      return { key: condition.key, op: condition.op, value: condition.values.map((value) => formatScalar(value, types)).join(', ') };
+      return {
+        key: condition.key,
+        op: condition.op,
+        value: condition.values.map((value) => formatScalar(value, types)).join(', '),
+      };
     case 'contains': {
       const { value } = condition;
-      const text = typeof value === 'object' && value !== null ? JSON.stringify(value) : formatScalar(value, types);
+      const text =
+        typeof value === 'object' && value !== null
+          ? JSON.stringify(value)
+          : formatScalar(value, types);
       return { key: condition.key, op: 'contains', value: text };
     }
     default:
@@ -191,7 +220,10 @@ function conditionToDraft(condition: MetadataCondition, keyTypes: KeyTypes): Con
 }
 
 /** The draft the builder shows for `filter`, or null when only the JSON view can show it. */
-export function filterToDraft(filter: MetadataFilter | undefined, keyTypes: KeyTypes): FilterDraft | null {
+export function filterToDraft(
+  filter: MetadataFilter | undefined,
+  keyTypes: KeyTypes,
+): FilterDraft | null {
   if (filter === undefined) return emptyDraft;
   let match: MatchMode = 'all';
   let members: MetadataFilter[];

@@ -1,0 +1,73 @@
+import type { RouterOutputs } from '@quarry/api';
+import { Stat } from '../../../components/Stat';
+import { ErrorState, Loading } from '../../../components/StatusMessage';
+import { formatAge, formatBytes, formatCount } from '../../../lib/format';
+import type { ApiQuery } from '../../../lib/trpc';
+
+type TableHealthData = RouterOutputs['collections']['get']['table'];
+
+/** Past this share of dead rows, searches read noticeably more pages than they need. */
+const DEAD_TUPLE_WARNING = 0.2;
+
+function BuildProgress({ build }: { build: TableHealthData['indexBuilds'][number] }) {
+  const total = build.blocksTotal || build.tuplesTotal;
+  const done = build.blocksTotal ? build.blocksDone : build.tuplesDone;
+  const share = total > 0 ? done / total : 0;
+  return (
+    <li>
+      <span>{build.phase}</span>
+      <progress max={1} value={share} aria-label={`index build: ${build.phase}`} />
+      <span>{total > 0 ? `${Math.round(share * 100)}%` : 'starting'}</span>
+    </li>
+  );
+}
+
+export function TableHealth({ query }: { query: ApiQuery<RouterOutputs['collections']['get']> }) {
+  if (query.isPending) return <Loading what="table health" />;
+  if (query.isError)
+    return (
+      <ErrorState
+        error={query.error}
+        action="load table health"
+        onRetry={() => void query.refetch()}
+      />
+    );
+  const table = query.data.table;
+  const rows = table.liveTuples + table.deadTuples;
+  const deadShare = rows > 0 ? table.deadTuples / rows : 0;
+  return (
+    <section className="card" aria-labelledby="table-health">
+      <h2 id="table-health">Documents table health</h2>
+      <p className="muted small">
+        All collections share one table, so these figures cover every collection.
+      </p>
+      <dl className="stats">
+        <Stat label="Table size">{formatBytes(table.tableBytes)}</Stat>
+        <Stat label="Live rows">{formatCount(table.liveTuples)}</Stat>
+        <Stat label="Dead rows" tone={deadShare > DEAD_TUPLE_WARNING ? 'warn' : undefined}>
+          {formatCount(table.deadTuples)}
+          {rows > 0 ? ` (${(deadShare * 100).toFixed(1)}%)` : ''}
+          {deadShare > DEAD_TUPLE_WARNING ? ' — run VACUUM' : ''}
+        </Stat>
+        <Stat label="Last vacuum">
+          <time dateTime={table.lastVacuum ?? undefined}>{formatAge(table.lastVacuum)}</time>
+        </Stat>
+        <Stat label="Last analyze">
+          <time dateTime={table.lastAnalyze ?? undefined}>{formatAge(table.lastAnalyze)}</time>
+        </Stat>
+      </dl>
+      {table.indexBuilds.length > 0 ? (
+        <>
+          <h3>Index builds in progress</h3>
+          <ul className="builds">
+            {table.indexBuilds.map((build, position) => (
+              <BuildProgress key={position} build={build} />
+            ))}
+          </ul>
+        </>
+      ) : (
+        <p className="muted small">No index is being built.</p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,29 @@
+import type { RouterOutputs } from '@quarry/api';
+import { formatCount } from '../../../lib/format';
+
+type Stats = RouterOutputs['search']['query']['stats'];
+
+const strategyLabels: Record<NonNullable<Stats['strategy']>, string> = {
+  hnsw: 'HNSW index',
+  hnsw_iterative: 'HNSW index, iterative scan',
+  exact: 'exact scan',
+};
+
+/** How the server answered: time, how the vector side ran and why. */
+export function SearchStats({ stats, count }: { stats: Stats; count: number }) {
+  return (
+    <div className="search-stats" aria-label="search statistics">
+      <p>
+        <strong>{count}</strong> {count === 1 ? 'result' : 'results'} in {stats.tookMs} ms ·{' '}
+        {stats.mode} search
+        {stats.strategy ? ` · ${strategyLabels[stats.strategy]}` : ''}
+        {stats.efSearch !== null ? ` · ef_search ${stats.efSearch}` : ''}
+        {stats.mode === 'hybrid' ? ` · ${stats.candidates} candidates per retriever` : ''}
+        {stats.matchedRows !== null
+          ? ` · ${stats.matchedRowsCappedAt !== null && stats.matchedRows > stats.matchedRowsCappedAt ? `more than ${formatCount(stats.matchedRowsCappedAt)}` : formatCount(stats.matchedRows)} rows match the restrictions`
+          : ''}
+      </p>
+      {stats.strategyReason ? <p className="muted small">Why: {stats.strategyReason}</p> : null}
+    </div>
+  );
+}
