@@ -1,5 +1,4 @@
-import { and, collections, documents, eq, type Metadata } from '@quarry/db';
-import type { TestDatabase } from '@quarry/db/testing';
+import { and, collections, documents, eq, type Metadata, type QuarryDatabase } from '@quarry/db';
 import { randomBytes } from 'node:crypto';
 import { compileFilter, matchesFilter, type MetadataFilter } from '../src/filter';
 
@@ -29,7 +28,7 @@ export function referenceEngine(): FilterEngine {
 }
 
 /** A collection of its own in `database`; `load` replaces its documents. */
-export async function sqlEngine(database: TestDatabase, name: string): Promise<FilterEngine & { collectionId: number }> {
+export async function sqlEngine(database: { db: QuarryDatabase }, name: string): Promise<FilterEngine & { collectionId: number }> {
   const [collection] = await database.db
     .insert(collections)
     .values({ name: `filter-${randomBytes(4).toString('hex')}`, dimensions: 3, embeddingModel: 'none' })

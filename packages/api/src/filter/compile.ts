@@ -1,6 +1,6 @@
 import { documents, sql, type SQL, type SQLWrapper } from '@quarry/db';
 import { isJsonScalar } from './evaluate';
-import { keyPath, type JsonValue, type MetadataCondition, type MetadataFilter, type OrderingOperator } from './types';
+import { keyPath, type JsonScalar, type JsonValue, type MetadataCondition, type MetadataFilter, type OrderingOperator } from './types';
 import { assertValidFilter } from './validate';
 
 /**
@@ -45,10 +45,9 @@ function compileCondition(condition: MetadataCondition, metadata: SQLWrapper): S
     case 'ne':
       return sql`(not ${containsAt(metadata, path, condition.value)})`;
     case 'in':
-      // One containment per value: the planner ORs their index scans (BitmapOr).
-      return anyOf(condition.values.map((value) => containsAt(metadata, path, value)));
+      return containsAny(metadata, path, condition.values);
     case 'nin':
-      return sql`(not ${anyOf(condition.values.map((value) => containsAt(metadata, path, value)))})`;
+      return sql`(not ${containsAny(metadata, path, condition.values)})`;
     case 'exists':
       // `->` gives SQL NULL for a missing key and jsonb 'null' for a key holding null.
       return sql`(${valueAt(metadata, path)} is not null)`;
@@ -62,10 +61,23 @@ function compileCondition(condition: MetadataCondition, metadata: SQLWrapper): S
   }
 }
 
-/** `metadata @> {"a": {"b": value}}`: the value sits at the path, compared by containment. */
-function containsAt(metadata: SQLWrapper, path: readonly string[], value: JsonValue): SQL {
+/** `{"a": {"b": value}}`: the value at the path, as a containment probe. */
+function probeAt(path: readonly string[], value: JsonValue): SQL {
   const probe = path.reduceRight<JsonValue>((inner, key) => Object.fromEntries([[key, inner]]), value);
-  return sql`(${metadata} @> ${JSON.stringify(probe)}::jsonb)`;
+  return sql`${JSON.stringify(probe)}::jsonb`;
+}
+
+function containsAt(metadata: SQLWrapper, path: readonly string[], value: JsonValue): SQL {
+  return sql`(${metadata} @> ${probeAt(path, value)})`;
+}
+
+/**
+ * `metadata @> any(array[probe, ...])` rather than an OR of containments: one bitmap index scan
+ * over all the values, which the planner picks even where it would not build a BitmapOr.
+ */
+function containsAny(metadata: SQLWrapper, path: readonly string[], values: readonly JsonScalar[]): SQL {
+  if (values.length === 0) return sql`false`;
+  return sql`(${metadata} @> any(array[${sql.join(values.map((value) => probeAt(path, value)), sql`, `)}]))`;
 }
 
 /**
