@@ -1,0 +1,94 @@
+import type { AppRouter, RouterInputs, RouterOutputs } from '@quarry/api';
+import { createTRPCClient, httpBatchLink, TRPCClientError, type TRPCLink } from '@trpc/client';
+import { observable } from '@trpc/server/observable';
+
+export type { AppRouter, RouterInputs, RouterOutputs };
+
+export interface QuarryClientOptions {
+  /** The server's base URL, e.g. 'http://127.0.0.1:8080' (the API lives under /trpc). */
+  url: string | URL;
+  /** Sent as `Authorization: Bearer <apiKey>`; omit for a server with open access. */
+  apiKey?: string;
+  /** A custom fetch (tests, proxies, instrumentation). */
+  fetch?: typeof fetch;
+  /** Extra headers on every request. */
+  headers?: Record<string, string>;
+  /**
+   * After a successful write, read from the primary instead of a replica for this many
+   * milliseconds, so a search right after an ingest sees what was written despite replica lag.
+   * `true` means 10 s; the server must allow it (it always does: the header only narrows where reads go).
+   */
+  readYourWrites?: boolean | number;
+  /** Calls per batched HTTP request; keep it at or below the server's QUARRY_MAX_BATCH_CALLS (default 50). */
+  maxBatchCalls?: number;
+}
+
+const READ_FROM_PRIMARY_HEADER = 'x-quarry-read-from';
+
+/** The API's base URL with the tRPC endpoint, whether or not the caller included it. */
+function trpcEndpoint(url: string | URL): string {
+  const parsed = new URL(url);
+  if (!parsed.pathname.replace(/\/+$/, '').endsWith('/trpc')) {
+    parsed.pathname = `${parsed.pathname.replace(/\/+$/, '')}/trpc`;
+  }
+  return parsed.toString().replace(/\/+$/, '');
+}
+
+/**
+ * A typed client for Quarry: every procedure, input and output is inferred from the server's
+ * `AppRouter` type, so there is no code generation and a breaking API change fails to compile.
+ *
+ * ```ts
+ * const quarry = createQuarryClient({ url: 'http://127.0.0.1:8080', apiKey: process.env.QUARRY_API_KEY });
+ * await quarry.documents.ingest.mutate({ collection: 'docs', documents: [{ content: 'hello' }] });
+ * const { results } = await quarry.search.query.query({ collection: 'docs', text: 'greeting', k: 5 });
+ * ```
+ */
+export function createQuarryClient(options: QuarryClientOptions) {
+  const windowMs = options.readYourWrites === true ? 10_000 : typeof options.readYourWrites === 'number' ? options.readYourWrites : 0;
+  let primaryUntil = 0;
+
+  // Notes the time of every successful mutation, for read-your-writes.
+  const rememberWrites: TRPCLink<AppRouter> = () => ({ op, next }) =>
+    observable((observer) =>
+      next(op).subscribe({
+        next(value) {
+          if (op.type === 'mutation' && windowMs > 0) primaryUntil = Date.now() + windowMs;
+          observer.next(value);
+        },
+        error: (error) => observer.error(error),
+        complete: () => observer.complete(),
+      }),
+    );
+
+  return createTRPCClient<AppRouter>({
+    links: [
+      rememberWrites,
+      httpBatchLink({
+        url: trpcEndpoint(options.url),
+        maxItems: options.maxBatchCalls ?? 50,
+        // Node's default header limit is 16 KiB; long GET batches go as several requests instead.
+        maxURLLength: 8_000,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        headers() {
+          const headers: Record<string, string> = { ...options.headers };
+          if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+          if (Date.now() < primaryUntil) headers[READ_FROM_PRIMARY_HEADER] = 'primary';
+          return headers;
+        },
+      }),
+    ],
+  });
+}
+
+export type QuarryClient = ReturnType<typeof createQuarryClient>;
+export type QuarryClientError = TRPCClientError<AppRouter>;
+
+export function isQuarryClientError(error: unknown): error is QuarryClientError {
+  return error instanceof TRPCClientError;
+}
+
+/** The domain code of a failed call ('DIMENSION_MISMATCH', 'COLLECTION_NOT_FOUND', ...), when it has one. */
+export function quarryCodeOf(error: unknown): NonNullable<QuarryClientError['data']>['quarryCode'] | undefined {
+  return isQuarryClientError(error) ? error.data?.quarryCode : undefined;
+}
