@@ -134,8 +134,13 @@ export async function scratchPostgres(adminUrl: string): Promise<{ url: string; 
 }
 
 /** Runs the quarry CLI to completion. */
-export function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawnNode('src/cli/main.ts', args, env);
+export function runCli(args: string[], env: Record<string, string> = {}, input?: string) {
+  return runScript('src/cli/main.ts', args, env, input);
+}
+
+/** Runs a TypeScript file of this package to completion. */
+export function runScript(script: string, args: string[], env: Record<string, string> = {}, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawnNode(script, args, env);
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -3,7 +3,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQuarryClient, quarryCodeOf } from '@quarry/client';
-import { apiKeysEnv, keys, scratchDir, startServer, type ServerProcess } from './harness';
+import { apiKeysEnv, keys, runScript, scratchDir, startServer, type ServerProcess } from './harness';
 
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_BATCH_CALLS = 5;
@@ -90,6 +90,17 @@ describe('the typed client over real HTTP', () => {
     const writer = createQuarryClient({ url: server.url, apiKey: keys.writer });
     const error = await writer.documents.ingest.mutate({ collection: 'notes', documents: [{ content: 'bad', embedding: [1, 2] }] }).catch((e: unknown) => e);
     expect(quarryCodeOf(error)).toBe('DIMENSION_MISMATCH');
+  });
+});
+
+describe('the example service', () => {
+  it('creates its collection, ingests notes and finds the physics note about floating ice first', async () => {
+    const run = await runScript('examples/ingest-and-search.ts', ['why does ice float'], { QUARRY_URL: server.url.toString(), QUARRY_API_KEY: keys.admin });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('ingested: 4 new');
+    const firstResult = run.stdout.split('\n').find((line) => line.startsWith('  '));
+    expect(firstResult).toContain('ice');
   });
 });
 
