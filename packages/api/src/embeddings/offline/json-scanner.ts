@@ -14,26 +14,22 @@ export interface JsonTokenHandler {
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const MINUS = 0x2d;
-const PLUS = 0x2b;
 const DOT = 0x2e;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
-const LOWER_E = 0x65;
-const UPPER_E = 0x45;
 
 const exactPowersOfTen = Array.from({ length: 23 }, (_, exponent) => 10 ** exponent);
 
-function isNumberByte(byte: number): boolean {
-  return (byte >= DIGIT_0 && byte <= DIGIT_9) || byte === MINUS || byte === PLUS || byte === DOT || byte === LOWER_E || byte === UPPER_E;
-}
-
-function isStructural(byte: number): boolean {
-  return byte === 0x7b || byte === 0x7d || byte === 0x5b || byte === 0x5d || byte === 0x3a || byte === 0x2c;
-}
-
-function isWhitespace(byte: number): boolean {
-  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
-}
+// Byte classes, looked up per byte: a table is several times faster than chains of comparisons.
+const WHITESPACE = 1;
+const STRUCTURAL = 2;
+const NUMERIC = 3;
+const STRING_START = 4;
+const byteClass = new Uint8Array(256);
+for (const byte of [0x20, 0x0a, 0x0d, 0x09]) byteClass[byte] = WHITESPACE;
+for (const character of '{}[]:,') byteClass[character.charCodeAt(0)] = STRUCTURAL;
+for (const character of '0123456789+-.eE') byteClass[character.charCodeAt(0)] = NUMERIC;
+byteClass[QUOTE] = STRING_START;
 
 /**
  * Parses a JSON number from bytes without allocating a string in the common case (up to 15
@@ -107,12 +103,19 @@ export class JsonScanner {
     let index = 0;
     while (index < length) {
       const byte = bytes[index]!;
-      if (isWhitespace(byte)) {
-        index++;
-      } else if (isStructural(byte)) {
+      const kind = byteClass[byte];
+      if (kind === NUMERIC) {
+        let cursor = index + 1;
+        while (cursor < length && byteClass[bytes[cursor]!] === NUMERIC) cursor++;
+        if (cursor >= length && !final) break;
+        handler.number(parseNumber(bytes, index, cursor));
+        index = cursor;
+      } else if (kind === STRUCTURAL) {
         handler.punctuation(byte);
         index++;
-      } else if (byte === QUOTE) {
+      } else if (kind === WHITESPACE) {
+        index++;
+      } else if (kind === STRING_START) {
         let cursor = index + 1;
         let escaped = false;
         while (cursor < length) {
@@ -130,12 +133,6 @@ export class JsonScanner {
           escaped ? (JSON.parse(bytes.toString('utf8', index, cursor + 1)) as string) : bytes.toString('utf8', index + 1, cursor),
         );
         index = cursor + 1;
-      } else if (isNumberByte(byte)) {
-        let cursor = index + 1;
-        while (cursor < length && isNumberByte(bytes[cursor]!)) cursor++;
-        if (cursor >= length && !final) break;
-        handler.number(parseNumber(bytes, index, cursor));
-        index = cursor;
       } else {
         const literal = readLiteral(bytes, index);
         if (literal === undefined) {

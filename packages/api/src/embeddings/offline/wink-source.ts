@@ -46,6 +46,8 @@ class WinkHandler implements JsonTokenHandler {
   constructor(private readonly onWord: (word: WinkWord, header: WinkHeader) => void) {}
 
   punctuation(code: number): void {
+    // Commas between a vector's numbers are most of the file's tokens: settle them first.
+    if (code === COMMA && this.collecting) return;
     const top = this.stack[this.stack.length - 1];
     switch (code) {
       case OPEN_OBJECT:

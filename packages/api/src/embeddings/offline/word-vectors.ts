@@ -45,18 +45,22 @@ interface Manifest {
   endianness: 'LE' | 'BE';
 }
 
-interface SourcePackage {
+/** Where the word vectors come from: the package's JSON file and the version that names the cache. */
+export interface WordVectorSource {
   jsonPath: string;
   version: string;
+}
+
+interface SourcePackage extends WordVectorSource {
   bytes: number;
 }
 
-async function locateSourcePackage(): Promise<SourcePackage> {
+function installedSource(): WordVectorSource {
   const require = createRequire(import.meta.url);
   const packageJsonPath = require.resolve(`${SOURCE_PACKAGE}/package.json`);
-  const packageJson = JSON.parse(await readFile(packageJsonPath, 'utf8')) as { version: string; main: string };
-  const jsonPath = join(packageJsonPath, '..', packageJson.main);
-  return { jsonPath, version: packageJson.version, bytes: (await stat(jsonPath)).size };
+  // Only package.json is required here: requiring the package itself would parse its 300 MB JSON.
+  const packageJson = require(packageJsonPath) as { version: string; main: string };
+  return { jsonPath: join(packageJsonPath, '..', packageJson.main), version: packageJson.version };
 }
 
 function cacheDirectoryFor(cacheDir: string, source: SourcePackage): string {
@@ -171,8 +175,11 @@ async function loadCache(directory: string, manifest: Manifest): Promise<WordVec
  * Loads the compact word vectors from `cacheDir`, building them first if they are missing, stale
  * (another package version or cache format) or incomplete.
  */
-export async function loadWordVectors(cacheDir: string): Promise<{ vectors: WordVectors; report: CacheReport }> {
-  const source = await locateSourcePackage();
+export async function loadWordVectors(
+  cacheDir: string,
+  from: WordVectorSource = installedSource(),
+): Promise<{ vectors: WordVectors; report: CacheReport }> {
+  const source: SourcePackage = { ...from, bytes: (await stat(from.jsonPath)).size };
   const directory = cacheDirectoryFor(cacheDir, source);
   let manifest = await readManifest(directory, source);
   let buildMs: number | undefined;
