@@ -21,17 +21,26 @@ export function referenceEngine(): FilterEngine {
       return Promise.resolve();
     },
     select(filter) {
-      const positions = loaded.flatMap((metadata, position) => (matchesFilter(metadata, filter) ? [position] : []));
+      const positions = loaded.flatMap((metadata, position) =>
+        matchesFilter(metadata, filter) ? [position] : [],
+      );
       return Promise.resolve(positions);
     },
   };
 }
 
 /** A collection of its own in `database`; `load` replaces its documents. */
-export async function sqlEngine(database: { db: QuarryDatabase }, name: string): Promise<FilterEngine & { collectionId: number }> {
+export async function sqlEngine(
+  database: { db: QuarryDatabase },
+  name: string,
+): Promise<FilterEngine & { collectionId: number }> {
   const [collection] = await database.db
     .insert(collections)
-    .values({ name: `filter-${randomBytes(4).toString('hex')}`, dimensions: 3, embeddingModel: 'none' })
+    .values({
+      name: `filter-${randomBytes(4).toString('hex')}`,
+      dimensions: 3,
+      embeddingModel: 'none',
+    })
     .returning({ id: collections.id });
   if (!collection) throw new Error('insert into collections returned no row');
   const collectionId = collection.id;

@@ -21,8 +21,39 @@ const RUNS_PER_TARGET = 300;
 
 // Pools make collisions likely (a filter hits a key or value that documents hold); the free-form
 // arbitraries beside them cover everything else.
-const keyPool = ['a', 'b', 'tags', 'a.b', '', "it's", 'ключ', '🔑', '__proto__', 'constructor', '0', '->', "x' OR '1'='1"];
-const stringPool = ['a', 'b', 'A', '', '1', 'é', 'e\u0301', '\uffff', '😀', "it's", '"q"', '--', ';', ')', 'null', 'true'];
+const keyPool = [
+  'a',
+  'b',
+  'tags',
+  'a.b',
+  '',
+  "it's",
+  'ключ',
+  '🔑',
+  '__proto__',
+  'constructor',
+  '0',
+  '->',
+  "x' OR '1'='1",
+];
+const stringPool = [
+  'a',
+  'b',
+  'A',
+  '',
+  '1',
+  'é',
+  'e\u0301',
+  '\uffff',
+  '😀',
+  "it's",
+  '"q"',
+  '--',
+  ';',
+  ')',
+  'null',
+  'true',
+];
 const numberPool = [0, 1, -1, 1.5, 2, 10, 0.1, 0.30000000000000004, 1e21, -1e-7, 2 ** 53];
 
 /** PostgreSQL cannot store NUL or unpaired surrogates, so no document holds them. */
@@ -68,7 +99,10 @@ const { value: jsonValueArb } = fc.letrec<{ value: JsonValue }>((tie) => ({
 const metadataArb: fc.Arbitrary<Metadata> = fc
   .uniqueArray(
     fc.tuple(
-      fc.oneof({ arbitrary: fc.constantFrom('a', 'b', 'n', 'tags'), weight: 3 }, { arbitrary: keyArb, weight: 1 }),
+      fc.oneof(
+        { arbitrary: fc.constantFrom('a', 'b', 'n', 'tags'), weight: 3 },
+        { arbitrary: keyArb, weight: 1 },
+      ),
       fc.oneof({ arbitrary: scalarArb, weight: 2 }, { arbitrary: jsonValueArb, weight: 1 }),
     ),
     { selector: ([key]) => key, maxLength: 5 },
@@ -79,14 +113,18 @@ function isScalar(value: JsonValue): value is JsonScalar {
   return value === null || typeof value !== 'object';
 }
 
-/** What the documents hold: the values at each object path, and every scalar anywhere. */
+/**
+ * What the documents hold: the values at each object path, every scalar anywhere, and paths that
+ * would reach into an array if a segment like "0" indexed it (it must not).
+ */
 interface Found {
   paths: Map<string, { path: string[]; values: JsonValue[] }>;
   scalars: JsonScalar[];
+  intoArrays: string[][];
 }
 
 function survey(documents: readonly Metadata[]): Found {
-  const found: Found = { paths: new Map(), scalars: [] };
+  const found: Found = { paths: new Map(), scalars: [], intoArrays: [] };
   const visit = (value: JsonValue, path: string[] | undefined) => {
     if (path && path.length > 0) {
       const id = JSON.stringify(path);
@@ -97,6 +135,8 @@ function survey(documents: readonly Metadata[]): Found {
     if (isScalar(value)) {
       found.scalars.push(value);
     } else if (Array.isArray(value)) {
+      if (path && value.length > 0)
+        found.intoArrays.push([...path, '0'], [...path, String(value.length - 1)]);
       for (const element of value) visit(element, undefined);
     } else {
       for (const [key, inner] of Object.entries(value)) visit(inner, path && [...path, key]);
@@ -114,14 +154,22 @@ function containedIn(value: JsonValue): fc.Arbitrary<JsonValue> {
   }
   return fc
     .subarray(Object.entries(value))
-    .chain((entries) => fc.tuple(...entries.map(([key, inner]) => containedIn(inner).map((part): [string, JsonValue] => [key, part]))))
+    .chain((entries) =>
+      fc.tuple(
+        ...entries.map(([key, inner]) =>
+          containedIn(inner).map((part): [string, JsonValue] => [key, part]),
+        ),
+      ),
+    )
     .map((entries) => Object.fromEntries(entries));
 }
 
 /** A one-segment path sometimes as the plain string key, which means the same thing. */
 function keyOf(path: string[]): fc.Arbitrary<MetadataKey> {
   const [only] = path;
-  return path.length === 1 && only !== undefined ? fc.constantFrom<MetadataKey>(only, path) : fc.constant(path);
+  return path.length === 1 && only !== undefined
+    ? fc.constantFrom<MetadataKey>(only, path)
+    : fc.constant(path);
 }
 
 /** Conditions of every operator on keys from `key`, with values from the given arbitraries. */
@@ -131,14 +179,24 @@ function conditionArb(
   contained: fc.Arbitrary<JsonValue>,
 ): fc.Arbitrary<MetadataCondition> {
   const orderable = fc.oneof(
-    scalar.filter((value): value is number | string => typeof value === 'number' || typeof value === 'string'),
+    scalar.filter(
+      (value): value is number | string => typeof value === 'number' || typeof value === 'string',
+    ),
     numberArb,
     stringArb,
   );
   return fc.oneof(
     fc.record({ key, op: fc.constantFrom<EqualityOperator>('eq', 'ne'), value: scalar }),
-    fc.record({ key, op: fc.constantFrom<OrderingOperator>('gt', 'gte', 'lt', 'lte'), value: orderable }),
-    fc.record({ key, op: fc.constantFrom<ListOperator>('in', 'nin'), values: fc.array(scalar, { maxLength: 4 }) }),
+    fc.record({
+      key,
+      op: fc.constantFrom<OrderingOperator>('gt', 'gte', 'lt', 'lte'),
+      value: orderable,
+    }),
+    fc.record({
+      key,
+      op: fc.constantFrom<ListOperator>('in', 'nin'),
+      values: fc.array(scalar, { maxLength: 4 }),
+    }),
     fc.record({ key, op: fc.constant('exists' as const) }),
     fc.record({ key, op: fc.constant('contains' as const), value: contained }),
   );
@@ -146,12 +204,15 @@ function conditionArb(
 
 function filterArb(documents: readonly Metadata[]): fc.Arbitrary<MetadataFilter> {
   const found = survey(documents);
-  const knownScalars = found.scalars.length > 0 ? [{ arbitrary: fc.constantFrom(...found.scalars), weight: 2 }] : [];
+  const knownScalars =
+    found.scalars.length > 0 ? [{ arbitrary: fc.constantFrom(...found.scalars), weight: 2 }] : [];
   const scalar = fc.oneof(scalarArb, ...knownScalars);
 
   // Anywhere: random paths, values from the pools or from anywhere in the documents.
+  const randomPath = fc.array(keyArb, { minLength: 1, maxLength: 3 });
+  const intoArrays = found.intoArrays.length > 0 ? [fc.constantFrom(...found.intoArrays)] : [];
   const anywhere = conditionArb(
-    fc.array(keyArb, { minLength: 1, maxLength: 3 }).chain(keyOf),
+    fc.oneof(randomPath, ...intoArrays).chain(keyOf),
     scalar,
     fc.oneof(scalar, jsonValueArb),
   );
@@ -163,19 +224,28 @@ function filterArb(documents: readonly Metadata[]): fc.Arbitrary<MetadataFilter>
     const weight = values.length * values.length;
     const arbitrary = conditionArb(
       keyOf(path),
-      scalarsHere.length > 0 ? fc.oneof({ arbitrary: fc.constantFrom(...scalarsHere), weight: 3 }, scalar) : scalar,
-      fc.constantFrom(...values).chain((value) =>
-        containedIn(value).chain((part) =>
-          Array.isArray(part) && part.length === 1 && part[0] !== undefined && isScalar(part[0])
-            ? fc.constantFrom<JsonValue>(part, part[0])
-            : fc.constant(part),
+      scalarsHere.length > 0
+        ? fc.oneof({ arbitrary: fc.constantFrom(...scalarsHere), weight: 3 }, scalar)
+        : scalar,
+      fc
+        .constantFrom(...values)
+        .chain((value) =>
+          containedIn(value).chain((part) =>
+            Array.isArray(part) && part.length === 1 && part[0] !== undefined && isScalar(part[0])
+              ? fc.constantFrom<JsonValue>(part, part[0])
+              : fc.constant(part),
+          ),
         ),
-      ),
     );
     return { arbitrary, weight };
   });
   const condition =
-    anchored.length > 0 ? fc.oneof({ arbitrary: anywhere, weight: 1 }, { arbitrary: fc.oneof(...anchored), weight: 2 }) : anywhere;
+    anchored.length > 0
+      ? fc.oneof(
+          { arbitrary: anywhere, weight: 1 },
+          { arbitrary: fc.oneof(...anchored), weight: 2 },
+        )
+      : anywhere;
 
   return fc.letrec<{ filter: MetadataFilter }>((tie) => ({
     filter: fc.oneof(
@@ -190,34 +260,42 @@ function filterArb(documents: readonly Metadata[]): fc.Arbitrary<MetadataFilter>
 
 const scenarioArb = fc
   .array(metadataArb, { minLength: 2, maxLength: 12 })
-  .chain((documents) => fc.record({ documents: fc.constant(documents), filters: fc.array(filterArb(documents), { minLength: 1, maxLength: 6 }) }));
+  .chain((documents) =>
+    fc.record({
+      documents: fc.constant(documents),
+      filters: fc.array(filterArb(documents), { minLength: 1, maxLength: 6 }),
+    }),
+  );
 
-describe.each(testTargets())('compiled filters select what the reference evaluator matches: $name', (target) => {
-  let database: TestDatabase;
-  let engine: FilterEngine;
-  const reference = referenceEngine();
-  beforeAll(async () => {
-    database = await target.createDatabase();
-    engine = await sqlEngine(database, target.name);
-  });
-  afterAll(() => database.close());
+describe.each(testTargets())(
+  'compiled filters select what the reference evaluator matches: $name',
+  (target) => {
+    let database: TestDatabase;
+    let engine: FilterEngine;
+    const reference = referenceEngine();
+    beforeAll(async () => {
+      database = await target.createDatabase();
+      engine = await sqlEngine(database, target.name);
+    });
+    afterAll(() => database.close());
 
-  test('on random documents and random filters over their keys', async () => {
-    let runsWithASelectiveFilter = 0;
-    await fc.assert(
-      fc.asyncProperty(scenarioArb, async ({ documents, filters }) => {
-        await Promise.all([engine.load(documents), reference.load(documents)]);
-        let selective = false;
-        for (const filter of filters) {
-          const expected = await reference.select(filter);
-          expect(await engine.select(filter), JSON.stringify(filter)).toEqual(expected);
-          selective ||= expected.length > 0 && expected.length < documents.length;
-        }
-        if (selective) runsWithASelectiveFilter += 1;
-      }),
-      { numRuns: RUNS_PER_TARGET },
-    );
-    // Guards the generators: most runs must have a filter that selects some documents but not all.
-    expect(runsWithASelectiveFilter).toBeGreaterThan(RUNS_PER_TARGET / 2);
-  });
-});
+    test('on random documents and random filters over their keys', async () => {
+      let runsWithASelectiveFilter = 0;
+      await fc.assert(
+        fc.asyncProperty(scenarioArb, async ({ documents, filters }) => {
+          await Promise.all([engine.load(documents), reference.load(documents)]);
+          let selective = false;
+          for (const filter of filters) {
+            const expected = await reference.select(filter);
+            expect(await engine.select(filter), JSON.stringify(filter)).toEqual(expected);
+            selective ||= expected.length > 0 && expected.length < documents.length;
+          }
+          if (selective) runsWithASelectiveFilter += 1;
+        }),
+        { numRuns: RUNS_PER_TARGET },
+      );
+      // Guards the generators: most runs must have a filter that selects some documents but not all.
+      expect(runsWithASelectiveFilter).toBeGreaterThan(RUNS_PER_TARGET / 2);
+    });
+  },
+);

@@ -8,8 +8,14 @@ import { referenceEngine, sqlEngine, type FilterEngine } from './filter-fixture'
  * The documented semantics (src/filter/README.md), one behaviour per test, checked against the
  * in-memory reference evaluator and against the compiled SQL on every database target.
  */
-const engines: Array<{ name: string; open(): Promise<{ engine: FilterEngine; close(): Promise<void> }> }> = [
-  { name: 'reference', open: () => Promise.resolve({ engine: referenceEngine(), close: () => Promise.resolve() }) },
+const engines: Array<{
+  name: string;
+  open: () => Promise<{ engine: FilterEngine; close: () => Promise<void> }>;
+}> = [
+  {
+    name: 'reference',
+    open: () => Promise.resolve({ engine: referenceEngine(), close: () => Promise.resolve() }),
+  },
   ...testTargets().map((target) => ({
     name: `sql on ${target.name}`,
     async open() {
@@ -35,7 +41,13 @@ describe.each(engines)('filter semantics: $name', ({ open }) => {
 
   describe('eq and ne', () => {
     test('eq matches a string exactly: case, spacing and accents count', async () => {
-      const docs: Metadata[] = [{ author: 'alice' }, { author: 'Alice' }, { author: 'alice ' }, { author: 'alicé' }, {}];
+      const docs: Metadata[] = [
+        { author: 'alice' },
+        { author: 'Alice' },
+        { author: 'alice ' },
+        { author: 'alicé' },
+        {},
+      ];
       expect(await selected(docs, { key: 'author', op: 'eq', value: 'alice' })).toEqual([0]);
     });
 
@@ -65,8 +77,16 @@ describe.each(engines)('filter semantics: $name', ({ open }) => {
     });
 
     test('ne matches documents whose key holds another value, another type, or is missing', async () => {
-      const docs: Metadata[] = [{ status: 'draft' }, { status: 'published' }, { status: 1 }, { status: null }, {}];
-      expect(await selected(docs, { key: 'status', op: 'ne', value: 'draft' })).toEqual([1, 2, 3, 4]);
+      const docs: Metadata[] = [
+        { status: 'draft' },
+        { status: 'published' },
+        { status: 1 },
+        { status: null },
+        {},
+      ];
+      expect(await selected(docs, { key: 'status', op: 'ne', value: 'draft' })).toEqual([
+        1, 2, 3, 4,
+      ]);
     });
   });
 
@@ -90,7 +110,12 @@ describe.each(engines)('filter semantics: $name', ({ open }) => {
     });
 
     test('keys named like JavaScript internals are ordinary keys', async () => {
-      const docs: Metadata[] = [{}, { constructor: 1 }, JSON.parse('{"__proto__": 2}') as Metadata, { toString: 'x' }];
+      const docs: Metadata[] = [
+        {},
+        { constructor: 1 },
+        JSON.parse('{"__proto__": 2}') as Metadata,
+        { toString: 'x' },
+      ];
       expect(await selected(docs, { key: 'constructor', op: 'exists' })).toEqual([1]);
       expect(await selected(docs, { key: '__proto__', op: 'eq', value: 2 })).toEqual([2]);
       expect(await selected(docs, { key: 'toString', op: 'ne', value: 'x' })).toEqual([0, 1, 2]);
@@ -103,7 +128,16 @@ describe.each(engines)('filter semantics: $name', ({ open }) => {
   });
 
   describe('ordering', () => {
-    const numbers: Metadata[] = [{ n: 2 }, { n: 10 }, { n: '10' }, { n: null }, {}, { n: [11] }, { n: 5 }, { n: -3.5 }];
+    const numbers: Metadata[] = [
+      { n: 2 },
+      { n: 10 },
+      { n: '10' },
+      { n: null },
+      {},
+      { n: [11] },
+      { n: 5 },
+      { n: -3.5 },
+    ];
 
     test('gt, gte, lt and lte compare numbers numerically', async () => {
       expect(await selected(numbers, { key: 'n', op: 'gt', value: 5 })).toEqual([1]);
@@ -118,7 +152,14 @@ describe.each(engines)('filter semantics: $name', ({ open }) => {
     });
 
     test('strings order by Unicode code point: uppercase before lowercase, U+FFFF before emoji', async () => {
-      const docs: Metadata[] = [{ s: 'a' }, { s: 'B' }, { s: 'é' }, { s: '\uffff' }, { s: '😀' }, { s: 'ab' }];
+      const docs: Metadata[] = [
+        { s: 'a' },
+        { s: 'B' },
+        { s: 'é' },
+        { s: '\uffff' },
+        { s: '😀' },
+        { s: 'ab' },
+      ];
       expect(await selected(docs, { key: 's', op: 'lt', value: 'a' })).toEqual([1]);
       expect(await selected(docs, { key: 's', op: 'gt', value: 'a' })).toEqual([2, 3, 4, 5]);
       expect(await selected(docs, { key: 's', op: 'gt', value: '\uffff' })).toEqual([4]);
@@ -126,15 +167,26 @@ describe.each(engines)('filter semantics: $name', ({ open }) => {
     });
 
     test('not of an ordering matches the documents the ordering does not: other types and missing keys', async () => {
-      expect(await selected(numbers, { not: { key: 'n', op: 'gt', value: 5 } })).toEqual([0, 2, 3, 4, 5, 6, 7]);
+      expect(await selected(numbers, { not: { key: 'n', op: 'gt', value: 5 } })).toEqual([
+        0, 2, 3, 4, 5, 6, 7,
+      ]);
     });
   });
 
   describe('in and nin', () => {
-    const docs: Metadata[] = [{ c: 'red' }, { c: 'blue' }, { c: 1 }, { c: null }, {}, { c: ['red'] }];
+    const docs: Metadata[] = [
+      { c: 'red' },
+      { c: 'blue' },
+      { c: 1 },
+      { c: null },
+      {},
+      { c: ['red'] },
+    ];
 
     test('in matches a key equal to any of the values, with eq semantics', async () => {
-      expect(await selected(docs, { key: 'c', op: 'in', values: ['red', 1, null] })).toEqual([0, 2, 3]);
+      expect(await selected(docs, { key: 'c', op: 'in', values: ['red', 1, null] })).toEqual([
+        0, 2, 3,
+      ]);
     });
 
     test('in with no values matches nothing', async () => {
@@ -142,7 +194,9 @@ describe.each(engines)('filter semantics: $name', ({ open }) => {
     });
 
     test('nin matches everything in does not, including missing keys', async () => {
-      expect(await selected(docs, { key: 'c', op: 'nin', values: ['red', 1] })).toEqual([1, 3, 4, 5]);
+      expect(await selected(docs, { key: 'c', op: 'nin', values: ['red', 1] })).toEqual([
+        1, 3, 4, 5,
+      ]);
     });
 
     test('nin with no values matches everything', async () => {
@@ -164,13 +218,24 @@ describe.each(engines)('filter semantics: $name', ({ open }) => {
 
   describe('contains', () => {
     test('a scalar is contained by an array holding it, not by the scalar itself', async () => {
-      const docs: Metadata[] = [{ tags: ['red', 'blue'] }, { tags: 'red' }, { tags: ['reddish'] }, { tags: [['red']] }];
+      const docs: Metadata[] = [
+        { tags: ['red', 'blue'] },
+        { tags: 'red' },
+        { tags: ['reddish'] },
+        { tags: [['red']] },
+      ];
       expect(await selected(docs, { key: 'tags', op: 'contains', value: 'red' })).toEqual([0]);
     });
 
     test('an array is contained by an array holding each of its elements, in any order', async () => {
-      const docs: Metadata[] = [{ tags: ['a', 'b', 'c'] }, { tags: ['b'] }, { tags: ['c', 'a', 'a'] }];
-      expect(await selected(docs, { key: 'tags', op: 'contains', value: ['a', 'c', 'a'] })).toEqual([0, 2]);
+      const docs: Metadata[] = [
+        { tags: ['a', 'b', 'c'] },
+        { tags: ['b'] },
+        { tags: ['c', 'a', 'a'] },
+      ];
+      expect(await selected(docs, { key: 'tags', op: 'contains', value: ['a', 'c', 'a'] })).toEqual(
+        [0, 2],
+      );
     });
 
     test('an object is contained by an object with the same keys holding contained values', async () => {
@@ -180,12 +245,24 @@ describe.each(engines)('filter semantics: $name', ({ open }) => {
         { place: { city: 'Lyon', tags: ['x'] } },
         { place: [{ city: 'Paris', tags: ['x'] }] },
       ];
-      expect(await selected(docs, { key: 'place', op: 'contains', value: { city: 'Paris', tags: ['x'] } })).toEqual([0]);
+      expect(
+        await selected(docs, {
+          key: 'place',
+          op: 'contains',
+          value: { city: 'Paris', tags: ['x'] },
+        }),
+      ).toEqual([0]);
     });
 
     test('inside arrays, elements are matched by containment and kinds must agree', async () => {
-      const docs: Metadata[] = [{ list: [{ id: 1, x: 2 }, { id: 3 }] }, { list: [[1, 2]] }, { list: [1, 2] }];
-      expect(await selected(docs, { key: 'list', op: 'contains', value: [{ id: 1 }] })).toEqual([0]);
+      const docs: Metadata[] = [
+        { list: [{ id: 1, x: 2 }, { id: 3 }] },
+        { list: [[1, 2]] },
+        { list: [1, 2] },
+      ];
+      expect(await selected(docs, { key: 'list', op: 'contains', value: [{ id: 1 }] })).toEqual([
+        0,
+      ]);
       expect(await selected(docs, { key: 'list', op: 'contains', value: [[2]] })).toEqual([1]);
       expect(await selected(docs, { key: 'list', op: 'contains', value: [1] })).toEqual([2]);
     });
@@ -206,12 +283,22 @@ describe.each(engines)('filter semantics: $name', ({ open }) => {
     const docs: Metadata[] = [{ a: 1, b: 1 }, { a: 1, b: 2 }, { a: 2 }, {}];
 
     test('and matches documents every part matches', async () => {
-      const filter: MetadataFilter = { and: [{ key: 'a', op: 'eq', value: 1 }, { key: 'b', op: 'eq', value: 2 }] };
+      const filter: MetadataFilter = {
+        and: [
+          { key: 'a', op: 'eq', value: 1 },
+          { key: 'b', op: 'eq', value: 2 },
+        ],
+      };
       expect(await selected(docs, filter)).toEqual([1]);
     });
 
     test('or matches documents any part matches', async () => {
-      const filter: MetadataFilter = { or: [{ key: 'a', op: 'eq', value: 2 }, { key: 'b', op: 'eq', value: 1 }] };
+      const filter: MetadataFilter = {
+        or: [
+          { key: 'a', op: 'eq', value: 2 },
+          { key: 'b', op: 'eq', value: 1 },
+        ],
+      };
       expect(await selected(docs, filter)).toEqual([0, 2]);
     });
 

@@ -1,8 +1,26 @@
-import { and, createDb, documents, eq, isQuarryError, migrate, queryRows, sql, type Database, type Metadata, type SQL } from '@quarry/db';
+import {
+  and,
+  createDb,
+  documents,
+  eq,
+  isQuarryError,
+  migrate,
+  queryRows,
+  sql,
+  type Database,
+  type Metadata,
+  type SQL,
+} from '@quarry/db';
 import { serverTestTargets, testTargets, type TestDatabase } from '@quarry/db/testing';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compileFilter, MAX_METADATA_KEYS_SAMPLE_SIZE, metadataKeys, type MetadataFilter, type MetadataKey } from '../src/filter';
+import {
+  compileFilter,
+  MAX_METADATA_KEYS_SAMPLE_SIZE,
+  metadataKeys,
+  type MetadataFilter,
+  type MetadataKey,
+} from '../src/filter';
 import { sqlEngine, type FilterEngine } from './filter-fixture';
 
 const injection = "author' = 'alice' OR '1'='1' --";
@@ -47,7 +65,11 @@ describe.each(testTargets())('compiled filters on $name', (target) => {
   afterAll(() => database.close());
 
   describe('hostile keys and values', () => {
-    const docs: Metadata[] = [{ author: 'alice', n: 1 }, { author: 'bob', tags: ['x'] }, { title: "it's" }];
+    const docs: Metadata[] = [
+      { author: 'alice', n: 1 },
+      { author: 'bob', tags: ['x'] },
+      { title: "it's" },
+    ];
     let engine: FilterEngine;
     beforeAll(async () => {
       engine = await sqlEngine(database, target.name);
@@ -66,7 +88,8 @@ describe.each(testTargets())('compiled filters on $name', (target) => {
             { key, op: 'gt', value: 0 },
             { key, op: 'gte', value: '' },
           ];
-          for (const filter of positive) expect(await engine.select(filter), JSON.stringify(filter)).toEqual([]);
+          for (const filter of positive)
+            expect(await engine.select(filter), JSON.stringify(filter)).toEqual([]);
           expect(await engine.select({ key, op: 'ne', value: 'alice' })).toEqual([0, 1, 2]);
           expect(await engine.select({ key, op: 'nin', values: ['alice'] })).toEqual([0, 1, 2]);
         }
@@ -79,7 +102,9 @@ describe.each(testTargets())('compiled filters on $name', (target) => {
           expect(await engine.select({ key, op: 'eq', value: hostile })).toEqual([]);
           expect(await engine.select({ key, op: 'in', values: [hostile] })).toEqual([]);
           expect(await engine.select({ key, op: 'contains', value: hostile })).toEqual([]);
-          expect(await engine.select({ key, op: 'contains', value: { [hostile]: hostile } })).toEqual([]);
+          expect(
+            await engine.select({ key, op: 'contains', value: { [hostile]: hostile } }),
+          ).toEqual([]);
         }
       }
     });
@@ -87,17 +112,33 @@ describe.each(testTargets())('compiled filters on $name', (target) => {
     test(`the payload ${injection} selects nothing as a key or as a value`, async () => {
       expect(await engine.select({ key: injection, op: 'eq', value: 'alice' })).toEqual([]);
       expect(await engine.select({ key: 'author', op: 'eq', value: injection })).toEqual([]);
-      expect(await engine.select({ or: [{ key: injection, op: 'exists' }, { key: 'author', op: 'in', values: [injection] }] })).toEqual([]);
+      expect(
+        await engine.select({
+          or: [
+            { key: injection, op: 'exists' },
+            { key: 'author', op: 'in', values: [injection] },
+          ],
+        }),
+      ).toEqual([]);
     });
 
     test('documents holding hostile strings as keys and values are found by exactly those strings', async () => {
-      const holders = hostileStrings.map((hostile): Metadata => ({ [hostile]: hostile, nested: { [hostile]: [hostile] } }));
+      const holders = hostileStrings.map((hostile): Metadata => ({
+        [hostile]: hostile,
+        nested: { [hostile]: [hostile] },
+      }));
       await engine.load(holders);
       try {
         for (const [position, hostile] of hostileStrings.entries()) {
-          expect(await engine.select({ key: hostile, op: 'eq', value: hostile })).toEqual([position]);
-          expect(await engine.select({ key: ['nested', hostile], op: 'contains', value: hostile })).toEqual([position]);
-          expect(await engine.select({ key: hostile, op: 'gte', value: hostile })).toEqual([position]);
+          expect(await engine.select({ key: hostile, op: 'eq', value: hostile })).toEqual([
+            position,
+          ]);
+          expect(
+            await engine.select({ key: ['nested', hostile], op: 'contains', value: hostile }),
+          ).toEqual([position]);
+          expect(await engine.select({ key: hostile, op: 'gte', value: hostile })).toEqual([
+            position,
+          ]);
         }
       } finally {
         await engine.load(docs);
@@ -105,8 +146,12 @@ describe.each(testTargets())('compiled filters on $name', (target) => {
     });
 
     test('strings PostgreSQL cannot store are a FILTER_INVALID error before any SQL runs', async () => {
-      expect(await filterInvalidMessage(() => engine.select({ key: 'a\u0000', op: 'exists' }))).toContain('NUL character');
-      expect(await filterInvalidMessage(() => engine.select({ key: 'a', op: 'eq', value: 'x\ud800' }))).toContain('unpaired surrogate');
+      expect(
+        await filterInvalidMessage(() => engine.select({ key: 'a\u0000', op: 'exists' })),
+      ).toContain('NUL character');
+      expect(
+        await filterInvalidMessage(() => engine.select({ key: 'a', op: 'eq', value: 'x\ud800' })),
+      ).toContain('unpaired surrogate');
     });
 
     test('keys and values reach the database only as bound parameters, never in the SQL text', () => {
@@ -123,7 +168,11 @@ describe.each(testTargets())('compiled filters on $name', (target) => {
         { key, op: 'contains', value: { [value]: [value] } },
       ];
       for (const filter of filters) {
-        const query = database.db.select({ id: documents.id }).from(documents).where(compileFilter(filter)).toSQL();
+        const query = database.db
+          .select({ id: documents.id })
+          .from(documents)
+          .where(compileFilter(filter))
+          .toSQL();
         expect(query.sql).not.toContain('marker');
         expect(JSON.stringify(query.params)).toContain('marker-key');
       }
@@ -145,13 +194,18 @@ describe.each(testTargets())('compiled filters on $name', (target) => {
     });
 
     async function plan(filter: MetadataFilter): Promise<string> {
-      const where = and(eq(documents.collectionId, collectionId), compileFilter(filter)) ?? sql`true`;
-      const lines = await queryRows<{ 'QUERY PLAN': string }>(database.db, sql`explain select ${documents.id} from ${documents} where ${where}`);
+      const where =
+        and(eq(documents.collectionId, collectionId), compileFilter(filter)) ?? sql`true`;
+      const lines = await queryRows<{ 'QUERY PLAN': string }>(
+        database.db,
+        sql`explain select ${documents.id} from ${documents} where ${where}`,
+      );
       return lines.map((line) => line['QUERY PLAN']).join('\n');
     }
 
     async function count(filter: MetadataFilter): Promise<number> {
-      const where: SQL = and(eq(documents.collectionId, collectionId), compileFilter(filter)) ?? sql`true`;
+      const where: SQL =
+        and(eq(documents.collectionId, collectionId), compileFilter(filter)) ?? sql`true`;
       return (await database.db.select({ id: documents.id }).from(documents).where(where)).length;
     }
 
@@ -190,12 +244,16 @@ describe.each(testTargets())('compiled filters on $name', (target) => {
       const other = await sqlEngine(database, target.name);
       await mine.load([{ mine: 1 }]);
       await other.load([{ theirs: 1 }]);
-      expect((await metadataKeys(database.db, mine.collectionId)).map((entry) => entry.key)).toEqual(['mine']);
+      expect(
+        (await metadataKeys(database.db, mine.collectionId)).map((entry) => entry.key),
+      ).toEqual(['mine']);
     });
 
     test('reads at most sampleSize documents', async () => {
       const engine = await sqlEngine(database, target.name);
-      await engine.load(Array.from({ length: 10 }, (_, position) => ({ [`key${position}`]: position })));
+      await engine.load(
+        Array.from({ length: 10 }, (_, position) => ({ [`key${position}`]: position })),
+      );
       const keys = await metadataKeys(database.db, engine.collectionId, { sampleSize: 4 });
       expect(keys).toHaveLength(4);
     });
@@ -203,45 +261,57 @@ describe.each(testTargets())('compiled filters on $name', (target) => {
     test('lists hostile keys verbatim', async () => {
       const engine = await sqlEngine(database, target.name);
       await engine.load([{ [injection]: 1 }]);
-      expect(await metadataKeys(database.db, engine.collectionId)).toEqual([{ key: injection, types: ['number'], count: 1 }]);
+      expect(await metadataKeys(database.db, engine.collectionId)).toEqual([
+        { key: injection, types: ['number'], count: 1 },
+      ]);
     });
 
     test('refuses a sample size outside 1 to the maximum with INVALID_INPUT', async () => {
       for (const sampleSize of [0, MAX_METADATA_KEYS_SAMPLE_SIZE + 1, 1.5]) {
-        await expect(metadataKeys(database.db, 1, { sampleSize })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+        await expect(metadataKeys(database.db, 1, { sampleSize })).rejects.toMatchObject({
+          code: 'INVALID_INPUT',
+        });
       }
     });
   });
 });
 
-describe.each(serverTestTargets().filter((target) => target.name === 'postgres'))('on a database whose default collation is not "C" ($name)', (target) => {
-  let admin: TestDatabase;
-  let icu: Database;
-  let engine: FilterEngine;
-  const name = `quarry_filter_icu_${process.pid}_${randomBytes(4).toString('hex')}`;
+describe.each(serverTestTargets().filter((target) => target.name === 'postgres'))(
+  'on a database whose default collation is not "C" ($name)',
+  (target) => {
+    let admin: TestDatabase;
+    let icu: Database;
+    let engine: FilterEngine;
+    const name = `quarry_filter_icu_${process.pid}_${randomBytes(4).toString('hex')}`;
 
-  beforeAll(async () => {
-    admin = await target.createDatabase({ migrated: false });
-    if (!admin.url) throw new Error('the postgres target has no URL');
-    // ICU English sorts "B" after "a", unlike code point order.
-    await admin.db.execute(sql`create database ${sql.identifier(name)} template template0 locale_provider icu icu_locale 'en' locale 'C.UTF-8'`);
-    const url = new URL(admin.url);
-    url.pathname = `/${name}`;
-    icu = await createDb({ driver: 'postgres', url: url.toString() });
-    await migrate(icu);
-    engine = await sqlEngine(icu, 'postgres (icu)');
-  });
-  afterAll(async () => {
-    await icu.close();
-    await admin.db.execute(sql`drop database if exists ${sql.identifier(name)} with (force)`);
-    await admin.close();
-  });
+    beforeAll(async () => {
+      admin = await target.createDatabase({ migrated: false });
+      if (!admin.url) throw new Error('the postgres target has no URL');
+      // ICU English sorts "B" after "a", unlike code point order.
+      await admin.db.execute(
+        sql`create database ${sql.identifier(name)} template template0 locale_provider icu icu_locale 'en' locale 'C.UTF-8'`,
+      );
+      const url = new URL(admin.url);
+      url.pathname = `/${name}`;
+      icu = await createDb({ driver: 'postgres', url: url.toString() });
+      await migrate(icu);
+      engine = await sqlEngine(icu, 'postgres (icu)');
+    });
+    afterAll(async () => {
+      await icu.close();
+      await admin.db.execute(sql`drop database if exists ${sql.identifier(name)} with (force)`);
+      await admin.close();
+    });
 
-  test('strings still order by code point', async () => {
-    const [collation] = await queryRows<{ before: boolean }>(icu.db, sql`select 'B' < 'a' as before`);
-    expect(collation?.before).toBe(false);
-    await engine.load([{ s: 'a' }, { s: 'B' }, { s: 'é' }, { s: 'z' }]);
-    expect(await engine.select({ key: 's', op: 'lt', value: 'a' })).toEqual([1]);
-    expect(await engine.select({ key: 's', op: 'gt', value: 'z' })).toEqual([2]);
-  });
-});
+    test('strings still order by code point', async () => {
+      const [collation] = await queryRows<{ before: boolean }>(
+        icu.db,
+        sql`select 'B' < 'a' as before`,
+      );
+      expect(collation?.before).toBe(false);
+      await engine.load([{ s: 'a' }, { s: 'B' }, { s: 'é' }, { s: 'z' }]);
+      expect(await engine.select({ key: 's', op: 'lt', value: 'a' })).toEqual([1]);
+      expect(await engine.select({ key: 's', op: 'gt', value: 'z' })).toEqual([2]);
+    });
+  },
+);

@@ -1,6 +1,13 @@
 import { documents, sql, type SQL, type SQLWrapper } from '@quarry/db';
 import { isJsonScalar } from './evaluate';
-import { keyPath, type JsonScalar, type JsonValue, type MetadataCondition, type MetadataFilter, type OrderingOperator } from './types';
+import {
+  keyPath,
+  type JsonScalar,
+  type JsonValue,
+  type MetadataCondition,
+  type MetadataFilter,
+  type OrderingOperator,
+} from './types';
 import { assertValidFilter } from './validate';
 
 /**
@@ -30,7 +37,10 @@ export function compileFilter(
 function compileNode(filter: MetadataFilter, metadata: SQLWrapper): SQL {
   if ('and' in filter) {
     if (filter.and.length === 0) return sql`true`;
-    return sql`(${sql.join(filter.and.map((child) => compileNode(child, metadata)), sql` and `)})`;
+    return sql`(${sql.join(
+      filter.and.map((child) => compileNode(child, metadata)),
+      sql` and `,
+    )})`;
   }
   if ('or' in filter) return anyOf(filter.or.map((child) => compileNode(child, metadata)));
   if ('not' in filter) return sql`(not ${compileNode(filter.not, metadata)})`;
@@ -52,7 +62,11 @@ function compileCondition(condition: MetadataCondition, metadata: SQLWrapper): S
       // `->` gives SQL NULL for a missing key and jsonb 'null' for a key holding null.
       return sql`(${valueAt(metadata, path)} is not null)`;
     case 'contains':
-      return containsAt(metadata, path, isJsonScalar(condition.value) ? [condition.value] : condition.value);
+      return containsAt(
+        metadata,
+        path,
+        isJsonScalar(condition.value) ? [condition.value] : condition.value,
+      );
     case 'gt':
     case 'gte':
     case 'lt':
@@ -63,7 +77,10 @@ function compileCondition(condition: MetadataCondition, metadata: SQLWrapper): S
 
 /** `{"a": {"b": value}}`: the value at the path, as a containment probe. */
 function probeAt(path: readonly string[], value: JsonValue): SQL {
-  const probe = path.reduceRight<JsonValue>((inner, key) => Object.fromEntries([[key, inner]]), value);
+  const probe = path.reduceRight<JsonValue>(
+    (inner, key) => Object.fromEntries([[key, inner]]),
+    value,
+  );
   return sql`${JSON.stringify(probe)}::jsonb`;
 }
 
@@ -75,9 +92,16 @@ function containsAt(metadata: SQLWrapper, path: readonly string[], value: JsonVa
  * `metadata @> any(array[probe, ...])` rather than an OR of containments: one bitmap index scan
  * over all the values, which the planner picks even where it would not build a BitmapOr.
  */
-function containsAny(metadata: SQLWrapper, path: readonly string[], values: readonly JsonScalar[]): SQL {
+function containsAny(
+  metadata: SQLWrapper,
+  path: readonly string[],
+  values: readonly JsonScalar[],
+): SQL {
   if (values.length === 0) return sql`false`;
-  return sql`(${metadata} @> any(array[${sql.join(values.map((value) => probeAt(path, value)), sql`, `)}]))`;
+  return sql`(${metadata} @> any(array[${sql.join(
+    values.map((value) => probeAt(path, value)),
+    sql`, `,
+  )}]))`;
 }
 
 /**
@@ -100,7 +124,12 @@ const orderingSql: Record<OrderingOperator, SQL> = {
  * ::numeric cast); strings as text in "C" collation, that is by code point. A value of another
  * type, or none, is false, never NULL, so `not` inverts it cleanly.
  */
-function ordered(metadata: SQLWrapper, path: readonly string[], op: OrderingOperator, value: number | string): SQL {
+function ordered(
+  metadata: SQLWrapper,
+  path: readonly string[],
+  op: OrderingOperator,
+  value: number | string,
+): SQL {
   const found = valueAt(metadata, path);
   if (typeof value === 'number') {
     return sql`coalesce(jsonb_typeof(${found}) = 'number' and ${found} ${orderingSql[op]} ${JSON.stringify(value)}::jsonb, false)`;

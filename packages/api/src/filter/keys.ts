@@ -23,9 +23,16 @@ export async function metadataKeys(
 ): Promise<MetadataKeySummary[]> {
   const sampleSize = options.sampleSize ?? DEFAULT_METADATA_KEYS_SAMPLE_SIZE;
   if (!Number.isSafeInteger(collectionId) || collectionId < 1) {
-    throw new QuarryError('INVALID_INPUT', `collectionId must be a positive integer, got ${collectionId}`);
+    throw new QuarryError(
+      'INVALID_INPUT',
+      `collectionId must be a positive integer, got ${collectionId}`,
+    );
   }
-  if (!Number.isSafeInteger(sampleSize) || sampleSize < 1 || sampleSize > MAX_METADATA_KEYS_SAMPLE_SIZE) {
+  if (
+    !Number.isSafeInteger(sampleSize) ||
+    sampleSize < 1 ||
+    sampleSize > MAX_METADATA_KEYS_SAMPLE_SIZE
+  ) {
     throw new QuarryError(
       'INVALID_INPUT',
       `sampleSize must be an integer from 1 to ${MAX_METADATA_KEYS_SAMPLE_SIZE}, got ${sampleSize}`,

@@ -35,11 +35,7 @@ export type ExistsCondition = { key: MetadataKey; op: 'exists' };
 export type ContainsCondition = { key: MetadataKey; op: 'contains'; value: JsonValue };
 
 export type MetadataCondition =
-  | EqualityCondition
-  | OrderingCondition
-  | ListCondition
-  | ExistsCondition
-  | ContainsCondition;
+  EqualityCondition | OrderingCondition | ListCondition | ExistsCondition | ContainsCondition;
 
 /** A JSON-serialisable predicate over a document's metadata; see README.md for the semantics. */
 export type MetadataFilter =

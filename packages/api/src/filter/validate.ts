@@ -50,7 +50,10 @@ export function filterIssues(input: unknown): FilterIssue[] {
   const checker = new FilterChecker();
   checker.node(input, [], 1);
   if (!checker.stopped && checker.conditions > MAX_FILTER_CONDITIONS) {
-    checker.report([], `the filter has ${checker.conditions} conditions; at most ${MAX_FILTER_CONDITIONS} are allowed (use "in" for one key with many values)`);
+    checker.report(
+      [],
+      `the filter has ${checker.conditions} conditions; at most ${MAX_FILTER_CONDITIONS} are allowed (use "in" for one key with many values)`,
+    );
   }
   if (checker.issues.length === 0) {
     // Safe to serialize only now: the input is known to be finite, acyclic plain JSON.
@@ -73,7 +76,10 @@ export function parseMetadataFilter(input: unknown): MetadataFilter {
 export function assertValidFilter(input: unknown): asserts input is MetadataFilter {
   const issues = filterIssues(input);
   if (issues.length > 0) {
-    throw new QuarryError('FILTER_INVALID', `invalid metadata filter: ${issues.map((issue) => issue.message).join('; ')}`);
+    throw new QuarryError(
+      'FILTER_INVALID',
+      `invalid metadata filter: ${issues.map((issue) => issue.message).join('; ')}`,
+    );
   }
 }
 
@@ -106,7 +112,10 @@ class FilterChecker {
     if (this.stopped) return false;
     this.visited += 1;
     if (this.visited > MAX_FILTER_BYTES) {
-      this.issues.push({ path: [], message: tooLargeMessage(`has more than ${MAX_FILTER_BYTES} values`) });
+      this.issues.push({
+        path: [],
+        message: tooLargeMessage(`has more than ${MAX_FILTER_BYTES} values`),
+      });
       this.stopped = true;
       return false;
     }
@@ -116,22 +125,33 @@ class FilterChecker {
   node(input: unknown, path: Array<string | number>, depth: number): void {
     if (!this.visit()) return;
     if (!isPlainObject(input)) {
-      this.report(path, `expected a filter object: a condition { key, op, ... } or { and: [...] }, { or: [...] }, { not: {...} }; got ${describe(input)}`);
+      this.report(
+        path,
+        `expected a filter object: a condition { key, op, ... } or { and: [...] }, { or: [...] }, { not: {...} }; got ${describe(input)}`,
+      );
       return;
     }
     if (depth > MAX_FILTER_DEPTH) {
-      this.report(path, `the filter nests deeper than ${MAX_FILTER_DEPTH} levels of and/or/not; flatten it`);
+      this.report(
+        path,
+        `the filter nests deeper than ${MAX_FILTER_DEPTH} levels of and/or/not; flatten it`,
+      );
       return;
     }
     const properties = Object.keys(input);
-    const combinators = properties.filter((property) => property === 'and' || property === 'or' || property === 'not');
+    const combinators = properties.filter(
+      (property) => property === 'and' || property === 'or' || property === 'not',
+    );
     if (combinators.length === 0) {
       this.condition(input, path);
       return;
     }
     const combinator = combinators[0];
     if (properties.length !== 1 || combinator === undefined) {
-      this.report(path, `a combinator has exactly one property, "and", "or" or "not"; got ${quoteList(properties)}`);
+      this.report(
+        path,
+        `a combinator has exactly one property, "and", "or" or "not"; got ${quoteList(properties)}`,
+      );
       return;
     }
     const operand = input[combinator];
@@ -140,7 +160,10 @@ class FilterChecker {
       return;
     }
     if (!Array.isArray(operand)) {
-      this.report([...path, combinator], `"${combinator}" takes an array of filters; got ${describe(operand)}`);
+      this.report(
+        [...path, combinator],
+        `"${combinator}" takes an array of filters; got ${describe(operand)}`,
+      );
       return;
     }
     for (let index = 0; index < operand.length && !this.stopped; index++) {
@@ -153,22 +176,32 @@ class FilterChecker {
     if (!Object.hasOwn(input, 'op')) {
       const properties = Object.keys(input);
       const got = properties.length > 0 ? `properties ${quoteList(properties)}` : 'an empty object';
-      this.report(path, `a condition needs "op" (one of ${conditionOperators.join(', ')}); got ${got}`);
+      this.report(
+        path,
+        `a condition needs "op" (one of ${conditionOperators.join(', ')}); got ${got}`,
+      );
       return;
     }
     const op = input.op;
     if (!isConditionOperator(op)) {
-      this.report([...path, 'op'], `unknown operator ${describe(op)}; use one of ${conditionOperators.join(', ')}, or the combinators and, or, not`);
+      this.report(
+        [...path, 'op'],
+        `unknown operator ${describe(op)}; use one of ${conditionOperators.join(', ')}, or the combinators and, or, not`,
+      );
       return;
     }
     const allowed = operatorProperties[op];
     for (const property of Object.keys(input)) {
       if (!allowed.includes(property)) {
-        this.report([...path, property], `unknown property "${property}" in an "${op}" condition; it takes ${quoteList(allowed)}`);
+        this.report(
+          [...path, property],
+          `unknown property "${property}" in an "${op}" condition; it takes ${quoteList(allowed)}`,
+        );
       }
     }
     for (const property of allowed) {
-      if (!Object.hasOwn(input, property)) this.report(path, `an "${op}" condition needs "${property}"`);
+      if (!Object.hasOwn(input, property))
+        this.report(path, `an "${op}" condition needs "${property}"`);
     }
     if (Object.hasOwn(input, 'key')) this.key(input.key, [...path, 'key']);
 
@@ -176,16 +209,25 @@ class FilterChecker {
     switch (op) {
       case 'eq':
       case 'ne':
-        if (Object.hasOwn(input, 'value')) this.scalar(input.value, valuePath, `"${op}" compares with a JSON scalar (string, number, boolean or null); use "contains" for arrays and objects`);
+        if (Object.hasOwn(input, 'value'))
+          this.scalar(
+            input.value,
+            valuePath,
+            `"${op}" compares with a JSON scalar (string, number, boolean or null); use "contains" for arrays and objects`,
+          );
         return;
       case 'gt':
       case 'gte':
       case 'lt':
       case 'lte':
         if (!Object.hasOwn(input, 'value')) return;
-        if (typeof input.value === 'string') this.string(input.value, valuePath, 'string value', MAX_STRING_VALUE_LENGTH);
+        if (typeof input.value === 'string')
+          this.string(input.value, valuePath, 'string value', MAX_STRING_VALUE_LENGTH);
         else if (!isFiniteNumber(input.value)) {
-          this.report(valuePath, `"${op}" orders numbers or strings; got ${describe(input.value)} (use "eq" or "ne" for booleans and null)`);
+          this.report(
+            valuePath,
+            `"${op}" orders numbers or strings; got ${describe(input.value)} (use "eq" or "ne" for booleans and null)`,
+          );
         }
         return;
       case 'in':
@@ -206,7 +248,10 @@ class FilterChecker {
       return;
     }
     if (!Array.isArray(key)) {
-      this.report(path, `"key" is a string (one top-level key, taken literally) or an array of strings (a nested path); got ${describe(key)}`);
+      this.report(
+        path,
+        `"key" is a string (one top-level key, taken literally) or an array of strings (a nested path); got ${describe(key)}`,
+      );
       return;
     }
     if (key.length === 0 || key.length > MAX_KEY_PATH_LENGTH) {
@@ -215,14 +260,19 @@ class FilterChecker {
     }
     key.forEach((segment, index) => {
       if (!this.visit()) return;
-      if (typeof segment === 'string') this.string(segment, [...path, index], 'key path segment', MAX_KEY_LENGTH);
-      else this.report([...path, index], `a key path segment is a string; got ${describe(segment)}`);
+      if (typeof segment === 'string')
+        this.string(segment, [...path, index], 'key path segment', MAX_KEY_LENGTH);
+      else
+        this.report([...path, index], `a key path segment is a string; got ${describe(segment)}`);
     });
   }
 
   private scalarList(values: unknown, path: Array<string | number>, op: string): void {
     if (!Array.isArray(values)) {
-      this.report(path, `"${op}" takes "values", an array of JSON scalars; got ${describe(values)}`);
+      this.report(
+        path,
+        `"${op}" takes "values", an array of JSON scalars; got ${describe(values)}`,
+      );
       return;
     }
     if (values.length > MAX_IN_VALUES) {
@@ -230,13 +280,18 @@ class FilterChecker {
       return;
     }
     values.forEach((value: unknown, index) => {
-      this.scalar(value, [...path, index], `"${op}" values are JSON scalars (string, number, boolean or null)`);
+      this.scalar(
+        value,
+        [...path, index],
+        `"${op}" values are JSON scalars (string, number, boolean or null)`,
+      );
     });
   }
 
   private scalar(value: unknown, path: Array<string | number>, expectation: string): void {
     if (!this.visit()) return;
-    if (typeof value === 'string') this.string(value, path, 'string value', MAX_STRING_VALUE_LENGTH);
+    if (typeof value === 'string')
+      this.string(value, path, 'string value', MAX_STRING_VALUE_LENGTH);
     else if (!(value === null || typeof value === 'boolean' || isFiniteNumber(value))) {
       this.report(path, `${expectation}; got ${describe(value)}`);
     }
@@ -255,7 +310,10 @@ class FilterChecker {
       return;
     }
     if (depth + 1 > MAX_CONTAINS_DEPTH) {
-      this.report(path, `a "contains" value nests at most ${MAX_CONTAINS_DEPTH} levels of arrays and objects`);
+      this.report(
+        path,
+        `a "contains" value nests at most ${MAX_CONTAINS_DEPTH} levels of arrays and objects`,
+      );
       return;
     }
     if (Array.isArray(value)) {
@@ -268,11 +326,19 @@ class FilterChecker {
     }
   }
 
-  private string(value: string, path: Array<string | number>, what: string, maxLength: number): void {
+  private string(
+    value: string,
+    path: Array<string | number>,
+    what: string,
+    maxLength: number,
+  ): void {
     if (value.length > maxLength) {
       this.report(path, `a ${what} is at most ${maxLength} characters; got ${value.length}`);
     } else if (value.includes('\u0000')) {
-      this.report(path, `a ${what} cannot contain the NUL character (U+0000), which PostgreSQL cannot store in text or jsonb`);
+      this.report(
+        path,
+        `a ${what} cannot contain the NUL character (U+0000), which PostgreSQL cannot store in text or jsonb`,
+      );
     } else if (loneSurrogate.test(value)) {
       this.report(path, `a ${what} must be well-formed Unicode; it has an unpaired surrogate`);
     }
@@ -300,8 +366,10 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  if (typeof value === 'number') return Number.isFinite(value) ? `the number ${value}` : `${value} (not a JSON number)`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? `the number ${value}` : `${value} (not a JSON number)`;
   if (typeof value === 'boolean') return `the boolean ${value}`;
   if (isPlainObject(value)) return 'an object';
   return `a ${typeof value === 'object' ? 'non-JSON object' : typeof value}`;
