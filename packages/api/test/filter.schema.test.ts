@@ -1,6 +1,6 @@
 import { isQuarryError } from '@quarry/db';
 import { describe, expect, expectTypeOf, test } from 'vitest';
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
   compileFilter,
   matchesFilter,
@@ -66,6 +66,14 @@ describe('metadataFilterSchema accepts the documented forms', () => {
       ],
     };
     expect(metadataFilterSchema.parse(JSON.parse(JSON.stringify(filter)))).toEqual(filter);
+  });
+
+  test('inside a tRPC-style input object, an optional filter may be left out and a present one is checked', () => {
+    const input = z.object({ query: z.string(), filter: metadataFilterSchema.optional() });
+    expect(input.parse({ query: 'q' })).toEqual({ query: 'q' });
+    const result = input.safeParse({ query: 'q', filter: { key: 'a', op: 'gt', value: null } });
+    expect(result.error?.issues.map((issue) => issue.path)).toEqual([['filter', 'value']]);
+    expect(z.object({ filter: metadataFilterSchema }).safeParse({}).success).toBe(false);
   });
 
   test('the schema infers MetadataFilter for both its input and its output, so tRPC clients see the type', () => {

@@ -107,6 +107,7 @@ describe.each(engines)('filter semantics: $name', ({ open }) => {
       expect(await selected(docs, { key: ['a', '0'], op: 'eq', value: 10 })).toEqual([1]);
       expect(await selected(docs, { key: ['a', '0'], op: 'exists' })).toEqual([1]);
       expect(await selected(docs, { key: ['a', 'b'], op: 'exists' })).toEqual([]);
+      expect(await selected(docs, { key: ['a', 'b'], op: 'eq', value: 1 })).toEqual([]);
     });
 
     test('keys named like JavaScript internals are ordinary keys', async () => {
