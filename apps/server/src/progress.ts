@@ -57,11 +57,13 @@ export function createProgress(options: {
   let total = options.total;
   let lastDraw = 0;
   let done = 0;
+  let drawn = -1;
   const interval = options.intervalMs ?? (options.interactive ? 100 : 5_000);
   const draw = (force: boolean) => {
     const now = performance.now();
     if (!force && now - lastDraw < interval) return;
     lastDraw = now;
+    drawn = done;
     const stats = progressStats(done, total, startedAt, now);
     if (options.interactive) options.write(`\r\x1b[2K${describeProgress(options.label, stats)}`);
     else if (options.report) options.report(stats);
@@ -76,7 +78,7 @@ export function createProgress(options: {
       total = value;
     },
     finish() {
-      draw(true);
+      if (drawn !== done || options.interactive) draw(true);
       if (options.interactive) options.write('\n');
     },
   };

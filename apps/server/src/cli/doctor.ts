@@ -1,0 +1,232 @@
+import { randomBytes } from 'node:crypto';
+import { collections, createDb, migrationState, queryRows, sql, vectorIndexStatus, type Database } from '@quarry/db';
+import type { DatabaseSettings } from '../env';
+import { formatBytes } from './table';
+
+export type Verdict = 'ok' | 'warn' | 'fail';
+export interface Finding {
+  verdict: Verdict;
+  check: string;
+  detail: string;
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const difference = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (difference !== 0) return Math.sign(difference);
+  }
+  return 0;
+}
+
+async function serverVersion(database: Database): Promise<Finding> {
+  const [row] = await queryRows<{ version: string; num: string | number }>(database.db, sql`select version() as version, current_setting('server_version_num') as num`);
+  const num = Number(row?.num ?? 0);
+  const release = `${Math.floor(num / 10_000)}.${num % 10_000}`;
+  const engine = database.driver === 'embedded' ? `embedded PGlite (PostgreSQL ${release})` : `PostgreSQL ${release}`;
+  if (num < 130_000) return { verdict: 'fail', check: 'server', detail: `${engine}: pgvector 0.8 needs PostgreSQL 13 or later; upgrade the server` };
+  return { verdict: 'ok', check: 'server', detail: engine };
+}
+
+async function extension(database: Database): Promise<Finding> {
+  const [installed] = await queryRows<{ extversion: string }>(database.db, sql`select extversion from pg_extension where extname = 'vector'`);
+  const [available] = await queryRows<{ default_version: string | null }>(database.db, sql`select default_version from pg_available_extensions where name = 'vector'`);
+  if (!installed) {
+    return available
+      ? { verdict: 'fail', check: 'pgvector', detail: `not installed in this database (${available.default_version ?? '?'} is available); run \`quarry migrate\`` }
+      : { verdict: 'fail', check: 'pgvector', detail: 'not available on this server; install pgvector (e.g. the postgresql-NN-pgvector package) and run `quarry migrate`' };
+  }
+  const version = installed.extversion;
+  if (compareVersions(version, '0.8.0') < 0) {
+    return { verdict: 'warn', check: 'pgvector', detail: `${version}: iterative index scans need 0.8.0, so filtered searches fall back to exact scans more often; ALTER EXTENSION vector UPDATE after upgrading the package` };
+  }
+  if (available?.default_version && compareVersions(available.default_version, version) > 0) {
+    return { verdict: 'warn', check: 'pgvector', detail: `${version} installed, ${available.default_version} available: run ALTER EXTENSION vector UPDATE` };
+  }
+  return { verdict: 'ok', check: 'pgvector', detail: version };
+}
+
+async function migrations(database: Database): Promise<Finding> {
+  const state = await migrationState(database);
+  return state.applied >= state.committed
+    ? { verdict: 'ok', check: 'migrations', detail: `${state.applied} of ${state.committed} applied` }
+    : { verdict: 'fail', check: 'migrations', detail: `${state.applied} of ${state.committed} applied; run \`quarry migrate\`` };
+}
+
+async function indexes(database: Database): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const all = await database.db.select().from(collections).orderBy(collections.name);
+  if (all.length === 0) return [{ verdict: 'ok', check: 'indexes', detail: 'no collections yet' }];
+  let totalBytes = 0;
+  for (const collection of all) {
+    const check = `index ${collection.name}`;
+    const statuses = await vectorIndexStatus(database.db, collection.id);
+    const valid = statuses.find((status) => status.valid);
+    const building = statuses.find((status) => status.building);
+    totalBytes += statuses.reduce((sum, status) => sum + status.sizeBytes, 0);
+    if (valid) {
+      findings.push({ verdict: 'ok', check, detail: `${valid.name} valid, ${formatBytes(valid.sizeBytes)} (HNSW m=${collection.hnswM}, ef_construction=${collection.hnswEfConstruction})` });
+    } else if (building) {
+      findings.push({ verdict: 'warn', check, detail: `${building.name} is still being built; searches scan the table until it is done` });
+    } else if (statuses.length > 0) {
+      findings.push({ verdict: 'fail', check, detail: `${statuses.map((s) => s.name).join(', ')} invalid (an interrupted CREATE INDEX CONCURRENTLY?); run \`quarry migrate\`, which rebuilds it` });
+    } else {
+      findings.push({ verdict: 'fail', check, detail: 'no HNSW index: every search is a sequential scan; run `quarry migrate`, which builds missing indexes' });
+    }
+  }
+  const [buffers] = await queryRows<{ bytes: string | number }>(database.db, sql`select pg_size_bytes(current_setting('shared_buffers')) as bytes`).catch(() => []);
+  const sharedBuffers = Number(buffers?.bytes ?? 0);
+  if (sharedBuffers > 0 && totalBytes > sharedBuffers) {
+    findings.push({ verdict: 'warn', check: 'index memory', detail: `HNSW indexes total ${formatBytes(totalBytes)}, more than shared_buffers (${formatBytes(sharedBuffers)}): searches will read from disk; raise shared_buffers or use halfvec/fewer dimensions` });
+  } else if (sharedBuffers > 0) {
+    findings.push({ verdict: 'ok', check: 'index memory', detail: `HNSW indexes total ${formatBytes(totalBytes)}, within shared_buffers (${formatBytes(sharedBuffers)})` });
+  }
+  return findings;
+}
+
+async function deadTuples(database: Database): Promise<Finding> {
+  const [row] = await queryRows<{ live: string | number | null; dead: string | number | null; vacuumed: Date | string | null }>(
+    database.db,
+    sql`select n_live_tup as live, n_dead_tup as dead, greatest(last_vacuum, last_autovacuum) as vacuumed
+        from pg_stat_user_tables where relid = to_regclass('documents')`,
+  );
+  const live = Number(row?.live ?? 0);
+  const dead = Number(row?.dead ?? 0);
+  const ratio = live + dead > 0 ? dead / (live + dead) : 0;
+  const vacuumed = row?.vacuumed ? `last vacuum ${new Date(row.vacuumed).toISOString()}` : 'never vacuumed';
+  const detail = `documents: ${live.toLocaleString('en-US')} live, ${dead.toLocaleString('en-US')} dead (${(ratio * 100).toFixed(1)}%), ${vacuumed}`;
+  if (dead > 1_000 && ratio > 0.2) {
+    return { verdict: 'warn', check: 'dead tuples', detail: `${detail}; dead rows slow HNSW scans: run VACUUM (ANALYZE) documents or tune autovacuum` };
+  }
+  return { verdict: 'ok', check: 'dead tuples', detail };
+}
+
+/**
+ * Whether a transaction-mode pooler (PgBouncer, a serverless pooler) sits in front: a session
+ * setting made on one client connection either vanishes from it or shows up on another client's
+ * connection while the first is busy, because the pooler hands server connections around.
+ */
+async function detectTransactionPooler(url: string): Promise<boolean> {
+  const first = await createDb({ driver: 'postgres', url, pooled: true, maxConnections: 1, applicationName: 'quarry-doctor' });
+  const second = await createDb({ driver: 'postgres', url, pooled: true, maxConnections: 1, applicationName: 'quarry-doctor' });
+  try {
+    const token = randomBytes(8).toString('hex');
+    await first.db.execute(sql`select set_config('quarry.doctor_probe', ${token}, false)`);
+    let sawForeign = false;
+    let keptOwn = true;
+    await second.db.transaction(async (tx) => {
+      const [other] = await queryRows<{ probe: string | null }>(tx, sql`select current_setting('quarry.doctor_probe', true) as probe`);
+      sawForeign = other?.probe === token;
+      const [own] = await queryRows<{ probe: string | null }>(first.db, sql`select current_setting('quarry.doctor_probe', true) as probe`);
+      keptOwn = own?.probe === token;
+    });
+    return sawForeign || !keptOwn;
+  } finally {
+    await Promise.allSettled([first.close(), second.close()]);
+  }
+}
+
+async function pooler(settings: Extract<DatabaseSettings, { driver: 'postgres' }>): Promise<Finding> {
+  const detected = await detectTransactionPooler(settings.url);
+  if (detected && !settings.pooled) {
+    return { verdict: 'fail', check: 'pooler', detail: 'a transaction-mode pooler is in front, but DATABASE_POOLED is not set: prepared statements will fail ("prepared statement already exists"); set DATABASE_POOLED=true' };
+  }
+  if (detected) return { verdict: 'ok', check: 'pooler', detail: 'transaction-mode pooler detected; DATABASE_POOLED=true (prepared statements off, settings per transaction)' };
+  if (settings.pooled) {
+    return { verdict: 'warn', check: 'pooler', detail: 'DATABASE_POOLED=true but connections keep their session: no transaction pooler detected; prepared statements are off needlessly' };
+  }
+  return { verdict: 'ok', check: 'pooler', detail: 'direct connections (or a session-mode pooler)' };
+}
+
+async function replicaLag(primary: Database, replicas: readonly Database[], urls: readonly string[]): Promise<Finding[]> {
+  if (replicas.length === 0) return [{ verdict: 'ok', check: 'replicas', detail: 'none configured: the primary serves searches' }];
+  const [primaryRow] = await queryRows<{ lsn: string }>(primary.db, sql`select pg_current_wal_lsn()::text as lsn`);
+  const findings: Finding[] = [];
+  for (const [index, replica] of replicas.entries()) {
+    const check = `replica ${new URL(urls[index] ?? '').host}`;
+    try {
+      const [row] = await queryRows<{ recovering: boolean; behind_bytes: string | number | null; replay_age: string | number | null }>(
+        replica.db,
+        sql`select pg_is_in_recovery() as recovering,
+                   pg_wal_lsn_diff(${primaryRow?.lsn ?? '0/0'}::pg_lsn, pg_last_wal_replay_lsn()) as behind_bytes,
+                   extract(epoch from now() - pg_last_xact_replay_timestamp()) as replay_age`,
+      );
+      if (!row?.recovering) {
+        findings.push({ verdict: 'fail', check, detail: 'is not a replica (not in recovery): it would serve searches from a diverging database; check DATABASE_REPLICA_URLS' });
+        continue;
+      }
+      const behind = Math.max(0, Number(row.behind_bytes ?? 0));
+      const age = row.replay_age === null ? null : Number(row.replay_age);
+      if (behind === 0) {
+        findings.push({ verdict: 'ok', check, detail: 'caught up with the primary (0 bytes behind)' });
+      } else {
+        const seconds = age === null ? 'unknown' : `${age.toFixed(1)} s since the last replayed transaction`;
+        findings.push({
+          verdict: behind > 64 * 1024 * 1024 || (age !== null && age > 60) ? 'warn' : 'ok',
+          check,
+          detail: `${formatBytes(behind)} behind the primary, ${seconds}; searches right after an ingest may miss it (use the client's readYourWrites)`,
+        });
+      }
+    } catch (error) {
+      findings.push({ verdict: 'fail', check, detail: `unreachable: ${message(error)}` });
+    }
+  }
+  return findings;
+}
+
+/** Every check of the database, each turned into a finding even when it throws. */
+export async function diagnoseDatabase(settings: DatabaseSettings, database: Database, replicas: readonly Database[]): Promise<Finding[]> {
+  const guarded = async (check: string, run: () => Promise<Finding | Finding[]>): Promise<Finding[]> => {
+    try {
+      const result = await run();
+      return Array.isArray(result) ? result : [result];
+    } catch (error) {
+      return [{ verdict: 'fail', check, detail: message(error) }];
+    }
+  };
+  const connected = await guarded('connection', () => serverVersion(database));
+  if (connected.some((finding) => finding.verdict === 'fail' && finding.check === 'connection')) return connected;
+  const findings = [
+    ...connected,
+    ...(await guarded('pgvector', () => extension(database))),
+    ...(await guarded('migrations', () => migrations(database))),
+  ];
+  if (findings.some((finding) => finding.check === 'migrations' && finding.verdict === 'ok')) {
+    findings.push(...(await guarded('indexes', () => indexes(database))), ...(await guarded('dead tuples', () => deadTuples(database))));
+  }
+  if (settings.driver === 'postgres') {
+    findings.push(...(await guarded('pooler', () => pooler(settings))), ...(await guarded('replicas', () => replicaLag(database, replicas, settings.replicaUrls))));
+  }
+  return findings;
+}
+
+/** A running server's view of itself: /healthz, /readyz, and whether the key is accepted. */
+export async function diagnoseServer(url: string, apiKey: string | undefined, fetchImpl: typeof fetch = fetch): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  try {
+    const health = await fetchImpl(new URL('/healthz', url));
+    findings.push(health.ok ? { verdict: 'ok', check: 'server', detail: `${url} is up` } : { verdict: 'fail', check: 'server', detail: `/healthz answered ${health.status}` });
+  } catch (error) {
+    return [{ verdict: 'fail', check: 'server', detail: `${url} is unreachable: ${message(error)}` }];
+  }
+  const ready = await fetchImpl(new URL('/readyz', url));
+  const body = (await ready.json().catch(() => ({}))) as { checks?: Record<string, { ok: boolean; detail: string }> };
+  for (const [name, check] of Object.entries(body.checks ?? {})) {
+    findings.push({ verdict: check.ok ? 'ok' : 'fail', check: name, detail: check.detail });
+  }
+  const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+  const probe = await fetchImpl(new URL('/trpc/collections.list', url), { headers });
+  if (probe.status === 401) findings.push({ verdict: 'fail', check: 'api key', detail: apiKey ? 'the server rejected the key (401)' : 'the server needs an API key: pass --api-key or set QUARRY_API_KEY' });
+  else if (probe.status === 403) findings.push({ verdict: 'warn', check: 'api key', detail: 'accepted, but without the read scope' });
+  else if (probe.ok) findings.push({ verdict: 'ok', check: 'api key', detail: apiKey ? 'accepted' : 'none needed (the server has open access)' });
+  else findings.push({ verdict: 'fail', check: 'api', detail: `collections.list answered ${probe.status}` });
+  return findings;
+}
+
+export function formatFindings(findings: readonly Finding[]): string {
+  const width = Math.max(...findings.map((finding) => finding.check.length));
+  return findings.map((finding) => `${finding.verdict.toUpperCase().padEnd(4)}  ${finding.check.padEnd(width)}  ${finding.detail}`).join('\n');
+}

@@ -1,0 +1,128 @@
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { extname, join, relative } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { RouterInputs } from '@quarry/api';
+import { z } from 'zod';
+import { chunkMarkdown, chunkText, type ChunkOptions } from './chunk';
+
+export type IngestDocument = RouterInputs['documents']['ingest']['documents'][number];
+
+/** One document to ingest and where it came from, for error messages. */
+export interface SourcedDocument {
+  document: IngestDocument;
+  origin: string;
+}
+
+export class InputError extends Error {
+  override readonly name = 'InputError';
+}
+
+const jsonlLineSchema = z
+  .object({
+    content: z.string().min(1, 'content must be a non-empty string'),
+    metadata: z.record(z.string(), z.json()).optional(),
+    embedding: z.array(z.number()).min(1).optional(),
+    id: z.union([z.string().min(1), z.number()]).optional(),
+  })
+  .strict();
+
+const JSONL_EXTENSIONS = new Set(['.jsonl', '.ndjson']);
+const MARKDOWN_EXTENSIONS = new Set(['.md', '.markdown', '.mdx']);
+const TEXT_EXTENSIONS = new Set(['.txt', '.text', '.rst', '.adoc']);
+export const INGESTIBLE_EXTENSIONS = [...JSONL_EXTENSIONS, ...MARKDOWN_EXTENSIONS, ...TEXT_EXTENSIONS];
+
+function parseJsonLine(line: string, origin: string): IngestDocument {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new InputError(`${origin}: not valid JSON; each line must be one object like {"content": "...", "metadata": {...}}`);
+  }
+  const parsed = jsonlLineSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+    throw new InputError(`${origin}: ${field}${issue?.message ?? 'invalid line'} (fields: content, metadata, embedding, id)`);
+  }
+  const { content, metadata, embedding, id } = parsed.data;
+  return {
+    content,
+    ...(metadata ? { metadata: metadata as IngestDocument['metadata'] } : {}),
+    ...(embedding ? { embedding } : {}),
+    ...(id !== undefined ? { externalId: String(id) } : {}),
+  };
+}
+
+async function* jsonlLines(stream: Readable, name: string): AsyncGenerator<SourcedDocument> {
+  let lineNumber = 0;
+  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+    lineNumber++;
+    if (!line.trim()) continue;
+    const origin = `${name}:${lineNumber}`;
+    yield { document: parseJsonLine(line, origin), origin };
+  }
+}
+
+function textDocuments(text: string, name: string, markdown: boolean, chunking: ChunkOptions): SourcedDocument[] {
+  const chunks = markdown ? chunkMarkdown(text, chunking) : chunkText(text, chunking).map((content) => ({ content, heading: undefined }));
+  return chunks.map((chunk, index) => ({
+    document: { content: chunk.content, metadata: { source: name, chunk: index, ...(chunk.heading ? { heading: chunk.heading } : {}) } },
+    origin: `${name}#${index}`,
+  }));
+}
+
+/** Files under the given paths that `quarry ingest` reads, in a stable order. Hidden entries and node_modules are skipped. */
+export async function listInputFiles(paths: readonly string[]): Promise<Array<{ path: string; name: string }>> {
+  const files: Array<{ path: string; name: string }> = [];
+  async function walk(root: string, dir: string) {
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const entry of entries) {
+      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) await walk(root, full);
+      else if (entry.isFile() && INGESTIBLE_EXTENSIONS.includes(extname(entry.name).toLowerCase())) files.push({ path: full, name: relative(root, full) });
+    }
+  }
+  for (const path of paths) {
+    const info = await stat(path).catch(() => undefined);
+    if (!info) throw new InputError(`${path}: no such file or directory`);
+    if (info.isDirectory()) await walk(path, path);
+    else files.push({ path, name: path });
+  }
+  return files;
+}
+
+export type InputSource =
+  | { kind: 'files'; paths: string[] }
+  | { kind: 'stdin'; stream: Readable; format: 'jsonl' | 'text' | 'markdown' };
+
+/** Every document the input holds, in order; files are read one at a time. */
+export async function* readDocuments(source: InputSource, chunking: ChunkOptions): AsyncGenerator<SourcedDocument> {
+  if (source.kind === 'stdin') {
+    if (source.format === 'jsonl') {
+      yield* jsonlLines(source.stream, 'stdin');
+      return;
+    }
+    let text = '';
+    for await (const chunk of source.stream) text += String(chunk);
+    yield* textDocuments(text, 'stdin', source.format === 'markdown', chunking);
+    return;
+  }
+  for (const file of await listInputFiles(source.paths)) {
+    const extension = extname(file.path).toLowerCase();
+    if (JSONL_EXTENSIONS.has(extension)) {
+      yield* jsonlLines(createReadStream(file.path), file.name);
+    } else {
+      yield* textDocuments(await readFile(file.path, 'utf8'), file.name, MARKDOWN_EXTENSIONS.has(extension), chunking);
+    }
+  }
+}
+
+/** How many documents the input holds, without keeping them: for the progress bar's total. */
+export async function countDocuments(source: InputSource, chunking: ChunkOptions): Promise<number> {
+  let count = 0;
+  for await (const _ of readDocuments(source, chunking)) count++;
+  return count;
+}
