@@ -115,6 +115,18 @@ describe('the dashboard against the real server', () => {
     await screenshot('search-filter');
   });
 
+  it('narrows the results to a metadata value chosen on a result', async () => {
+    await runTextSearch(QUERY);
+    const president = await results().nth(2).locator('.metadata-entry', { hasText: 'president' }).locator('.metadata-value').textContent();
+    await results().nth(2).getByRole('link', { name: `only results with president = ${president}` }).click();
+    await page.waitForURL(/filter=/);
+    await settledResults();
+    const presidents = await results().locator('.metadata-entry', { hasText: 'president' }).locator('.metadata-value').allTextContents();
+    expect(presidents.length).toBeGreaterThan(0);
+    expect(new Set(presidents)).toEqual(new Set([president]));
+    expect(await page.getByLabel('condition 1 key').inputValue()).toBe('president');
+  });
+
   it('shows the same filter in the JSON view', async () => {
     await runTextSearch(QUERY);
     await page.getByRole('button', { name: 'Add condition' }).click();

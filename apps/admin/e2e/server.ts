@@ -54,15 +54,15 @@ export async function startQuarryServer(options: { dataDir: string; readyTimeout
   };
   child.stdout?.on('data', remember);
   child.stderr?.on('data', remember);
-  let exited: number | null = null;
+  const serverProcess = { exitCode: null as number | null };
   child.on('exit', (code) => {
-    exited = code ?? -1;
+    serverProcess.exitCode = code ?? -1;
   });
 
   const deadline = Date.now() + options.readyTimeoutMs;
   let lastDetail = '';
   for (;;) {
-    if (exited !== null) throw new Error(`the Quarry server exited with code ${exited} before it was ready:\n${output.join('').slice(-4000)}`);
+    if (serverProcess.exitCode !== null) throw new Error(`the Quarry server exited with code ${serverProcess.exitCode} before it was ready:\n${output.join('').slice(-4000)}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`the Quarry server was not ready within ${options.readyTimeoutMs} ms (last: ${lastDetail}):\n${output.join('').slice(-4000)}`);
@@ -83,7 +83,7 @@ export async function startQuarryServer(options: { dataDir: string; readyTimeout
   return {
     url,
     async stop() {
-      if (exited !== null) return;
+      if (serverProcess.exitCode !== null) return;
       const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGTERM');
       const timeout = sleep(15_000).then(() => child.kill('SIGKILL'));

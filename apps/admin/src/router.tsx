@@ -24,7 +24,7 @@ const homeRoute = createRoute({
   getParentRoute: () => rootRoute,
   path: '/',
   beforeLoad: () => {
-    throw redirect({ to: '/collections' });
+    redirect({ to: '/collections', throw: true });
   },
 });
 

@@ -3,10 +3,33 @@ import type { RouterOutputs } from '@quarry/api';
 import { MetadataList } from '../../../components/MetadataList';
 import { SimilarityBar } from '../../../components/SimilarityBar';
 import { formatScore, shortId } from '../../../lib/format';
+import { withCondition } from '../filter/filter-draft';
 import { snippet } from '../highlight';
 import type { SearchMode } from '../search-state';
 
 type SearchResult = RouterOutputs['search']['query']['results'][number];
+
+type Scalar = string | number | boolean | null;
+const isScalar = (value: unknown): value is Scalar =>
+  value === null || ['string', 'number', 'boolean'].includes(typeof value);
+
+/** Narrows the current query to results sharing this metadata value. */
+function FilterToValue({ collection, metadataKey, value }: { collection: string; metadataKey: string; value: unknown }) {
+  if (!isScalar(value)) return null;
+  const label = `only results with ${metadataKey} = ${String(value)}`;
+  return (
+    <Link
+      to="/collections/$collection/search"
+      params={{ collection }}
+      search={(previous) => ({ ...previous, filter: withCondition(previous.filter, { key: metadataKey, op: 'eq', value }) })}
+      className="metadata-filter"
+      aria-label={label}
+      title={label}
+    >
+      +
+    </Link>
+  );
+}
 
 function Rank({ label, value }: { label: string; value: number | null }) {
   return (
@@ -67,7 +90,10 @@ export function ResultItem({
           )}
           {shown.clippedEnd || result.contentTruncated ? ' …' : ''}
         </p>
-        <MetadataList metadata={result.metadata} />
+        <MetadataList
+          metadata={result.metadata}
+          action={(key, value) => <FilterToValue collection={collection} metadataKey={key} value={value} />}
+        />
         <div className="result-links">
           <Link
             to="/collections/$collection/documents/$documentId"

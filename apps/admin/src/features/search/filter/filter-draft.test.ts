@@ -6,6 +6,7 @@ import {
   formatScalar,
   parseScalar,
   splitList,
+  withCondition,
   type FilterDraft,
   type KeyTypes,
 } from './filter-draft';
@@ -158,6 +159,7 @@ describe('filter to draft', () => {
     ['a negation', { not: { key: 'party', op: 'eq', value: 'Whig' } }],
     ['nested groups', { and: [{ or: [{ key: 'year', op: 'exists' }] }] }],
     ['a key path', { key: ['author', 'name'], op: 'eq', value: 'x' }],
+    ['an empty or, which matches nothing', { or: [] }],
   ])('leaves %s to the JSON view', (_, filter) => {
     expect(filterToDraft(filter, keyTypes)).toBeNull();
   });
@@ -202,5 +204,26 @@ describe('filter shape', () => {
     ['values spelled value for in', { key: 'a', op: 'in', value: [1] }],
   ])('refuses %s', (_, filter) => {
     expect(metadataFilterSchema.safeParse(filter).success).toBe(false);
+  });
+});
+
+describe('narrowing a filter by one condition', () => {
+  const party = { key: 'party', op: 'eq', value: 'Whig' } as const;
+  const year = { key: 'year', op: 'gte', value: 1840 } as const;
+
+  it('is the condition alone when there was no filter', () => {
+    expect(withCondition(undefined, party)).toEqual(party);
+  });
+
+  it('joins a single condition with and', () => {
+    expect(withCondition(year, party)).toEqual({ and: [year, party] });
+  });
+
+  it('appends to an existing and instead of nesting', () => {
+    expect(withCondition({ and: [year] }, party)).toEqual({ and: [year, party] });
+  });
+
+  it('keeps an or intact inside the new and', () => {
+    expect(withCondition({ or: [year] }, party)).toEqual({ and: [{ or: [year] }, party] });
   });
 });

@@ -232,6 +232,8 @@ export function filterToDraft(
   else if ('or' in filter) {
     match = 'any';
     members = filter.or;
+    // { or: [] } matches no document, while an empty builder means no filter at all.
+    if (members.length === 0) return null;
   } else return null;
   const conditions: ConditionDraft[] = [];
   for (const member of members) {
@@ -241,4 +243,14 @@ export function filterToDraft(
     conditions.push(draft);
   }
   return { match, conditions };
+}
+
+/**
+ * `filter` narrowed by one more condition (the "filter to this value" action on a result):
+ * appended to a top-level "and", or joined with the existing filter in a new one.
+ */
+export function withCondition(filter: MetadataFilter | undefined, condition: MetadataCondition): MetadataFilter {
+  if (filter === undefined) return condition;
+  if ('and' in filter) return { and: [...filter.and, condition] };
+  return { and: [filter, condition] };
 }
