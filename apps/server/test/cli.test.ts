@@ -1,0 +1,196 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresUrl, runCli, scratchDir, scratchPostgres, startServer, type ServerProcess } from './harness';
+
+const poolerUrl = process.env.QUARRY_TEST_PGBOUNCER_URL || undefined;
+
+/** A small corpus on disk: two Markdown files (one in a subdirectory), a text file, a JSONL file, and things to skip. */
+function writeCorpus(root: string) {
+  mkdirSync(join(root, 'docs', 'guide'), { recursive: true });
+  mkdirSync(join(root, 'docs', '.hidden'));
+  writeFileSync(join(root, 'docs', 'intro.md'), '# Intro\n\nQuarry stores documents and vectors in PostgreSQL.\n\n# Install\n\nRun npm start to get a server.\n');
+  writeFileSync(join(root, 'docs', 'guide', 'search.md'), '# Search\n\nHybrid search fuses keyword and vector rankings.\n');
+  writeFileSync(join(root, 'docs', 'notes.txt'), 'Plain text notes about sailing ships and harbours.\n');
+  writeFileSync(join(root, 'docs', '.hidden', 'secret.md'), '# not ingested\n');
+  writeFileSync(join(root, 'docs', 'image.png'), 'not text');
+  writeFileSync(
+    join(root, 'records.jsonl'),
+    [
+      JSON.stringify({ content: 'The first record.', metadata: { kind: 'record', n: 1 } }),
+      JSON.stringify({ content: 'The second record.', metadata: { kind: 'record', n: 2 }, id: 'rec-2' }),
+      '',
+      JSON.stringify({ content: 'The third record.', id: 3 }),
+    ].join('\n'),
+  );
+}
+const DIRECTORY_DOCUMENTS = 4; // intro.md has two sections, search.md one, notes.txt one
+const JSONL_DOCUMENTS = 3;
+
+function summaryOf(stdout: string) {
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { documents: number; inserted: number; updated: number; unchanged: number };
+}
+
+describe('quarry ingest on the embedded database', () => {
+  const work = scratchDir('quarry-cli');
+  const db = ['--data-dir', join(work.path, 'db')];
+  beforeAll(() => writeCorpus(work.path));
+  afterAll(() => work.remove());
+
+  it('ingests a directory and a JSONL file with correct counts', async () => {
+    const run = await runCli(['ingest', join(work.path, 'docs'), join(work.path, 'records.jsonl'), '-c', 'kb', '--create', '--batch-size', '2', '--json', ...db]);
+    expect(run.stderr).toContain("created collection 'kb'");
+    expect(run.code).toBe(0);
+    expect(summaryOf(run.stdout)).toMatchObject({ documents: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS, inserted: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS, unchanged: 0 });
+  });
+
+  it('a second run ingests nothing new', async () => {
+    const run = await runCli(['ingest', join(work.path, 'docs'), join(work.path, 'records.jsonl'), '-c', 'kb', '--json', ...db]);
+    expect(run.code).toBe(0);
+    expect(summaryOf(run.stdout)).toMatchObject({ documents: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS, inserted: 0, updated: 0, unchanged: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS });
+  });
+
+  it('shows a progress bar with the total, a rate and an ETA on stderr, and a summary on stdout', async () => {
+    const run = await runCli(['ingest', join(work.path, 'docs'), '-c', 'kb', ...db]);
+    expect(run.stderr).toMatch(/ingest \[#+\] 4\/4 \(100%\) \d+\/s ETA \d+s/);
+    expect(run.stdout).toContain('ingested 4 documents into');
+    expect(run.stdout).toMatch(/unchanged\s+4/);
+  });
+
+  it('keeps file, chunk and Markdown heading as metadata, and finds them by search', async () => {
+    const run = await runCli(['search', 'hybrid rankings', '-c', 'kb', '--mode', 'hybrid', '--k', '1', '--json', ...db]);
+    expect(run.code).toBe(0);
+    const response = JSON.parse(run.stdout) as { results: Array<{ content: string; metadata: Record<string, unknown> }> };
+    expect(response.results[0]?.metadata).toEqual({ source: join('guide', 'search.md'), chunk: 0, heading: 'Search' });
+  });
+
+  it('prints search results as a table', async () => {
+    const run = await runCli(['search', 'sailing ships', '-c', 'kb', '--k', '2', ...db]);
+    expect(run.code).toBe(0);
+    const [header, rule, first] = run.stdout.split('\n');
+    expect(header).toMatch(/^#\s+similarity\s+id\s+content\s+metadata$/);
+    expect(rule).toMatch(/^-+\s+-+/);
+    expect(first).toContain('Plain text notes about sailing ships');
+  });
+
+  it('reads JSONL from stdin', async () => {
+    const lines = `${JSON.stringify({ content: 'From a pipe.' })}\n${JSON.stringify({ content: 'The first record.' })}\n`;
+    const run = await runCli(['ingest', '-c', 'kb', '--json', ...db], {}, lines);
+    expect(run.code).toBe(0);
+    expect(summaryOf(run.stdout)).toMatchObject({ documents: 2, inserted: 1, unchanged: 1 });
+  });
+
+  it('a bad JSONL line fails before anything is written, naming the file and line', async () => {
+    const bad = join(work.path, 'bad.jsonl');
+    writeFileSync(bad, `${JSON.stringify({ content: 'valid but never sent' })}\n${JSON.stringify({ text: 'wrong field' })}\n`);
+    const run = await runCli(['ingest', bad, '-c', 'kb', ...db]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`${bad}:2`);
+    const search = await runCli(['search', 'valid but never sent', '-c', 'kb', '--mode', 'keyword', '--json', ...db]);
+    expect((JSON.parse(search.stdout) as { results: unknown[] }).results).toEqual([]);
+  });
+
+  it('lists and creates collections', async () => {
+    const created = await runCli(['collections', 'create', 'small', '--dimensions', '3', '--model', 'external/3d', ...db]);
+    expect(created.code).toBe(0);
+    const listed = await runCli(['collections', '--json', ...db]);
+    const names = (JSON.parse(listed.stdout) as Array<{ name: string; documentCount: number }>).map((c) => [c.name, c.documentCount]);
+    expect(names).toEqual([['kb', DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS + 1], ['small', 0]]);
+  });
+
+  it('doctor gives a verdict per line and exits 0 on a healthy database', async () => {
+    const run = await runCli(['doctor', ...db]);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    for (const line of lines) expect(line).toMatch(/^(OK|WARN|FAIL)\s+\S/);
+    expect(lines.map((line) => line.split(/\s{2,}/)[1])).toEqual(expect.arrayContaining(['server', 'pgvector', 'migrations', 'index kb', 'dead tuples']));
+  });
+
+  it('an unknown collection is an error naming it, with a non-zero exit', async () => {
+    const run = await runCli(['ingest', join(work.path, 'docs'), '-c', 'nope', ...db]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("collection 'nope' does not exist");
+  });
+
+  it('a wrong flag is a usage error (exit 2)', async () => {
+    const run = await runCli(['search', 'x', '-c', 'kb', '--k', 'many', ...db]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--k must be a whole number');
+  });
+});
+
+describe('quarry ingest against a running server', () => {
+  const work = scratchDir('quarry-cli-http');
+  let server: ServerProcess;
+  const key = 'cli-test-key-0123456789';
+  beforeAll(async () => {
+    writeCorpus(work.path);
+    server = await startServer({ QUARRY_DATA_DIR: join(work.path, 'db'), QUARRY_API_KEYS: JSON.stringify([{ key, scopes: ['read', 'write', 'admin'] }]) });
+    await server.waitForReady();
+  });
+  afterAll(async () => {
+    await server?.stop();
+    work.remove();
+  });
+
+  it('ingests a directory and a JSONL file over HTTP, concurrently, and a second run ingests nothing new', async () => {
+    const args = ['ingest', join(work.path, 'docs'), join(work.path, 'records.jsonl'), '-c', 'kb', '--batch-size', '1', '--concurrency', '4', '--json', '--url', server.url.toString(), '--api-key', key];
+    const first = await runCli([...args, '--create']);
+    expect(first.code).toBe(0);
+    expect(summaryOf(first.stdout)).toMatchObject({ documents: 7, inserted: 7 });
+    const second = await runCli(args);
+    expect(summaryOf(second.stdout)).toMatchObject({ documents: 7, inserted: 0, unchanged: 7 });
+  });
+
+  it('reports the server refusing the key', async () => {
+    const run = await runCli(['collections', '--url', server.url.toString(), '--api-key', 'wrong-key-0123456789abc']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('UNAUTHORIZED');
+  });
+
+  it('refuses to open the data directory the server is using', async () => {
+    const run = await runCli(['collections', '--data-dir', join(work.path, 'db')]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('is in use by process');
+  });
+
+  it('doctor --url reports the server checks', async () => {
+    const run = await runCli(['doctor', '--url', server.url.toString(), '--api-key', key]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^OK\s+migrations\s+\d+ of \d+ migrations applied/m);
+    expect(run.stdout).toMatch(/^OK\s+api key\s+accepted/m);
+  });
+});
+
+describe.skipIf(!postgresUrl)('quarry migrate and doctor on PostgreSQL', () => {
+  let database: Awaited<ReturnType<typeof scratchPostgres>>;
+  beforeAll(async () => {
+    database = await scratchPostgres(postgresUrl ?? '');
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('doctor fails on an unmigrated database and says to run quarry migrate', async () => {
+    const run = await runCli(['doctor', '--database-url', database.url]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^FAIL\s+migrations\s+0 of \d+ applied; run `quarry migrate`/m);
+  });
+
+  it('migrate applies the migrations, after which doctor passes', async () => {
+    const migrated = await runCli(['migrate', '--database-url', database.url]);
+    expect(migrated.code).toBe(0);
+    const run = await runCli(['doctor', '--database-url', database.url]);
+    expect(run.stdout).toMatch(/^OK\s+pooler\s+direct connections/m);
+    expect(run.code).toBe(0);
+  });
+
+  it.skipIf(!poolerUrl)('doctor detects PgBouncer in transaction mode and fails until DATABASE_POOLED is set', async () => {
+    const throughPooler = new URL(poolerUrl ?? '');
+    throughPooler.pathname = new URL(database.url).pathname;
+    const unset = await runCli(['doctor', '--database-url', throughPooler.toString()]);
+    expect(unset.stdout).toMatch(/^FAIL\s+pooler\s+a transaction-mode pooler is in front, but DATABASE_POOLED is not set/m);
+    const set = await runCli(['doctor', '--database-url', throughPooler.toString()], { DATABASE_POOLED: 'true' });
+    expect(set.stdout).toMatch(/^OK\s+pooler\s+transaction-mode pooler detected/m);
+  });
+});
