@@ -21,7 +21,14 @@ export async function launchBrowser(): Promise<LaunchedBrowser> {
     executablePath: chromiumPath,
     headless: true,
     viewport: laptopViewport,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
   });
   return {
     context,

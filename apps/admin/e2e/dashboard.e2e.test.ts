@@ -38,13 +38,17 @@ const results = () => page.locator('section[aria-label="results"] li.result');
 
 /** Waits until the results on screen answer the query now in the URL (not the previous one). */
 async function settledResults() {
-  await page.locator('section[aria-label="results"][aria-busy="false"]:not(.results-stale)').waitFor();
+  await page
+    .locator('section[aria-label="results"][aria-busy="false"]:not(.results-stale)')
+    .waitFor();
   return results();
 }
 
 async function resultIds(): Promise<string[]> {
   const list = await settledResults();
-  return list.evaluateAll((items) => items.map((item) => item.getAttribute('data-document-id') ?? ''));
+  return list.evaluateAll((items) =>
+    items.map((item) => item.getAttribute('data-document-id') ?? ''),
+  );
 }
 
 async function similarities(): Promise<number[]> {
@@ -65,9 +69,16 @@ describe('the dashboard against the real server', () => {
     await page.goto(`${baseUrl}/collections`);
     const card = page.getByRole('article', { name: COLLECTION });
     await card.waitFor();
-    const documents = Number((await card.locator('.stat', { hasText: 'Documents' }).locator('dd').textContent())?.replace(/,/g, ''));
+    const documents = Number(
+      (await card.locator('.stat', { hasText: 'Documents' }).locator('dd').textContent())?.replace(
+        /,/g,
+        '',
+      ),
+    );
     expect(documents).toBeGreaterThan(1000);
-    expect(await card.locator('.stat', { hasText: 'Index state' }).textContent()).toContain('ready');
+    expect(await card.locator('.stat', { hasText: 'Index state' }).textContent()).toContain(
+      'ready',
+    );
     await page.getByRole('heading', { name: 'Documents table health' }).waitFor();
     await screenshot('collections');
   });
@@ -76,7 +87,18 @@ describe('the dashboard against the real server', () => {
     await runTextSearch(QUERY);
     const list = await settledResults();
     expect(await list.count()).toBe(10);
-    expect(await list.locator('.result-rank').allTextContents()).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+    expect(await list.locator('.result-rank').allTextContents()).toEqual([
+      '1',
+      '2',
+      '3',
+      '4',
+      '5',
+      '6',
+      '7',
+      '8',
+      '9',
+      '10',
+    ]);
     const scores = await similarities();
     expect(scores.every((score) => score > 0 && score <= 1)).toBe(true);
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
@@ -92,7 +114,10 @@ describe('the dashboard against the real server', () => {
     expect(hybridIds).toHaveLength(10);
     expect(hybridIds).not.toEqual(vectorIds);
     const first = results().first();
-    expect(await first.locator('.rank-chip').allTextContents()).toEqual([expect.stringMatching(/^vector (#\d+|–)$/), expect.stringMatching(/^keyword (#\d+|–)$/)]);
+    expect(await first.locator('.rank-chip').allTextContents()).toEqual([
+      expect.stringMatching(/^vector (#\d+|–)$/),
+      expect.stringMatching(/^keyword (#\d+|–)$/),
+    ]);
     expect(await first.textContent()).toMatch(/fused 0\.\d{5}/);
     expect(await first.locator('mark').count()).toBeGreaterThan(0);
     await screenshot('search-hybrid');
@@ -110,18 +135,31 @@ describe('the dashboard against the real server', () => {
     const filtered = await resultIds();
     expect(filtered.length).toBeGreaterThan(0);
     expect(filtered).not.toEqual(unfiltered);
-    const parties = await results().locator('.metadata-entry', { hasText: 'party' }).locator('.metadata-value').allTextContents();
+    const parties = await results()
+      .locator('.metadata-entry', { hasText: 'party' })
+      .locator('.metadata-value')
+      .allTextContents();
     expect(new Set(parties)).toEqual(new Set(['Whig']));
     await screenshot('search-filter');
   });
 
   it('narrows the results to a metadata value chosen on a result', async () => {
     await runTextSearch(QUERY);
-    const president = await results().nth(2).locator('.metadata-entry', { hasText: 'president' }).locator('.metadata-value').textContent();
-    await results().nth(2).getByRole('link', { name: `only results with president = ${president}` }).click();
+    const president = await results()
+      .nth(2)
+      .locator('.metadata-entry', { hasText: 'president' })
+      .locator('.metadata-value')
+      .textContent();
+    await results()
+      .nth(2)
+      .getByRole('link', { name: `only results with president = ${president}` })
+      .click();
     await page.waitForURL(/filter=/);
     await settledResults();
-    const presidents = await results().locator('.metadata-entry', { hasText: 'president' }).locator('.metadata-value').allTextContents();
+    const presidents = await results()
+      .locator('.metadata-entry', { hasText: 'president' })
+      .locator('.metadata-value')
+      .allTextContents();
     expect(presidents.length).toBeGreaterThan(0);
     expect(new Set(presidents)).toEqual(new Set([president]));
     expect(await page.getByLabel('condition 1 key').inputValue()).toBe('president');
@@ -134,7 +172,9 @@ describe('the dashboard against the real server', () => {
     await page.getByLabel('condition 1 operator').selectOption('gte');
     await page.getByLabel('condition 1 value').fill('1900');
     await page.getByRole('button', { name: 'JSON' }).click();
-    const json = await page.getByLabel('The filter as the API receives it (empty for none)').inputValue();
+    const json = await page
+      .getByLabel('The filter as the API receives it (empty for none)')
+      .inputValue();
     expect(JSON.parse(json)).toEqual({ key: 'year', op: 'gte', value: 1900 });
   });
 
@@ -180,18 +220,30 @@ describe('the dashboard against the real server', () => {
   it('explains why a document outside the filter is not returned', async () => {
     await runTextSearch(QUERY);
     const [outsider] = await resultIds();
-    const outsiderParty = await results().first().locator('.metadata-entry', { hasText: 'party' }).locator('.metadata-value').textContent();
+    const outsiderParty = await results()
+      .first()
+      .locator('.metadata-entry', { hasText: 'party' })
+      .locator('.metadata-value')
+      .textContent();
     const otherParty = outsiderParty === 'Whig' ? 'Republican' : 'Whig';
-    const filter = encodeURIComponent(JSON.stringify({ key: 'party', op: 'eq', value: otherParty }));
-    await page.goto(`${baseUrl}/collections/${COLLECTION}/explain?text=${encodeURIComponent(JSON.stringify(QUERY))}&filter=${filter}&inspect=${outsider}`);
+    const filter = encodeURIComponent(
+      JSON.stringify({ key: 'party', op: 'eq', value: otherParty }),
+    );
+    await page.goto(
+      `${baseUrl}/collections/${COLLECTION}/explain?text=${encodeURIComponent(JSON.stringify(QUERY))}&filter=${filter}&inspect=${outsider}`,
+    );
     const verdict = page.locator('.verdict');
     await verdict.waitFor();
-    expect(await verdict.textContent()).toBe('It fails the metadata filter, so the search never considers it.');
+    expect(await verdict.textContent()).toBe(
+      'It fails the metadata filter, so the search never considers it.',
+    );
     await screenshot('explain-why-not');
   });
 
   it('sets the threshold from the similarity histogram', async () => {
-    await page.goto(`${baseUrl}/collections/${COLLECTION}/explain?text=${encodeURIComponent(JSON.stringify(QUERY))}`);
+    await page.goto(
+      `${baseUrl}/collections/${COLLECTION}/explain?text=${encodeURIComponent(JSON.stringify(QUERY))}`,
+    );
     const bars = page.getByRole('group', { name: 'similarity histogram' }).getByRole('button');
     await bars.first().waitFor();
     expect(await bars.count()).toBe(20);
@@ -203,11 +255,18 @@ describe('the dashboard against the real server', () => {
   it('opens a document with its embedding summary and nearest neighbours, each linking on', async () => {
     await runTextSearch(QUERY);
     const [firstId] = await resultIds();
-    await results().first().getByRole('link', { name: /Open document/ }).click();
+    await results()
+      .first()
+      .getByRole('link', { name: /Open document/ })
+      .click();
     await page.waitForURL(new RegExp(`/documents/${firstId}`));
     await page.getByRole('heading', { name: 'Content' }).waitFor();
-    expect(await page.locator('.stat', { hasText: 'Dimensions' }).locator('dd').textContent()).toBe('100');
-    expect(Number(await page.locator('.stat', { hasText: 'Norm (L2)' }).locator('dd').textContent())).toBeGreaterThan(0);
+    expect(await page.locator('.stat', { hasText: 'Dimensions' }).locator('dd').textContent()).toBe(
+      '100',
+    );
+    expect(
+      Number(await page.locator('.stat', { hasText: 'Norm (L2)' }).locator('dd').textContent()),
+    ).toBeGreaterThan(0);
     const neighbours = page.getByRole('list', { name: 'nearest neighbours' }).getByRole('link');
     await neighbours.first().waitFor();
     expect(await neighbours.count()).toBe(10);
@@ -216,7 +275,11 @@ describe('the dashboard against the real server', () => {
     const neighbourHref = await neighbours.first().getAttribute('href');
     await neighbours.first().click();
     await page.waitForURL((url) => url.pathname === neighbourHref?.split('?')[0]);
-    await page.getByRole('list', { name: 'nearest neighbours' }).getByRole('link').first().waitFor();
+    await page
+      .getByRole('list', { name: 'nearest neighbours' })
+      .getByRole('link')
+      .first()
+      .waitFor();
     expect(page.url()).not.toContain(firstId);
   });
 
@@ -224,7 +287,9 @@ describe('the dashboard against the real server', () => {
     await page.goto(`${baseUrl}/collections/no-such-collection/search?text=%22x%22`);
     const alert = page.getByRole('alert');
     await alert.waitFor();
-    expect(await alert.textContent()).toContain('Pick an existing collection on the Collections page.');
+    expect(await alert.textContent()).toContain(
+      'Pick an existing collection on the Collections page.',
+    );
     await screenshot('error-state');
   });
 

@@ -30,7 +30,15 @@ export default async function setup(project: TestProject) {
   // A fresh database per run unless asked to keep one: filling the demo collection takes a minute.
   const dataDir = `${testOutput}e2e-data`;
   if (process.env.QUARRY_TEST_KEEP_DATA !== '1') rmSync(dataDir, { recursive: true, force: true });
-  const server = await startQuarryServer({ dataDir, readyTimeoutMs: 290_000, log: (line) => console.log(line) });
+  const server = await startQuarryServer({
+    dataDir,
+    readyTimeoutMs: 290_000,
+    log: (line) => console.log(line),
+  });
   project.provide('baseUrl', server.url);
-  return () => server.stop();
+  return async () => {
+    const started = Date.now();
+    await server.stop();
+    console.log(`quarry server stopped in ${Date.now() - started} ms`);
+  };
 }

@@ -18,7 +18,11 @@ async function freePort(): Promise<number> {
     probe.once('error', reject);
     probe.listen(0, '127.0.0.1', () => {
       const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      probe.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -30,7 +34,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * built dashboard, and resolves once /readyz says it is ready: migrations applied and the demo
  * collection filled (the first start in a fresh directory embeds the whole corpus).
  */
-export async function startQuarryServer(options: { dataDir: string; readyTimeoutMs: number; log: (line: string) => void }): Promise<RunningServer> {
+export async function startQuarryServer(options: {
+  dataDir: string;
+  readyTimeoutMs: number;
+  log: (line: string) => void;
+}): Promise<RunningServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
@@ -62,14 +70,22 @@ export async function startQuarryServer(options: { dataDir: string; readyTimeout
   const deadline = Date.now() + options.readyTimeoutMs;
   let lastDetail = '';
   for (;;) {
-    if (serverProcess.exitCode !== null) throw new Error(`the Quarry server exited with code ${serverProcess.exitCode} before it was ready:\n${output.join('').slice(-4000)}`);
+    if (serverProcess.exitCode !== null)
+      throw new Error(
+        `the Quarry server exited with code ${serverProcess.exitCode} before it was ready:\n${output.join('').slice(-4000)}`,
+      );
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`the Quarry server was not ready within ${options.readyTimeoutMs} ms (last: ${lastDetail}):\n${output.join('').slice(-4000)}`);
+      throw new Error(
+        `the Quarry server was not ready within ${options.readyTimeoutMs} ms (last: ${lastDetail}):\n${output.join('').slice(-4000)}`,
+      );
     }
     try {
       const response = await fetch(`${url}/readyz`);
-      const body = (await response.json()) as { ready?: boolean; checks?: { startup?: { detail?: string } } };
+      const body = (await response.json()) as {
+        ready?: boolean;
+        checks?: { startup?: { detail?: string } };
+      };
       if (body.ready) break;
       const detail = body.checks?.startup?.detail ?? '';
       if (detail !== lastDetail) options.log(`quarry server: ${detail}`);
@@ -86,8 +102,10 @@ export async function startQuarryServer(options: { dataDir: string; readyTimeout
       if (serverProcess.exitCode !== null) return;
       const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGTERM');
-      const timeout = sleep(15_000).then(() => child.kill('SIGKILL'));
-      await Promise.race([done, timeout]);
+      // The embedded database flushes to disk on close, which takes a while after the demo load.
+      const killer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+      await done;
+      clearTimeout(killer);
     },
   };
 }

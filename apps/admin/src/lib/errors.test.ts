@@ -2,12 +2,23 @@ import { TRPCClientError } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
 import { explainError, needsApiKey } from './errors';
 
-function apiError(code: string, httpStatus: number, quarryCode?: string, fieldErrors?: Record<string, string[]>) {
+function apiError(
+  code: string,
+  httpStatus: number,
+  quarryCode?: string,
+  fieldErrors?: Record<string, string[]>,
+) {
   return TRPCClientError.from({
     error: {
       message: `${code} happened`,
       code: -32600,
-      data: { code, httpStatus, path: 'search.query', quarryCode, zodError: fieldErrors ? { formErrors: [], fieldErrors } : null },
+      data: {
+        code,
+        httpStatus,
+        path: 'search.query',
+        quarryCode,
+        zodError: fieldErrors ? { formErrors: [], fieldErrors } : null,
+      },
     },
   });
 }
@@ -19,12 +30,16 @@ describe('explaining API errors', () => {
     expect(needsApiKey(error)).toBe(true);
   });
 
-  it('prefers Quarry\'s own code to the transport code', () => {
-    expect(explainError(apiError('NOT_FOUND', 404, 'COLLECTION_NOT_FOUND')).code).toBe('COLLECTION_NOT_FOUND');
+  it("prefers Quarry's own code to the transport code", () => {
+    expect(explainError(apiError('NOT_FOUND', 404, 'COLLECTION_NOT_FOUND')).code).toBe(
+      'COLLECTION_NOT_FOUND',
+    );
   });
 
   it('keeps the field errors of rejected input', () => {
-    const explained = explainError(apiError('BAD_REQUEST', 400, 'INVALID_INPUT', { k: ['Too big'] }));
+    const explained = explainError(
+      apiError('BAD_REQUEST', 400, 'INVALID_INPUT', { k: ['Too big'] }),
+    );
     expect(explained.fieldErrors).toEqual({ k: ['Too big'] });
   });
 

@@ -14,14 +14,25 @@ const isScalar = (value: unknown): value is Scalar =>
   value === null || ['string', 'number', 'boolean'].includes(typeof value);
 
 /** Narrows the current query to results sharing this metadata value. */
-function FilterToValue({ collection, metadataKey, value }: { collection: string; metadataKey: string; value: unknown }) {
+function FilterToValue({
+  collection,
+  metadataKey,
+  value,
+}: {
+  collection: string;
+  metadataKey: string;
+  value: unknown;
+}) {
   if (!isScalar(value)) return null;
   const label = `only results with ${metadataKey} = ${String(value)}`;
   return (
     <Link
       to="/collections/$collection/search"
       params={{ collection }}
-      search={(previous) => ({ ...previous, filter: withCondition(previous.filter, { key: metadataKey, op: 'eq', value }) })}
+      search={(previous) => ({
+        ...previous,
+        filter: withCondition(previous.filter, { key: metadataKey, op: 'eq', value }),
+      })}
       className="metadata-filter"
       aria-label={label}
       title={label}
@@ -92,7 +103,9 @@ export function ResultItem({
         </p>
         <MetadataList
           metadata={result.metadata}
-          action={(key, value) => <FilterToValue collection={collection} metadataKey={key} value={value} />}
+          action={(key, value) => (
+            <FilterToValue collection={collection} metadataKey={key} value={value} />
+          )}
         />
         <div className="result-links">
           <Link

@@ -249,7 +249,10 @@ export function filterToDraft(
  * `filter` narrowed by one more condition (the "filter to this value" action on a result):
  * appended to a top-level "and", or joined with the existing filter in a new one.
  */
-export function withCondition(filter: MetadataFilter | undefined, condition: MetadataCondition): MetadataFilter {
+export function withCondition(
+  filter: MetadataFilter | undefined,
+  condition: MetadataCondition,
+): MetadataFilter {
   if (filter === undefined) return condition;
   if ('and' in filter) return { and: [...filter.and, condition] };
   return { and: [filter, condition] };
