@@ -46,6 +46,13 @@ describe('loadWordVectors', () => {
     expect(second.vectors.matrix).toEqual(first.vectors.matrix);
   });
 
+  it('serves two loads that build the same cache at once', async () => {
+    const source = { jsonPath, version: '1.0.0-test' };
+    const [first, second] = await Promise.all([loadWordVectors(cacheDir(), source), loadWordVectors(cacheDir(), source)]);
+    expect(second.vectors.matrix).toEqual(first.vectors.matrix);
+    expect((await loadWordVectors(cacheDir(), source)).report.built).toBe(false);
+  });
+
   it('finds each word at the row of its rank with its vector', async () => {
     const { vectors } = await loadWordVectors(cacheDir(), { jsonPath, version: '1.0.0-test' });
     expect(vectors.size).toBe(words.length);

@@ -93,8 +93,8 @@ async function readManifest(directory: string, source: SourcePackage): Promise<M
 }
 
 /**
- * Streams the package JSON into a private temporary directory, then renames it into place, so a
- * reader never sees a half-written cache and two processes building at once both end up valid.
+ * Streams the package JSON into a private staging directory, then installs it with a rename, so a
+ * reader never sees a half-written cache and processes building at once all end up with a valid one.
  */
 async function buildCache(cacheDir: string, directory: string, source: SourcePackage): Promise<void> {
   await mkdir(cacheDir, { recursive: true });
@@ -136,15 +136,34 @@ async function buildCache(cacheDir: string, directory: string, source: SourcePac
     } finally {
       closeSync(vectorsFd);
     }
-    await rm(directory, { recursive: true, force: true });
-    try {
-      await rename(staging, directory);
-    } catch (error) {
-      // Another process finished first; its cache is equivalent to ours.
-      if ((await readManifest(directory, source)) === undefined) throw error;
-    }
+    await installCache(staging, directory, source);
   } finally {
     await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Moves a finished build into place. `rename` onto a non-empty directory fails, so a valid cache
+ * another process installed first is never replaced while it may be read; only an invalid leftover
+ * is moved aside (atomically, under a unique name) and then deleted.
+ */
+async function installCache(staging: string, directory: string, source: SourcePackage): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rename(staging, directory);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt >= 3) throw error;
+    }
+    if ((await readManifest(directory, source)) !== undefined) return;
+    const discarded = `${directory}.discarded-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      await rename(directory, discarded);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    await rm(discarded, { recursive: true, force: true });
   }
 }
 
