@@ -98,8 +98,16 @@ describe('search state to API input', () => {
 
   it('sends the filter, tenant and ef_search as given', () => {
     const filter = { key: 'party', op: 'eq', value: 'Whig' } as const;
-    const plan = toSearchInput('sotu', { ...defaultSearchState, text: 'jobs', filter, tenant: 'acme', efSearch: 64 });
-    expect(plan.ok && plan.input).toEqual(expect.objectContaining({ filter, tenant: 'acme', efSearch: 64 }));
+    const plan = toSearchInput('sotu', {
+      ...defaultSearchState,
+      text: 'jobs',
+      filter,
+      tenant: 'acme',
+      efSearch: 64,
+    });
+    expect(plan.ok && plan.input).toEqual(
+      expect.objectContaining({ filter, tenant: 'acme', efSearch: 64 }),
+    );
   });
 
   it('sends the fusion weights only in hybrid mode', () => {
