@@ -32,12 +32,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * Starts the real Quarry server (apps/server) on the embedded database in `dataDir`, serving the
  * built dashboard, and resolves once /readyz says it is ready: migrations applied and the demo
- * collection filled (the first start in a fresh directory embeds the whole corpus).
+ * collection filled (the first start in a fresh directory embeds the whole corpus) unless `env`
+ * sets QUARRY_DEMO=false.
  */
 export async function startQuarryServer(options: {
   dataDir: string;
   readyTimeoutMs: number;
   log: (line: string) => void;
+  /** More server configuration (see apps/server/src/env.ts), e.g. QUARRY_API_KEYS. */
+  env?: Record<string, string>;
 }): Promise<RunningServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -53,6 +56,7 @@ export async function startQuarryServer(options: {
       QUARRY_ADMIN_DIST: adminDist,
       QUARRY_DEMO: 'true',
       QUARRY_LOG_FORMAT: 'json',
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
