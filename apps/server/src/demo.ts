@@ -1,6 +1,6 @@
 import { createCaller, createContextInner, openAccess, type QuarryServices } from '@quarry/api';
 import { OFFLINE_DIMENSIONS, OFFLINE_MODEL } from '@quarry/api/embeddings';
-import { and, collections, count, documents, eq, isNotNull, type Metadata } from '@quarry/db';
+import { and, collections, count, documents, dropVectorIndexes, ensureVectorIndex, eq, isNotNull, type Metadata } from '@quarry/db';
 
 export const DEMO_COLLECTION = 'sotu';
 /** Documents per ingest call: large enough to be quick, small enough to show progress and stop promptly. */
@@ -32,6 +32,7 @@ export async function seedDemo(options: {
   signal?: AbortSignal;
   onStart?: (total: number, stored: number) => void;
   onProgress?: (stored: number, total: number) => void;
+  onIndexBuild?: () => void;
 }): Promise<DemoOutcome> {
   const started = performance.now();
   const seconds = () => Math.round(performance.now() - started) / 1000;
@@ -42,8 +43,9 @@ export async function seedDemo(options: {
   if (!existing) {
     await caller.collections.create({ name: DEMO_COLLECTION, dimensions: OFFLINE_DIMENSIONS, embeddingModel: OFFLINE_MODEL, metric: 'cosine' });
   }
-  const collectionId = existing?.id ?? (await db.select().from(collections).where(eq(collections.name, DEMO_COLLECTION)))[0]?.id;
-  if (collectionId === undefined) throw new Error(`collection '${DEMO_COLLECTION}' vanished while being filled`);
+  const collection = existing ?? (await db.select().from(collections).where(eq(collections.name, DEMO_COLLECTION)))[0];
+  if (collection === undefined) throw new Error(`collection '${DEMO_COLLECTION}' vanished while being filled`);
+  const collectionId = collection.id;
 
   const corpus = await options.load();
   const [stored] = await db.select({ n: count() }).from(documents).where(eq(documents.collectionId, collectionId));
@@ -59,7 +61,14 @@ export async function seedDemo(options: {
   let done = corpus.length - missing.length;
   let inserted = 0;
   options.onStart?.(corpus.length, done);
+  // Building the HNSW index once over all rows is several times faster than growing it row by row
+  // (pgvector's own advice for bulk loads); the API is not serving yet, so nothing searches meanwhile.
+  // Should the fill be interrupted, `migrate` rebuilds the missing index on the next start.
+  await dropVectorIndexes(options.services.database, collectionId);
   for (let start = 0; start < missing.length; start += DEMO_BATCH) {
+    // The embedded database answers through promises alone; without a turn of the event loop here,
+    // health checks, requests and signals would wait for the whole fill.
+    await new Promise((resolve) => setImmediate(resolve));
     if (options.signal?.aborted) return { status: 'stopped', documents: done, inserted, seconds: seconds() };
     const batch = missing.slice(start, start + DEMO_BATCH);
     const result = await caller.documents.ingest({ collection: DEMO_COLLECTION, documents: batch });
@@ -67,5 +76,7 @@ export async function seedDemo(options: {
     done += batch.length;
     options.onProgress?.(done, corpus.length);
   }
+  options.onIndexBuild?.();
+  await ensureVectorIndex(options.services.database, collection);
   return { status: 'filled', documents: done, inserted, seconds: seconds() };
 }

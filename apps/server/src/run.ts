@@ -80,8 +80,12 @@ export async function runServer(config: ServerConfig, log: Logger, options: { in
           http.setStartup({ ok: false, detail: `filling the demo collection '${DEMO_COLLECTION}': ${stored} documents` });
           progress.update(stored);
         },
+        onIndexBuild: () => {
+          progress.finish();
+          http.setStartup({ ok: false, detail: `building the HNSW index of '${DEMO_COLLECTION}'` });
+          log.info(`building the HNSW index of '${DEMO_COLLECTION}'`);
+        },
       });
-      if (outcome.status === 'filled') progress.finish();
       log.info(outcome.status === 'already-filled' ? 'demo collection already filled' : outcome.status === 'stopped' ? 'demo fill interrupted; the next start resumes it' : 'demo collection filled', {
         collection: DEMO_COLLECTION,
         documents: outcome.documents,
