@@ -1,5 +1,5 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type { Sql, TransactionSql } from 'postgres';
@@ -36,6 +36,21 @@ const staging = sql.identifier(STAGING_TABLE);
  * multi-row INSERTs on embedded PGlite) and merged into `documents` by two `INSERT ... SELECT`
  * statements. No per-request batch cap applies: this is the path for loads above it.
  */
+/**
+ * Ingests many documents at once with the semantics of `ingestDocuments`: one transaction (all or
+ * nothing), upsert by external id, dedupe by content hash otherwise, the same counts, one id per
+ * input in input order, and the same validation. It differs only in how rows reach the database.
+ *
+ * On a server: the batch's keys are looked up in one statement; documents that are new are
+ * streamed straight into `documents` by binary `COPY` (ids made here), and only documents whose
+ * external id already exists go through a staging table and `INSERT ... ON CONFLICT DO UPDATE`.
+ * Should a concurrent writer store one of the new keys in between, the COPY fails on the unique
+ * index, is rolled back to a savepoint, and everything is merged through the staging table.
+ * On embedded PGlite (no COPY from a stream): everything goes through the staging table, filled
+ * by multi-row INSERTs.
+ *
+ * No per-request batch cap applies: this is the path for loads above it.
+ */
 export async function bulkIngestDocuments(
   database: Database,
   limits: Pick<Limits, 'statementTimeoutMs'>,
@@ -66,13 +81,8 @@ export async function bulkIngestDocuments(
     const client = (database.db as PostgresJsDatabase<typeof schema> & { $client: Sql }).$client;
     // postgres.js's own transaction, since COPY needs the raw connection; drizzle's would hide it.
     return client.begin(async (connection) => {
-      const run = runOnConnection(connection);
-      await run(sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`);
-      await run(createStagingTable);
-      // The statement is constant text; every value travels in the COPY data.
-      const copy = await connection.unsafe(`copy ${STAGING_TABLE} (ord, content, metadata, external_id, embedding) from stdin (format binary)`).writable();
-      await pipeline(Readable.from(binaryCopyChunks(rows)), copy);
-      return mergeStaged(run, collection, tenant, items.length);
+      await runOnConnection(connection)(sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`);
+      return copyIntoDocuments(connection, collection, tenant, rows);
     });
   }
   return inTransaction(database.db, { statementTimeoutMs }, async (tx) => {
@@ -85,8 +95,15 @@ export async function bulkIngestDocuments(
       );
       await run(sql`insert into ${staging} (ord, content, metadata, external_id, embedding) values ${sql.join(values, sql`, `)}`);
     }
-    return mergeStaged(run, collection, tenant, items.length);
+    return mergeStaged(run, collection, tenant, rows.length);
   });
+}
+
+interface StagedRow {
+  content: string;
+  metadataJson: string;
+  externalId: string | null;
+  embedding: readonly number[];
 }
 
 /** Runs one statement in the load's transaction and returns its rows, whichever driver. */
@@ -101,17 +118,126 @@ function runOnConnection(connection: TransactionSql): RunQuery {
   };
 }
 
-/** This file's statements bind only numbers and strings (ids, tenant, settings). */
+/** This file's statements bind only numbers and strings (ids, tenant, settings, JSON). */
 function asParameter(value: unknown): string | number | null {
   if (value === null || typeof value === 'string' || typeof value === 'number') return value;
   throw new Error(`unexpected ${typeof value} parameter in a bulk ingest statement`);
 }
 
-interface StagedRow {
-  content: string;
-  metadataJson: string;
-  externalId: string | null;
-  embedding: readonly number[];
+/** The server path: see `bulkIngestDocuments`. Runs inside the load's transaction. */
+async function copyIntoDocuments(connection: TransactionSql, collection: Collection, tenant: string, rows: readonly StagedRow[]): Promise<IngestResult> {
+  const run = runOnConnection(connection);
+  const ids = new Array<string>(rows.length);
+  // Of several documents with the same content and no external id, the first in input order counts.
+  const firstWithHash = new Map<string, number>();
+  const laterDuplicates: Array<{ index: number; first: number }> = [];
+  const lookedUp: number[] = [];
+  const lookupKeys: Array<{ position: number; externalId: string | null; contentHash: string | null }> = [];
+  rows.forEach((row, index) => {
+    if (row.externalId !== null) {
+      lookupKeys.push({ position: lookedUp.length, externalId: row.externalId, contentHash: null });
+      lookedUp.push(index);
+      return;
+    }
+    const hash = md5Hex(row.content);
+    const first = firstWithHash.get(hash);
+    if (first === undefined) {
+      firstWithHash.set(hash, index);
+      lookupKeys.push({ position: lookedUp.length, externalId: null, contentHash: hash });
+      lookedUp.push(index);
+    } else {
+      laterDuplicates.push({ index, first });
+    }
+  });
+
+  const existing = await run<{ position: number | string; id: string }>(
+    sql`select position, id from (
+          select k.position, case when k."externalId" is not null
+            then (select d.id from documents d where d.collection_id = ${collection.id}::integer and d.tenant_id = ${tenant}::text and d.external_id = k."externalId")
+            else (select d.id from documents d where d.collection_id = ${collection.id}::integer and d.tenant_id = ${tenant}::text and d.external_id is null and d.content_hash = k."contentHash")
+          end as id
+          from jsonb_to_recordset(${JSON.stringify(lookupKeys)}::jsonb) as k(position integer, "externalId" text, "contentHash" text)
+        ) found where id is not null`,
+  );
+  const existingKeyed: number[] = [];
+  for (const { position, id } of existing) {
+    const index = lookedUp[Number(position)];
+    if (index === undefined) continue;
+    ids[index] = id;
+    if (rows[index]?.externalId !== null) existingKeyed.push(index);
+  }
+  const fresh = lookedUp.filter((index) => ids[index] === undefined);
+  for (const index of fresh) ids[index] = randomUUID();
+
+  const copied = await connection
+    .savepoint(async (savepoint) => {
+      const fields = fresh.map((index) => documentFields(ids[index] ?? '', collection.id, tenant, rows[index]!));
+      await copyFrom(savepoint, 'copy documents (id, collection_id, tenant_id, content, metadata, external_id, embedding) from stdin (format binary)', binaryCopy(fields));
+      return true;
+    })
+    // Whatever refused the stream (a concurrent writer's key, or a reason the merge below will
+    // report in its own words), the savepoint undid it.
+    .catch(() => false);
+  if (!copied) {
+    await stage(connection, rows);
+    return mergeStaged(run, collection, tenant, rows.length);
+  }
+
+  let inserted = fresh.length;
+  let updated = 0;
+  if (existingKeyed.length > 0) {
+    // Existing external ids: update the ones whose content, metadata or vector changed.
+    await stage(connection, existingKeyed.map((index) => rows[index]!));
+    const merged = await mergeStaged(run, collection, tenant, existingKeyed.length);
+    existingKeyed.forEach((index, position) => {
+      ids[index] = merged.ids[position] ?? '';
+    });
+    inserted += merged.inserted;
+    updated += merged.updated;
+  }
+  for (const { index, first } of laterDuplicates) ids[index] = ids[first] ?? '';
+  return { ids, inserted, updated, unchanged: rows.length - inserted - updated };
+}
+
+async function stage(connection: TransactionSql, rows: readonly StagedRow[]): Promise<void> {
+  await runOnConnection(connection)(createStagingTable);
+  await copyFrom(connection, `copy ${STAGING_TABLE} (ord, content, metadata, external_id, embedding) from stdin (format binary)`, binaryCopy(rows.map((row, ord) => stagingFields(ord, row))));
+}
+
+/**
+ * Streams `chunks` into a `COPY ... FROM STDIN` on the transaction's connection. postgres.js 3.4.9
+ * never settles a COPY the server rejects after its last byte: the stream neither finishes nor
+ * errors (porsager/postgres#1173). So each write is awaited, which lets `end()` hand CopyDone to the
+ * socket at once, and a trivial statement queued behind the COPY settles the wait: it runs when the
+ * COPY is over, and fails in the then aborted transaction if the COPY failed.
+ */
+async function copyFrom(connection: TransactionSql, statement: string, chunks: Iterable<Buffer>): Promise<void> {
+  const stream = await connection.unsafe(statement).writable();
+  // A rejection mid-stream does arrive: postgres.js destroys the stream with the server's error.
+  let serverError: Error | undefined;
+  stream.on('error', (error) => {
+    serverError ??= error;
+  });
+  for (const chunk of chunks) {
+    const failed = await new Promise<Error | null | undefined>((resolve) => stream.write(chunk, resolve));
+    if (failed) {
+      await new Promise(setImmediate); // the 'error' event with the server's reason follows the callbacks
+      throw serverError ?? failed;
+    }
+  }
+  const finished = once(stream, 'finish');
+  stream.end();
+  try {
+    await connection`select 1`;
+  } catch (error) {
+    throw new Error('the database refused the COPY stream of this bulk ingest (postgres.js does not pass on its reason: porsager/postgres#1173)', { cause: error });
+  }
+  await finished;
+}
+
+/** The same digest as the `content_hash` column, `md5(content)`. */
+function md5Hex(content: string): string {
+  return createHash('md5').update(content, 'utf8').digest('hex');
 }
 
 const createStagingTable = sql`create temporary table ${staging} (
@@ -170,72 +296,114 @@ async function mergeStaged(run: RunQuery, collection: Collection, tenant: string
   return { ids, inserted, updated, unchanged: total - inserted - updated };
 }
 
+/** One field of a binary COPY row. */
+type CopyField =
+  | { type: 'int4'; value: number }
+  | { type: 'uuid'; value: string }
+  | { type: 'text'; value: string | null }
+  | { type: 'jsonb'; value: string }
+  | { type: 'vector'; value: readonly number[] };
+
+function documentFields(id: string, collectionId: number, tenant: string, row: StagedRow): CopyField[] {
+  return [
+    { type: 'uuid', value: id },
+    { type: 'int4', value: collectionId },
+    { type: 'text', value: tenant },
+    { type: 'text', value: row.content },
+    { type: 'jsonb', value: row.metadataJson },
+    { type: 'text', value: row.externalId },
+    { type: 'vector', value: row.embedding },
+  ];
+}
+
+function stagingFields(ord: number, row: StagedRow): CopyField[] {
+  return [
+    { type: 'int4', value: ord },
+    { type: 'text', value: row.content },
+    { type: 'jsonb', value: row.metadataJson },
+    { type: 'text', value: row.externalId },
+    { type: 'vector', value: row.embedding },
+  ];
+}
+
 /**
  * PostgreSQL's binary COPY format: a signature and two empty header fields, one tuple per row
  * (field count, then each field as a byte length and its binary value), and a -1 trailer. See
- * https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4.
+ * https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4. Vectors go as pgvector's
+ * binary form: int16 dimensions, int16 unused (0), float4 components.
  */
 const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
-const COPY_FIELDS = 5;
 
-function* binaryCopyChunks(rows: readonly StagedRow[]): Generator<Buffer> {
+function* binaryCopy(rows: readonly CopyField[][]): Generator<Buffer> {
   const header = Buffer.alloc(COPY_SIGNATURE.length + 8);
   COPY_SIGNATURE.copy(header);
   yield header;
   for (let start = 0; start < rows.length; start += COPY_ROWS_PER_CHUNK) {
     const chunk = rows.slice(start, start + COPY_ROWS_PER_CHUNK);
-    const encoded = chunk.map((row) => ({
-      content: Buffer.from(row.content, 'utf8'),
-      metadata: Buffer.from(row.metadataJson, 'utf8'),
-      externalId: row.externalId === null ? null : Buffer.from(row.externalId, 'utf8'),
-      dimensions: row.embedding.length,
-    }));
-    const size = encoded.reduce(
-      (total, row) =>
-        total + 2 + COPY_FIELDS * 4 + 4 + row.content.length + 1 + row.metadata.length + (row.externalId?.length ?? 0) + 4 + 4 * row.dimensions,
-      0,
-    );
+    // Strings become bytes first: their encoded length is the field's length.
+    const encoded = chunk.map((fields) => fields.map((field) => (field.type === 'text' || field.type === 'jsonb') && field.value !== null ? Buffer.from(field.value, 'utf8') : null));
+    let size = 0;
+    chunk.forEach((fields, position) => {
+      size += 2;
+      fields.forEach((field, column) => {
+        size += 4 + Math.max(fieldLength(field, encoded[position]?.[column] ?? null), 0);
+      });
+    });
     const buffer = Buffer.allocUnsafe(size);
     const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     let offset = 0;
-    chunk.forEach((row, position) => {
-      const bytes = encoded[position]!;
-      view.setInt16(offset, COPY_FIELDS);
+    chunk.forEach((fields, position) => {
+      view.setInt16(offset, fields.length);
       offset += 2;
-      // ord: int4
-      view.setInt32(offset, 4);
-      view.setInt32(offset + 4, start + position);
-      offset += 8;
-      // content: text is its UTF-8 bytes
-      view.setInt32(offset, bytes.content.length);
-      offset += 4 + bytes.content.copy(buffer, offset + 4);
-      // metadata: jsonb is a version byte (1) and the JSON text
-      view.setInt32(offset, bytes.metadata.length + 1);
-      buffer[offset + 4] = 1;
-      offset += 5 + bytes.metadata.copy(buffer, offset + 5);
-      // external_id: text or NULL (length -1)
-      if (bytes.externalId === null) {
-        view.setInt32(offset, -1);
+      fields.forEach((field, column) => {
+        const bytes = encoded[position]?.[column] ?? null;
+        const length = fieldLength(field, bytes);
+        view.setInt32(offset, length);
         offset += 4;
-      } else {
-        view.setInt32(offset, bytes.externalId.length);
-        offset += 4 + bytes.externalId.copy(buffer, offset + 4);
-      }
-      // embedding: pgvector's binary form, int16 dimensions, int16 unused (0), float4 components
-      view.setInt32(offset, 4 + 4 * bytes.dimensions);
-      view.setInt16(offset + 4, bytes.dimensions);
-      view.setInt16(offset + 6, 0);
-      offset += 8;
-      for (const component of row.embedding) {
-        view.setFloat32(offset, component);
-        offset += 4;
-      }
+        switch (field.type) {
+          case 'int4':
+            view.setInt32(offset, field.value);
+            break;
+          case 'uuid':
+            buffer.write(field.value.replaceAll('-', ''), offset, 16, 'hex');
+            break;
+          case 'text':
+            bytes?.copy(buffer, offset);
+            break;
+          case 'jsonb':
+            buffer[offset] = 1; // jsonb's binary form: a version byte, then the JSON text
+            bytes?.copy(buffer, offset + 1);
+            break;
+          case 'vector':
+            view.setInt16(offset, field.value.length);
+            view.setInt16(offset + 2, 0);
+            for (let i = 0; i < field.value.length; i++) view.setFloat32(offset + 4 + 4 * i, field.value[i] ?? 0);
+            break;
+        }
+        offset += Math.max(length, 0);
+      });
     });
     yield buffer;
   }
   const trailer = Buffer.alloc(2);
   trailer.writeInt16BE(-1);
   yield trailer;
+}
+
+/** A field's byte length in the COPY data; -1 is NULL. */
+function fieldLength(field: CopyField, bytes: Buffer | null): number {
+  switch (field.type) {
+    case 'int4':
+      return 4;
+    case 'uuid':
+      return 16;
+    case 'text':
+      return field.value === null ? -1 : (bytes?.length ?? 0);
+    case 'jsonb':
+      return 1 + (bytes?.length ?? 0);
+    case 'vector':
+      return 4 + 4 * field.value.length;
+  }
 }
 
 function assertUniqueExternalIds(items: readonly IngestItem[]): void {

@@ -150,6 +150,31 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
     expect((await bulk(collection, [{ externalId: 'new', content: 'new', embedding: [0, 0, 1] }])).inserted).toBe(1);
   });
 
+  // Only a server has concurrent writers, and the streamed path that can meet one.
+  it.runIf(target.name !== 'pglite')('stores everything when the database refuses the streamed rows once, as when a concurrent writer takes a key first', async () => {
+    const collection = await newCollection(3);
+    await bulk(collection, [{ externalId: 'old', content: 'old', embedding: [1, 0, 0] }]);
+    // The first insert of 'raced' fails as a unique violation would; sequences ignore rollbacks.
+    await harness.database.db.execute(sql`create sequence quarry_test_race_seq`);
+    await harness.database.db.execute(sql`create or replace function quarry_test_race() returns trigger language plpgsql as $$
+      begin if new.content = 'raced' and nextval('quarry_test_race_seq') = 1 then raise unique_violation using message = 'simulated concurrent insert'; end if; return new; end $$`);
+    await harness.database.db.execute(sql`create trigger quarry_test_race before insert on documents for each row execute function quarry_test_race()`);
+    try {
+      const result = await bulk(collection, [
+        { externalId: 'old', content: 'old, changed', embedding: [1, 0, 0] },
+        { externalId: 'new', content: 'raced', embedding: [0, 1, 0] },
+        { content: 'unkeyed', embedding: [0, 0, 1] },
+        { content: 'unkeyed', embedding: [0, 0, 1] },
+      ]);
+      expect(result).toMatchObject({ inserted: 2, updated: 1, unchanged: 1 });
+      expect(result.ids[3]).toBe(result.ids[2]);
+      expect(await countIn(collection)).toBe(3);
+    } finally {
+      await harness.database.db.execute(sql`drop trigger quarry_test_race on documents`);
+      await harness.database.db.execute(sql`drop sequence quarry_test_race_seq`);
+    }
+  });
+
   it('refuses the same external id twice in one load', async () => {
     const collection = await newCollection(3);
     await expect(
