@@ -1,1 +1,3 @@
-export { default } from '@quarry/eslint-config';
+import base from '@quarry/eslint-config';
+
+export default [...base, { ignores: ['bin/**'] }];

@@ -36,6 +36,8 @@ try {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // The terminal that started it closed: stop as cleanly as on Ctrl-C.
+  process.on('SIGHUP', stop);
   server.ready.catch((error: unknown) => {
     log.error('start-up failed', { error: error instanceof Error ? error.message : String(error) });
     void server.stop('start-up failed').finally(() => process.exit(1));

@@ -27,7 +27,8 @@ describe('first start on the embedded database', () => {
   it('shows progress, stops cleanly when interrupted mid-fill, and the next start resumes where it stopped', async () => {
     const first = await start();
     const progress = await first.waitForLog((record: LogRecord) => record.msg === 'demo progress' && Number(record.documents) > 0, 300_000);
-    expect(progress).toMatchObject({ total: corpusSize, perSecond: expect.any(Number) });
+    expect(progress.total).toBe(corpusSize);
+    expect(progress.perSecond).toBeTypeOf('number');
     expect((await fetch(new URL('/readyz', first.url))).status).toBe(503);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
@@ -44,7 +45,7 @@ describe('first start on the embedded database', () => {
     expect(await client.documents.count.query({ collection: 'sotu' })).toEqual({ count: corpusSize });
     const { results } = await client.search.query.query({ collection: 'sotu', text: 'emancipation of slaves', k: 5 });
     expect(results).toHaveLength(5);
-    expect(results[0]?.metadata).toMatchObject({ president: expect.any(String), year: expect.any(Number), party: expect.any(String) });
+    expect(Object.keys(results[0]?.metadata ?? {})).toEqual(expect.arrayContaining(['president', 'year', 'party']));
     expect(results.some((result) => Number(result.metadata.year) >= 1855 && Number(result.metadata.year) <= 1870)).toBe(true);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);

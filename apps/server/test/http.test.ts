@@ -242,7 +242,8 @@ describe('request ids and the request log', () => {
     const response = await call('/healthz', { headers: { 'x-request-id': 'trace-abc-123' } });
     expect(response.headers.get('x-request-id')).toBe('trace-abc-123');
     const record = await server.waitForLog((r) => r.msg === 'request' && r.requestId === 'trace-abc-123', 5_000);
-    expect(record).toMatchObject({ method: 'GET', path: '/healthz', status: 200, durationMs: expect.any(Number) });
+    expect(record).toMatchObject({ method: 'GET', path: '/healthz', status: 200 });
+    expect(record.durationMs).toBeTypeOf('number');
     expect(server.logs.filter((r) => r.requestId === 'trace-abc-123')).toHaveLength(1);
   });
 

@@ -1,8 +1,10 @@
 import type { Readable } from 'node:stream';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { RouterInputs } from '@quarry/api';
 import { OFFLINE_DIMENSIONS, OFFLINE_MODEL } from '@quarry/api/embeddings';
 import { isQuarryError, migrate } from '@quarry/db';
 import { quarryCodeOf, isQuarryClientError } from '@quarry/client';
+import { TRPCError } from '@trpc/server';
 import { ConfigError, loadConfig, type DatabaseSettings, type ServerConfig } from '../env';
 import { createProgress } from '../progress';
 import { describeDatabase, openDatabase } from '../services';
@@ -54,6 +56,7 @@ const connectionOptions = {
 } satisfies ParseArgsConfig['options'];
 
 type Env = Readonly<Record<string, string | undefined>>;
+type SearchInput = RouterInputs['search']['query'];
 
 interface Connection {
   url: string | undefined;
@@ -147,7 +150,7 @@ async function ingestCommand(args: string[], env: Env, cwd: string, io: Io): Pro
     } else {
       await target.getCollection(values.collection);
     }
-    const progress = createProgress({ label: 'ingest', interactive: io.stderrIsTTY, write: io.err });
+    const progress = createProgress({ label: 'ingest', interactive: io.stderrIsTTY, write: (text) => io.err(text) });
     try {
       const summary = await ingestInput(target, source, { collection: values.collection, tenant: values.tenant, batchSize, concurrency, chunking }, progress);
       progress.finish();
@@ -196,17 +199,17 @@ async function searchCommand(args: string[], env: Env, cwd: string, io: Io): Pro
   if (mode !== 'vector' && mode !== 'keyword' && mode !== 'hybrid') throw new UsageError(`--mode must be vector, keyword or hybrid, got "${mode}"`);
   const target = await openTarget(connection(values, env, cwd));
   try {
-    const response = await target.search({
-      collection: values.collection,
-      mode,
-      k: integer(values.k, 'k', 10),
-      exact: values.exact ?? false,
-      ...(text ? { text } : {}),
-      ...(vector !== undefined ? { vector: vector as number[] } : {}),
-      ...(values.filter ? { filter: json(values.filter, 'filter') as never } : {}),
-      ...(values.tenant ? { tenant: values.tenant } : {}),
-      ...(values['min-similarity'] ? { minSimilarity: Number(values['min-similarity']) } : {}),
-    } as Parameters<QuarryTarget['search']>[0]);
+    const input: SearchInput = { collection: values.collection, mode, k: integer(values.k, 'k', 10), exact: values.exact ?? false };
+    if (text) input.text = text;
+    if (vector !== undefined) {
+      if (!Array.isArray(vector) || !vector.every((component) => typeof component === 'number')) throw new UsageError('--vector must be a JSON array of numbers');
+      input.vector = vector;
+    }
+    // The filter's shape is checked by the API's own input schema, as for any caller.
+    if (values.filter) input.filter = json(values.filter, 'filter') as SearchInput['filter'];
+    if (values.tenant) input.tenant = values.tenant;
+    if (values['min-similarity']) input.minSimilarity = Number(values['min-similarity']);
+    const response = await target.search(input);
     if (values.json) {
       io.out(`${JSON.stringify(response, null, 2)}\n`);
       return 0;
@@ -340,6 +343,10 @@ const commands: Record<string, (args: string[], env: Env, cwd: string, io: Io) =
 };
 
 function describeError(error: unknown): string {
+  // In-process calls: the API hides internal errors from remote callers, but here the operator
+  // is the caller, and the cause is what they need.
+  if (error instanceof TRPCError && error.code === 'INTERNAL_SERVER_ERROR' && error.cause) return `internal error: ${describeError(error.cause)}`;
+  if (error instanceof TRPCError) return `${error.message}${isQuarryError(error.cause) ? ` (${error.cause.code})` : ''}`;
   if (isQuarryClientError(error)) {
     const code = quarryCodeOf(error);
     return `${error.message}${code ? ` (${code})` : ''}`;

@@ -49,7 +49,7 @@ function parseJsonLine(line: string, origin: string): IngestDocument {
   const { content, metadata, embedding, id } = parsed.data;
   return {
     content,
-    ...(metadata ? { metadata: metadata as IngestDocument['metadata'] } : {}),
+    ...(metadata ? { metadata } : {}),
     ...(embedding ? { embedding } : {}),
     ...(id !== undefined ? { externalId: String(id) } : {}),
   };
@@ -123,6 +123,6 @@ export async function* readDocuments(source: InputSource, chunking: ChunkOptions
 /** How many documents the input holds, without keeping them: for the progress bar's total. */
 export async function countDocuments(source: InputSource, chunking: ChunkOptions): Promise<number> {
   let count = 0;
-  for await (const _ of readDocuments(source, chunking)) count++;
+  for await (const item of readDocuments(source, chunking)) if (item) count++;
   return count;
 }
