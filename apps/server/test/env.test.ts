@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/env';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env, '/srv/quarry');
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((problem) => problem.variable);
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('with nothing set: embedded database in ./.quarry-data, 127.0.0.1:8080, demo on, open access', () => {
+    const config = loadConfig({}, '/srv/quarry');
+    expect(config.database).toEqual({ driver: 'embedded', dataDir: '/srv/quarry/.quarry-data' });
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 8080, demo: true, apiKeys: [], autoMigrate: true, corsOrigins: [] });
+  });
+
+  it('with DATABASE_URL: PostgreSQL with its replicas and pooling, and no demo data', () => {
+    const config = loadConfig(
+      { DATABASE_URL: 'postgres://q@db:5432/quarry', DATABASE_POOLED: 'true', DATABASE_REPLICA_URLS: 'postgres://q@r1/quarry, postgres://q@r2/quarry' },
+      '/srv/quarry',
+    );
+    expect(config.database).toEqual({ driver: 'postgres', url: 'postgres://q@db:5432/quarry', pooled: true, maxConnections: 10, replicaUrls: ['postgres://q@r1/quarry', 'postgres://q@r2/quarry'] });
+    expect(config.demo).toBe(false);
+  });
+
+  it('passes request limits and the statement timeout to the API', () => {
+    const config = loadConfig({ QUARRY_MAX_K: '50', QUARRY_MAX_INGEST_BATCH: '200', STATEMENT_TIMEOUT_MS: '1500' }, '/');
+    expect(config.limits).toEqual({ maxK: 50, maxBatchDocuments: 200, statementTimeoutMs: 1500 });
+  });
+
+  it('treats blank variables as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '  ' }, '/').port).toBe(8080);
+  });
+
+  it('names a replica URL that is not a PostgreSQL URL by its position', () => {
+    expect(problemsOf({ DATABASE_URL: 'postgres://db/q', DATABASE_REPLICA_URLS: 'postgres://r1/q,mysql://r2/q' })).toEqual(['DATABASE_REPLICA_URLS[1]']);
+  });
+
+  it('asks for the missing parts of the OpenAI-compatible provider', () => {
+    expect(problemsOf({ QUARRY_OPENAI_BASE_URL: 'http://localhost:11434/v1' }).sort()).toEqual(['QUARRY_OPENAI_DIMENSIONS', 'QUARRY_OPENAI_MODEL']);
+  });
+
+  it('refuses pooler and replica settings without DATABASE_URL', () => {
+    expect(problemsOf({ DATABASE_POOLED: 'true' })).toEqual(['DATABASE_POOLED']);
+  });
+
+  it('refuses the same API key twice and keys shorter than 16 characters', () => {
+    expect(problemsOf({ QUARRY_API_KEYS: JSON.stringify([{ key: 'k'.repeat(16), scopes: ['read'] }, { key: 'k'.repeat(16), scopes: ['write'] }]) })).toEqual(['QUARRY_API_KEYS']);
+    expect(problemsOf({ QUARRY_API_KEYS: JSON.stringify([{ key: 'short', scopes: ['read'] }]) })).toEqual(['QUARRY_API_KEYS[0].key']);
+  });
+
+  it('refuses CORS origins with a path', () => {
+    expect(problemsOf({ CORS_ORIGINS: 'https://app.example.com/dashboard' })).toEqual(['CORS_ORIGINS[0]']);
+  });
+});
