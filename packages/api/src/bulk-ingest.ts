@@ -1,14 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import type { PGlite, Transaction as PgliteTransaction } from '@electric-sql/pglite';
 import { PgDialect } from 'drizzle-orm/pg-core';
+import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type { Sql, TransactionSql } from 'postgres';
-import { assertVectorFits, QuarryError, queryRows, sql, type Collection, type Database, type SQL } from '@quarry/db';
+import { assertVectorFits, QuarryError, sql, type Collection, type Database, type SQL } from '@quarry/db';
 import type * as schema from '@quarry/db/schema';
 import type { EmbeddingRegistry } from './embeddings';
 import type { IngestItem, IngestResult } from './ingest';
 import type { Limits } from './limits';
-import { inTransaction } from './transaction';
 
 export interface BulkIngestOptions {
   /**
@@ -20,35 +21,25 @@ export interface BulkIngestOptions {
 
 /** Texts per call to the embedding provider, so one call never carries a whole load. */
 const TEXTS_PER_EMBED_CALL = 1_000;
-/** Rows per INSERT into the staging table where COPY is not available (PGlite). */
-const STAGING_ROWS_PER_STATEMENT = 500;
 /** Rows encoded per buffer handed to COPY: about 1.6 MB at 1,536 dimensions. */
 const COPY_ROWS_PER_CHUNK = 256;
 
 const STAGING_TABLE = 'quarry_bulk_staging';
 const staging = sql.identifier(STAGING_TABLE);
+const DOCUMENT_COLUMNS = 'documents (id, collection_id, tenant_id, content, metadata, external_id, embedding)';
+const STAGING_COLUMNS = `${STAGING_TABLE} (ord, content, metadata, external_id, embedding)`;
 
 /**
  * Ingests many documents at once with the semantics of `ingestDocuments`: one transaction (all or
  * nothing), upsert by external id, dedupe by content hash otherwise, the same counts, one id per
  * input in input order, and the same validation. It differs only in how rows reach the database:
- * they are streamed into a temporary staging table (binary `COPY ... FROM STDIN` on a server,
- * multi-row INSERTs on embedded PGlite) and merged into `documents` by two `INSERT ... SELECT`
- * statements. No per-request batch cap applies: this is the path for loads above it.
- */
-/**
- * Ingests many documents at once with the semantics of `ingestDocuments`: one transaction (all or
- * nothing), upsert by external id, dedupe by content hash otherwise, the same counts, one id per
- * input in input order, and the same validation. It differs only in how rows reach the database.
+ * the batch's keys are looked up in one statement; documents that are new are written straight
+ * into `documents` by one binary `COPY` (ids made here), and only documents whose external id
+ * already exists go through a staging table and `INSERT ... ON CONFLICT DO UPDATE`. Should the
+ * COPY be refused (a concurrent writer stored one of the new keys since the lookup), it is rolled
+ * back to a savepoint and the whole batch is merged through the staging table instead.
  *
- * On a server: the batch's keys are looked up in one statement; documents that are new are
- * streamed straight into `documents` by binary `COPY` (ids made here), and only documents whose
- * external id already exists go through a staging table and `INSERT ... ON CONFLICT DO UPDATE`.
- * Should a concurrent writer store one of the new keys in between, the COPY fails on the unique
- * index, is rolled back to a savepoint, and everything is merged through the staging table.
- * On embedded PGlite (no COPY from a stream): everything goes through the staging table, filled
- * by multi-row INSERTs.
- *
+ * COPY streams from memory on a server (postgres.js) and reads a Blob on embedded PGlite.
  * No per-request batch cap applies: this is the path for loads above it.
  */
 export async function bulkIngestDocuments(
@@ -76,26 +67,9 @@ export async function bulkIngestDocuments(
     embedding: vectors[index] ?? [],
   }));
   const statementTimeoutMs = options.statementTimeoutMs ?? limits.statementTimeoutMs;
-
-  if (database.driver === 'postgres') {
-    const client = (database.db as PostgresJsDatabase<typeof schema> & { $client: Sql }).$client;
-    // postgres.js's own transaction, since COPY needs the raw connection; drizzle's would hide it.
-    return client.begin(async (connection) => {
-      await runOnConnection(connection)(sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`);
-      return copyIntoDocuments(connection, collection, tenant, rows);
-    });
-  }
-  return inTransaction(database.db, { statementTimeoutMs }, async (tx) => {
-    const run: RunQuery = (query) => queryRows(tx, query);
-    await run(createStagingTable);
-    for (let start = 0; start < rows.length; start += STAGING_ROWS_PER_STATEMENT) {
-      const values = rows.slice(start, start + STAGING_ROWS_PER_STATEMENT).map(
-        (row, offset) =>
-          sql`(${start + offset}::integer, ${row.content}::text, ${row.metadataJson}::jsonb, ${row.externalId}::text, ${JSON.stringify(row.embedding)}::vector)`,
-      );
-      await run(sql`insert into ${staging} (ord, content, metadata, external_id, embedding) values ${sql.join(values, sql`, `)}`);
-    }
-    return mergeStaged(run, collection, tenant, rows.length);
+  return inLoadTransaction(database, async (session) => {
+    await session.run(sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`);
+    return loadRows(session, collection, tenant, rows);
   });
 }
 
@@ -106,16 +80,67 @@ interface StagedRow {
   embedding: readonly number[];
 }
 
-/** Runs one statement in the load's transaction and returns its rows, whichever driver. */
+/** Runs one statement in the load's transaction and returns its rows. */
 type RunQuery = <Row>(query: SQL) => Promise<Row[]>;
+
+/** The load's transaction on the driver's own connection, since drizzle's transactions hide COPY. */
+interface LoadSession {
+  run: RunQuery;
+  /** Writes binary COPY data into `target` ("table (columns)"). */
+  copy(target: string, chunks: Iterable<Buffer>): Promise<void>;
+  /** Runs `work` in a savepoint: true when it succeeded, false when it failed and was rolled back. */
+  attempt(work: (session: LoadSession) => Promise<void>): Promise<boolean>;
+}
 
 const dialect = new PgDialect();
 
-function runOnConnection(connection: TransactionSql): RunQuery {
-  return async <Row>(query: SQL) => {
-    const { sql: text, params } = dialect.sqlToQuery(query);
-    return connection.unsafe<Row[]>(text, params.map(asParameter));
+function inLoadTransaction(database: Database, work: (session: LoadSession) => Promise<IngestResult>): Promise<IngestResult> {
+  if (database.driver === 'postgres') {
+    const client = (database.db as PostgresJsDatabase<typeof schema> & { $client: Sql }).$client;
+    return client.begin((connection) => work(postgresSession(connection)));
+  }
+  const client = (database.db as PgliteDatabase<typeof schema> & { $client: PGlite }).$client;
+  return client.transaction((transaction) => work(pgliteSession(transaction)));
+}
+
+function postgresSession(connection: TransactionSql): LoadSession {
+  return {
+    async run<Row>(query: SQL) {
+      const { sql: text, params } = dialect.sqlToQuery(query);
+      return connection.unsafe<Row[]>(text, params.map(asParameter));
+    },
+    copy: (target, chunks) => copyFromStdin(connection, `copy ${target} from stdin (format binary)`, chunks),
+    attempt: (work) =>
+      connection.savepoint((savepoint) => work(postgresSession(savepoint))).then(
+        () => true,
+        () => false,
+      ),
   };
+}
+
+function pgliteSession(transaction: PgliteTransaction): LoadSession {
+  const session: LoadSession = {
+    async run<Row>(query: SQL) {
+      const { sql: text, params } = dialect.sqlToQuery(query);
+      return (await transaction.query<Row>(text, params.map(asParameter))).rows;
+    },
+    async copy(target, chunks) {
+      // PGlite's COPY reads the Blob passed with the statement as the file /dev/blob.
+      await transaction.query(`copy ${target} from '/dev/blob' (format binary)`, [], { blob: new Blob([...chunks]) });
+    },
+    async attempt(work) {
+      await transaction.exec('savepoint quarry_bulk_copy');
+      try {
+        await work(session);
+        await transaction.exec('release savepoint quarry_bulk_copy');
+        return true;
+      } catch {
+        await transaction.exec('rollback to savepoint quarry_bulk_copy');
+        return false;
+      }
+    },
+  };
+  return session;
 }
 
 /** This file's statements bind only numbers and strings (ids, tenant, settings, JSON). */
@@ -124,9 +149,8 @@ function asParameter(value: unknown): string | number | null {
   throw new Error(`unexpected ${typeof value} parameter in a bulk ingest statement`);
 }
 
-/** The server path: see `bulkIngestDocuments`. Runs inside the load's transaction. */
-async function copyIntoDocuments(connection: TransactionSql, collection: Collection, tenant: string, rows: readonly StagedRow[]): Promise<IngestResult> {
-  const run = runOnConnection(connection);
+/** See `bulkIngestDocuments`. Runs inside the load's transaction. */
+async function loadRows(session: LoadSession, collection: Collection, tenant: string, rows: readonly StagedRow[]): Promise<IngestResult> {
   const ids = new Array<string>(rows.length);
   // Of several documents with the same content and no external id, the first in input order counts.
   const firstWithHash = new Map<string, number>();
@@ -150,7 +174,9 @@ async function copyIntoDocuments(connection: TransactionSql, collection: Collect
     }
   });
 
-  const existing = await run<{ position: number | string; id: string }>(
+  // One index lookup per key (correlated subqueries pin that plan: right after a big load the
+  // table's statistics are stale and a planned join can degrade to a nested loop of scans).
+  const existing = await session.run<{ position: number | string; id: string }>(
     sql`select position, id from (
           select k.position, case when k."externalId" is not null
             then (select d.id from documents d where d.collection_id = ${collection.id}::integer and d.tenant_id = ${tenant}::text and d.external_id = k."externalId")
@@ -169,26 +195,22 @@ async function copyIntoDocuments(connection: TransactionSql, collection: Collect
   const fresh = lookedUp.filter((index) => ids[index] === undefined);
   for (const index of fresh) ids[index] = randomUUID();
 
-  const copied = await connection
-    .savepoint(async (savepoint) => {
-      const fields = fresh.map((index) => documentFields(ids[index] ?? '', collection.id, tenant, rows[index]!));
-      await copyFrom(savepoint, 'copy documents (id, collection_id, tenant_id, content, metadata, external_id, embedding) from stdin (format binary)', binaryCopy(fields));
-      return true;
-    })
-    // Whatever refused the stream (a concurrent writer's key, or a reason the merge below will
-    // report in its own words), the savepoint undid it.
-    .catch(() => false);
+  const copied = await session.attempt((savepoint) =>
+    savepoint.copy(DOCUMENT_COLUMNS, binaryCopy(fresh.map((index) => documentFields(ids[index] ?? '', collection.id, tenant, rows[index]!)))),
+  );
   if (!copied) {
-    await stage(connection, rows);
-    return mergeStaged(run, collection, tenant, rows.length);
+    // Whatever refused the rows (a concurrent writer's key, or a reason the merge will report in
+    // its own words), the savepoint undid it.
+    await stage(session, rows);
+    return mergeStaged(session.run, collection, tenant, rows.length);
   }
 
   let inserted = fresh.length;
   let updated = 0;
   if (existingKeyed.length > 0) {
     // Existing external ids: update the ones whose content, metadata or vector changed.
-    await stage(connection, existingKeyed.map((index) => rows[index]!));
-    const merged = await mergeStaged(run, collection, tenant, existingKeyed.length);
+    await stage(session, existingKeyed.map((index) => rows[index]!));
+    const merged = await mergeStaged(session.run, collection, tenant, existingKeyed.length);
     existingKeyed.forEach((index, position) => {
       ids[index] = merged.ids[position] ?? '';
     });
@@ -199,9 +221,9 @@ async function copyIntoDocuments(connection: TransactionSql, collection: Collect
   return { ids, inserted, updated, unchanged: rows.length - inserted - updated };
 }
 
-async function stage(connection: TransactionSql, rows: readonly StagedRow[]): Promise<void> {
-  await runOnConnection(connection)(createStagingTable);
-  await copyFrom(connection, `copy ${STAGING_TABLE} (ord, content, metadata, external_id, embedding) from stdin (format binary)`, binaryCopy(rows.map((row, ord) => stagingFields(ord, row))));
+async function stage(session: LoadSession, rows: readonly StagedRow[]): Promise<void> {
+  await session.run(createStagingTable);
+  await session.copy(STAGING_COLUMNS, binaryCopy(rows.map((row, ord) => stagingFields(ord, row))));
 }
 
 /**
@@ -211,7 +233,7 @@ async function stage(connection: TransactionSql, rows: readonly StagedRow[]): Pr
  * socket at once, and a trivial statement queued behind the COPY settles the wait: it runs when the
  * COPY is over, and fails in the then aborted transaction if the COPY failed.
  */
-async function copyFrom(connection: TransactionSql, statement: string, chunks: Iterable<Buffer>): Promise<void> {
+async function copyFromStdin(connection: TransactionSql, statement: string, chunks: Iterable<Buffer>): Promise<void> {
   const stream = await connection.unsafe(statement).writable();
   // A rejection mid-stream does arrive: postgres.js destroys the stream with the server's error.
   let serverError: Error | undefined;

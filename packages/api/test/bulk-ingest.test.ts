@@ -150,8 +150,7 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
     expect((await bulk(collection, [{ externalId: 'new', content: 'new', embedding: [0, 0, 1] }])).inserted).toBe(1);
   });
 
-  // Only a server has concurrent writers, and the streamed path that can meet one.
-  it.runIf(target.name !== 'pglite')('stores everything when the database refuses the streamed rows once, as when a concurrent writer takes a key first', async () => {
+  it('stores everything when the database refuses the streamed rows once, as when a concurrent writer takes a key first', async () => {
     const collection = await newCollection(3);
     await bulk(collection, [{ externalId: 'old', content: 'old', embedding: [1, 0, 0] }]);
     // The first insert of 'raced' fails as a unique violation would; sequences ignore rollbacks.

@@ -1,0 +1,63 @@
+import type { PGlite } from '@electric-sql/pglite';
+import type postgres from 'postgres';
+import { createCaller, createContextInner, openAccess } from '@quarry/api';
+import { createEmbeddingRegistry, type EmbeddingProvider } from '@quarry/api/embeddings';
+import type { Collection, Database } from '@quarry/db';
+import { guideQueryText } from './guide';
+import type { SearchSystems } from './recall-bench';
+
+/** An in-process caller of Quarry's router: the whole search procedure, without HTTP. */
+export function quarryCaller(database: Database, providers: EmbeddingProvider[] = []) {
+  return createCaller(createContextInner({ database, embeddings: createEmbeddingRegistry(providers), limits: { statementTimeoutMs: 0 } }, openAccess));
+}
+
+export function quarrySearch(database: Database, collectionName: string): SearchSystems['quarry'] {
+  const caller = quarryCaller(database);
+  return async (vector, filter, efSearch) => {
+    const response = await caller.search.query({
+      collection: collectionName,
+      mode: 'vector',
+      vector,
+      k: 10,
+      ...(filter ? { filter } : {}),
+      ...(efSearch ? { efSearch } : {}),
+    });
+    return { externalIds: response.results.map((result) => result.externalId ?? ''), strategy: response.stats.strategy };
+  };
+}
+
+type GuideCollection = Pick<Collection, 'id' | 'dimensions'>;
+
+function guideStatement(collection: GuideCollection, filter: { key: string; value: string } | undefined) {
+  const text = guideQueryText({ collectionId: collection.id, dimensions: collection.dimensions, filterKey: filter?.key, k: 10 });
+  return { text, params: (vector: string) => (filter ? [vector, filter.value] : [vector]) };
+}
+
+/** The guide's query through its own client settings (postgres.js, `prepare: false`). */
+export function guideSearchOnPostgres(client: postgres.Sql, collection: GuideCollection): SearchSystems['guide'] {
+  return async (vector, filter, efSearch) => {
+    const { text, params } = guideStatement(collection, filter);
+    const rows =
+      efSearch === undefined
+        ? await client.unsafe<Array<{ external_id: string }>>(text, params(vector))
+        : await client.begin(async (tx) => {
+            await tx`select set_config('hnsw.ef_search', ${String(efSearch)}, true)`;
+            return tx.unsafe<Array<{ external_id: string }>>(text, params(vector));
+          });
+    return rows.map((row) => row.external_id);
+  };
+}
+
+export function guideSearchOnPglite(client: PGlite, collection: GuideCollection): SearchSystems['guide'] {
+  return async (vector, filter, efSearch) => {
+    const { text, params } = guideStatement(collection, filter);
+    const result =
+      efSearch === undefined
+        ? await client.query<{ external_id: string }>(text, params(vector))
+        : await client.transaction(async (tx) => {
+            await tx.query(`select set_config('hnsw.ef_search', $1, true)`, [String(efSearch)]);
+            return tx.query<{ external_id: string }>(text, params(vector));
+          });
+    return result.rows.map((row) => row.external_id);
+  };
+}
