@@ -28,6 +28,7 @@ const documents = pgTable('documents', {
 });
 
 function guideApplication(db: QuarryDatabase) {
+  // prettier-ignore
   async function searchDocuments(queryEmbedding: number[], userId: string) {
     return await db.select({
       id: documents.id,
@@ -60,7 +61,9 @@ USING hnsw (embedding vector_cosine_ops)
 WITH (m = 16, ef_construction = 64);`,
 ];
 
-const guideDdlWithL2 = guideDdl.map((statement) => statement.replace('vector_cosine_ops', 'vector_l2_ops'));
+const guideDdlWithL2 = guideDdl.map((statement) =>
+  statement.replace('vector_cosine_ops', 'vector_l2_ops'),
+);
 
 type GuideRow = typeof documents.$inferInsert;
 
@@ -78,15 +81,35 @@ function guideRows(): { rows: GuideRow[]; target: GuideRow & { embedding: number
   const rows: GuideRow[] = [
     target,
     // Bob's copy of nearly the same text: close to the target, but another user's.
-    { content: 'Quarterly revenue grew 12%', metadata: { user_id: 'bob' }, embedding: nudged(target.embedding, random, 0.05) },
+    {
+      content: 'Quarterly revenue grew 12%',
+      metadata: { user_id: 'bob' },
+      embedding: nudged(target.embedding, random, 0.05),
+    },
     { content: 'Meeting notes', metadata: null, embedding: randomVector(1536, random) },
-    { content: 'Duplicate paragraph', metadata: { user_id: 'alice' }, embedding: randomVector(1536, random) },
-    { content: 'Duplicate paragraph', metadata: { user_id: 'alice' }, embedding: randomVector(1536, random) },
-    { content: 'Tagged note', metadata: ['draft', 'internal'], embedding: randomVector(1536, random) },
+    {
+      content: 'Duplicate paragraph',
+      metadata: { user_id: 'alice' },
+      embedding: randomVector(1536, random),
+    },
+    {
+      content: 'Duplicate paragraph',
+      metadata: { user_id: 'alice' },
+      embedding: randomVector(1536, random),
+    },
+    {
+      content: 'Tagged note',
+      metadata: ['draft', 'internal'],
+      embedding: randomVector(1536, random),
+    },
     { content: 'Not embedded yet', metadata: { user_id: 'alice' }, embedding: null },
   ];
   for (let i = 0; i < 13; i++) {
-    rows.push({ content: `Filler ${i}`, metadata: { user_id: i % 2 ? 'alice' : 'bob' }, embedding: randomVector(1536, random) });
+    rows.push({
+      content: `Filler ${i}`,
+      metadata: { user_id: i % 2 ? 'alice' : 'bob' },
+      embedding: randomVector(1536, random),
+    });
   }
   return { rows, target };
 }
@@ -138,7 +161,9 @@ describe.each(testTargets())('adopting the guide database on $name', (target) =>
     await migrate(guide);
     const after = await storedRows();
     expect(after.length).toBe(guideRows().rows.length);
-    const changed = after.filter((row, i) => JSON.stringify(row) !== JSON.stringify(before[i])).map((row) => row.content);
+    const changed = after
+      .filter((row, i) => JSON.stringify(row) !== JSON.stringify(before[i]))
+      .map((row) => row.content);
     expect(changed).toEqual([]);
   });
 
@@ -156,23 +181,33 @@ describe.each(testTargets())('adopting the guide database on $name', (target) =>
 
   it('keeps both copies of a duplicated content', async () => {
     const { db } = await adoptedGuideDatabase();
-    const copies = await db.select().from(quarryDocuments).where(eq(quarryDocuments.content, 'Duplicate paragraph'));
+    const copies = await db
+      .select()
+      .from(quarryDocuments)
+      .where(eq(quarryDocuments.content, 'Duplicate paragraph'));
     expect(copies).toHaveLength(2);
   });
 
   it('turns missing metadata into an empty object and keeps non-object metadata under "value"', async () => {
     const { db } = await adoptedGuideDatabase();
-    const rows = await db.select({ content: quarryDocuments.content, metadata: quarryDocuments.metadata }).from(quarryDocuments);
+    const rows = await db
+      .select({ content: quarryDocuments.content, metadata: quarryDocuments.metadata })
+      .from(quarryDocuments);
     const byContent = new Map(rows.map((row) => [row.content, row.metadata]));
     expect(byContent.get('Meeting notes')).toEqual({});
     expect(byContent.get('Tagged note')).toEqual({ value: ['draft', 'internal'] });
-    expect(byContent.get('Quarterly revenue grew 12% on subscription sales')).toEqual({ user_id: 'alice', source: 'report.pdf' });
+    expect(byContent.get('Quarterly revenue grew 12% on subscription sales')).toEqual({
+      user_id: 'alice',
+      source: 'report.pdf',
+    });
   });
 
   it("adopts the rows as a 'documents' collection of 1536 dimensions with the cosine metric", async () => {
     const { db } = await adoptedGuideDatabase();
     const adopted = await db.select().from(collections);
-    expect(adopted).toMatchObject([{ name: 'documents', dimensions: 1536, metric: 'cosine', hnswM: 16, hnswEfConstruction: 64 }]);
+    expect(adopted).toMatchObject([
+      { name: 'documents', dimensions: 1536, metric: 'cosine', hnswM: 16, hnswEfConstruction: 64 },
+    ]);
     const outside = await db
       .select({ id: quarryDocuments.id })
       .from(quarryDocuments)
@@ -180,7 +215,7 @@ describe.each(testTargets())('adopting the guide database on $name', (target) =>
     expect(outside).toEqual([]);
   });
 
-  it("adopts a guide database indexed with vector_l2_ops with the l2 metric", async () => {
+  it('adopts a guide database indexed with vector_l2_ops with the l2 metric', async () => {
     const { db } = await adoptedGuideDatabase(guideDdlWithL2);
     const [adopted] = await db.select().from(collections);
     expect(adopted).toMatchObject({ name: 'documents', dimensions: 1536, metric: 'l2' });
@@ -193,10 +228,14 @@ describe.each(testTargets())('adopting the guide database on $name', (target) =>
     const status = await vectorIndexStatus(database.db, adopted.id);
     expect(status).toHaveLength(1);
     expect(status[0]?.valid).toBe(true);
-    expect(status[0]?.definition).toContain('USING hnsw (((embedding)::vector(1536)) vector_cosine_ops)');
+    expect(status[0]?.definition).toContain(
+      'USING hnsw (((embedding)::vector(1536)) vector_cosine_ops)',
+    );
     expect(status[0]?.definition).toContain("WITH (m='16', ef_construction='64')");
     expect(status[0]?.definition).toContain(`WHERE (collection_id = ${adopted.id})`);
-    const hnswIndexes = [...(await indexDefinitions(database.db, 'documents')).values()].filter((def) => def.includes('USING hnsw'));
+    const hnswIndexes = [...(await indexDefinitions(database.db, 'documents')).values()].filter(
+      (def) => def.includes('USING hnsw'),
+    );
     expect(hnswIndexes).toEqual([status[0]?.definition]);
   });
 
@@ -217,20 +256,28 @@ describe.each(testTargets())('adopting the guide database on $name', (target) =>
       .where(inCollection(adopted.id))
       .orderBy(distanceTo(adopted, query))
       .limit(3);
-    expect(nearest.map((row) => row.content)).toEqual(bruteForce.slice(0, 3).map((row) => row.content));
+    expect(nearest.map((row) => row.content)).toEqual(
+      bruteForce.slice(0, 3).map((row) => row.content),
+    );
   });
 
   it("still answers the guide's own searchDocuments with the right row and similarity", async () => {
     const { db } = await adoptedGuideDatabase();
     const { target: wanted } = guideRows();
     const query = nudged(wanted.embedding, seededRandom(7));
-    const [byId] = await queryRows<{ id: string }>(db, sql`select id from documents where content = ${wanted.content}`);
+    const [byId] = await queryRows<{ id: string }>(
+      db,
+      sql`select id from documents where content = ${wanted.content}`,
+    );
 
     const results = await guideApplication(db).searchDocuments(query, 'alice');
 
     expect(results.map((row) => row.id)).toEqual([byId?.id]);
     expect(results[0]?.content).toBe(wanted.content);
-    expect(Number(results[0]?.similarity)).toBeCloseTo(cosineSimilarity(wanted.embedding, query), 5);
+    expect(Number(results[0]?.similarity)).toBeCloseTo(
+      cosineSimilarity(wanted.embedding, query),
+      5,
+    );
   });
 
   it("leaves searchDocuments returning another user's nearby row only to that user", async () => {
@@ -246,7 +293,10 @@ describe.each(testTargets())('adopting the guide database on $name', (target) =>
     const snapshot = async () => ({
       rows: await queryRows(database.db, sql`select * from documents order by id`),
       collections: await queryRows(database.db, sql`select * from collections order by id`),
-      indexes: await queryRows(database.db, sql`select indexrelid::oid::text as oid from pg_index where indrelid = 'documents'::regclass order by 1`),
+      indexes: await queryRows(
+        database.db,
+        sql`select indexrelid::oid::text as oid from pg_index where indrelid = 'documents'::regclass order by 1`,
+      ),
     });
     const before = await snapshot();
     await migrate(database);

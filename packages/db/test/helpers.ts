@@ -60,7 +60,9 @@ export async function insertDocuments(
 ): Promise<string[]> {
   const ids: string[] = [];
   for (let start = 0; start < rows.length; start += batchSize) {
-    const batch = rows.slice(start, start + batchSize).map((row) => ({ ...row, collectionId: collection.id }));
+    const batch = rows
+      .slice(start, start + batchSize)
+      .map((row) => ({ ...row, collectionId: collection.id }));
     const inserted = await db.insert(documents).values(batch).returning({ id: documents.id });
     ids.push(...inserted.map((row) => row.id));
   }
@@ -73,7 +75,10 @@ export async function explain(executor: SqlExecutor, query: SQL): Promise<string
   return rows.map((row) => row['QUERY PLAN']).join('\n');
 }
 
-export async function indexDefinitions(executor: SqlExecutor, table: string): Promise<Map<string, string>> {
+export async function indexDefinitions(
+  executor: SqlExecutor,
+  table: string,
+): Promise<Map<string, string>> {
   const rows = await queryRows<{ indexname: string; indexdef: string }>(
     executor,
     sql`select indexname, indexdef from pg_indexes where schemaname = current_schema() and tablename = ${table} order by indexname`,
@@ -84,7 +89,12 @@ export async function indexDefinitions(executor: SqlExecutor, table: string): Pr
 /** Every document ordered by id, with the vector and metadata as stored. */
 export async function allDocuments(db: QuarryDatabase) {
   return db
-    .select({ id: documents.id, content: documents.content, metadata: documents.metadata, embedding: documents.embedding })
+    .select({
+      id: documents.id,
+      content: documents.content,
+      metadata: documents.metadata,
+      embedding: documents.embedding,
+    })
     .from(documents)
     .orderBy(documents.id);
 }

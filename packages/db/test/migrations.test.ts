@@ -1,8 +1,22 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDb, ensureVectorIndex, migrate, migrationState, queryRows, QuarryError, type Database } from '../src/index';
+import {
+  createDb,
+  ensureVectorIndex,
+  migrate,
+  migrationState,
+  queryRows,
+  QuarryError,
+  type Database,
+} from '../src/index';
 import { testTargets, type TestDatabase } from '../src/testing';
-import { createCollection, indexDefinitions, insertDocuments, randomVector, seededRandom } from './helpers';
+import {
+  createCollection,
+  indexDefinitions,
+  insertDocuments,
+  randomVector,
+  seededRandom,
+} from './helpers';
 
 describe.each(testTargets())('migrations on $name', (target) => {
   let database: TestDatabase | undefined;
@@ -58,7 +72,9 @@ describe.each(testTargets())('migrations on $name', (target) => {
     await migrate(database);
     const collection = await createCollection(database.db, { name: 'notes', dimensions: 8 });
     await ensureVectorIndex(database, collection);
-    await insertDocuments(database.db, collection, [{ content: 'kept', embedding: randomVector(8, seededRandom(1)) }]);
+    await insertDocuments(database.db, collection, [
+      { content: 'kept', embedding: randomVector(8, seededRandom(1)) },
+    ]);
     const before = await schemaAndData(database);
     await migrate(database);
     expect(await schemaAndData(database)).toEqual(before);
@@ -77,7 +93,10 @@ async function schemaAndData(database: Database) {
     sql`select indexname, indexdef, (quote_ident(schemaname) || '.' || quote_ident(indexname))::regclass::oid::text as oid
         from pg_indexes where schemaname = current_schema() order by indexname`,
   );
-  const migrations = await queryRows(database.db, sql`select hash, created_at from drizzle.__drizzle_migrations order by id`);
+  const migrations = await queryRows(
+    database.db,
+    sql`select hash, created_at from drizzle.__drizzle_migrations order by id`,
+  );
   const rows = await queryRows(
     database.db,
     sql`select id, content, metadata, embedding::text, collection_id, updated_at from documents order by id`,
@@ -86,33 +105,36 @@ async function schemaAndData(database: Database) {
   return { columns, indexes, migrations, rows, collectionRows };
 }
 
-describe.each(testTargets().filter((target) => target.name === 'pglite'))('migrations on $name without pgvector', () => {
-  it('pglite only (a server cannot uninstall pgvector here): migrate rejects with EXTENSION_MISSING and says how to install it', async () => {
-    const database = await createDb({ driver: 'embedded', withVectorExtension: false });
-    try {
-      const failure = await migrate(database).then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-      expect(failure).toBeInstanceOf(QuarryError);
-      expect(failure).toMatchObject({ code: 'EXTENSION_MISSING' });
-      const message = (failure as QuarryError).message;
-      expect(message).toMatch(/pgvector/);
-      expect(message).toMatch(/install-pgvector\.sh/);
-      expect(message).toMatch(/pgvector\/pgvector image/);
-      expect(message).toMatch(/@electric-sql\/pglite-pgvector/);
-    } finally {
-      await database.close();
-    }
-  });
+describe.each(testTargets().filter((target) => target.name === 'pglite'))(
+  'migrations on $name without pgvector',
+  () => {
+    it('pglite only (a server cannot uninstall pgvector here): migrate rejects with EXTENSION_MISSING and says how to install it', async () => {
+      const database = await createDb({ driver: 'embedded', withVectorExtension: false });
+      try {
+        const failure = await migrate(database).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(failure).toBeInstanceOf(QuarryError);
+        expect(failure).toMatchObject({ code: 'EXTENSION_MISSING' });
+        const message = (failure as QuarryError).message;
+        expect(message).toMatch(/pgvector/);
+        expect(message).toMatch(/install-pgvector\.sh/);
+        expect(message).toMatch(/pgvector\/pgvector image/);
+        expect(message).toMatch(/@electric-sql\/pglite-pgvector/);
+      } finally {
+        await database.close();
+      }
+    });
 
-  it('pglite only: a migrate that failed for lack of pgvector leaves no migration applied', async () => {
-    const database = await createDb({ driver: 'embedded', withVectorExtension: false });
-    try {
-      await expect(migrate(database)).rejects.toThrow();
-      expect((await migrationState(database)).applied).toBe(0);
-    } finally {
-      await database.close();
-    }
-  });
-});
+    it('pglite only: a migrate that failed for lack of pgvector leaves no migration applied', async () => {
+      const database = await createDb({ driver: 'embedded', withVectorExtension: false });
+      try {
+        await expect(migrate(database)).rejects.toThrow();
+        expect((await migrationState(database)).applied).toBe(0);
+      } finally {
+        await database.close();
+      }
+    });
+  },
+);

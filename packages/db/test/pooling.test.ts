@@ -31,7 +31,10 @@ function documentByNumber(database: Database) {
 }
 
 /** A second connection pool onto the same scratch database, of `poolSize` connections. */
-async function poolOnto(database: TestDatabase, overrides: { pooled?: boolean } = {}): Promise<Database | undefined> {
+async function poolOnto(
+  database: TestDatabase,
+  overrides: { pooled?: boolean } = {},
+): Promise<Database | undefined> {
   if (database.config.driver !== 'postgres') return undefined;
   const config: DbConfig = { ...database.config, maxConnections: poolSize, ...overrides };
   return createDb(config);
@@ -102,10 +105,13 @@ describe.each(testTargets())('concurrent queries on $name', (target) => {
         for (let round = 0; round < rounds && unanswered === 0; round++) {
           const outcomes = await Promise.all(
             vectors.map((_, i) => {
-              const query = byNumber
-                .execute({ metadata: JSON.stringify({ n: i }) })
-                .then((rows) => rows[0]?.content === `doc ${i}`, () => false);
-              const deadline = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000));
+              const query = byNumber.execute({ metadata: JSON.stringify({ n: i }) }).then(
+                (rows) => rows[0]?.content === `doc ${i}`,
+                () => false,
+              );
+              const deadline = new Promise<boolean>((resolve) =>
+                setTimeout(() => resolve(false), 5_000),
+              );
               return Promise.race([query, deadline]);
             }),
           );

@@ -16,9 +16,20 @@ import {
   type QuarryDatabase,
 } from '../src/index';
 import { testTargets, type TestDatabase } from '../src/testing';
-import { createCollection, explain, insertDocuments, nudged, randomVector, seededRandom } from './helpers';
+import {
+  createCollection,
+  explain,
+  insertDocuments,
+  nudged,
+  randomVector,
+  seededRandom,
+} from './helpers';
 
-const operatorSuffix: Record<DistanceMetric, string> = { cosine: 'cosine_ops', l2: 'l2_ops', inner_product: 'ip_ops' };
+const operatorSuffix: Record<DistanceMetric, string> = {
+  cosine: 'cosine_ops',
+  l2: 'l2_ops',
+  inner_product: 'ip_ops',
+};
 
 /** The k-nearest query Quarry runs: scoped to the collection, ordered by distance ascending, limited. */
 function nearestQuery(db: QuarryDatabase, collection: Collection, query: number[], k = 10) {
@@ -62,11 +73,16 @@ describe.each(testTargets())('vector indexes on $name', (target) => {
       [4000, 'halfvec'],
     ] as const)('indexes a %i-dimension collection as %s', async (dimensions, type) => {
       expect(indexedVectorType(dimensions)).toBe(type);
-      const collection = await createCollection(database.db, { name: `dims-${dimensions}`, dimensions });
+      const collection = await createCollection(database.db, {
+        name: `dims-${dimensions}`,
+        dimensions,
+      });
       await ensureVectorIndex(database, collection);
       const [index] = await vectorIndexStatus(database.db, collection.id);
       expect(index?.valid).toBe(true);
-      expect(index?.definition).toContain(`USING hnsw (((embedding)::${type}(${dimensions})) ${type}_cosine_ops)`);
+      expect(index?.definition).toContain(
+        `USING hnsw (((embedding)::${type}(${dimensions})) ${type}_cosine_ops)`,
+      );
     });
 
     it(`pgvector itself refuses an HNSW index on vector above ${MAX_VECTOR_INDEX_DIMENSIONS} dimensions, which is why those go through halfvec`, async () => {
@@ -75,7 +91,9 @@ describe.each(testTargets())('vector indexes on $name', (target) => {
           sql`create index boundary_vector on documents using hnsw ((embedding::vector(${sql.raw(String(MAX_VECTOR_INDEX_DIMENSIONS + 1))})) vector_cosine_ops) where collection_id = 0`,
         ),
       );
-      expect(messages(failure)).toMatch(new RegExp(`more than ${MAX_VECTOR_INDEX_DIMENSIONS} dimensions`));
+      expect(messages(failure)).toMatch(
+        new RegExp(`more than ${MAX_VECTOR_INDEX_DIMENSIONS} dimensions`),
+      );
     });
 
     it(`pgvector itself refuses an HNSW index on halfvec above ${MAX_HALFVEC_INDEX_DIMENSIONS} dimensions`, async () => {
@@ -84,11 +102,16 @@ describe.each(testTargets())('vector indexes on $name', (target) => {
           sql`create index boundary_halfvec on documents using hnsw ((embedding::halfvec(${sql.raw(String(MAX_HALFVEC_INDEX_DIMENSIONS + 1))})) halfvec_cosine_ops) where collection_id = 0`,
         ),
       );
-      expect(messages(failure)).toMatch(new RegExp(`more than ${MAX_HALFVEC_INDEX_DIMENSIONS} dimensions`));
+      expect(messages(failure)).toMatch(
+        new RegExp(`more than ${MAX_HALFVEC_INDEX_DIMENSIONS} dimensions`),
+      );
     });
 
     it('refuses a 4001-dimension collection with DIMENSIONS_UNSUPPORTED and a message that says why and what to do', async () => {
-      const collection = await createCollection(database.db, { name: 'dims-4001', dimensions: 4001 });
+      const collection = await createCollection(database.db, {
+        name: 'dims-4001',
+        dimensions: 4001,
+      });
       const failure = await failureOf(ensureVectorIndex(database, collection));
       expect(failure).toBeInstanceOf(QuarryError);
       expect(failure).toMatchObject({ code: 'DIMENSIONS_UNSUPPORTED' });
@@ -109,16 +132,25 @@ describe.each(testTargets())('vector indexes on $name', (target) => {
       ['cosine', 3072],
       ['l2', 3072],
       ['inner_product', 3072],
-    ] as const)("gives a %s collection of %i dimensions its metric's operator class with m = 16, ef_construction = 64", async (metric, dimensions) => {
-      const collection = await createCollection(database.db, { name: `metric-${metric}-${dimensions}`, dimensions, metric });
-      await ensureVectorIndex(database, collection);
-      const type = indexedVectorType(dimensions);
-      const status = await vectorIndexStatus(database.db, collection.id);
-      expect(status).toHaveLength(1);
-      expect(status[0]?.definition).toContain(`::${type}(${dimensions})) ${type}_${operatorSuffix[metric]})`);
-      expect(status[0]?.definition).toContain("WITH (m='16', ef_construction='64')");
-      expect(status[0]?.definition).toContain(`WHERE (collection_id = ${collection.id})`);
-    });
+    ] as const)(
+      "gives a %s collection of %i dimensions its metric's operator class with m = 16, ef_construction = 64",
+      async (metric, dimensions) => {
+        const collection = await createCollection(database.db, {
+          name: `metric-${metric}-${dimensions}`,
+          dimensions,
+          metric,
+        });
+        await ensureVectorIndex(database, collection);
+        const type = indexedVectorType(dimensions);
+        const status = await vectorIndexStatus(database.db, collection.id);
+        expect(status).toHaveLength(1);
+        expect(status[0]?.definition).toContain(
+          `::${type}(${dimensions})) ${type}_${operatorSuffix[metric]})`,
+        );
+        expect(status[0]?.definition).toContain("WITH (m='16', ef_construction='64')");
+        expect(status[0]?.definition).toContain(`WHERE (collection_id = ${collection.id})`);
+      },
+    );
 
     it("keeps each collection's index to its own rows", async () => {
       const first = await createCollection(database.db, { name: 'own-rows-a', dimensions: 4 });
@@ -143,7 +175,9 @@ describe.each(testTargets())('vector indexes on $name', (target) => {
       if (!retuned) throw new Error('collection vanished');
       await ensureVectorIndex(database, retuned);
       const status = await vectorIndexStatus(database.db, collection.id);
-      expect(status.map((index) => index.definition)).toEqual([expect.stringContaining("WITH (m='24', ef_construction='100')")]);
+      expect(status.map((index) => index.definition)).toEqual([
+        expect.stringContaining("WITH (m='24', ef_construction='100')"),
+      ]);
     });
   });
 
@@ -158,8 +192,14 @@ describe.each(testTargets())('vector indexes on $name', (target) => {
       // Real rows, not planner settings: 1,000 384-dimension documents in each of three collections,
       // enough that an HNSW scan is cheaper than reading and sorting every row.
       for (const metric of ['cosine', 'l2', 'inner_product'] as const) {
-        const collection = await createCollection(database.db, { name: `planned-${metric}`, dimensions, metric });
-        const rows = Array.from({ length: rowsPerCollection }, () => randomVector(dimensions, random));
+        const collection = await createCollection(database.db, {
+          name: `planned-${metric}`,
+          dimensions,
+          metric,
+        });
+        const rows = Array.from({ length: rowsPerCollection }, () =>
+          randomVector(dimensions, random),
+        );
         await insertDocuments(
           database.db,
           collection,
@@ -183,19 +223,30 @@ describe.each(testTargets())('vector indexes on $name', (target) => {
       'EXPLAIN shows an Index Scan on the %s collection index for ORDER BY distance LIMIT k',
       async (metric) => {
         const { collection, rows } = planned(metric);
-        const plan = await explain(database.db, nearestQuery(database.db, collection, nudged(rows[0] ?? [], random)).getSQL());
+        const plan = await explain(
+          database.db,
+          nearestQuery(database.db, collection, nudged(rows[0] ?? [], random)).getSQL(),
+        );
         const [index] = await vectorIndexStatus(database.db, collection.id);
         expect(index?.name).toMatch(new RegExp(`^documents_hnsw_c${collection.id}_`));
         expect(plan).toContain(`Index Scan using ${index?.name} on documents`);
       },
     );
 
-    it.each(['cosine', 'l2'] as const)('the %s index scan returns the nearest document first', async (metric) => {
-      const { collection, rows } = planned(metric);
-      const wanted = 417;
-      const results = await nearestQuery(database.db, collection, nudged(rows[wanted] ?? [], random), 3);
-      expect(results[0]?.content).toBe(`${metric} ${wanted}`);
-    });
+    it.each(['cosine', 'l2'] as const)(
+      'the %s index scan returns the nearest document first',
+      async (metric) => {
+        const { collection, rows } = planned(metric);
+        const wanted = 417;
+        const results = await nearestQuery(
+          database.db,
+          collection,
+          nudged(rows[wanted] ?? [], random),
+          3,
+        );
+        expect(results[0]?.content).toBe(`${metric} ${wanted}`);
+      },
+    );
 
     it('an exact distance query bypasses the index (a sequential scan, the ground truth)', async () => {
       const { collection, rows } = planned('cosine');
@@ -211,7 +262,10 @@ describe.each(testTargets())('vector indexes on $name', (target) => {
 
   describe('halfvec for 3072 dimensions', () => {
     it('builds the index for a 3072-dimension collection and its query expression can use it', async () => {
-      const collection = await createCollection(database.db, { name: 'large-3072', dimensions: 3072 });
+      const collection = await createCollection(database.db, {
+        name: 'large-3072',
+        dimensions: 3072,
+      });
       const random = seededRandom(3072);
       const rows = Array.from({ length: 40 }, () => randomVector(3072, random));
       await insertDocuments(

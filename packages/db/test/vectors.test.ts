@@ -34,7 +34,9 @@ function withComponent(dimensions: number, index: number, value: number): number
 
 /** The exact bits of each number as JavaScript holds it (a float64), so no rounding hides a difference. */
 function bits(vector: readonly number[]): string[] {
-  return Array.from(new BigUint64Array(new Float64Array(vector).buffer), (word) => word.toString(16).padStart(16, '0'));
+  return Array.from(new BigUint64Array(new Float64Array(vector).buffer), (word) =>
+    word.toString(16).padStart(16, '0'),
+  );
 }
 
 describe.each(testTargets())('vectors on $name', (target) => {
@@ -45,7 +47,10 @@ describe.each(testTargets())('vectors on $name', (target) => {
   beforeAll(async () => {
     database = await target.createDatabase();
     const created = await createCollection(database.db, { name: 'docs', dimensions: 1536 });
-    const [stored] = await database.db.select().from(collections).where(eq(collections.id, created.id));
+    const [stored] = await database.db
+      .select()
+      .from(collections)
+      .where(eq(collections.id, created.id));
     if (!stored) throw new Error('collection not found after insert');
     docs = stored;
   });
@@ -65,7 +70,9 @@ describe.each(testTargets())('vectors on $name', (target) => {
     });
 
     it('refuses a vector one dimension too long', () => {
-      const error = thrownBy(() => assertVectorFits(docs, randomVector(1537, seededRandom(3)), 'query vector'));
+      const error = thrownBy(() =>
+        assertVectorFits(docs, randomVector(1537, seededRandom(3)), 'query vector'),
+      );
       expect(error.code).toBe('DIMENSION_MISMATCH');
       expect(error.message).toContain("collection 'docs' expects 1536 dimensions, got 1537");
       expect(error.message).toContain('query vector');
@@ -86,12 +93,15 @@ describe.each(testTargets())('vectors on $name', (target) => {
       expect(error.message).toContain('index 17 (NaN)');
     });
 
-    it.each([Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])('refuses %s and names its position', (value) => {
-      const error = thrownBy(() => assertVectorFits(docs, withComponent(1536, 1535, value)));
-      expect(error.code).toBe('INVALID_VECTOR');
-      expect(error.message).toContain("collection 'docs'");
-      expect(error.message).toContain(`index 1535 (${String(value)})`);
-    });
+    it.each([Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])(
+      'refuses %s and names its position',
+      (value) => {
+        const error = thrownBy(() => assertVectorFits(docs, withComponent(1536, 1535, value)));
+        expect(error.code).toBe('INVALID_VECTOR');
+        expect(error.message).toContain("collection 'docs'");
+        expect(error.message).toContain(`index 1535 (${String(value)})`);
+      },
+    );
 
     it('refuses a component beyond the float32 range pgvector stores', () => {
       const error = thrownBy(() => assertVectorFits(docs, withComponent(1536, 3, -1e39)));
@@ -112,7 +122,9 @@ describe.each(testTargets())('vectors on $name', (target) => {
       const random = seededRandom(32);
       // Magnitudes from 1e-38 to 1e38, both signs: every value is exactly a float32.
       const written = Array.from({ length: 20 }, () =>
-        Array.from({ length: 256 }, () => Math.fround((random() * 2 - 1) * 10 ** Math.floor(random() * 77 - 38))),
+        Array.from({ length: 256 }, () =>
+          Math.fround((random() * 2 - 1) * 10 ** Math.floor(random() * 77 - 38)),
+        ),
       );
       written.forEach((vector) => expect(vector.every((x) => Math.fround(x) === x)).toBe(true));
       await insertDocuments(
@@ -133,7 +145,14 @@ describe.each(testTargets())('vectors on $name', (target) => {
 
     it('reads back the float32 extremes: largest, smallest normal and smallest subnormal values', async () => {
       const extremes = await createCollection(database.db, { name: 'extremes', dimensions: 6 });
-      const vector = [FLOAT32_MAX, -FLOAT32_MAX, 1.1754943508222875e-38, -1.401298464324817e-45, Math.fround(1 / 3), 1];
+      const vector = [
+        FLOAT32_MAX,
+        -FLOAT32_MAX,
+        1.1754943508222875e-38,
+        -1.401298464324817e-45,
+        Math.fround(1 / 3),
+        1,
+      ];
       await insertDocuments(database.db, extremes, [{ content: 'extremes', embedding: vector }]);
       const [row] = await database.db
         .select({ embedding: documents.embedding })
