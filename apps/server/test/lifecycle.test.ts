@@ -133,6 +133,32 @@ describe.skipIf(!postgresUrl)('on PostgreSQL', () => {
     expect(after.status).toBe(200);
   });
 
+  it('STATEMENT_TIMEOUT_MS cancels a request stuck in the database: 408 with STATEMENT_TIMEOUT', async () => {
+    const database = await scratch();
+    const server = track(await startServer({ DATABASE_URL: database.url, STATEMENT_TIMEOUT_MS: '500' }));
+    await server.waitForReady();
+    const client = createQuarryClient({ url: server.url });
+    await client.collections.create.mutate({ name: 'slow', dimensions: 3, embeddingModel: 'external/3d' });
+    const blocker = postgres(database.url, { max: 1, onnotice: () => {} });
+    await blocker`begin`;
+    await blocker`lock table documents in access exclusive mode`;
+    cleanups.push(async () => {
+      await blocker`rollback`;
+      await blocker.end();
+    });
+    const started = performance.now();
+    const response = await fetch(new URL('/trpc/documents.ingest', server.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ collection: 'slow', documents: [{ content: 'never stored', embedding: [1, 0, 0] }] }),
+    });
+    const elapsed = performance.now() - started;
+    expect(response.status).toBe(408);
+    expect(((await response.json()) as { error: { data: { quarryCode: string } } }).error.data.quarryCode).toBe('STATEMENT_TIMEOUT');
+    expect(elapsed).toBeGreaterThanOrEqual(500);
+    expect(elapsed).toBeLessThan(10_000);
+  });
+
   it('SIGTERM waits for a query blocked in the database, then exits 0', async () => {
     const database = await scratch();
     const server = track(await startServer({ DATABASE_URL: database.url }));
