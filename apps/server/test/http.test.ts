@@ -86,6 +86,15 @@ describe('the typed client over real HTTP', () => {
     expect(results.map((result) => result.content)).toEqual(['north']);
   });
 
+  it('searches with a 1,536-dimension query vector, too long for a URL', async () => {
+    const admin = createQuarryClient({ url: server.url, apiKey: keys.admin });
+    await admin.collections.create.mutate({ name: 'wide', dimensions: 1536, embeddingModel: 'external/1536d' });
+    const vector = Array.from({ length: 1536 }, (_, i) => Math.sin(i + 0.5));
+    await admin.documents.ingest.mutate({ collection: 'wide', documents: [{ content: 'wide', embedding: vector }] });
+    const { results } = await admin.search.query.query({ collection: 'wide', vector, k: 1 });
+    expect(results[0]?.similarity).toBeCloseTo(1, 5);
+  });
+
   it('reports a domain error code on the thrown error', async () => {
     const writer = createQuarryClient({ url: server.url, apiKey: keys.writer });
     const error = await writer.documents.ingest.mutate({ collection: 'notes', documents: [{ content: 'bad', embedding: [1, 2] }] }).catch((e: unknown) => e);

@@ -67,8 +67,8 @@ export function createQuarryClient(options: QuarryClientOptions) {
       httpBatchLink({
         url: trpcEndpoint(options.url),
         maxItems: options.maxBatchCalls ?? 50,
-        // Node's default header limit is 16 KiB; long GET batches go as several requests instead.
-        maxURLLength: 8_000,
+        // Queries go as POST too: a query vector (1,536 numbers) does not fit in a URL.
+        methodOverride: 'POST',
         ...(options.fetch ? { fetch: options.fetch } : {}),
         headers() {
           const headers: Record<string, string> = { ...options.headers };

@@ -8,7 +8,7 @@ function recordingFetch() {
     const request = new Request(input, init);
     requests.push({ url: request.url, headers: request.headers, method: request.method });
     const calls = new URL(request.url).pathname.replace(/^\/trpc\//, '').split(',');
-    const body = calls.map(() => ({ result: { data: request.method === 'POST' ? { inserted: 1, updated: 0, unchanged: 0, ids: ['x'] } : [] } }));
+    const body = calls.map((call) => ({ result: { data: call === 'documents.ingest' ? { inserted: 1, updated: 0, unchanged: 0, ids: ['x'] } : [] } }));
     return Promise.resolve(new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } }));
   };
   return { requests, fetch: fetchImpl };
@@ -20,6 +20,7 @@ describe('createQuarryClient', () => {
     const client = createQuarryClient({ url: 'http://quarry.internal:8080/', apiKey: 'k'.repeat(20), fetch: recorder.fetch });
     await client.collections.list.query();
     expect(recorder.requests[0]?.url).toMatch(/^http:\/\/quarry\.internal:8080\/trpc\/collections\.list\?batch=1/);
+    expect(recorder.requests[0]?.method).toBe('POST');
     expect(recorder.requests[0]?.headers.get('authorization')).toBe(`Bearer ${'k'.repeat(20)}`);
   });
 

@@ -110,6 +110,8 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
       req: request,
       router: appRouter,
       maxBatchSize: options.maxBatchCalls,
+      // Lets clients send queries as POST (the typed client always does): query vectors outgrow URLs.
+      allowMethodOverride: true,
       createContext: ({ req: fetchRequest }) => {
         const fromPrimary = fetchRequest.headers.get('x-quarry-read-from') === 'primary';
         const ctx = (fromPrimary ? createPrimaryContext : createContext)({ headers: fetchRequest.headers, requestId: record.requestId });
