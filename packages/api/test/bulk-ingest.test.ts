@@ -196,6 +196,17 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
     expect(row?.embedding).toEqual(embedded?.map(Math.fround));
   });
 
+  it('keeps the planner informed of a collection it grew, so key lookups go through the unique index', async () => {
+    const collection = await newCollection(4);
+    const items = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => ({ content: `grown ${from + i}`, externalId: `g-${from + i}`, embedding: [1, 2, 3, from + i] }));
+    await bulk(collection, items(0, 1_500));
+    await bulk(collection, items(1_500, 1_510));
+    const plan = await harness.database.db.execute(
+      sql`explain select id from documents where collection_id = ${collection.id}::integer and tenant_id = 'default' and external_id = 'g-7'`,
+    );
+    expect(JSON.stringify(plan)).toContain('documents_external_id_key');
+  });
+
   it('loads more documents than one request may carry, each vector stored exactly as float32', async () => {
     const collection = await newCollection(32);
     const vectors = clusteredVectors(3_000, 32, 11);

@@ -99,7 +99,7 @@ async function main(): Promise<void> {
       try {
         if (!config.skip.has('latency')) {
           progress(`latency: vector, keyword and hybrid search at concurrency 1 and 8, API over HTTP vs direct SQL`);
-          result.latency = await benchLatency(url, collection, synthetic.queries, { requests: config.latencyRequests });
+          result.latency = await benchLatency(database, url, collection, synthetic.queries, { requests: config.latencyRequests });
         }
         if (!config.skip.has('recall')) {
           const guideClient = postgres(url, { prepare: false, onnotice: () => {} });

@@ -174,15 +174,15 @@ export function renderMarkdown(result: BenchResult): string {
     out.push('## 2. Search latency: HTTP API vs the same SQL sent directly', '');
     out.push(
       table(
-        ['mode', 'concurrency', 'API p50 / p95 / p99 ms', 'direct p50 / p95 / p99 ms', 'API ÷ direct (p50)', 'API req/s', 'direct req/s'],
+        ['mode', 'concurrency', 'API (HTTP) p50 / p95 / p99 ms', 'in-process caller p50 / p95 / p99 ms', 'direct SQL p50 / p95 / p99 ms', 'API ÷ direct (p50)', 'req/s: API / in-process / direct'],
         result.latency.measurements.map((entry) => [
           entry.mode,
           entry.concurrency,
           `${fmt(entry.api.p50)} / ${fmt(entry.api.p95)} / ${fmt(entry.api.p99)}`,
+          `${fmt(entry.inProcess.p50)} / ${fmt(entry.inProcess.p95)} / ${fmt(entry.inProcess.p99)}`,
           `${fmt(entry.direct.p50)} / ${fmt(entry.direct.p95)} / ${fmt(entry.direct.p99)}`,
           `${fmt(entry.overheadP50)}×`,
-          fmt(entry.api.throughput, 1),
-          fmt(entry.direct.throughput, 1),
+          `${fmt(entry.api.throughput, 1)} / ${fmt(entry.inProcess.throughput, 1)} / ${fmt(entry.direct.throughput, 1)}`,
         ]),
       ),
       '',

@@ -1,9 +1,10 @@
 import postgres from 'postgres';
-import type { Collection } from '@quarry/db';
+import type { Collection, Database } from '@quarry/db';
 import { startApiServer, type ApiClient } from './api-client';
 import { vectorText } from './guide';
 import { progress } from './log';
 import { round, runConcurrently, summarize, type LatencySummary } from './stats';
+import { quarryCaller } from './systems';
 
 export type SearchMode = 'vector' | 'keyword' | 'hybrid';
 
@@ -21,6 +22,8 @@ export interface LatencyMeasurement {
   mode: SearchMode;
   concurrency: number;
   api: PathLatency;
+  /** The same procedure through an in-process caller: Quarry's work without HTTP. */
+  inProcess: PathLatency;
   direct: PathLatency;
   /** API p50 / direct p50. */
   overheadP50: number;
@@ -77,27 +80,31 @@ export interface LatencyOptions {
 
 /**
  * Search latency through the HTTP API (a child process serving the router) against the same SQL
- * sent directly through postgres.js, on the same database, queries and concurrency. The two paths
- * alternate A-B-B-A so drift on the shared machine falls on both alike.
+ * sent directly through postgres.js, on the same database, queries and concurrency; and through an
+ * in-process caller, which splits the overhead into Quarry's own work and HTTP's. The paths run in
+ * mirrored order (A-B-C-C-B-A) so drift on the shared machine falls on all alike.
  */
-export async function benchLatency(url: string, collection: Collection, queries: readonly SearchQuery[], options: LatencyOptions): Promise<LatencyReport> {
+export async function benchLatency(database: Database, url: string, collection: Collection, queries: readonly SearchQuery[], options: LatencyOptions): Promise<LatencyReport> {
   const sqlByMode = directSql(collection);
   const api = await startApiServer(url);
+  const caller = quarryCaller(database);
   const direct = postgres(url, { max: 10, onnotice: () => {} });
   const vectorTexts = queries.map((query) => vectorText(query.vector));
   const measurements: LatencyMeasurement[] = [];
   const sameResults: Record<SearchMode, boolean> = { vector: false, keyword: false, hybrid: false };
   try {
-    const viaApi = (client: ApiClient, mode: SearchMode, index: number) => {
+    const input = (mode: SearchMode, index: number) => {
       const query = queries[index % queries.length]!;
-      return client.search.query.query({
+      return {
         collection: collection.name,
         mode,
         k: K,
         ...(mode === 'keyword' ? {} : { vector: query.vector }),
         ...(mode === 'vector' ? {} : { text: query.text }),
-      });
+      };
     };
+    const viaApi = (client: ApiClient, mode: SearchMode, index: number) => client.search.query.query(input(mode, index));
+    const inProcess = (mode: SearchMode, index: number) => caller.search.query(input(mode, index));
     const viaSql = (mode: SearchMode, index: number) => {
       const position = index % queries.length;
       const params = mode === 'vector' ? [vectorTexts[position]!] : mode === 'keyword' ? [queries[position]!.text] : [vectorTexts[position]!, queries[position]!.text];
@@ -113,30 +120,27 @@ export async function benchLatency(url: string, collection: Collection, queries:
         // Warm both paths: connections, plans, the pages the queries touch.
         await runConcurrently(Math.min(20, queries.length), concurrency, (i) => viaApi(api.client, mode, i));
         await runConcurrently(Math.min(20, queries.length), concurrency, (i) => viaSql(mode, i));
-        const apiLatencies: number[] = [];
-        const sqlLatencies: number[] = [];
-        let apiWall = 0;
-        let sqlWall = 0;
-        for (const [path, offset] of [['direct', 0], ['api', 0], ['api', half], ['direct', half]] as const) {
-          const run = await runConcurrently(half, concurrency, (i) => (path === 'api' ? viaApi(api.client, mode, offset + i) : viaSql(mode, offset + i)));
-          if (path === 'api') {
-            apiLatencies.push(...run.latenciesMs);
-            apiWall += run.wallMs;
-          } else {
-            sqlLatencies.push(...run.latenciesMs);
-            sqlWall += run.wallMs;
-          }
+        await runConcurrently(Math.min(20, queries.length), concurrency, (i) => inProcess(mode, i));
+        const latencies = { api: [] as number[], inProcess: [] as number[], direct: [] as number[] };
+        const wall = { api: 0, inProcess: 0, direct: 0 };
+        const paths = ['direct', 'inProcess', 'api'] as const;
+        for (const [path, offset] of [...paths.map((path) => [path, 0] as const), ...[...paths].reverse().map((path) => [path, half] as const)]) {
+          const run = await runConcurrently(half, concurrency, (i) =>
+            path === 'api' ? viaApi(api.client, mode, offset + i) : path === 'inProcess' ? inProcess(mode, offset + i) : viaSql(mode, offset + i),
+          );
+          latencies[path].push(...run.latenciesMs);
+          wall[path] += run.wallMs;
         }
-        const apiSummary = { ...summarize(apiLatencies), throughput: round((apiLatencies.length / apiWall) * 1000, 1) };
-        const sqlSummary = { ...summarize(sqlLatencies), throughput: round((sqlLatencies.length / sqlWall) * 1000, 1) };
+        const summary = (path: (typeof paths)[number]) => roundSummary({ ...summarize(latencies[path]), throughput: round((latencies[path].length / wall[path]) * 1000, 1) });
         const result: LatencyMeasurement = {
           mode,
           concurrency,
-          api: roundSummary(apiSummary),
-          direct: roundSummary(sqlSummary),
-          overheadP50: round(apiSummary.p50 / sqlSummary.p50, 2),
+          api: summary('api'),
+          inProcess: summary('inProcess'),
+          direct: summary('direct'),
+          overheadP50: round(summarize(latencies.api).p50 / summarize(latencies.direct).p50, 2),
         };
-        progress(`  ${mode} c=${concurrency}: API p50 ${result.api.p50} ms, direct p50 ${result.direct.p50} ms (×${result.overheadP50}); ${result.api.throughput} vs ${result.direct.throughput} req/s`);
+        progress(`  ${mode} c=${concurrency}: API p50 ${result.api.p50} ms, in-process ${result.inProcess.p50} ms, direct p50 ${result.direct.p50} ms (×${result.overheadP50}); ${result.api.throughput} vs ${result.direct.throughput} req/s`);
         measurements.push(result);
       }
     }
