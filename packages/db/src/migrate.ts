@@ -1,11 +1,7 @@
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
-import type { PgliteDatabase } from 'drizzle-orm/pglite';
-import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
-import { queryRows, type Database, type Schema } from './client';
+import { queryRows, type Database } from './client';
 import { QuarryError } from './errors';
 import { ensureAllVectorIndexes } from './vector-index';
 
@@ -14,26 +10,55 @@ export const migrationsFolder = fileURLToPath(new URL('../migrations', import.me
 /**
  * Applies the committed migrations, then builds any collection index that is missing (for example
  * the one for a database adopted from the guide's schema).
+ *
+ * It does what drizzle-orm's `migrate()` does (same `drizzle.__drizzle_migrations` table, same
+ * rule: apply what is newer than the last applied migration), but in one transaction that first
+ * takes a transaction-level advisory lock. Server replicas that start together each call
+ * `migrate()`: the first applies, the others wait and then find nothing left to do, instead of
+ * failing on a duplicate `CREATE`. A transaction-level lock ends with the transaction, so this is
+ * safe behind PgBouncer in transaction mode, and a failed migrate leaves nothing applied.
  */
 export async function migrate(database: Database): Promise<void> {
-  const config = { migrationsFolder };
+  const migrations = readMigrationFiles({ migrationsFolder });
   try {
-    if (database.driver === 'embedded') {
-      await migratePglite(database.db as PgliteDatabase<Schema>, config);
-    } else {
-      await migratePostgres(database.db as PostgresJsDatabase<Schema>, config);
-    }
+    await database.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext('quarry.migrate'))`);
+      await tx.execute(sql`create schema if not exists drizzle`);
+      await tx.execute(
+        sql`create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`,
+      );
+      const [last] = await queryRows<{ created_at: string | number | null }>(
+        tx,
+        sql`select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1`,
+      );
+      const lastApplied = last === undefined ? undefined : Number(last.created_at);
+      for (const migration of migrations) {
+        if (lastApplied !== undefined && lastApplied >= migration.folderMillis) continue;
+        for (const statement of migration.sql) await tx.execute(sql.raw(statement));
+        await tx.execute(
+          sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${migration.hash}, ${migration.folderMillis})`,
+        );
+      }
+    });
   } catch (error) {
     throw explainMigrationError(error);
   }
   await ensureAllVectorIndexes(database);
 }
 
+/** Messages raised by migrations/0000 when pgvector is missing or not visible from the search_path. */
+const extensionProblems = ['needs the pgvector extension', 'the vector extension is installed in schema'];
+
 function explainMigrationError(error: unknown): unknown {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    if (e.message.includes('needs the pgvector extension')) {
+  const chain: Error[] = [];
+  for (let e: unknown = error; e instanceof Error; e = e.cause) chain.push(e);
+  // The server's own error is innermost; the wrappers around it quote the migration's SQL, which
+  // contains the same words, so the search starts from the inside.
+  for (const e of chain.reverse()) {
+    const message = e.message;
+    if (extensionProblems.some((problem) => message.includes(problem))) {
       const hint = (e as { hint?: unknown }).hint;
-      return new QuarryError('EXTENSION_MISSING', typeof hint === 'string' ? `${e.message}. ${hint}` : e.message, { cause: error });
+      return new QuarryError('EXTENSION_MISSING', typeof hint === 'string' ? `${message}. ${hint}` : message, { cause: error });
     }
   }
   return error;

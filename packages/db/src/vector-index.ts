@@ -78,12 +78,40 @@ export async function vectorIndexStatus(executor: SqlExecutor, collectionId: num
 /**
  * Makes sure the collection has exactly one valid HNSW index with its current parameters: builds it
  * (concurrently on a server, so writes go on), then drops any older or invalid one.
+ *
+ * Two processes may do this for the same collection at once (replicas running `migrate()`
+ * together). Two concurrent index builds on one table can deadlock, and PostgreSQL then cancels
+ * one of them, possibly leaving an invalid index behind; so a deadlock is retried, and the call
+ * returns only once the index is valid or another process is building it.
  */
 export async function ensureVectorIndex(database: Database, collection: IndexedCollection): Promise<void> {
+  const maxAttempts = 5;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await reconcileVectorIndex(database, collection);
+    } catch (error) {
+      if (!isDeadlock(error) || attempt >= maxAttempts) throw error;
+      await pause(attempt);
+      continue;
+    }
+    const wanted = vectorIndexName(collection);
+    const current = (await vectorIndexStatus(database.db, collection.id)).find((index) => index.name === wanted);
+    if (current && (current.valid || current.building)) return;
+    if (attempt >= maxAttempts) {
+      throw new Error(`the HNSW index ${wanted} is still not valid after ${maxAttempts} attempts to build it`);
+    }
+    await pause(attempt);
+  }
+}
+
+async function reconcileVectorIndex(database: Database, collection: IndexedCollection): Promise<void> {
   const wanted = vectorIndexName(collection);
   const concurrently = database.driver === 'postgres';
   const existing = await vectorIndexStatus(database.db, collection.id);
   const current = existing.find((index) => index.name === wanted);
+  // Another process is building it right now: an invalid index is only dropped and rebuilt when no
+  // build is in progress (a build that failed or was cancelled).
+  if (current && !current.valid && current.building) return;
   if (current && !current.valid) {
     await database.db.execute(sql`drop index ${sql.raw(concurrently ? 'concurrently ' : '')}if exists ${sql.identifier(wanted)}`);
   }
@@ -95,6 +123,18 @@ export async function ensureVectorIndex(database: Database, collection: IndexedC
       await database.db.execute(sql`drop index ${sql.raw(concurrently ? 'concurrently ' : '')}if exists ${sql.identifier(index.name)}`);
     }
   }
+}
+
+function isDeadlock(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if ((e as { code?: unknown }).code === '40P01') return true;
+  }
+  return false;
+}
+
+/** A short, jittered wait, so two processes that collided do not collide again. */
+function pause(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 100 * attempt + Math.random() * 250));
 }
 
 export async function dropVectorIndexes(database: Database, collectionId: number): Promise<void> {

@@ -3,6 +3,7 @@ import { jsonb, pgTable, text, timestamp, uuid, vector } from 'drizzle-orm/pg-co
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   collections,
+  createDb,
   distanceTo,
   documents as quarryDocuments,
   inCollection,
@@ -286,6 +287,28 @@ describe.each(testTargets())('adopting the guide database on $name', (target) =>
     const query = nudged(wanted.embedding, seededRandom(7));
     const results = await guideApplication(db).searchDocuments(query, 'bob');
     expect(results.map((row) => row.content)).toEqual(['Quarterly revenue grew 12%']);
+  });
+
+  it('two migrate() calls at the same time adopt the guide database once', async () => {
+    const guide = await target.createDatabase({ migrated: false });
+    database = guide;
+    await createGuideDatabase(guide, guideDdl);
+    const second = guide.config.driver === 'postgres' ? await createDb(guide.config) : guide;
+    try {
+      await Promise.all([migrate(guide), migrate(second)]);
+    } finally {
+      if (second !== guide) await second.close();
+    }
+    const adopted = await guide.db.select().from(collections);
+    expect(adopted.map((collection) => collection.name)).toEqual(['documents']);
+    const [count] = await queryRows<{ n: string | number }>(
+      guide.db,
+      sql`select count(*) as n from documents`,
+    );
+    expect(Number(count?.n)).toBe(guideRows().rows.length);
+    // Each call returns only once the index is valid or the other call is building it.
+    const indexes = await vectorIndexStatus(guide.db, adopted[0]?.id ?? -1);
+    expect(indexes.map((index) => index.valid)).toEqual([true]);
   });
 
   it('adopting and then migrating again changes nothing', async () => {
