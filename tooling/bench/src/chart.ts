@@ -1,8 +1,8 @@
 import type { RecallPoint } from './recall-bench';
 
 const PANEL_WIDTH = 300;
-const PANEL_HEIGHT = 240;
-const MARGIN = { top: 40, right: 16, bottom: 46, left: 52 };
+const PANEL_HEIGHT = 260;
+const MARGIN = { top: 62, right: 16, bottom: 46, left: 52 };
 const COLOURS = { quarry: '#1f6feb', guide: '#d9480f' } as const;
 const LABELS = { quarry: "Quarry's search", guide: "The guide's query (HNSW + WHERE)" } as const;
 
@@ -19,6 +19,11 @@ export function recallLatencyChart(points: readonly RecallPoint[], title: string
   const latencies = points.map((point) => point.p50Ms).filter((value) => value > 0);
   const minLog = Math.floor(Math.log10(Math.min(...latencies)) * 4) / 4;
   const maxLog = Math.ceil(Math.log10(Math.max(...latencies)) * 4) / 4 + (Math.min(...latencies) === Math.max(...latencies) ? 0.25 : 0);
+  // The interesting band is near the top: the axis starts just below the lowest recall (at most 0.9).
+  const lowest = Math.min(...points.map((point) => point.recall));
+  const yMin = Math.max(0, Math.min(0.9, Math.floor((lowest - 0.02) * 20) / 20));
+  const yStep = 1 - yMin <= 0.3 ? 0.05 : 1 - yMin <= 0.6 ? 0.1 : 0.25;
+  const yTicks = Array.from({ length: Math.round((1 - yMin) / yStep) + 1 }, (_, i) => Math.round((yMin + i * yStep) * 100) / 100);
   const width = filters.length * PANEL_WIDTH;
   const height = PANEL_HEIGHT + 70;
   const plotWidth = PANEL_WIDTH - MARGIN.left - MARGIN.right;
@@ -32,15 +37,16 @@ export function recallLatencyChart(points: readonly RecallPoint[], title: string
     const left = panel * PANEL_WIDTH + MARGIN.left;
     const top = MARGIN.top;
     const x = (ms: number) => left + ((Math.log10(ms) - minLog) / (maxLog - minLog)) * plotWidth;
-    const y = (recall: number) => top + (1 - recall) * plotHeight;
+    const y = (recall: number) => top + ((1 - recall) / (1 - yMin)) * plotHeight;
     const inPanel = points.filter((point) => point.filter === filter);
     const matching = inPanel[0]?.meanMatching ?? 0;
-    parts.push(`<text x="${left + plotWidth / 2}" y="${top - 8}" text-anchor="middle" font-weight="600">${escapeXml(filter === 'none' ? 'no filter' : `filter ${filter}`)} (${matching} rows match)</text>`);
+    parts.push(`<text x="${left + plotWidth / 2}" y="${top - 30}" text-anchor="middle" font-weight="600">${escapeXml(filter === 'none' ? 'no filter' : `filter ${filter}`)} (${matching} rows match)</text>`);
     parts.push(`<rect x="${left}" y="${top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#999"/>`);
-    for (const recall of [0, 0.25, 0.5, 0.75, 0.95, 1]) {
-      parts.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${y(recall)}" y2="${y(recall)}" stroke="${recall === 0.95 ? '#2b8a3e' : '#eee'}" ${recall === 0.95 ? 'stroke-dasharray="4 3"' : ''}/>`);
+    for (const recall of yTicks) {
+      parts.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${y(recall)}" y2="${y(recall)}" stroke="#eee"/>`);
       parts.push(`<text x="${left - 6}" y="${y(recall) + 4}" text-anchor="end">${recall}</text>`);
     }
+    parts.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${y(0.95)}" y2="${y(0.95)}" stroke="#2b8a3e" stroke-dasharray="4 3"/>`);
     for (let tick = Math.ceil(minLog); tick <= maxLog; tick++) {
       for (const factor of [1, 2, 5]) {
         const ms = factor * 10 ** tick;
@@ -55,7 +61,7 @@ export function recallLatencyChart(points: readonly RecallPoint[], title: string
       const series = inPanel.filter((point) => point.system === system).sort((a, b) => a.efSearch - b.efSearch);
       if (series.length === 0) continue;
       parts.push(`<polyline fill="none" stroke="${COLOURS[system]}" stroke-width="1.5" points="${series.map((point) => `${x(point.p50Ms).toFixed(1)},${y(point.recall).toFixed(1)}`).join(' ')}"/>`);
-      for (const point of series) {
+      for (const [index, point] of series.entries()) {
         const cx = x(point.p50Ms).toFixed(1);
         const cy = y(point.recall).toFixed(1);
         parts.push(
@@ -63,14 +69,16 @@ export function recallLatencyChart(points: readonly RecallPoint[], title: string
             ? `<circle cx="${cx}" cy="${cy}" r="4" fill="${COLOURS[system]}"><title>${escapeXml(`Quarry, ef_search ${point.efSearch}: recall ${point.recall}, short ${point.shortShare}, p50 ${point.p50Ms} ms`)}</title></circle>`
             : `<rect x="${Number(cx) - 4}" y="${Number(cy) - 4}" width="8" height="8" fill="${COLOURS[system]}"><title>${escapeXml(`guide, ef_search ${point.efSearch}: recall ${point.recall}, short ${point.shortShare}, p50 ${point.p50Ms} ms`)}</title></rect>`,
         );
-        parts.push(`<text x="${Number(cx) + 6}" y="${Number(cy) + (system === 'quarry' ? -6 : 14)}" fill="${COLOURS[system]}" font-size="9">ef ${point.efSearch}</text>`);
+        // Staggered so the labels of nearby points stay apart.
+        const dy = [-7, 14, -17][index % 3]! * (system === 'quarry' ? 1 : -1);
+        parts.push(`<text x="${Number(cx) + 6}" y="${Number(cy) + dy}" fill="${COLOURS[system]}" font-size="9">ef ${point.efSearch}</text>`);
       }
     }
   });
   const legendY = height - 12;
   parts.push(`<circle cx="20" cy="${legendY - 4}" r="4" fill="${COLOURS.quarry}"/><text x="30" y="${legendY}">${LABELS.quarry}</text>`);
-  parts.push(`<rect x="216" y="${legendY - 8}" width="8" height="8" fill="${COLOURS.guide}"/><text x="230" y="${legendY}">${escapeXml(LABELS.guide)}</text>`);
-  parts.push(`<line x1="470" x2="490" y1="${legendY - 4}" y2="${legendY - 4}" stroke="#2b8a3e" stroke-dasharray="4 3"/><text x="496" y="${legendY}">target recall 0.95</text>`);
+  parts.push(`<rect x="156" y="${legendY - 8}" width="8" height="8" fill="${COLOURS.guide}"/><text x="170" y="${legendY}">${escapeXml(LABELS.guide)}</text>`);
+  parts.push(`<line x1="380" x2="400" y1="${legendY - 4}" y2="${legendY - 4}" stroke="#2b8a3e" stroke-dasharray="4 3"/><text x="406" y="${legendY}">target recall 0.95; labels are hnsw.ef_search</text>`);
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }

@@ -17,6 +17,7 @@ if (!Array.isArray(query) || !query.every((value) => typeof value === 'number'))
 const vector: number[] = query;
 const openStarted = performance.now();
 const database = await createDb({ driver: 'embedded', dataDir });
+const migrateStarted = performance.now();
 await migrate(database);
 const opened = performance.now();
 const caller = createCaller(createContextInner({ database, embeddings: createEmbeddingRegistry([]) }, openAccess));
@@ -27,7 +28,8 @@ process.stdout.write(
   `${JSON.stringify({
     processStartToImportsMs: importsStarted,
     importsMs: openStarted - importsStarted,
-    openAndMigrateMs: opened - openStarted,
+    openMs: migrateStarted - openStarted,
+    migrateMs: opened - migrateStarted,
     firstSearchMs: firstResult - opened,
     firstResultMs: firstResult,
     results: response.results.length,
