@@ -111,6 +111,8 @@ export async function benchPglite(
       milliseconds += performance.now() - begin;
     }
     record('quarry-api', docs, milliseconds);
+    // Loaded without its index: left so, the next start would build it (migrate ensures every index).
+    await caller.collections.delete({ name: 'bench-api', confirm: 'bench-api' });
 
     const guideClient = await PGlite.create({ extensions: { vector } });
     const writer = guideWriterOnPglite(guideClient);
