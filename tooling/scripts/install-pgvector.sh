@@ -22,7 +22,8 @@ if [ -n "$current" ] && [ "$(printf '%s\n%s\n' "$min_version" "$current" | sort 
 fi
 
 need=()
-[ -x "$pg_config" ] || need+=("postgresql-server-dev-${major}")
+# postgresql-<major> ships pg_config too; the server headers come only with the -dev package.
+{ [ -x "$pg_config" ] && [ -f "$("$pg_config" --includedir-server)/postgres.h" ]; } || need+=("postgresql-server-dev-${major}")
 command -v make >/dev/null || need+=(make)
 command -v gcc >/dev/null || need+=(gcc)
 command -v xz >/dev/null || need+=(xz-utils)
