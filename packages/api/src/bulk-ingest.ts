@@ -126,7 +126,7 @@ function pgliteSession(transaction: PgliteTransaction): LoadSession {
     },
     async copy(target, chunks) {
       // PGlite's COPY reads the Blob passed with the statement as the file /dev/blob.
-      await transaction.query(`copy ${target} from '/dev/blob' (format binary)`, [], { blob: new Blob([...chunks]) });
+      await transaction.query(`copy ${target} from '/dev/blob' (format binary)`, [], { blob: new Blob(Array.from(chunks, (chunk) => new Uint8Array(chunk))) });
     },
     async attempt(work) {
       await transaction.exec('savepoint quarry_bulk_copy');

@@ -15,10 +15,17 @@ export async function inTransaction<T>(
   settings: Record<string, string> = {},
 ): Promise<T> {
   return db.transaction(async (tx) => {
-    const all = { statement_timeout: String(limits.statementTimeoutMs), ...settings };
-    for (const [name, value] of Object.entries(all)) {
-      await tx.execute(sql`select set_config(${name}, ${value}, true)`);
-    }
+    await setLocal(tx, { statement_timeout: String(limits.statementTimeoutMs), ...settings });
     return work(tx);
   });
+}
+
+/**
+ * `SET LOCAL` for each setting, in one round trip. Names and values are bound parameters of
+ * `set_config`, never SQL text.
+ */
+export async function setLocal(tx: Transaction, settings: Record<string, string>): Promise<void> {
+  const calls = Object.entries(settings).map(([name, value]) => sql`set_config(${name}, ${value}, true)`);
+  if (calls.length === 0) return;
+  await tx.execute(sql`select ${sql.join(calls, sql`, `)}`);
 }

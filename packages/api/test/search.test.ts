@@ -21,9 +21,9 @@ function cosineDistance(a: readonly number[], b: readonly number[]): number {
 
 describe.each(testTargets())('search on $name', (target) => {
   let harness: Harness;
-  let ids: string[] = [];
+  const ids: string[] = [];
   beforeAll(async () => {
-    harness = await createHarness(target, { limits: { exactSearchMaxRows: 100 }, providers: [hashedBagOfWords('test/bow-16', DIMENSIONS)] });
+    harness = await createHarness(target, { limits: { exactSearchMaxRows: 100, maxK: 100 }, providers: [hashedBagOfWords('test/bow-16', DIMENSIONS)] });
     await harness.as().collections.create({ name: 'corpus', dimensions: DIMENSIONS, embeddingModel: 'test/bow-16' });
     for (let start = 0; start < COUNT; start += 200) {
       const batch = vectors.slice(start, start + 200).map((embedding, offset) => {
@@ -157,6 +157,25 @@ describe.each(testTargets())('search on $name', (target) => {
     }
     expect(results.map((r) => r.score)).toEqual([...results.map((r) => r.score)].sort((a, b) => b - a));
     expect(results.some((r) => r.keywordRank !== null)).toBe(true);
+  });
+
+  it('plans the keyword half of a hybrid search as it plans a keyword search: the index scan settings of the vector half do not carry over', async () => {
+    // A broad filter makes the vector half walk the HNSW index with sequential and bitmap scans
+    // switched off; the keyword half that follows in the same transaction must get them back.
+    const shape = (plan: string[] | null) => (plan ?? []).filter((line) => !/^(Planning|Execution) Time/.test(line)).map((line) => line.replace(/\((cost|actual)[^)]*\)/g, '').trimEnd());
+    const filter = { key: 'even', op: 'eq', value: true } as const;
+    const hybrid = await harness.as().search.query({ collection: 'corpus', mode: 'hybrid', text: 'river boat', vector: query, k: 10, filter, explain: true });
+    const keyword = await harness.as().search.query({ collection: 'corpus', mode: 'keyword', text: 'river boat', k: 40, filter, explain: true });
+    expect(hybrid.stats.strategy).toBe('hnsw_iterative');
+    expect(hybrid.keywordPlan?.length).toBeGreaterThan(0);
+    expect(shape(hybrid.keywordPlan)).toEqual(shape(keyword.keywordPlan));
+  });
+
+  it('refuses k above the server limit, naming it', async () => {
+    await expect(harness.as().search.query({ collection: 'corpus', vector: query, k: 101 })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('k is at most 100 on this server, got 101'),
+    });
   });
 
   it('embeds query text with the collection model', async () => {

@@ -1,4 +1,4 @@
-import type { IngestItem } from '../../../packages/api/src/ingest';
+import type { IngestItem } from '@quarry/api';
 import type { Metadata } from '@quarry/db';
 import { rowNorms } from './exact';
 import type { VectorSet } from './synthetic';

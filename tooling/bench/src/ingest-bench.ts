@@ -1,9 +1,6 @@
-import { createCaller, createContextInner, openAccess } from '@quarry/api';
+import { bulkIngestDocuments, createCaller, createContextInner, defaultLimits, openAccess } from '@quarry/api';
 import { createEmbeddingRegistry } from '@quarry/api/embeddings';
 import { collections, dropVectorIndexes, ensureVectorIndex, eq, sql, type Collection, type Database } from '@quarry/db';
-// Not yet exported by @quarry/api (see the report): the benchmark measures it where it lives.
-import { bulkIngestDocuments } from '../../../packages/api/src/bulk-ingest';
-import { defaultLimits } from '../../../packages/api/src/limits';
 import { startApiServer } from './api-client';
 import { vectorOf, ingestItems, type Corpus } from './corpus';
 import { GUIDE_INDEX_SQL, GUIDE_SCHEMA_SQL, guideWriterOnPostgres, type GuideWriter } from './guide';

@@ -16,13 +16,15 @@ import {
   sql,
   type Collection,
   type SQL,
+  type SQLWrapper,
 } from '@quarry/db';
 import type { Principal } from '../auth';
 import { loadCollection } from '../collections';
 import type { Context } from '../context';
 import { compileFilter } from '../filter';
+import { HARD_LIMITS } from '../limits';
 import { resolveTenant } from '../tenancy';
-import { inTransaction, type Transaction } from '../transaction';
+import { inTransaction, setLocal, type Transaction } from '../transaction';
 import type { SearchInput, SearchMode } from './input';
 
 /** How the vector part of a query was answered. */
@@ -71,6 +73,8 @@ export interface SearchResponse {
   stats: SearchStats;
   /** EXPLAIN ANALYZE of the vector retrieval, when asked for. */
   plan: string[] | null;
+  /** EXPLAIN ANALYZE of the keyword retrieval, when asked for. */
+  keywordPlan: string[] | null;
 }
 
 const DEFAULT_EF_SEARCH = 40;
@@ -149,10 +153,6 @@ export function readDatabase(ctx: Context) {
   return ctx.replicas[Math.floor(Math.random() * ctx.replicas.length)] ?? ctx.database;
 }
 
-async function setLocal(tx: Transaction, name: string, value: string): Promise<void> {
-  await tx.execute(sql`select set_config(${name}, ${value}, true)`);
-}
-
 /** Rows matching the scope, counted up to `cap` (the LIMIT keeps the count cheap on big sets). */
 async function countUpTo(tx: Transaction, scope: SQL | undefined, cap: number): Promise<number> {
   const matching = tx.select({ one: sql`1` }).from(documents).where(scope).limit(cap).as('matching');
@@ -172,6 +172,9 @@ function candidateColumns(collection: Collection, vector: number[] | undefined, 
     distance: vector ? sql<number>`${distanceTo(collection, vector, { exact })}`.mapWith(Number) : sql<null>`null`,
   };
 }
+
+const forceIndexScan = { enable_seqscan: 'off', enable_bitmapscan: 'off' };
+const plannerDefaults = { enable_seqscan: 'on', enable_bitmapscan: 'on' };
 
 interface VectorRetrieval {
   rows: Candidate[];
@@ -235,26 +238,25 @@ async function retrieveByVector(
       .orderBy(distanceTo(collection, vector, { exact }))
       .limit(wanted);
     const rows = (await query) as Candidate[];
-    const plan = input.explain
-      ? (await queryRows<Record<string, string>>(tx, sql`explain (analyze, costs, buffers off) ${query}`)).map((row) => Object.values(row)[0] ?? '')
-      : null;
+    const plan = input.explain ? await explainAnalyze(tx, query) : null;
     return { rows, plan };
   };
 
   if (strategy !== 'exact') {
-    await setLocal(tx, 'hnsw.ef_search', String(efSearch));
-    if (strategy === 'hnsw_iterative') await setLocal(tx, 'hnsw.iterative_scan', 'relaxed_order');
-    // The index must serve the ORDER BY ... LIMIT; the planner's estimate for jsonb filters is often
-    // far too low, which would otherwise make it sort a bitmap scan of "few" rows.
-    await setLocal(tx, 'enable_seqscan', 'off');
-    await setLocal(tx, 'enable_bitmapscan', 'off');
+    await setLocal(tx, {
+      'hnsw.ef_search': String(efSearch),
+      ...(strategy === 'hnsw_iterative' ? { 'hnsw.iterative_scan': 'relaxed_order' } : {}),
+      // The index must serve the ORDER BY ... LIMIT; the planner's estimate for jsonb filters is often
+      // far too low, which would otherwise make it sort a bitmap scan of "few" rows. Restored below:
+      // later statements in this transaction (the keyword retrieval, an exact re-run) need both.
+      ...forceIndexScan,
+    });
   }
   let { rows, plan } = await run(strategy === 'exact');
+  if (strategy !== 'exact') await setLocal(tx, plannerDefaults);
   if (strategy !== 'exact' && rows.length < wanted) {
     const available = matchedRows ?? (await countUpTo(tx, scope, wanted));
     if (available > rows.length) {
-      await setLocal(tx, 'enable_seqscan', 'on');
-      await setLocal(tx, 'enable_bitmapscan', 'on');
       ({ rows, plan } = await run(true));
       reason = `the index returned ${rows.length < wanted ? rows.length : 'fewer'} of ${wanted} while more rows match: re-ran as exact search`;
       strategy = 'exact';
@@ -265,24 +267,36 @@ async function retrieveByVector(
   return { rows, strategy, reason, efSearch: strategy === 'exact' ? null : efSearch, matchedRows, matchedRowsCappedAt: matchedRows === null ? null : cap - 1, plan };
 }
 
-async function retrieveByKeyword(tx: Transaction, prepared: PreparedQuery, text: string, wanted: number, input: SearchInput): Promise<Candidate[]> {
+async function explainAnalyze(tx: Transaction, query: SQLWrapper): Promise<string[]> {
+  const rows = await queryRows<Record<string, string>>(tx, sql`explain (analyze, costs, buffers off) ${query}`);
+  return rows.map((row) => Object.values(row)[0] ?? '');
+}
+
+async function retrieveByKeyword(tx: Transaction, prepared: PreparedQuery, text: string, wanted: number, input: SearchInput): Promise<{ rows: Candidate[]; plan: string[] | null }> {
   const { collection, vector } = prepared;
   const query = sql`websearch_to_tsquery('english', ${text})`;
   const keywordScore = sql<number>`ts_rank_cd(${documents.searchText}, ${query})`.mapWith(Number);
-  const rows = await tx
+  const select = tx
     .select({ ...candidateColumns(collection, vector, input.contentMaxChars, true), keywordScore })
     .from(documents)
     .where(and(inCollection(collection.id), sql`${documents.searchText} @@ ${query}`, ...prepared.restrictions))
     .orderBy(sql`${keywordScore} desc`, documents.id)
     .limit(wanted);
-  return rows as Candidate[];
+  const rows = (await select) as Candidate[];
+  return { rows, plan: input.explain ? await explainAnalyze(tx, select) : null };
 }
 
 export async function runSearch(ctx: Context, principal: Principal, input: SearchInput): Promise<SearchResponse> {
   const started = performance.now();
+  if (input.k > ctx.limits.maxK) {
+    throw new QuarryError('INVALID_INPUT', `k is at most ${ctx.limits.maxK} on this server, got ${input.k}; page with a threshold or a filter instead`);
+  }
+  if (input.hybrid.candidates !== undefined && input.hybrid.candidates > ctx.limits.maxK) {
+    throw new QuarryError('INVALID_INPUT', `hybrid.candidates is at most ${ctx.limits.maxK} on this server, got ${input.hybrid.candidates}`);
+  }
   const prepared = await prepareQuery(ctx, principal, input);
   const { collection, vector } = prepared;
-  const candidates = input.mode === 'hybrid' ? (input.hybrid.candidates ?? Math.max(40, input.k * 4)) : input.k;
+  const candidates = input.mode === 'hybrid' ? (input.hybrid.candidates ?? Math.max(40, Math.min(input.k * 4, HARD_LIMITS.k))) : input.k;
 
   const outcome = await inTransaction(readDatabase(ctx).db, ctx.limits, async (tx) => {
     const byVector = input.mode !== 'keyword' && vector ? await retrieveByVector(tx, ctx, prepared, vector, candidates, input) : null;
@@ -292,7 +306,7 @@ export async function runSearch(ctx: Context, principal: Principal, input: Searc
 
   const merged = new Map<string, { candidate: Candidate; vectorRank: number | null; keywordRank: number | null }>();
   outcome.byVector?.rows.forEach((candidate, index) => merged.set(candidate.id, { candidate, vectorRank: index + 1, keywordRank: null }));
-  outcome.byKeyword?.forEach((candidate, index) => {
+  outcome.byKeyword?.rows.forEach((candidate, index) => {
     const existing = merged.get(candidate.id);
     if (existing) {
       existing.keywordRank = index + 1;
@@ -351,5 +365,6 @@ export async function runSearch(ctx: Context, principal: Principal, input: Searc
       metric: collection.metric,
     },
     plan: byVector?.plan ?? null,
+    keywordPlan: outcome.byKeyword?.plan ?? null,
   };
 }

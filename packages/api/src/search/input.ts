@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { metadataFilterSchema } from '../filter';
 import { HARD_LIMITS } from '../limits';
-import { collectionNameSchema, createdRangeSchema, documentIdSchema, tenantSchema, vectorSchema } from '../inputs';
+import { collectionNameSchema, createdRangeSchema, documentIdSchema, storableText, tenantSchema, vectorSchema } from '../inputs';
 
 export const searchModes = ['vector', 'keyword', 'hybrid'] as const;
 export type SearchMode = (typeof searchModes)[number];
@@ -11,7 +11,7 @@ export const searchInputSchema = z.object({
   /** vector: nearest neighbours; keyword: PostgreSQL full text; hybrid: both, fused by reciprocal rank. */
   mode: z.enum(searchModes).default('vector'),
   /** Query text: embedded with the collection's model for vector search, parsed by websearch_to_tsquery for keyword search. */
-  text: z.string().min(1).max(HARD_LIMITS.queryTextChars).optional(),
+  text: storableText(z.string().min(1).max(HARD_LIMITS.queryTextChars)).optional(),
   /** A query vector; takes precedence over embedding `text`. */
   vector: vectorSchema.optional(),
   /** "More like this": use a stored document's vector as the query. */
@@ -38,7 +38,7 @@ export const searchInputSchema = z.object({
     .default({ rrfK: 60, vectorWeight: 1, keywordWeight: 1 }),
   /** Truncate each result's content to this many characters. */
   contentMaxChars: z.number().int().min(0).max(HARD_LIMITS.contentChars).optional(),
-  /** Return the query plan (EXPLAIN ANALYZE) of the vector retrieval. */
+  /** Return the query plans (EXPLAIN ANALYZE) of the vector and keyword retrievals. */
   explain: z.boolean().default(false),
 });
 export type SearchInput = z.infer<typeof searchInputSchema>;

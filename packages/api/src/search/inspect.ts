@@ -1,5 +1,5 @@
 import { and, count, distanceTo, documents, eq, inCollection, isNotNull, lt, QuarryError, similarityFromDistance, sql } from '@quarry/db';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Principal } from '../auth';
 import type { Context } from '../context';
 import { compileFilter } from '../filter';
