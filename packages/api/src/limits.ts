@@ -7,6 +7,8 @@ export const HARD_LIMITS = {
   vectorDimensions: 16_000,
   contentChars: 1_000_000,
   queryTextChars: 4_000,
+  /** Levels of arrays and objects in a document's metadata (a bare `{}` is 1). */
+  metadataDepth: 64,
 } as const;
 
 export const limitsSchema = z.object({

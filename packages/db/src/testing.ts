@@ -1,6 +1,7 @@
 import postgres from 'postgres';
 import { randomBytes } from 'node:crypto';
-import { createDb, type Database, type DbConfig } from './client';
+import { sql } from 'drizzle-orm';
+import { createDb, queryRows, type Database, type DbConfig } from './client';
 import { migrate } from './migrate';
 
 /**
@@ -93,4 +94,30 @@ export function testTargets(): TestTarget[] {
 /** Only the real-server targets, for tests of server behaviour (EXPLAIN plans, concurrency). */
 export function serverTestTargets(): TestTarget[] {
   return testTargets().filter((target) => target.name !== 'pglite');
+}
+
+/**
+ * One row that changes whenever a collection, a document or an index on `documents` does: counts
+ * and md5 digests over every row's identity, content, metadata and vector. Tests of refused
+ * requests compare it before and after. Plain SQL, for drizzle (`sql.raw`) and postgres.js alike.
+ */
+export const fingerprintSql = `select
+  (select count(*)::int from collections) as collections,
+  (select md5(coalesce(string_agg(concat_ws('|', id, name, dimensions, metric, embedding_model, hnsw_m, hnsw_ef_construction), ',' order by id), '')) from collections) as collections_md5,
+  (select count(*)::int from documents) as documents,
+  (select md5(coalesce(string_agg(concat_ws('|', id, collection_id, tenant_id, external_id, content_hash, md5(content), metadata::text, embedding::text, updated_at), ',' order by id), '')) from documents) as documents_md5,
+  (select coalesce(string_agg(indexname, ',' order by indexname), '') from pg_indexes where tablename = 'documents') as indexes`;
+
+export interface Fingerprint {
+  collections: number;
+  collections_md5: string;
+  documents: number;
+  documents_md5: string;
+  indexes: string;
+}
+
+export async function fingerprint(database: Pick<Database, 'db'>): Promise<Fingerprint> {
+  const [row] = await queryRows<Fingerprint>(database.db, sql.raw(fingerprintSql));
+  if (!row) throw new Error('the fingerprint query returned no row');
+  return { ...row, collections: Number(row.collections), documents: Number(row.documents) };
 }

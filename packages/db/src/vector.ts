@@ -5,6 +5,8 @@ import { documents, type Collection, type DistanceMetric } from './schema';
 /** pgvector's HNSW limits: `vector` indexes up to 2,000 dimensions, `halfvec` up to 4,000. */
 export const MAX_VECTOR_INDEX_DIMENSIONS = 2000;
 export const MAX_HALFVEC_INDEX_DIMENSIONS = 4000;
+/** The largest magnitude half precision holds; a `halfvec` cast of anything larger is an error. */
+export const MAX_HALFVEC_COMPONENT = 65504;
 
 export type IndexedVectorType = 'vector' | 'halfvec';
 export type VectorShape = Pick<Collection, 'name' | 'dimensions'>;
@@ -42,6 +44,7 @@ export function assertVectorFits(collection: VectorShape, vector: readonly numbe
       `collection '${collection.name}' expects ${collection.dimensions} dimensions, got ${vector.length} (${label})`,
     );
   }
+  const halfPrecision = collection.dimensions > MAX_VECTOR_INDEX_DIMENSIONS;
   for (let i = 0; i < vector.length; i++) {
     const component = vector[i];
     if (typeof component !== 'number' || !Number.isFinite(component)) {
@@ -55,6 +58,13 @@ export function assertVectorFits(collection: VectorShape, vector: readonly numbe
       throw new QuarryError(
         'INVALID_VECTOR',
         `${label} for collection '${collection.name}' has component ${component} at index ${i}, outside the float32 range pgvector stores`,
+      );
+    }
+    // Collections over 2,000 dimensions are indexed (and searched) as halfvec.
+    if (halfPrecision && Math.abs(component) > MAX_HALFVEC_COMPONENT) {
+      throw new QuarryError(
+        'INVALID_VECTOR',
+        `${label} for collection '${collection.name}' has component ${component} at index ${i}; its ${collection.dimensions} dimensions are indexed as halfvec, which holds magnitudes up to ${MAX_HALFVEC_COMPONENT}`,
       );
     }
   }

@@ -14,12 +14,12 @@ export interface MetadataKeySummary {
 /**
  * The top-level metadata keys of a collection, for the dashboard's filter builder: computed over at
  * most `sampleSize` of its documents (any of them, not a random sample), most frequent first, then
- * by key in code point order.
+ * by key in code point order. With `tenant`, only that tenant's documents are sampled.
  */
 export async function metadataKeys(
   db: SqlExecutor,
   collectionId: number,
-  options: { sampleSize?: number } = {},
+  options: { sampleSize?: number; tenant?: string } = {},
 ): Promise<MetadataKeySummary[]> {
   const sampleSize = options.sampleSize ?? DEFAULT_METADATA_KEYS_SAMPLE_SIZE;
   if (!Number.isSafeInteger(collectionId) || collectionId < 1) {
@@ -46,6 +46,7 @@ export async function metadataKeys(
         from (
           select ${documents.metadata} as metadata from ${documents}
           where ${documents.collectionId} = ${collectionId}
+            ${options.tenant === undefined ? sql.empty() : sql`and ${documents.tenantId} = ${options.tenant}`}
           limit ${sampleSize}
         ) as sample
         cross join lateral jsonb_each(sample.metadata) as entry

@@ -19,7 +19,7 @@ import {
 } from '@quarry/db';
 import { loadCollection } from '../collections';
 import type { Context } from '../context';
-import { collectionNameSchema, hnswParametersSchema, metricSchema } from '../inputs';
+import { collectionNameSchema, hnswParametersSchema, metricSchema, storableText } from '../inputs';
 import { adminProcedure, readProcedure } from '../trpc';
 
 async function describeCollection(ctx: Context, collection: Collection, tenant: string | undefined) {
@@ -88,7 +88,7 @@ export const collectionsRouter = {
         name: collectionNameSchema,
         dimensions: z.number().int().min(1).max(16_000),
         metric: metricSchema.default('cosine'),
-        embeddingModel: z.string().min(1).max(200),
+        embeddingModel: storableText(z.string().min(1).max(200)),
         hnsw: hnswParametersSchema.default({ m: 16, efConstruction: 64 }),
       }),
     )
@@ -123,9 +123,14 @@ export const collectionsRouter = {
     return Promise.all(all.map((collection) => describeCollection(ctx, collection, ctx.principal.tenant)));
   }),
 
+  /**
+   * `table` is null for a key bound to a tenant: the table's figures (live rows, size) count every
+   * tenant's documents.
+   */
   get: readProcedure.input(z.object({ name: collectionNameSchema })).query(async ({ ctx, input }) => {
     const collection = await loadCollection(ctx.database.db, input.name);
-    return { ...(await describeCollection(ctx, collection, ctx.principal.tenant)), table: await tableHealth(ctx.database) };
+    const tenant = ctx.principal.tenant;
+    return { ...(await describeCollection(ctx, collection, tenant)), table: tenant === undefined ? await tableHealth(ctx.database) : null };
   }),
 
   /** New HNSW parameters: the index is rebuilt (concurrently on a server) and then swapped in. */

@@ -23,24 +23,43 @@ import { loadCollection } from '../collections';
 import { metadataFilterSchema } from '../filter';
 import { compileFilter } from '../filter';
 import { ingestDocuments } from '../ingest';
-import { collectionNameSchema, createdRangeSchema, documentIdSchema, tenantSchema, vectorSchema } from '../inputs';
+import { collectionNameSchema, createdRangeSchema, documentIdSchema, instantSchema, storableText, tenantSchema, vectorSchema } from '../inputs';
 import { HARD_LIMITS } from '../limits';
 import { resolveTenant } from '../tenancy';
 import { inTransaction } from '../transaction';
 import { readProcedure, writeProcedure } from '../trpc';
 import type { Context } from '../context';
 
-// PostgreSQL text and jsonb cannot hold U+0000; refuse it here rather than fail in the database.
-const storableText = (schema: z.ZodString) => schema.refine((text) => !text.includes('\u0000'), 'text may not contain the NUL character (U+0000)');
-const jsonValueSchema: z.ZodType<Metadata[string]> = z.lazy(() =>
+const jsonValueSchema: z.ZodType<Metadata[string], Metadata[string]> = z.lazy(() =>
   z.union([storableText(z.string()), z.number(), z.boolean(), z.null(), z.array(jsonValueSchema), z.record(storableText(z.string().max(256)), jsonValueSchema)]),
 );
-const metadataSchema = z.record(storableText(z.string().max(256)), jsonValueSchema);
+
+/** Levels of arrays and objects in `value`, counted without recursion and only up to `cap + 1`. */
+function nestingDepthUpTo(value: unknown, cap: number): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [node, depth] = next;
+    if (node === null || typeof node !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > cap) return deepest;
+    for (const inner of Object.values(node)) pending.push([inner, depth + 1]);
+  }
+  return deepest;
+}
+
+// The depth is checked first, iteratively: the recursive schema would exhaust the stack on deep input.
+const metadataSchema = z
+  .custom<Metadata>(
+    (value) => nestingDepthUpTo(value, HARD_LIMITS.metadataDepth) <= HARD_LIMITS.metadataDepth,
+    `metadata may nest at most ${HARD_LIMITS.metadataDepth} levels of objects and arrays`,
+  )
+  .pipe(z.record(storableText(z.string().max(256)), jsonValueSchema));
 
 const ingestItemSchema = z.object({
   content: storableText(z.string().min(1, 'content must not be empty').max(HARD_LIMITS.contentChars)),
   metadata: metadataSchema.optional(),
-  externalId: z.string().min(1).max(512).optional(),
+  externalId: storableText(z.string().min(1).max(512)).optional(),
   embedding: vectorSchema.optional(),
 });
 
@@ -84,7 +103,7 @@ function toDocument(row: typeof documents.$inferSelect, includeEmbedding: boolea
  * Cursor for keyset pagination over (created_at desc, id desc), opaque to clients. It carries the
  * timestamp as PostgreSQL prints it: a JS Date would drop the microseconds and skip rows.
  */
-const cursorSchema = z.object({ createdAt: z.string().max(64), id: documentIdSchema });
+const cursorSchema = z.object({ createdAt: instantSchema, id: documentIdSchema });
 const exactCreatedAt = sql<string>`to_char(${documents.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 function encodeCursor(createdAt: string, id: string): string {
   return Buffer.from(JSON.stringify({ createdAt, id })).toString('base64url');

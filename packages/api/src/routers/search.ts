@@ -1,11 +1,12 @@
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
-import { metadataKeys } from '../filter';
+import { DEFAULT_METADATA_KEYS_SAMPLE_SIZE, MAX_METADATA_KEYS_SAMPLE_SIZE, metadataKeys } from '../filter';
 import { loadCollection } from '../collections';
-import { collectionNameSchema } from '../inputs';
+import { collectionNameSchema, tenantSchema } from '../inputs';
 import { runSearch } from '../search/execute';
 import { searchInputSchema } from '../search/input';
 import { inspectDocument, inspectDocumentInputSchema } from '../search/inspect';
+import { resolveTenant } from '../tenancy';
 import { readProcedure } from '../trpc';
 
 export const searchRouter = {
@@ -17,11 +18,18 @@ export const searchRouter = {
     .input(inspectDocumentInputSchema)
     .query(({ ctx, input }) => inspectDocument(ctx, ctx.principal, input)),
 
-  /** Metadata keys seen in a collection (a bounded sample), for building filters. */
+  /** Metadata keys seen in a collection (a bounded sample of the tenant's documents), for building filters. */
   metadataKeys: readProcedure
-    .input(z.object({ collection: collectionNameSchema, sampleSize: z.number().int().min(1).max(10_000).default(1_000) }))
+    .input(
+      z.object({
+        collection: collectionNameSchema,
+        tenant: tenantSchema.optional(),
+        sampleSize: z.number().int().min(1).max(MAX_METADATA_KEYS_SAMPLE_SIZE).default(DEFAULT_METADATA_KEYS_SAMPLE_SIZE),
+      }),
+    )
     .query(async ({ ctx, input }) => {
       const collection = await loadCollection(ctx.database.db, input.collection);
-      return metadataKeys(ctx.database.db, collection.id, { sampleSize: input.sampleSize });
+      const tenant = resolveTenant(ctx.principal, input.tenant, 'read');
+      return metadataKeys(ctx.database.db, collection.id, { sampleSize: input.sampleSize, tenant });
     }),
 } satisfies TRPCRouterRecord;

@@ -21,7 +21,7 @@ export function CollectionsPage() {
   const health = useQuery(
     trpc.collections.get.queryOptions(first ? { name: first } : skipToken, {
       refetchInterval: (query) =>
-        (query.state.data?.table.indexBuilds.length ?? 0) > 0 ? BUILD_POLL_MS : false,
+        (query.state.data?.table?.indexBuilds.length ?? 0) > 0 ? BUILD_POLL_MS : false,
     }),
   );
 

@@ -4,7 +4,7 @@ import { ErrorState, Loading } from '../../../components/StatusMessage';
 import { formatAge, formatBytes, formatCount } from '../../../lib/format';
 import type { ApiQuery } from '../../../lib/trpc';
 
-type TableHealthData = RouterOutputs['collections']['get']['table'];
+type TableHealthData = NonNullable<RouterOutputs['collections']['get']['table']>;
 
 /** Past this share of dead rows, searches read noticeably more pages than they need. */
 const DEAD_TUPLE_WARNING = 0.2;
@@ -33,6 +33,15 @@ export function TableHealth({ query }: { query: ApiQuery<RouterOutputs['collecti
       />
     );
   const table = query.data.table;
+  if (!table)
+    return (
+      <section className="card" aria-labelledby="table-health">
+        <h2 id="table-health">Documents table health</h2>
+        <p className="muted small">
+          Not shown to a key bound to a tenant: the table's figures count every tenant's documents.
+        </p>
+      </section>
+    );
   const rows = table.liveTuples + table.deadTuples;
   const deadShare = rows > 0 ? table.deadTuples / rows : 0;
   return (
