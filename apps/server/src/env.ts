@@ -75,6 +75,7 @@ const envSchema = z.object({
   DATABASE_POOLED: optional(booleanText),
   DATABASE_REPLICA_URLS: optional(commaList(postgresUrl)),
   DATABASE_MAX_CONNECTIONS: optional(integerText(1, 1000)),
+  DATABASE_ACQUIRE_TIMEOUT_MS: optional(integerText(0, 10 * 60 * 1000)),
   QUARRY_DATA_DIR: optional(z.string()),
   QUARRY_API_KEYS: optional(apiKeysJson),
   QUARRY_OPENAI_BASE_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL ending with the API version, e.g. https://api.openai.com/v1' })),
@@ -99,7 +100,7 @@ export type EnvName = keyof typeof envSchema.shape;
 
 export type DatabaseSettings =
   | { driver: 'embedded'; dataDir: string }
-  | { driver: 'postgres'; url: string; pooled: boolean; maxConnections: number; replicaUrls: string[] };
+  | { driver: 'postgres'; url: string; pooled: boolean; maxConnections: number; acquireTimeoutMs: number; replicaUrls: string[] };
 
 export interface OpenAISettings {
   baseUrl: string;
@@ -156,7 +157,7 @@ function combinationProblems(env: Readonly<Record<string, string | undefined>>):
     problems.push({ variable: 'QUARRY_OPENAI_API_KEY', message: `is set but ${openaiParts.join(', ')} are not` });
   }
   if (!isSet('DATABASE_URL')) {
-    for (const name of ['DATABASE_POOLED', 'DATABASE_REPLICA_URLS', 'DATABASE_MAX_CONNECTIONS'] as const) {
+    for (const name of ['DATABASE_POOLED', 'DATABASE_REPLICA_URLS', 'DATABASE_MAX_CONNECTIONS', 'DATABASE_ACQUIRE_TIMEOUT_MS'] as const) {
       if (isSet(name)) problems.push({ variable: name, message: 'needs DATABASE_URL: the embedded database has no pooler, replicas or connection pool' });
     }
   } else if (isSet('QUARRY_DATA_DIR')) {
@@ -187,6 +188,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
         url: e.DATABASE_URL,
         pooled: e.DATABASE_POOLED ?? false,
         maxConnections: e.DATABASE_MAX_CONNECTIONS ?? 10,
+        acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS ?? 10_000,
         replicaUrls: e.DATABASE_REPLICA_URLS ?? [],
       }
     : { driver: 'embedded', dataDir: resolve(cwd, e.QUARRY_DATA_DIR ?? '.quarry-data') };

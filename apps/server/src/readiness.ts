@@ -18,7 +18,12 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+/** The innermost cause says what happened ("connect ECONNREFUSED ..."); wrappers only name the query. */
+function message(error: unknown): string {
+  let innermost = error;
+  while (innermost instanceof Error && innermost.cause instanceof Error) innermost = innermost.cause;
+  return innermost instanceof Error ? innermost.message : String(innermost);
+}
 
 /**
  * Ready means: start-up finished (migrations, demo data), the database answers, every committed

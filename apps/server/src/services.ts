@@ -43,7 +43,14 @@ export async function openDatabase(settings: DatabaseSettings, applicationName =
     }
   }
   const connect = (url: string, role: string) =>
-    createDb({ driver: 'postgres', url, pooled: settings.pooled, maxConnections: settings.maxConnections, applicationName: `${applicationName}-${role}` });
+    createDb({
+      driver: 'postgres',
+      url,
+      pooled: settings.pooled,
+      maxConnections: settings.maxConnections,
+      acquireTimeoutMs: settings.acquireTimeoutMs,
+      applicationName: `${applicationName}-${role}`,
+    });
   const database = await connect(settings.url, 'primary');
   const replicas = await Promise.all(settings.replicaUrls.map((url, index) => connect(url, `replica-${index + 1}`)));
   return { database, replicas };

@@ -23,8 +23,17 @@ describe('loadConfig', () => {
       { DATABASE_URL: 'postgres://q@db:5432/quarry', DATABASE_POOLED: 'true', DATABASE_REPLICA_URLS: 'postgres://q@r1/quarry, postgres://q@r2/quarry' },
       '/srv/quarry',
     );
-    expect(config.database).toEqual({ driver: 'postgres', url: 'postgres://q@db:5432/quarry', pooled: true, maxConnections: 10, replicaUrls: ['postgres://q@r1/quarry', 'postgres://q@r2/quarry'] });
+    expect(config.database).toEqual({ driver: 'postgres', url: 'postgres://q@db:5432/quarry', pooled: true, maxConnections: 10, acquireTimeoutMs: 10_000, replicaUrls: ['postgres://q@r1/quarry', 'postgres://q@r2/quarry'] });
     expect(config.demo).toBe(false);
+  });
+
+  it('DATABASE_ACQUIRE_TIMEOUT_MS bounds the wait for a pool connection; 0 means no bound; nonsense is refused', () => {
+    const database = (value: string) => loadConfig({ DATABASE_URL: 'postgres://db/q', DATABASE_ACQUIRE_TIMEOUT_MS: value }, '/').database;
+    expect(database('2500')).toMatchObject({ acquireTimeoutMs: 2500 });
+    expect(database('0')).toMatchObject({ acquireTimeoutMs: 0 });
+    expect(problemsOf({ DATABASE_URL: 'postgres://db/q', DATABASE_ACQUIRE_TIMEOUT_MS: '-1' })).toEqual(['DATABASE_ACQUIRE_TIMEOUT_MS']);
+    expect(problemsOf({ DATABASE_URL: 'postgres://db/q', DATABASE_ACQUIRE_TIMEOUT_MS: '5s' })).toEqual(['DATABASE_ACQUIRE_TIMEOUT_MS']);
+    expect(problemsOf({ DATABASE_ACQUIRE_TIMEOUT_MS: '1000' })).toEqual(['DATABASE_ACQUIRE_TIMEOUT_MS']);
   });
 
   it('passes request limits and the statement timeout to the API', () => {

@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
-import { isQuarryError, QuarryError, type QuarryErrorCode } from '@quarry/db';
+import { isQuarryError, QuarryError, quarryErrorIn, type QuarryErrorCode } from '@quarry/db';
 
 /** The one place a domain error code becomes a transport status. */
 const trpcCodes: Record<QuarryErrorCode, TRPC_ERROR_CODE_KEY> = {
@@ -20,6 +20,7 @@ const trpcCodes: Record<QuarryErrorCode, TRPC_ERROR_CODE_KEY> = {
   UNAUTHORIZED: 'UNAUTHORIZED',
   EXTENSION_MISSING: 'INTERNAL_SERVER_ERROR',
   DATABASE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  DATABASE_BUSY: 'SERVICE_UNAVAILABLE',
   STATEMENT_TIMEOUT: 'TIMEOUT',
   INVALID_INPUT: 'BAD_REQUEST',
 };
@@ -40,7 +41,7 @@ function fromDatabaseError(error: unknown): QuarryError | undefined {
 
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
-  const domain = isQuarryError(error) ? error : fromDatabaseError(error);
+  const domain = quarryErrorIn(error) ?? fromDatabaseError(error);
   if (domain) return new TRPCError({ code: trpcCodes[domain.code], message: domain.message, cause: domain });
   return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'internal error', cause: error });
 }

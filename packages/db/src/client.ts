@@ -5,6 +5,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { createAcquireGate, gatePool } from './pool';
 import * as schema from './schema';
 
 export type Schema = typeof schema;
@@ -33,6 +34,11 @@ export type DbConfig =
       maxConnections?: number;
       idleTimeoutSeconds?: number;
       connectTimeoutSeconds?: number;
+      /**
+       * How long a caller waits for a free connection before DATABASE_BUSY (default 10,000 ms;
+       * 0: no limit). postgres.js alone would queue it forever.
+       */
+      acquireTimeoutMs?: number;
       applicationName?: string;
     };
 
@@ -54,16 +60,29 @@ export async function createDb(config: DbConfig = { driver: 'embedded' }): Promi
     return { db, driver: 'embedded', pooled: false, close: () => client.close() };
   }
   const pooled = config.pooled ?? false;
+  const max = config.maxConnections ?? 10;
   const client = postgres(config.url, {
     prepare: !pooled,
-    max: config.maxConnections ?? 10,
+    max,
     idle_timeout: config.idleTimeoutSeconds ?? 30,
     connect_timeout: config.connectTimeoutSeconds ?? 10,
+    backoff: reconnectBackoffSeconds,
     onnotice: () => {},
     connection: { application_name: config.applicationName ?? 'quarry' },
   });
-  const db: QuarryDatabase = drizzlePostgres(client, { schema });
+  const gated = gatePool(client, createAcquireGate(max, config.acquireTimeoutMs ?? 10_000));
+  const db: QuarryDatabase = drizzlePostgres(gated, { schema });
   return { db, driver: 'postgres', pooled, close: () => client.end({ timeout: 5 }) };
+}
+
+/**
+ * Seconds before a connection retries after a failed attempt. postgres.js's default grows to 20 s
+ * while the database is down, and requests queued behind the attempt wait that long before they
+ * fail; capped at half a second, they fail fast (DATABASE_UNAVAILABLE) and service resumes within
+ * a moment of the database coming back.
+ */
+function reconnectBackoffSeconds(retries: number): number {
+  return Math.min(0.05 * 2 ** retries, 0.5);
 }
 
 /** Rows of a raw statement: postgres.js returns an array, PGlite an object with `rows`. */

@@ -19,6 +19,7 @@ export const quarryErrorCodes = [
   'UNAUTHORIZED',
   'EXTENSION_MISSING',
   'DATABASE_UNAVAILABLE',
+  'DATABASE_BUSY',
   'STATEMENT_TIMEOUT',
   'INVALID_INPUT',
 ] as const;
@@ -37,4 +38,15 @@ export class QuarryError extends Error {
 
 export function isQuarryError(error: unknown): error is QuarryError {
   return error instanceof QuarryError;
+}
+
+/**
+ * The QuarryError an error carries, itself or somewhere in its cause chain: Drizzle wraps whatever a
+ * statement throws (including the pool's DATABASE_BUSY) in a DrizzleQueryError.
+ */
+export function quarryErrorIn(error: unknown): QuarryError | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (isQuarryError(e)) return e;
+  }
+  return undefined;
 }

@@ -1,4 +1,6 @@
 import { sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createDb,
@@ -10,6 +12,7 @@ import {
   type Database,
   type DbConfig,
 } from '../src/index';
+import * as schema from '../src/schema';
 import { testTargets, type TestDatabase } from '../src/testing';
 import { createCollection, insertDocuments, nudged, randomVector, seededRandom } from './helpers';
 
@@ -22,7 +25,7 @@ const poolSize = 10;
  * postgres.js driver asks for a server-side prepared statement only for these; whether one is
  * really made is the client's `prepare` setting, which `pooled: true` turns off.
  */
-function documentByNumber(database: Database) {
+function documentByNumber(database: Pick<Database, 'db'>) {
   return database.db
     .select({ content: documents.content })
     .from(documents)
@@ -31,12 +34,9 @@ function documentByNumber(database: Database) {
 }
 
 /** A second connection pool onto the same scratch database, of `poolSize` connections. */
-async function poolOnto(
-  database: TestDatabase,
-  overrides: { pooled?: boolean } = {},
-): Promise<Database | undefined> {
+async function poolOnto(database: TestDatabase): Promise<Database | undefined> {
   if (database.config.driver !== 'postgres') return undefined;
-  const config: DbConfig = { ...database.config, maxConnections: poolSize, ...overrides };
+  const config: DbConfig = { ...database.config, maxConnections: poolSize };
   return createDb(config);
 }
 
@@ -92,13 +92,17 @@ describe.each(testTargets())('concurrent queries on $name', (target) => {
   });
 
   if (target.name === 'pgbouncer') {
-    it("pgbouncer only: the same prepared query with pooled: false stalls or fails, which is the guide's pitfall", async () => {
+    it("pgbouncer only: the same prepared query through the guide's plain postgres.js client stalls or fails, which is the guide's pitfall", async () => {
       // PgBouncer in transaction mode hands each transaction to any server connection, but a
       // prepared statement lives on the one that prepared it. The server then reports
       // "prepared statement ... does not exist" (or "already exists", for drivers that reuse
       // statement names), and postgres.js's retry leaves the affected queries waiting for good.
-      const unpooled = await poolOnto(database, { pooled: false });
-      if (!unpooled) throw new Error('the pgbouncer target has a URL');
+      // The guide's client: postgres.js with its defaults (prepared statements on, pipelining).
+      // createDb's pool admits as many statements as it has connections, so nothing is
+      // pipelined and postgres.js's re-prepare succeeds; the plain driver shows the pitfall.
+      if (!database.url) throw new Error('the pgbouncer target has a URL');
+      const client = postgres(database.url, { max: poolSize, onnotice: () => {} });
+      const unpooled = { db: drizzle(client, { schema }), close: () => client.end({ timeout: 5 }) };
       const byNumber = documentByNumber(unpooled);
       let unanswered = 0;
       try {

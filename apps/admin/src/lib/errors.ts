@@ -28,6 +28,7 @@ const hints: Record<string, string> = {
     'The embedding service failed; retry, or paste a query vector instead.',
   STATEMENT_TIMEOUT: 'Narrow the query (a smaller k, a filter) and run it again.',
   DATABASE_UNAVAILABLE: 'The database is unreachable right now; retry in a moment.',
+  DATABASE_BUSY: 'Every database connection of the server is in use; retry in a moment.',
   INVALID_INPUT: 'Correct the highlighted part of the query and run it again.',
 };
 
