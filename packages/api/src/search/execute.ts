@@ -153,6 +153,11 @@ export function readDatabase(ctx: Context) {
   return ctx.replicas[Math.floor(Math.random() * ctx.replicas.length)] ?? ctx.database;
 }
 
+/** The rows a vector retrieval ranks: the collection's rows with an embedding, within the restrictions. */
+function vectorScope(prepared: PreparedQuery): SQL | undefined {
+  return and(inCollection(prepared.collection.id), isNotNull(documents.embedding), ...prepared.restrictions);
+}
+
 /** Rows matching the scope, counted up to `cap` (the LIMIT keeps the count cheap on big sets). */
 async function countUpTo(tx: Transaction, scope: SQL | undefined, cap: number): Promise<number> {
   const matching = tx.select({ one: sql`1` }).from(documents).where(scope).limit(cap).as('matching');
@@ -169,12 +174,9 @@ function candidateColumns(collection: Collection, vector: number[] | undefined, 
     contentTruncated: contentMaxChars === undefined ? sql<boolean>`false` : sql<boolean>`char_length(${documents.content}) > ${contentMaxChars}`,
     metadata: sql<Record<string, unknown>>`${documents.metadata}`,
     createdAt: documents.createdAt,
-    distance: vector ? sql<number>`${distanceTo(collection, vector, { exact })}`.mapWith(Number) : sql<null>`null`,
+    distance: vector ? sql<number>`${distanceTo(collection, vector, { exact })}`.mapWith(Number).as('distance') : sql<null>`null`,
   };
 }
-
-const forceIndexScan = { enable_seqscan: 'off', enable_bitmapscan: 'off' };
-const plannerDefaults = { enable_seqscan: 'on', enable_bitmapscan: 'on' };
 
 interface VectorRetrieval {
   rows: Candidate[];
@@ -186,77 +188,102 @@ interface VectorRetrieval {
   plan: string[] | null;
 }
 
+/** hnsw.ef_search: as asked (default 40), and at least the number of candidates wanted. */
+function efSearchFor(input: SearchInput, wanted: number): number {
+  return Math.min(MAX_EF_SEARCH, Math.max(input.efSearch ?? DEFAULT_EF_SEARCH, wanted));
+}
+
+interface VectorPlan {
+  strategy: VectorStrategy;
+  reason: string;
+  matchedRows: number | null;
+  matchedRowsCappedAt: number | null;
+  /** hnsw.ef_search: at least the number of candidates asked for. */
+  efSearch: number;
+}
+
 /**
- * The vector retrieval. The rule (documented in packages/api/README.md):
+ * The strategy of the vector retrieval. The rule (documented in packages/api/README.md):
  * - `exact: true` → exact scan;
+ * - unrestricted → HNSW;
  * - restricted (tenant, dates or metadata filter) and at most `exactSearchMaxRows` rows match →
  *   exact scan, which is then both faster and exact;
  * - restricted and more match → HNSW with pgvector's iterative scan (relaxed order, re-sorted
- *   here), so the index keeps walking until enough rows pass the restrictions;
- * - unrestricted → HNSW.
- * Whenever HNSW returns fewer than asked while at least that many rows match, the query is re-run
- * exactly: filtered search returns k results whenever k documents match.
+ *   here), so the index keeps walking until enough rows pass the restrictions.
+ * The first two need no database; `undefined` means the rows must be counted (`planByCount`).
+ */
+function planWithoutCounting(input: SearchInput, restricted: boolean, wanted: number): VectorPlan | undefined {
+  const unCounted = { matchedRows: null, matchedRowsCappedAt: null, efSearch: efSearchFor(input, wanted) };
+  if (input.exact) return { strategy: 'exact', reason: 'exact search was requested', ...unCounted };
+  if (!restricted) return { strategy: 'hnsw', reason: 'no restrictions: HNSW index', ...unCounted };
+  return undefined;
+}
+
+/** See `planWithoutCounting`; `matchedRows` is counted up to `exactSearchMaxRows + 1`. */
+function planByCount(input: SearchInput, wanted: number, matchedRows: number, exactSearchMaxRows: number): VectorPlan {
+  const counted = { matchedRows, matchedRowsCappedAt: exactSearchMaxRows, efSearch: efSearchFor(input, wanted) };
+  if (matchedRows <= exactSearchMaxRows) {
+    return {
+      strategy: 'exact',
+      reason: `the restrictions match ${matchedRows} rows (≤ ${exactSearchMaxRows}): scanning them is faster than walking the index, and exact`,
+      ...counted,
+    };
+  }
+  return {
+    strategy: 'hnsw_iterative',
+    reason: `the restrictions match more than ${exactSearchMaxRows} rows: HNSW with iterative scan until ${wanted} pass them`,
+    ...counted,
+  };
+}
+
+/** The settings an HNSW retrieval runs under; `SET LOCAL`, so they end with the request's transaction. */
+function hnswSettings(plan: VectorPlan): Record<string, string> {
+  return {
+    'hnsw.ef_search': String(plan.efSearch),
+    ...(plan.strategy === 'hnsw_iterative' ? { 'hnsw.iterative_scan': 'relaxed_order' } : {}),
+    // The index must serve the ORDER BY ... LIMIT; the planner's estimate for jsonb filters is often
+    // far too low, which would otherwise make it sort a bitmap scan of "few" rows. Nothing that
+    // needs a sequential or bitmap scan runs after this in the transaction, except the exact re-run,
+    // which turns them back on.
+    enable_seqscan: 'off',
+    enable_bitmapscan: 'off',
+  };
+}
+
+/**
+ * The vector retrieval, by the plan's strategy. `settingsApplied` says whether the transaction
+ * already runs under `hnswSettings(plan)` (set together with the statement timeout, to save a round
+ * trip). Whenever HNSW returns fewer than asked while at least that many rows match, the query is
+ * re-run exactly: filtered search returns k results whenever k documents match.
  */
 async function retrieveByVector(
   tx: Transaction,
-  ctx: Context,
   prepared: PreparedQuery,
   vector: number[],
   wanted: number,
   input: SearchInput,
+  vectorPlan: VectorPlan,
+  settingsApplied: boolean,
 ): Promise<VectorRetrieval> {
   const { collection } = prepared;
-  const scope = and(inCollection(collection.id), isNotNull(documents.embedding), ...prepared.restrictions);
-  const restricted = prepared.restrictions.length > 0;
-  const cap = ctx.limits.exactSearchMaxRows + 1;
-  let matchedRows: number | null = null;
-  let strategy: VectorStrategy;
-  let reason: string;
-  if (input.exact) {
-    strategy = 'exact';
-    reason = 'exact search was requested';
-  } else if (restricted) {
-    matchedRows = await countUpTo(tx, scope, cap);
-    if (matchedRows < cap) {
-      strategy = 'exact';
-      reason = `the restrictions match ${matchedRows} rows (≤ ${ctx.limits.exactSearchMaxRows}): scanning them is faster than walking the index, and exact`;
-    } else {
-      strategy = 'hnsw_iterative';
-      reason = `the restrictions match more than ${ctx.limits.exactSearchMaxRows} rows: HNSW with iterative scan until ${wanted} pass them`;
-    }
-  } else {
-    strategy = 'hnsw';
-    reason = 'no restrictions: HNSW index';
-  }
-
-  const efSearch = Math.min(MAX_EF_SEARCH, Math.max(input.efSearch ?? DEFAULT_EF_SEARCH, wanted));
+  const scope = vectorScope(prepared);
+  let { strategy, reason } = vectorPlan;
   const run = async (exact: boolean) => {
-    const query = tx
-      .select(candidateColumns(collection, vector, input.contentMaxChars, exact))
-      .from(documents)
-      .where(scope)
-      .orderBy(distanceTo(collection, vector, { exact }))
-      .limit(wanted);
+    const columns = candidateColumns(collection, vector, input.contentMaxChars, exact);
+    // Ordered by the projected distance: the query vector is bound once, and the expression is the
+    // indexed one, so the HNSW index still serves the ORDER BY ... LIMIT.
+    const query = tx.select(columns).from(documents).where(scope).orderBy(sql`${sql.identifier('distance')}`).limit(wanted);
     const rows = (await query) as Candidate[];
     const plan = input.explain ? await explainAnalyze(tx, query) : null;
     return { rows, plan };
   };
 
-  if (strategy !== 'exact') {
-    await setLocal(tx, {
-      'hnsw.ef_search': String(efSearch),
-      ...(strategy === 'hnsw_iterative' ? { 'hnsw.iterative_scan': 'relaxed_order' } : {}),
-      // The index must serve the ORDER BY ... LIMIT; the planner's estimate for jsonb filters is often
-      // far too low, which would otherwise make it sort a bitmap scan of "few" rows. Restored below:
-      // later statements in this transaction (the keyword retrieval, an exact re-run) need both.
-      ...forceIndexScan,
-    });
-  }
+  if (strategy !== 'exact' && !settingsApplied) await setLocal(tx, hnswSettings(vectorPlan));
   let { rows, plan } = await run(strategy === 'exact');
-  if (strategy !== 'exact') await setLocal(tx, plannerDefaults);
   if (strategy !== 'exact' && rows.length < wanted) {
-    const available = matchedRows ?? (await countUpTo(tx, scope, wanted));
+    const available = vectorPlan.matchedRows ?? (await countUpTo(tx, scope, wanted));
     if (available > rows.length) {
+      await setLocal(tx, { enable_seqscan: 'on', enable_bitmapscan: 'on' });
       ({ rows, plan } = await run(true));
       reason = `the index returned ${rows.length < wanted ? rows.length : 'fewer'} of ${wanted} while more rows match: re-ran as exact search`;
       strategy = 'exact';
@@ -264,7 +291,15 @@ async function retrieveByVector(
   }
   // Relaxed-order iterative scans may return neighbours slightly out of order.
   rows.sort((a, b) => (a.distance ?? 0) - (b.distance ?? 0));
-  return { rows, strategy, reason, efSearch: strategy === 'exact' ? null : efSearch, matchedRows, matchedRowsCappedAt: matchedRows === null ? null : cap - 1, plan };
+  return {
+    rows,
+    strategy,
+    reason,
+    efSearch: strategy === 'exact' ? null : vectorPlan.efSearch,
+    matchedRows: vectorPlan.matchedRows,
+    matchedRowsCappedAt: vectorPlan.matchedRowsCappedAt,
+    plan,
+  };
 }
 
 async function explainAnalyze(tx: Transaction, query: SQLWrapper): Promise<string[]> {
@@ -298,11 +333,27 @@ export async function runSearch(ctx: Context, principal: Principal, input: Searc
   const { collection, vector } = prepared;
   const candidates = input.mode === 'hybrid' ? (input.hybrid.candidates ?? Math.max(40, Math.min(input.k * 4, HARD_LIMITS.k))) : input.k;
 
-  const outcome = await inTransaction(readDatabase(ctx).db, ctx.limits, async (tx) => {
-    const byVector = input.mode !== 'keyword' && vector ? await retrieveByVector(tx, ctx, prepared, vector, candidates, input) : null;
-    const byKeyword = input.mode !== 'vector' && input.text ? await retrieveByKeyword(tx, prepared, input.text, candidates, input) : null;
-    return { byVector, byKeyword };
-  });
+  const restricted = prepared.restrictions.length > 0;
+  const keywordText = input.mode !== 'vector' ? input.text : undefined;
+  const knownPlan = vector && input.mode !== 'keyword' ? planWithoutCounting(input, restricted, candidates) : undefined;
+  // A vector-only HNSW search knows its plan before touching the database: its settings go out
+  // with the statement timeout, in the transaction's first statement.
+  const settingsUpFront = input.mode === 'vector' && knownPlan?.strategy === 'hnsw';
+  const outcome = await inTransaction(
+    readDatabase(ctx).db,
+    ctx.limits,
+    async (tx) => {
+      // Keyword first: the vector retrieval leaves sequential and bitmap scans off, which the
+      // keyword query's GIN index (a bitmap scan) needs.
+      const byKeyword = keywordText ? await retrieveByKeyword(tx, prepared, keywordText, candidates, input) : null;
+      if (input.mode === 'keyword' || !vector) return { byVector: null, byKeyword };
+      const { exactSearchMaxRows } = ctx.limits;
+      const vectorPlan = knownPlan ?? planByCount(input, candidates, await countUpTo(tx, vectorScope(prepared), exactSearchMaxRows + 1), exactSearchMaxRows);
+      const byVector = await retrieveByVector(tx, prepared, vector, candidates, input, vectorPlan, settingsUpFront);
+      return { byVector, byKeyword };
+    },
+    settingsUpFront ? hnswSettings(knownPlan) : {},
+  );
 
   const merged = new Map<string, { candidate: Candidate; vectorRank: number | null; keywordRank: number | null }>();
   outcome.byVector?.rows.forEach((candidate, index) => merged.set(candidate.id, { candidate, vectorRank: index + 1, keywordRank: null }));
