@@ -25,6 +25,11 @@ export async function refusedOrAnswered<T>(database: TestDatabase, call: () => P
   }
 }
 
+/** 'accepted', or the refusal with its code and message: assertion failures then say why. */
+export function verdict(outcome: Outcome<unknown>): string {
+  return outcome.accepted ? 'accepted' : `refused ${outcome.error.code}: ${outcome.error.message}`;
+}
+
 /** As `refusedOrAnswered`, for an input the API must refuse; returns the error's tRPC code. */
 export async function refused(database: TestDatabase, call: () => Promise<unknown>): Promise<string> {
   const outcome = await refusedOrAnswered(database, call);
@@ -38,6 +43,13 @@ const loneSurrogate = /\p{Surrogate}/u;
 /** What PostgreSQL can store as text or jsonb: the documented rule for every string the API takes. */
 export function isStorable(text: string): boolean {
   return !text.includes('\u0000') && !loneSurrogate.test(text);
+}
+
+/** Whether every string in a JSON value, object keys included, passes `test`. */
+export function everyString(value: unknown, test: (text: string) => boolean): boolean {
+  if (typeof value === 'string') return test(value);
+  if (value === null || typeof value !== 'object') return true;
+  return Object.entries(value).every(([key, inner]) => (Array.isArray(value) || test(key)) && everyString(inner, test));
 }
 
 /** Levels of arrays and objects (a scalar is 0, `{}` is 1). */
