@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -100,6 +101,12 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
       return;
     }
     record.requestBytes = body.body.length;
+    // Decoding would turn invalid bytes into U+FFFD silently, and store text nobody sent.
+    if (!isUtf8(body.body)) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(trpcErrorBody(url, { httpStatus: 400, code: 'BAD_REQUEST', quarryCode: 'INVALID_INPUT', message: 'the request body is not valid UTF-8' }));
+      return;
+    }
     const request = new Request(url, {
       method: req.method ?? 'GET',
       headers: headersOf(req),
