@@ -2,8 +2,11 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Where trials are collected while the suites run, and where the report is written at the end. */
-export const reliabilityOutputDir = fileURLToPath(new URL('../test-output/reliability/', import.meta.url));
+/**
+ * Where trials are collected while the suites run, and where the report is written at the end.
+ * QUARRY_RELIABILITY_OUTPUT_DIR moves it, so that two runs on one machine do not clear each other's trials.
+ */
+export const reliabilityOutputDir = process.env.QUARRY_RELIABILITY_OUTPUT_DIR || fileURLToPath(new URL('../test-output/reliability/', import.meta.url));
 export const trialsDir = join(reliabilityOutputDir, 'trials');
 export const reportPath = join(reliabilityOutputDir, 'report.md');
 

@@ -40,6 +40,8 @@ export interface ApiCall<T> {
   data: T | undefined;
   /** The error message of anything else (tRPC error, or the fetch failing). */
   error: string | undefined;
+  /** The error's `data.quarryCode` (DATABASE_UNAVAILABLE, STATEMENT_TIMEOUT, ...), if it had one. */
+  quarryCode?: string | undefined;
 }
 
 /** One tRPC procedure call as one POST (queries too: the server allows the method override). */
@@ -61,7 +63,7 @@ export async function callApi<T>(base: URL, procedure: string, input: unknown, a
     }
     if (response.status === 200 && json?.result) return { status: 200, ms, data: json.result.data, error: undefined };
     const code = json?.error?.data?.quarryCode;
-    return { status: response.status, ms, data: undefined, error: `${response.status}${code ? ` ${code}` : ''}: ${json?.error?.message ?? text.slice(0, 200)}` };
+    return { status: response.status, ms, data: undefined, error: `${response.status}${code ? ` ${code}` : ''}: ${json?.error?.message ?? text.slice(0, 200)}`, quarryCode: code };
   } catch (error) {
     return { status: 0, ms: performance.now() - started, data: undefined, error: `request failed: ${(error as Error).message}` };
   }
