@@ -134,7 +134,7 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
       }
     };
     const countStrategy = (search: Search | undefined) => {
-      const strategy = search?.stats.strategy ?? 'none';
+      const strategy = /re-ran as exact/.test(search?.stats.strategyReason ?? '') ? 'exact after a short HNSW answer' : (search?.stats.strategy ?? 'none');
       strategies.set(strategy, (strategies.get(strategy) ?? 0) + 1);
     };
 
@@ -161,9 +161,13 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
         const call = await callApi<Search>(server.url, 'search.query', { collection: 'pool', vector: randomUnitVector(DIMENSIONS), k: K, efSearch }, adminKey);
         note('search (all tenants)', call);
         countStrategy(call.data);
-        if (call.data && (call.data.results.length !== K || call.data.stats.efSearch !== Math.max(efSearch, K))) {
+        const stats = call.data?.stats;
+        if (!stats) return;
+        // HNSW may return fewer than k while upserts leave dead index entries; Quarry then re-runs the query exactly.
+        const answered = stats.strategy === 'hnsw' ? stats.efSearch === Math.max(efSearch, K) : /re-ran as exact/.test(stats.strategyReason ?? '');
+        if (call.data?.results.length !== K || !answered) {
           counts.failed += 1;
-          if (failures.length < 20) failures.push(`search (all tenants): ${call.data.results.length} results, efSearch ${call.data.stats.efSearch} for ${efSearch}`);
+          if (failures.length < 20) failures.push(`search (all tenants): ${call.data?.results.length} results, ${stats.strategy} (${stats.strategyReason}), efSearch ${stats.efSearch} for ${efSearch}`);
         }
       },
       // A filter matching every document (more than exactSearchMaxRows): HNSW with iterative scan.
