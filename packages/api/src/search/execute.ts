@@ -310,13 +310,21 @@ async function explainAnalyze(tx: Transaction, query: SQLWrapper): Promise<strin
 async function retrieveByKeyword(tx: Transaction, prepared: PreparedQuery, text: string, wanted: number, input: SearchInput): Promise<{ rows: Candidate[]; plan: string[] | null }> {
   const { collection, vector } = prepared;
   const query = sql`websearch_to_tsquery('english', ${text})`;
-  const keywordScore = sql<number>`ts_rank_cd(${documents.searchText}, ${query})`.mapWith(Number);
-  const select = tx
-    .select({ ...candidateColumns(collection, vector, input.contentMaxChars, true), keywordScore })
+  // The matches are ranked first and only the top ones are joined back for their columns: a query
+  // vector's distance in the same SELECT would be computed (and each embedding detoasted) for every
+  // matching row, not just the ones kept.
+  const hits = tx
+    .select({ id: documents.id, keywordScore: sql<number>`ts_rank_cd(${documents.searchText}, ${query})`.as('keyword_score') })
     .from(documents)
     .where(and(inCollection(collection.id), sql`${documents.searchText} @@ ${query}`, ...prepared.restrictions))
-    .orderBy(sql`${keywordScore} desc`, documents.id)
-    .limit(wanted);
+    .orderBy(sql`keyword_score desc`, documents.id)
+    .limit(wanted)
+    .as('hits');
+  const select = tx
+    .select({ ...candidateColumns(collection, vector, input.contentMaxChars, true), keywordScore: sql<number>`${hits.keywordScore}`.mapWith(Number) })
+    .from(hits)
+    .innerJoin(documents, eq(documents.id, hits.id))
+    .orderBy(sql`${hits.keywordScore} desc`, documents.id);
   const rows = (await select) as Candidate[];
   return { rows, plan: input.explain ? await explainAnalyze(tx, select) : null };
 }
