@@ -8,7 +8,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import { assertVectorFits, QuarryError, sql, type Collection, type Database, type SQL } from '@quarry/db';
 import type * as schema from '@quarry/db/schema';
 import type { EmbeddingRegistry } from './embeddings';
-import type { IngestItem, IngestResult } from './ingest';
+import { compareKeys, type IngestItem, type IngestResult } from './ingest';
 import type { Limits } from './limits';
 
 export interface BulkIngestOptions {
@@ -193,7 +193,9 @@ async function loadRows(session: LoadSession, collection: Collection, tenant: st
     ids[index] = id;
     if (rows[index]?.externalId !== null) existingKeyed.push(index);
   }
-  const fresh = lookedUp.filter((index) => ids[index] === undefined);
+  // Copied in key order, like the merges below, so concurrent loads of the same new keys do not deadlock.
+  const keyOf = new Map(lookupKeys.map((key) => [lookedUp[key.position], key.externalId ?? key.contentHash]));
+  const fresh = lookedUp.filter((index) => ids[index] === undefined).sort((a, b) => compareKeys(keyOf.get(a), keyOf.get(b)));
   for (const index of fresh) ids[index] = randomUUID();
 
   const copied = await session.attempt((savepoint) =>
@@ -308,7 +310,10 @@ async function mergeStaged(run: RunQuery, collection: Collection, tenant: string
     sql`with written as (
           insert into documents (collection_id, tenant_id, content, metadata, external_id, embedding)
           select ${collectionId}, ${tenantId}, content, metadata, external_id, embedding from ${staging}
-          where external_id is not null order by ord
+          -- Key order, not input order: concurrent loads of the same keys then lock them in one order
+          -- instead of deadlocking. "C" (code point order) is ingestDocuments' order too, for keys
+          -- within the Basic Multilingual Plane.
+          where external_id is not null order by external_id collate "C"
           on conflict (collection_id, tenant_id, external_id) where external_id is not null do update
             set content = excluded.content, metadata = excluded.metadata, embedding = excluded.embedding, updated_at = now()
             -- An identical re-send changes nothing (and keeps updated_at).
@@ -323,10 +328,10 @@ async function mergeStaged(run: RunQuery, collection: Collection, tenant: string
     sql`with written as (
           insert into documents (collection_id, tenant_id, content, metadata, external_id, embedding)
           select ${collectionId}, ${tenantId}, content, metadata, null, embedding from (
-            select distinct on (content_hash) ord, content, metadata, embedding from ${staging}
+            select distinct on (content_hash) ord, content_hash, content, metadata, embedding from ${staging}
             where external_id is null order by content_hash, ord
           ) first_of_each_content
-          order by ord
+          order by content_hash
           on conflict (collection_id, tenant_id, content_hash) where external_id is null do nothing
           returning 1
         )

@@ -112,8 +112,14 @@ export async function ingestDocuments(
         embedding: vectors[index] ?? [],
       },
     }));
-    const keyed = rows.filter((row) => row.values.externalId !== null);
-    const unkeyed = rows.filter((row) => row.values.externalId === null);
+    // Rows are written in key order, not input order: two batches with the same keys in opposite
+    // orders would otherwise lock them in opposite orders and deadlock. (The sort is stable, so of
+    // several unkeyed rows with one content the first in input order is still the one written.)
+    const keyed = rows.filter((row) => row.values.externalId !== null).sort((a, b) => compareKeys(a.values.externalId, b.values.externalId));
+    const unkeyed = rows
+      .filter((row) => row.values.externalId === null)
+      .map((row) => ({ ...row, hash: md5Hex(row.values.content) }))
+      .sort((a, b) => compareKeys(a.hash, b.hash));
 
     for (const chunk of chunks(keyed, ROWS_PER_STATEMENT)) {
       const written = await upsertByExternalId(tx, chunk.map((row) => row.values));
@@ -137,7 +143,7 @@ export async function ingestDocuments(
       inserted += written.length;
       const byHash = new Map(written.map((row) => [row.contentHash, row.id]));
       for (const row of chunk) {
-        const id = byHash.get(md5Hex(row.values.content));
+        const id = byHash.get(row.hash);
         if (id) ids[row.index] = id;
       }
     }
@@ -157,9 +163,9 @@ export async function ingestDocuments(
       const found = await tx
         .select({ id: documents.id, contentHash: documents.contentHash })
         .from(documents)
-        .where(and(eq(documents.collectionId, collection.id), eq(documents.tenantId, tenant), isNull(documents.externalId), inArray(documents.contentHash, unchangedUnkeyed.map((row) => md5Hex(row.values.content)))));
+        .where(and(eq(documents.collectionId, collection.id), eq(documents.tenantId, tenant), isNull(documents.externalId), inArray(documents.contentHash, unchangedUnkeyed.map((row) => row.hash))));
       const byHash = new Map(found.map((row) => [row.contentHash, row.id]));
-      for (const row of unchangedUnkeyed) ids[row.index] = byHash.get(md5Hex(row.values.content)) ?? '';
+      for (const row of unchangedUnkeyed) ids[row.index] = byHash.get(row.hash) ?? '';
     }
     return { ids, inserted, updated, unchanged: items.length - inserted - updated };
   });
@@ -187,6 +193,13 @@ async function upsertByExternalId(tx: Transaction, values: Array<typeof document
       // xmax is 0 for a freshly inserted row version and the updater's xid for an updated one.
       inserted: sql<boolean>`(xmax = 0)`,
     });
+}
+
+/** Orders keys the same way in every process, so concurrent writers lock rows in one order. */
+export function compareKeys(a: string | null | undefined, b: string | null | undefined): number {
+  const left = a ?? '';
+  const right = b ?? '';
+  return left < right ? -1 : left > right ? 1 : 0;
 }
 
 /** The same digest as the `content_hash` column, `md5(content)`. */
