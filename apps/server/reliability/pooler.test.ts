@@ -17,6 +17,9 @@ const databases = realDatabases();
 const SECONDS = reliabilitySetting('POOLER_SECONDS', 60);
 const CLIENTS = reliabilitySetting('POOLER_CLIENTS', 50);
 const PROBES = 4;
+const CONTENTION_SECONDS = reliabilitySetting('POOLER_CONTENTION_SECONDS', 10);
+const CONTENTION_CLIENTS = 8;
+const CONTENDED_KEYS = 20;
 const DOCUMENTS_PER_TENANT = reliabilitySetting('POOLER_DOCUMENTS_PER_TENANT', 1_000);
 const DIMENSIONS = 16;
 const K = 10;
@@ -290,5 +293,31 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
     // Every strategy, and so every SET LOCAL, was exercised.
     expect([...strategies.keys()]).toEqual(expect.arrayContaining(['exact', 'hnsw', 'hnsw_iterative']));
     expect(detectedAfter, 'a deliberately leaked session setting must be visible to the probes').toBeGreaterThan(0);
+  });
+
+  it(`for ${CONTENTION_SECONDS} s: ${CONTENTION_CLIENTS} writers upserting the same ${CONTENDED_KEYS} keys in random orders all succeed`, async () => {
+    let requests = 0;
+    let revision = 0;
+    const failures: string[] = [];
+    const latencies: number[] = [];
+    await runClients(CONTENTION_CLIENTS, CONTENTION_SECONDS * 1000, async () => {
+      const keys = Array.from({ length: CONTENDED_KEYS }, (_, key) => key).sort(() => Math.random() - 0.5).slice(0, 10);
+      const documents = keys.map((key) => ({ externalId: `contended-${key}`, content: `contended ${key} revision ${revision++}`, embedding: randomUnitVector(DIMENSIONS) }));
+      const call = await callApi(server.url, 'documents.ingest', { collection: 'pool', tenant: 'contended', documents }, adminKey);
+      requests += 1;
+      latencies.push(call.ms);
+      if (call.error !== undefined) failures.push(call.error);
+    });
+    const counted = await callApi<RouterOutputs['documents']['count']>(server.url, 'documents.count', { collection: 'pool', tenant: 'contended' }, adminKey);
+    recordTrial({
+      suite: 'Pooler',
+      scenario: `${CONTENTION_CLIENTS} writers × ${CONTENTION_SECONDS} s upserting batches of 10 of the same ${CONTENDED_KEYS} external ids in random orders`,
+      attempts: requests,
+      survived: requests - failures.length,
+      metrics: { requests, failed: failures.length, p50: ms(percentile(latencies, 50)), p99: ms(percentile(latencies, 99)), 'documents at end': counted.data?.count ?? String(counted.error) },
+      notes: ['before rows were written in key order, two such batches deadlocked and one got a 500 (fixed in packages/api ingest; regression test in packages/api/test/bulk-ingest.test.ts)', ...[...new Set(failures)].slice(0, 3)],
+    });
+    expect(failures).toEqual([]);
+    expect(counted.data?.count).toBe(CONTENDED_KEYS);
   });
 });
