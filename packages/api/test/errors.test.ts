@@ -13,7 +13,10 @@ function driverError(code: string, message: string): Error {
 
 describe('toTRPCError: database faults become typed errors, never INTERNAL_SERVER_ERROR', () => {
   it('a pool with no free connection (DATABASE_BUSY, wrapped by Drizzle) is SERVICE_UNAVAILABLE with its own message', () => {
-    const busy = new QuarryError('DATABASE_BUSY', 'no database connection came free within 10000 ms (all 10 are in use); retry shortly');
+    const busy = new QuarryError(
+      'DATABASE_BUSY',
+      'no database connection came free within 10000 ms (all 10 are in use); retry shortly',
+    );
     const error = toTRPCError(wrappedLikeDrizzle(busy));
     expect(error.code).toBe('SERVICE_UNAVAILABLE');
     expect(quarryCodeOf(error)).toBe('DATABASE_BUSY');
@@ -25,21 +28,28 @@ describe('toTRPCError: database faults become typed errors, never INTERNAL_SERVE
     ['57P01', 'terminating connection due to administrator command'],
     ['57P03', 'the database system is starting up'],
     ['CONNECTION_CLOSED', 'write CONNECTION_CLOSED 127.0.0.1:5432'],
-  ])('a lost or refused connection (%s) is SERVICE_UNAVAILABLE / DATABASE_UNAVAILABLE, without the driver text', (code, message) => {
-    const error = toTRPCError(wrappedLikeDrizzle(driverError(code, message)));
-    expect(error.code).toBe('SERVICE_UNAVAILABLE');
-    expect(quarryCodeOf(error)).toBe('DATABASE_UNAVAILABLE');
-    expect(error.message).toBe('the database is unavailable right now; retry shortly');
-  });
+  ])(
+    'a lost or refused connection (%s) is SERVICE_UNAVAILABLE / DATABASE_UNAVAILABLE, without the driver text',
+    (code, message) => {
+      const error = toTRPCError(wrappedLikeDrizzle(driverError(code, message)));
+      expect(error.code).toBe('SERVICE_UNAVAILABLE');
+      expect(quarryCodeOf(error)).toBe('DATABASE_UNAVAILABLE');
+      expect(error.message).toBe('the database is unavailable right now; retry shortly');
+    },
+  );
 
   it('a statement cancelled by statement_timeout (57014) is TIMEOUT / STATEMENT_TIMEOUT', () => {
-    const error = toTRPCError(wrappedLikeDrizzle(driverError('57014', 'canceling statement due to statement timeout')));
+    const error = toTRPCError(
+      wrappedLikeDrizzle(driverError('57014', 'canceling statement due to statement timeout')),
+    );
     expect(error.code).toBe('TIMEOUT');
     expect(quarryCodeOf(error)).toBe('STATEMENT_TIMEOUT');
   });
 
   it('anything else stays an internal error with a message that reveals nothing', () => {
-    const error = toTRPCError(wrappedLikeDrizzle(driverError('42P01', 'relation "secret_table" does not exist')));
+    const error = toTRPCError(
+      wrappedLikeDrizzle(driverError('42P01', 'relation "secret_table" does not exist')),
+    );
     expect(error.code).toBe('INTERNAL_SERVER_ERROR');
     expect(error.message).toBe('internal error');
     expect(quarryCodeOf(error)).toBeUndefined();

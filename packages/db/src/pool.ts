@@ -90,7 +90,8 @@ function gatedQuery(query: PendingQuery, gate: AcquireGate): PendingQuery {
   let started: Promise<unknown> | undefined;
   const start = () => (started ??= gate.run(() => query));
   const gated = {
-    then: (onFulfilled?: (value: unknown) => unknown, onRejected?: (reason: unknown) => unknown) => start().then(onFulfilled, onRejected),
+    then: (onFulfilled?: (value: unknown) => unknown, onRejected?: (reason: unknown) => unknown) =>
+      start().then(onFulfilled, onRejected),
     catch: (onRejected?: (reason: unknown) => unknown) => start().catch(onRejected),
     finally: (onFinally?: () => void) => start().finally(onFinally),
     values() {

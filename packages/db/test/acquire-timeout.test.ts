@@ -60,7 +60,9 @@ describe.each(serverTestTargets())('a pool with every connection taken ($name)',
       );
       const waited = performance.now() - started;
       expect(quarryErrorIn(error)?.code).toBe('DATABASE_BUSY');
-      expect(quarryErrorIn(error)?.message).toMatch(/no database connection came free within 300 ms \(all 2 are in use\)/);
+      expect(quarryErrorIn(error)?.message).toMatch(
+        /no database connection came free within 300 ms \(all 2 are in use\)/,
+      );
       expect(waited).toBeGreaterThanOrEqual(acquireTimeoutMs - 5);
       expect(waited).toBeLessThan(acquireTimeoutMs + 1_000);
     } finally {
@@ -70,13 +72,19 @@ describe.each(serverTestTargets())('a pool with every connection taken ($name)',
 
   it('a transaction fails the same way, and the pool serves callers again once connections come free', async () => {
     const release = await holdBothConnections();
-    const error = await pool.db.transaction(async (tx) => tx.execute(sql`select 1`)).then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
+    const error = await pool.db
+      .transaction(async (tx) => tx.execute(sql`select 1`))
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
     expect(quarryErrorIn(error)?.code).toBe('DATABASE_BUSY');
     await release();
-    const rows = await Promise.all(Array.from({ length: 20 }, (_, i) => queryRows<{ n: number }>(pool.db, sql`select ${i}::int as n`)));
+    const rows = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        queryRows<{ n: number }>(pool.db, sql`select ${i}::int as n`),
+      ),
+    );
     expect(rows.map(([row]) => row?.n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
