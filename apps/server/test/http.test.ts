@@ -125,6 +125,18 @@ describe('plain HTTP without a tRPC client', () => {
     expect(response.json.error?.message).toBe("collection 'notes' expects 3 dimensions, got 2 (documents[0].embedding)");
   });
 
+  it('a body that is not valid UTF-8 is a 400 and nothing is stored', async () => {
+    const before = await call(`/trpc/documents.count?input=${encodeURIComponent(JSON.stringify({ collection: 'notes' }))}`, { key: keys.reader });
+    const valid = Buffer.from(JSON.stringify({ collection: 'notes', documents: [{ content: 'caf\u00e9 latin-1', embedding: [1, 0, 0] }] }));
+    // 'é' as the single Latin-1 byte 0xE9 instead of its two UTF-8 bytes.
+    const latin1 = Buffer.from(valid.toString('utf8'), 'latin1');
+    const response = await call('/trpc/documents.ingest', { method: 'POST', key: keys.writer, body: latin1 });
+    expect(response.status).toBe(400);
+    expect(response.json.error?.message).toBe('the request body is not valid UTF-8');
+    const after = await call(`/trpc/documents.count?input=${encodeURIComponent(JSON.stringify({ collection: 'notes' }))}`, { key: keys.reader });
+    expect(after.json.result?.data).toEqual(before.json.result?.data);
+  });
+
   it('GET with the input in the query string runs a query procedure', async () => {
     const input = encodeURIComponent(JSON.stringify({ collection: 'notes' }));
     const response = await call(`/trpc/documents.count?input=${input}`, { key: keys.reader });
