@@ -222,6 +222,10 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
         `/readyz detail while down: "${readyzDown[0]?.detail ?? ''}".`,
         ...cycles.flatMap((c, i) => c.problems.map((p) => `restart ${i + 1} (${c.mode}): ${p}`)).slice(0, 10),
         ...untyped.slice(0, 5).map((o) => `untyped: ${o.procedure} → ${o.error ?? o.status}`),
+        ...server.logs
+          .filter((record) => record.msg === 'procedure failed')
+          .slice(0, 3)
+          .map((record) => `server log of a 500: ${JSON.stringify(record.error).slice(0, 400)}`),
         ...(serverAlive ? [] : [`Quarry exited (${server.child.exitCode ?? server.child.signalCode}): ${server.stderr().slice(-500)} ${JSON.stringify(server.logs.slice(-3))}`]),
       ],
     });

@@ -25,6 +25,30 @@ const trpcCodes: Record<QuarryErrorCode, TRPC_ERROR_CODE_KEY> = {
   INVALID_INPUT: 'BAD_REQUEST',
 };
 
+/**
+ * The database is gone or going: server shutdown or crash (57P01-57P03), too many connections
+ * (53300), the socket failing (Node's errno codes), postgres.js's own connection codes. SQLSTATE
+ * class 08 (connection exception) is matched by prefix.
+ */
+const unavailableCodes = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+]);
+
 /** PostgreSQL SQLSTATEs that are the caller's or the moment's fault, not a bug. */
 function fromDatabaseError(error: unknown): QuarryError | undefined {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
@@ -32,7 +56,7 @@ function fromDatabaseError(error: unknown): QuarryError | undefined {
     if (code === '57014') {
       return new QuarryError('STATEMENT_TIMEOUT', 'the query ran longer than the statement timeout and was cancelled; narrow it (smaller k, a filter) or raise the timeout', { cause: error });
     }
-    if (code === '57P01' || code === '57P03' || code === '08006' || code === '08001' || code === 'ECONNREFUSED' || code === 'CONNECTION_CLOSED' || code === 'CONNECTION_ENDED' || code === 'CONNECT_TIMEOUT' || code === 'CONNECTION_DESTROYED') {
+    if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08'))) {
       return new QuarryError('DATABASE_UNAVAILABLE', 'the database is unavailable right now; retry shortly', { cause: error });
     }
   }

@@ -28,6 +28,11 @@ describe('toTRPCError: database faults become typed errors, never INTERNAL_SERVE
     ['57P01', 'terminating connection due to administrator command'],
     ['57P03', 'the database system is starting up'],
     ['CONNECTION_CLOSED', 'write CONNECTION_CLOSED 127.0.0.1:5432'],
+    ['ECONNRESET', 'read ECONNRESET'],
+    ['EPIPE', 'write EPIPE'],
+    ['57P02', 'terminating connection because of crash of another server process'],
+    ['08003', 'connection does not exist'],
+    ['53300', 'sorry, too many clients already'],
   ])(
     'a lost or refused connection (%s) is SERVICE_UNAVAILABLE / DATABASE_UNAVAILABLE, without the driver text',
     (code, message) => {
