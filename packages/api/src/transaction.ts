@@ -3,10 +3,17 @@ import type { Limits } from './limits';
 
 export type Transaction = Parameters<Parameters<QuarryDatabase['transaction']>[0]>[0];
 
+/** Attempts of a transaction that PostgreSQL aborted as a deadlock victim or serialization failure. */
+export const TRANSACTION_ATTEMPTS = 3;
+
 /**
  * Runs `work` in one transaction with request-local settings. `set_config(..., true)` is
  * `SET LOCAL`: it ends with the transaction, so nothing leaks to the next request that a pooler
  * (PgBouncer in transaction mode) hands the same server connection to.
+ *
+ * A transaction PostgreSQL chose as a deadlock victim (40P01) or could not serialize (40001) was
+ * rolled back whole, so it is run again, up to TRANSACTION_ATTEMPTS times: the caller sees the
+ * outcome of one clean run, never the collision. `work` must touch nothing but the transaction.
  */
 export async function inTransaction<T>(
   db: QuarryDatabase,
@@ -14,10 +21,26 @@ export async function inTransaction<T>(
   work: (tx: Transaction) => Promise<T>,
   settings: Record<string, string> = {},
 ): Promise<T> {
-  return db.transaction(async (tx) => {
-    await setLocal(tx, { statement_timeout: String(limits.statementTimeoutMs), ...settings });
-    return work(tx);
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction(async (tx) => {
+        await setLocal(tx, { statement_timeout: String(limits.statementTimeoutMs), ...settings });
+        return work(tx);
+      });
+    } catch (error) {
+      if (attempt >= TRANSACTION_ATTEMPTS || !isTransientConflict(error)) throw error;
+      // Jittered, so the two colliding transactions do not meet again in the same order.
+      await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20 * attempt));
+    }
+  }
+}
+
+function isTransientConflict(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (code === '40P01' || code === '40001') return true;
+  }
+  return false;
 }
 
 /**
