@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCaller, createContextInner, openAccess } from '@quarry/api';
+import { bulkIngestDocuments, createCaller, createContextInner, defaultLimits, openAccess } from '@quarry/api';
 import { createEmbeddingRegistry } from '@quarry/api/embeddings';
-import { createDb, migrate, queryRows, sql, type Database } from '@quarry/db';
+import { collections, createDb, eq, migrate, queryRows, sql, type Database } from '@quarry/db';
 import { postgresUrl, scratchPostgres, serverRoot } from './harness';
 
 const run = promisify(execFile);
@@ -72,9 +72,35 @@ describe.skipIf(!postgresUrl)('documents partitioned by tenant (docs/partition-d
   // ingest tells inserts from updates with RETURNING (xmax = 0), which PostgreSQL refuses on a
   // partitioned table, and collections get their index with CREATE INDEX CONCURRENTLY, which a
   // partitioned table does not support.
-  it.fails('updating a document by external id works after partitioning (known gap: RETURNING xmax)', async () => {
-    const changed = await caller.documents.ingest({ collection: 'parts', tenant: 'acme', documents: [{ content: 'acme document 1, edited', externalId: 'acme-1', embedding: vectorFor(0, 1) }] });
-    expect(changed).toMatchObject({ inserted: 0, updated: 1 });
+  it('updating a document by external id counts it as updated and keeps its id', async () => {
+    const before = await caller.documents.ingest({ collection: 'parts', tenant: 'acme', documents: [{ content: 'acme document 1', externalId: 'acme-1', embedding: vectorFor(0, 1), metadata: { n: 1 } }] });
+    expect(before).toMatchObject({ inserted: 0, updated: 0, unchanged: 1 });
+    const changed = await caller.documents.ingest({
+      collection: 'parts',
+      tenant: 'acme',
+      documents: [
+        { content: 'acme document 1, edited', externalId: 'acme-1', embedding: vectorFor(0, 1) },
+        { content: 'acme document new', externalId: 'acme-new', embedding: vectorFor(0, 9) },
+      ],
+    });
+    expect(changed).toMatchObject({ inserted: 1, updated: 1, unchanged: 0 });
+    expect(changed.ids[0]).toBe(before.ids[0]);
+    const [row] = await queryRows<{ content: string }>(database.db, sql`select content from documents where tenant_id = 'acme' and external_id = 'acme-1'`);
+    expect(row?.content).toBe('acme document 1, edited');
+  });
+
+  it('a bulk load updates, inserts and skips by external id on the partitioned table', async () => {
+    const [parts] = await database.db.select().from(collections).where(eq(collections.name, 'parts'));
+    if (!parts) throw new Error("collection 'parts' is missing");
+    const load = (content: string) => [
+      { content, externalId: 'globex-2', embedding: vectorFor(1, 2) },
+      { content: 'globex document 3', externalId: 'globex-3', embedding: vectorFor(1, 3), metadata: { n: 3 } },
+      { content: 'globex bulk new', externalId: 'globex-bulk-new', embedding: vectorFor(1, 11) },
+    ];
+    const first = await bulkIngestDocuments(database, defaultLimits, createEmbeddingRegistry([]), parts, 'globex', load('globex document 2, edited'));
+    expect(first).toMatchObject({ inserted: 1, updated: 1, unchanged: 1 });
+    const again = await bulkIngestDocuments(database, defaultLimits, createEmbeddingRegistry([]), parts, 'globex', load('globex document 2, edited'));
+    expect(again).toMatchObject({ inserted: 0, updated: 0, unchanged: 3, ids: first.ids });
   });
 
   it.fails('creating a collection after partitioning builds its index on every partition (known gap: CONCURRENTLY)', async () => {

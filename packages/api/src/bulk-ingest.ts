@@ -295,7 +295,7 @@ function md5Hex(content: string): string {
 }
 
 const createStagingTable = sql`create temporary table ${staging} (
-  ord integer not null, content text not null, metadata jsonb not null, external_id text, embedding vector not null,
+  id uuid not null default gen_random_uuid(), ord integer not null, content text not null, metadata jsonb not null, external_id text, embedding vector not null,
   content_hash text generated always as (md5(content)) stored
 ) on commit drop`;
 
@@ -308,8 +308,8 @@ async function mergeStaged(run: RunQuery, collection: Collection, tenant: string
   const tenantId = sql`${tenant}::text`;
   const [keyed] = await run<{ inserted: number | string; updated: number | string }>(
     sql`with written as (
-          insert into documents (collection_id, tenant_id, content, metadata, external_id, embedding)
-          select ${collectionId}, ${tenantId}, content, metadata, external_id, embedding from ${staging}
+          insert into documents (id, collection_id, tenant_id, content, metadata, external_id, embedding)
+          select id, ${collectionId}, ${tenantId}, content, metadata, external_id, embedding from ${staging}
           -- Key order, not input order: concurrent loads of the same keys then lock them in one order
           -- instead of deadlocking. "C" (code point order) is ingestDocuments' order too, for keys
           -- within the Basic Multilingual Plane.
@@ -318,10 +318,12 @@ async function mergeStaged(run: RunQuery, collection: Collection, tenant: string
             set content = excluded.content, metadata = excluded.metadata, embedding = excluded.embedding, updated_at = now()
             -- An identical re-send changes nothing (and keeps updated_at).
             where (documents.content, documents.metadata, documents.embedding) is distinct from (excluded.content, excluded.metadata, excluded.embedding)
-          -- xmax is 0 for a freshly inserted row version and the updater's xid for an updated one.
-          returning (xmax = 0) as inserted
+          returning id, external_id
         )
-        select count(*) filter (where inserted) as inserted, count(*) filter (where not inserted) as updated from written`,
+        -- An update keeps the stored row's id, so a row that comes back with its staged id was
+        -- inserted (see ingestDocuments: RETURNING xmax is refused on a partitioned table).
+        select count(*) filter (where w.id = s.id) as inserted, count(*) filter (where w.id <> s.id) as updated
+        from written w join ${staging} s on s.external_id = w.external_id`,
   );
   // Of several documents with the same content, the first in input order is the one written.
   const [unkeyed] = await run<{ inserted: number | string }>(

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   and,
   assertVectorFits,
@@ -122,12 +122,19 @@ export async function ingestDocuments(
       .sort((a, b) => compareKeys(a.hash, b.hash));
 
     for (const chunk of chunks(keyed, ROWS_PER_STATEMENT)) {
-      const written = await upsertByExternalId(tx, chunk.map((row) => row.values));
-      const indexByExternalId = new Map(chunk.map((row) => [row.values.externalId, row.index]));
+      // Each row is offered with an id made here. ON CONFLICT DO UPDATE keeps the stored row's id,
+      // so a row comes back with the offered id exactly when this statement inserted it.
+      // (RETURNING (xmax = 0) would say the same, but PostgreSQL refuses system columns in the
+      // RETURNING of an upsert into a partitioned table; created_at = now() would misread a row
+      // that another transaction, started in the same microsecond, inserted first.)
+      const offered = chunk.map((row) => ({ ...row, values: { ...row.values, id: randomUUID() } }));
+      const written = await upsertByExternalId(tx, offered.map((row) => row.values));
+      const byExternalId = new Map(offered.map((row) => [row.values.externalId, row]));
       for (const row of written) {
-        const index = indexByExternalId.get(row.externalId);
-        if (index !== undefined) ids[index] = row.id;
-        if (row.inserted) inserted++;
+        const input = byExternalId.get(row.externalId);
+        if (input === undefined) continue;
+        ids[input.index] = row.id;
+        if (row.id === input.values.id) inserted++;
         else updated++;
       }
     }
@@ -187,12 +194,7 @@ async function upsertByExternalId(tx: Transaction, values: Array<typeof document
       // An identical re-send changes nothing (and keeps updated_at).
       setWhere: sql`(${documents.content}, ${documents.metadata}, ${documents.embedding}) is distinct from (excluded.content, excluded.metadata, excluded.embedding)`,
     })
-    .returning({
-      id: documents.id,
-      externalId: documents.externalId,
-      // xmax is 0 for a freshly inserted row version and the updater's xid for an updated one.
-      inserted: sql<boolean>`(xmax = 0)`,
-    });
+    .returning({ id: documents.id, externalId: documents.externalId });
 }
 
 /** Orders keys the same way in every process, so concurrent writers lock rows in one order. */
