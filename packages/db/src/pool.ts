@@ -70,7 +70,8 @@ type PendingQuery = ReturnType<Sql['unsafe']>;
  * The postgres.js client with `begin` (a transaction, which reserves a connection) and `unsafe`
  * (how Drizzle sends every statement) going through the gate. A query object of postgres.js runs
  * when first awaited, so the gated one starts it only once a slot is held; `.values()` (Drizzle's
- * array mode) is passed on before that.
+ * array mode) is passed on before that. That is all Drizzle uses; the other query methods
+ * (`cursor`, `forEach`, `describe`) are not offered outside a transaction.
  */
 export function gatePool(client: Sql, gate: AcquireGate): Sql {
   return new Proxy(client, {
