@@ -22,6 +22,7 @@ const trpcCodes: Record<QuarryErrorCode, TRPC_ERROR_CODE_KEY> = {
   DATABASE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   DATABASE_BUSY: 'SERVICE_UNAVAILABLE',
   STATEMENT_TIMEOUT: 'TIMEOUT',
+  TRANSACTION_CONFLICT: 'CONFLICT',
   INVALID_INPUT: 'BAD_REQUEST',
 };
 
@@ -54,10 +55,26 @@ function fromDatabaseError(error: unknown): QuarryError | undefined {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
     const code = (e as { code?: unknown }).code;
     if (code === '57014') {
-      return new QuarryError('STATEMENT_TIMEOUT', 'the query ran longer than the statement timeout and was cancelled; narrow it (smaller k, a filter) or raise the timeout', { cause: error });
+      return new QuarryError(
+        'STATEMENT_TIMEOUT',
+        'the query ran longer than the statement timeout and was cancelled; narrow it (smaller k, a filter) or raise the timeout',
+        { cause: error },
+      );
+    }
+    // inTransaction has already run the request again before giving up on these.
+    if (code === '40P01' || code === '40001') {
+      return new QuarryError(
+        'TRANSACTION_CONFLICT',
+        'the request kept colliding with concurrent writes to the same documents and was rolled back; retry it',
+        { cause: error },
+      );
     }
     if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08'))) {
-      return new QuarryError('DATABASE_UNAVAILABLE', 'the database is unavailable right now; retry shortly', { cause: error });
+      return new QuarryError(
+        'DATABASE_UNAVAILABLE',
+        'the database is unavailable right now; retry shortly',
+        { cause: error },
+      );
     }
   }
   return undefined;
@@ -66,7 +83,8 @@ function fromDatabaseError(error: unknown): QuarryError | undefined {
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
   const domain = quarryErrorIn(error) ?? fromDatabaseError(error);
-  if (domain) return new TRPCError({ code: trpcCodes[domain.code], message: domain.message, cause: domain });
+  if (domain)
+    return new TRPCError({ code: trpcCodes[domain.code], message: domain.message, cause: domain });
   return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'internal error', cause: error });
 }
 

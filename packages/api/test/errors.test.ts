@@ -51,6 +51,19 @@ describe('toTRPCError: database faults become typed errors, never INTERNAL_SERVE
     expect(quarryCodeOf(error)).toBe('STATEMENT_TIMEOUT');
   });
 
+  it.each([
+    ['40P01', 'deadlock detected'],
+    ['40001', 'could not serialize access due to concurrent update'],
+  ])(
+    'a transaction that kept colliding (%s) is CONFLICT / TRANSACTION_CONFLICT, asking for a retry',
+    (code, message) => {
+      const error = toTRPCError(wrappedLikeDrizzle(driverError(code, message)));
+      expect(error.code).toBe('CONFLICT');
+      expect(quarryCodeOf(error)).toBe('TRANSACTION_CONFLICT');
+      expect(error.message).toMatch(/retry it$/);
+    },
+  );
+
   it('anything else stays an internal error with a message that reveals nothing', () => {
     const error = toTRPCError(
       wrappedLikeDrizzle(driverError('42P01', 'relation "secret_table" does not exist')),

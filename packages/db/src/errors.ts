@@ -21,6 +21,7 @@ export const quarryErrorCodes = [
   'DATABASE_UNAVAILABLE',
   'DATABASE_BUSY',
   'STATEMENT_TIMEOUT',
+  'TRANSACTION_CONFLICT',
   'INVALID_INPUT',
 ] as const;
 export type QuarryErrorCode = (typeof quarryErrorCodes)[number];

@@ -29,6 +29,7 @@ const hints: Record<string, string> = {
   STATEMENT_TIMEOUT: 'Narrow the query (a smaller k, a filter) and run it again.',
   DATABASE_UNAVAILABLE: 'The database is unreachable right now; retry in a moment.',
   DATABASE_BUSY: 'Every database connection of the server is in use; retry in a moment.',
+  TRANSACTION_CONFLICT: 'Concurrent writes to the same documents collided; run it again.',
   INVALID_INPUT: 'Correct the highlighted part of the query and run it again.',
 };
 
