@@ -68,10 +68,6 @@ describe.skipIf(!postgresUrl)('documents partitioned by tenant (docs/partition-d
     expect(row?.partition).toMatch(/^documents_p\d+$/);
   });
 
-  // Known gaps, kept as failing expectations so that fixing them flips these tests (see scaling.md):
-  // ingest tells inserts from updates with RETURNING (xmax = 0), which PostgreSQL refuses on a
-  // partitioned table, and collections get their index with CREATE INDEX CONCURRENTLY, which a
-  // partitioned table does not support.
   it('updating a document by external id counts it as updated and keeps its id', async () => {
     const before = await caller.documents.ingest({ collection: 'parts', tenant: 'acme', documents: [{ content: 'acme document 1', externalId: 'acme-1', embedding: vectorFor(0, 1), metadata: { n: 1 } }] });
     expect(before).toMatchObject({ inserted: 0, updated: 0, unchanged: 1 });
@@ -103,9 +99,87 @@ describe.skipIf(!postgresUrl)('documents partitioned by tenant (docs/partition-d
     expect(again).toMatchObject({ inserted: 0, updated: 0, unchanged: 3, ids: first.ids });
   });
 
-  it.fails('creating a collection after partitioning builds its index on every partition (known gap: CONCURRENTLY)', async () => {
-    await caller.collections.create({ name: 'later', dimensions: 3, embeddingModel: 'external/3d' });
-    expect((await caller.collections.get({ name: 'later' })).index?.valid).toBe(true);
+  describe('a collection created after partitioning', () => {
+    /** The collection's indexes anywhere: on documents and on its partitions, attached or not. */
+    async function indexesOf(collectionId: number) {
+      return queryRows<{ name: string; table: string; attached: boolean; valid: boolean }>(
+        database.db,
+        sql`select c.relname as name, t.relname as table, c.relispartition as attached, i.indisvalid as valid
+            from pg_index i join pg_class c on c.oid = i.indexrelid join pg_class t on t.oid = i.indrelid
+            where starts_with(c.relname, ${`documents_hnsw_c${collectionId}_`}) order by t.relname`,
+      );
+    }
+    async function partitionIndexBytes(indexName: string) {
+      const [row] = await queryRows<{ bytes: string }>(database.db, sql`select sum(pg_relation_size(relid))::text as bytes from pg_partition_tree(${indexName}::regclass) where isleaf`);
+      return Number(row?.bytes);
+    }
+    async function tenantPlan(tenant: number) {
+      const response = await caller.search.query({ collection: 'later', tenant: TENANTS[tenant], vector: vectorFor(tenant, 3), k: 5, explain: true });
+      expect(response.results[0]?.distance).toBeCloseTo(0, 5);
+      return (response.plan ?? []).join('\n');
+    }
+    let id = 0;
+
+    it('gets a valid index, built and attached on every partition', async () => {
+      const created = await caller.collections.create({ name: 'later', dimensions: 3, embeddingModel: 'external/3d' });
+      id = created.id;
+      expect(created.index).toMatchObject({ name: `documents_hnsw_c${id}_m16_efc64`, valid: true, building: false });
+      const indexes = await indexesOf(id);
+      expect(indexes[0]).toEqual({ name: `documents_hnsw_c${id}_m16_efc64`, table: 'documents', attached: false, valid: true });
+      expect(indexes.slice(1).map(({ table, attached, valid }) => ({ table, attached, valid }))).toEqual(Array.from({ length: PARTITIONS }, (_, p) => ({ table: `documents_p${p}`, attached: true, valid: true })));
+    });
+
+    it("searches a tenant through its partition's index of the new collection, and reports the partitions' total size", async () => {
+      for (const [t, tenant] of TENANTS.entries()) {
+        const documents = Array.from({ length: 300 }, (_, n) => ({ content: `later ${tenant} ${n}`, externalId: `${tenant}-${n}`, embedding: vectorFor(t, n) }));
+        await caller.documents.ingest({ collection: 'later', tenant, documents });
+      }
+      await database.db.execute(sql`analyze documents`); // as autovacuum would, after a load this size
+      const plan = await tenantPlan(1);
+      expect(plan).toMatch(new RegExp(`Index Scan using documents_hnsw_c${id}_m16_efc64_\\d+ on documents_p\\d+`));
+      expect(plan).not.toMatch(/Sort Key/);
+      const { index } = await caller.collections.get({ name: 'later' });
+      expect(index?.sizeBytes).toBeGreaterThan(0);
+      expect(index?.sizeBytes).toBe(await partitionIndexBytes(`documents_hnsw_c${id}_m16_efc64`));
+    });
+
+    it('rebuilds it on every partition with new HNSW parameters and drops the old one', async () => {
+      const updated = await caller.collections.updateIndex({ name: 'later', hnsw: { m: 8, efConstruction: 32 } });
+      expect(updated.index).toMatchObject({ name: `documents_hnsw_c${id}_m8_efc32`, valid: true });
+      const indexes = await indexesOf(id);
+      expect(indexes.map((index) => index.name).filter((name) => name.includes('_m16_'))).toEqual([]);
+      expect(indexes).toHaveLength(PARTITIONS + 1);
+      expect(indexes.every((index) => index.valid)).toBe(true);
+      expect(await tenantPlan(2)).toMatch(new RegExp(`Index Scan using documents_hnsw_c${id}_m8_efc32_\\d+ on documents_p\\d+`));
+    });
+
+    it('finishes a build that stopped midway, reusing the partition indexes already built', async () => {
+      // As a crash would leave it: the parent index, one partition's index attached, one built but not attached.
+      const parent = `documents_hnsw_c${id}_m12_efc40`;
+      const [p0, p1] = await queryRows<{ oid: string }>(database.db, sql`select oid::text from pg_class where relname in ('documents_p0', 'documents_p1') order by relname`);
+      const definition = (on: string, name: string) =>
+        `create index ${name} on ${on} using hnsw ((embedding::vector(3)) vector_cosine_ops) with (m = 12, ef_construction = 40) where collection_id = ${id}`;
+      await database.db.execute(sql.raw(definition('only documents', parent)));
+      await database.db.execute(sql.raw(definition('documents_p0', `${parent}_${p0?.oid}`)));
+      await database.db.execute(sql.raw(`alter index ${parent} attach partition ${parent}_${p0?.oid}`));
+      await database.db.execute(sql.raw(definition('documents_p1', `${parent}_${p1?.oid}`)));
+      // And a partition's index left by an earlier build that never got its parent: it goes too.
+      await database.db.execute(sql.raw(definition('documents_p2', `documents_hnsw_c${id}_m4_efc16_1`)));
+      const before = await queryRows<{ oid: string }>(database.db, sql`select oid::text from pg_class where starts_with(relname, ${parent}) order by relname`);
+      expect((await caller.collections.get({ name: 'later' })).index).toMatchObject({ name: `documents_hnsw_c${id}_m8_efc32`, valid: true });
+
+      const updated = await caller.collections.updateIndex({ name: 'later', hnsw: { m: 12, efConstruction: 40 } });
+      expect(updated.index).toMatchObject({ name: parent, valid: true });
+      const after = await queryRows<{ oid: string }>(database.db, sql`select oid::text from pg_class where starts_with(relname, ${parent}) order by relname`);
+      expect(after).toEqual(expect.arrayContaining(before));
+      expect((await indexesOf(id)).every((index) => index.name.startsWith(parent) && index.valid)).toBe(true);
+    });
+
+    it('deleting it drops its index from every partition', async () => {
+      await caller.collections.delete({ name: 'later', confirm: 'later' });
+      expect(await indexesOf(id)).toEqual([]);
+      expect((await caller.collections.get({ name: 'parts' })).index).toMatchObject({ name: 'documents_hnsw_c1_m16_efc64', valid: true });
+    });
   });
 
   it("a tenant's search reads one partition, through its HNSW index", async () => {

@@ -1,4 +1,4 @@
-import { getTableName, sql, type SQL } from 'drizzle-orm';
+import { getTableName, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { queryRows, type Database, type SqlExecutor } from './client';
 import { collections, documents, type Collection, type DistanceMetric } from './schema';
 import { indexedEmbedding, indexedVectorType, type IndexedVectorType } from './vector';
@@ -36,40 +36,51 @@ export function inCollection(collectionId: number): SQL {
   return sql`${documents.collectionId} = ${integerLiteral(collectionId)}`;
 }
 
-export function createVectorIndexStatement(collection: IndexedCollection, options: { concurrently: boolean }): SQL {
-  return sql`create index ${sql.raw(options.concurrently ? 'concurrently ' : '')}if not exists ${sql.identifier(vectorIndexName(collection))}
-    on ${documents} using hnsw (${indexedEmbedding(collection)} ${sql.raw(operatorClass(collection))})
+/**
+ * `CREATE INDEX` of the collection's HNSW index. By default on `documents` under the collection's
+ * index name; on a partitioned table, `only` makes the parent index alone, and `on`/`name` build
+ * the same index on one partition (the columns are left unqualified, so the one statement fits both).
+ */
+export function createVectorIndexStatement(
+  collection: IndexedCollection,
+  options: { concurrently: boolean; only?: boolean; on?: SQL; name?: string },
+): SQL {
+  return sql`create index ${sql.raw(options.concurrently ? 'concurrently ' : '')}if not exists ${sql.identifier(options.name ?? vectorIndexName(collection))}
+    on ${sql.raw(options.only ? 'only ' : '')}${options.on ?? documents} using hnsw (${indexedEmbedding(collection, sql.identifier(documents.embedding.name))} ${sql.raw(operatorClass(collection))})
     with (m = ${integerLiteral(collection.hnswM)}, ef_construction = ${integerLiteral(collection.hnswEfConstruction)})
-    where ${inCollection(collection.id)}`;
+    where ${sql.identifier(documents.collectionId.name)} = ${integerLiteral(collection.id)}`;
 }
 
 export interface VectorIndexStatus {
   name: string;
   valid: boolean;
-  /** True while `CREATE INDEX CONCURRENTLY` is still building it. */
+  /** True while `CREATE INDEX CONCURRENTLY` is still building it (or, when partitioned, one of its partitions' indexes). */
   building: boolean;
+  /** On a partitioned table, the sum of the partitions' indexes (the parent index itself holds nothing). */
   sizeBytes: number;
   definition: string;
 }
 
 export async function vectorIndexStatus(executor: SqlExecutor, collectionId: number): Promise<VectorIndexStatus[]> {
-  const rows = await queryRows<{ name: string; valid: boolean; ready: boolean; size_bytes: string | number; definition: string }>(
+  const rows = await queryRows<{ name: string; valid: boolean; size_bytes: string | number; definition: string }>(
     executor,
-    sql`select c.relname as name, i.indisvalid as valid, i.indisready as ready,
-          pg_relation_size(c.oid) as size_bytes, pg_get_indexdef(c.oid) as definition
+    sql`select c.relname as name, i.indisvalid as valid,
+          coalesce((select sum(pg_relation_size(t.relid)) from pg_partition_tree(c.oid) t), pg_relation_size(c.oid)) as size_bytes,
+          pg_get_indexdef(c.oid) as definition
         from pg_index i join pg_class c on c.oid = i.indexrelid
         where i.indrelid = ${getTableName(documents)}::regclass and starts_with(c.relname, ${indexNamePrefix(collectionId)})
         order by c.relname`,
   );
-  const building = await queryRows<{ relid: unknown }>(
+  // A partition's index is built under the parent index's name plus a suffix (partitionIndexName).
+  const inProgress = await queryRows<{ name: string }>(
     executor,
-    sql`select 1 as relid from pg_stat_progress_create_index p
+    sql`select c.relname as name from pg_stat_progress_create_index p
         join pg_class c on c.oid = p.index_relid where starts_with(c.relname, ${indexNamePrefix(collectionId)})`,
   ).catch(() => []);
   return rows.map((row) => ({
     name: row.name,
     valid: row.valid,
-    building: building.length > 0 && !row.valid,
+    building: !row.valid && inProgress.some(({ name }) => name === row.name || name.startsWith(`${row.name}_`)),
     sizeBytes: Number(row.size_bytes),
     definition: row.definition,
   }));
@@ -107,22 +118,110 @@ export async function ensureVectorIndex(database: Database, collection: IndexedC
 async function reconcileVectorIndex(database: Database, collection: IndexedCollection): Promise<void> {
   const wanted = vectorIndexName(collection);
   const concurrently = database.driver === 'postgres';
+  const partitioned = concurrently && (await isPartitioned(database.db));
   const existing = await vectorIndexStatus(database.db, collection.id);
   const current = existing.find((index) => index.name === wanted);
   // Another process is building it right now: an invalid index is only dropped and rebuilt when no
   // build is in progress (a build that failed or was cancelled).
   if (current && !current.valid && current.building) return;
-  if (current && !current.valid) {
-    await database.db.execute(sql`drop index ${sql.raw(concurrently ? 'concurrently ' : '')}if exists ${sql.identifier(wanted)}`);
-  }
-  if (!current || !current.valid) {
-    await database.db.execute(createVectorIndexStatement(collection, { concurrently }));
+  if (partitioned) {
+    if (!current?.valid && !(await buildOnPartitions(database, collection))) return;
+  } else {
+    if (current && !current.valid) await database.db.execute(dropIndex(sql.identifier(wanted), { concurrently }));
+    if (!current || !current.valid) await database.db.execute(createVectorIndexStatement(collection, { concurrently }));
   }
   for (const index of existing) {
-    if (index.name !== wanted) {
-      await database.db.execute(sql`drop index ${sql.raw(concurrently ? 'concurrently ' : '')}if exists ${sql.identifier(index.name)}`);
+    // DROP INDEX CONCURRENTLY is refused on a partitioned index; dropping it drops its partitions' indexes.
+    if (index.name !== wanted) await database.db.execute(dropIndex(sql.identifier(index.name), { concurrently: concurrently && !partitioned }));
+  }
+  if (partitioned) {
+    for (const stray of await strayPartitionIndexes(database.db, collection.id)) {
+      if (!stray.name.startsWith(`${wanted}_`)) await database.db.execute(dropIndex(stray.qualified, { concurrently }));
     }
   }
+}
+
+function dropIndex(name: SQLWrapper, options: { concurrently: boolean }): SQL {
+  return sql`drop index ${sql.raw(options.concurrently ? 'concurrently ' : '')}if exists ${name}`;
+}
+
+async function isPartitioned(executor: SqlExecutor): Promise<boolean> {
+  const [row] = await queryRows<{ partitioned: boolean }>(executor, sql`select relkind = 'p' as partitioned from pg_class where oid = ${getTableName(documents)}::regclass`);
+  return row?.partitioned ?? false;
+}
+
+/** The index of collection index `parent` on the partition with this oid. Bounded length: names stop at 63 bytes. */
+function partitionIndexName(parent: string, partitionOid: string): string {
+  return `${parent}_${partitionOid}`;
+}
+
+/**
+ * PostgreSQL's way to index a partitioned table without blocking writes (CREATE INDEX
+ * CONCURRENTLY is refused on one): the parent index `ON ONLY documents` (invalid, a catalog entry),
+ * then per partition the same index built concurrently and attached; the parent turns valid when
+ * every partition has one. It resumes where an interrupted run stopped. Returns false when it
+ * leaves the rest to another process that is building one of the partitions' indexes, or when it
+ * found a partition with an invalid attached index and dropped the parent (the caller's next
+ * attempt starts over).
+ */
+async function buildOnPartitions(database: Database, collection: IndexedCollection): Promise<boolean> {
+  const parent = vectorIndexName(collection);
+  await database.db.execute(createVectorIndexStatement(collection, { concurrently: false, only: true }));
+  const partitions = await queryRows<{ schema: string; name: string; oid: string; attached: boolean | null }>(
+    database.db,
+    sql`select n.nspname as schema, p.relname as name, p.oid::text as oid,
+          (select bool_and(i.indisvalid) from pg_inherits h join pg_index i on i.indexrelid = h.inhrelid
+            where h.inhparent = ${parentIndexOid(parent)} and i.indrelid = p.oid) as attached
+        from pg_inherits h join pg_class p on p.oid = h.inhrelid join pg_namespace n on n.oid = p.relnamespace
+        where h.inhparent = ${getTableName(documents)}::regclass order by p.relname`,
+  );
+  for (const partition of partitions) {
+    if (partition.attached === true) continue;
+    if (partition.attached === false) {
+      await database.db.execute(dropIndex(sql.identifier(parent), { concurrently: false }));
+      return false;
+    }
+    const name = partitionIndexName(parent, partition.oid);
+    const qualified = sql`${sql.identifier(partition.schema)}.${sql.identifier(name)}`;
+    const before = await partitionIndexState(database.db, partition.oid, name);
+    if (before?.building) return false;
+    if (before && !before.valid) await database.db.execute(dropIndex(qualified, { concurrently: true }));
+    if (!before?.valid) {
+      const on = sql`${sql.identifier(partition.schema)}.${sql.identifier(partition.name)}`;
+      await database.db.execute(createVectorIndexStatement(collection, { concurrently: true, on, name }));
+      // IF NOT EXISTS skips an index another process has just begun: it is attached only if valid.
+      if (!(await partitionIndexState(database.db, partition.oid, name))?.valid) return false;
+    }
+    await database.db.execute(sql`alter index ${sql.identifier(parent)} attach partition ${qualified}`);
+  }
+  return true;
+}
+
+function parentIndexOid(parent: string): SQL {
+  return sql`(select i.indexrelid from pg_index i join pg_class c on c.oid = i.indexrelid
+    where i.indrelid = ${getTableName(documents)}::regclass and c.relname = ${parent})`;
+}
+
+async function partitionIndexState(executor: SqlExecutor, partitionOid: string, name: string): Promise<{ valid: boolean; building: boolean } | undefined> {
+  const [row] = await queryRows<{ valid: boolean; building: boolean }>(
+    executor,
+    sql`select i.indisvalid as valid, exists (select 1 from pg_stat_progress_create_index s where s.index_relid = c.oid) as building
+        from pg_index i join pg_class c on c.oid = i.indexrelid where i.indrelid = ${partitionOid}::oid and c.relname = ${name}`,
+  );
+  return row;
+}
+
+/** A collection's indexes on partitions that belong to no parent index: left by an interrupted buildOnPartitions. */
+async function strayPartitionIndexes(executor: SqlExecutor, collectionId: number): Promise<Array<{ name: string; qualified: SQL }>> {
+  const rows = await queryRows<{ schema: string; name: string }>(
+    executor,
+    sql`select n.nspname as schema, c.relname as name
+        from pg_inherits h join pg_index i on i.indrelid = h.inhrelid join pg_class c on c.oid = i.indexrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        where h.inhparent = ${getTableName(documents)}::regclass and not c.relispartition
+          and starts_with(c.relname, ${indexNamePrefix(collectionId)})`,
+  );
+  return rows.map((row) => ({ name: row.name, qualified: sql`${sql.identifier(row.schema)}.${sql.identifier(row.name)}` }));
 }
 
 function isDeadlock(error: unknown): boolean {
@@ -139,7 +238,10 @@ function pause(attempt: number): Promise<void> {
 
 export async function dropVectorIndexes(database: Database, collectionId: number): Promise<void> {
   for (const index of await vectorIndexStatus(database.db, collectionId)) {
-    await database.db.execute(sql`drop index if exists ${sql.identifier(index.name)}`);
+    await database.db.execute(dropIndex(sql.identifier(index.name), { concurrently: false }));
+  }
+  for (const stray of await strayPartitionIndexes(database.db, collectionId)) {
+    await database.db.execute(dropIndex(stray.qualified, { concurrently: false }));
   }
 }
 

@@ -1,4 +1,4 @@
-import { cosineDistance, innerProduct, l2Distance, sql, type SQL } from 'drizzle-orm';
+import { cosineDistance, innerProduct, l2Distance, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { QuarryError } from './errors';
 import { documents, type Collection, type DistanceMetric } from './schema';
 
@@ -77,12 +77,16 @@ function dimensionsLiteral(dimensions: number): SQL {
   return sql.raw(String(dimensions));
 }
 
-/** The indexed expression for a collection: `embedding::vector(D)` or `embedding::halfvec(D)`. */
-export function indexedEmbedding(collection: Pick<Collection, 'dimensions'>): SQL {
+/**
+ * The indexed expression for a collection: `embedding::vector(D)` or `embedding::halfvec(D)`.
+ * `column` is the qualified `documents.embedding` in queries; an index statement on a partition
+ * passes the bare column name.
+ */
+export function indexedEmbedding(collection: Pick<Collection, 'dimensions'>, column: SQLWrapper = documents.embedding): SQL {
   const type = indexedVectorType(collection.dimensions);
   return type === 'vector'
-    ? sql`(${documents.embedding}::vector(${dimensionsLiteral(collection.dimensions)}))`
-    : sql`(${documents.embedding}::halfvec(${dimensionsLiteral(collection.dimensions)}))`;
+    ? sql`(${column}::vector(${dimensionsLiteral(collection.dimensions)}))`
+    : sql`(${column}::halfvec(${dimensionsLiteral(collection.dimensions)}))`;
 }
 
 const distanceFunctions: Record<DistanceMetric, (column: SQL, value: number[]) => SQL> = {
