@@ -34,7 +34,9 @@ export interface BenchConfig {
   argv: string[];
 }
 
-const defaultOutDir = fileURLToPath(new URL('../../../bench/results', import.meta.url));
+export const defaultOutDir = fileURLToPath(new URL('../../../bench/results', import.meta.url));
+/** The repository's README, whose benchmark section a run into the default directory refreshes. */
+export const readmePath = fileURLToPath(new URL('../../../README.md', import.meta.url));
 
 const usage = `pnpm bench [-- flags]
 

@@ -1,13 +1,13 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseConfig, type BenchConfig } from './config';
+import { defaultOutDir, parseConfig, readmePath, type BenchConfig } from './config';
 import { corpus, type Corpus } from './corpus';
 import { benchIngest } from './ingest-bench';
 import { elapsedSeconds, progress } from './log';
 import { finishMachineInfo, machineInfo } from './machine';
 import { benchPglite } from './pglite-bench';
 import { benchRecall, type FilterCase } from './recall-bench';
-import { evaluateTargets, renderMarkdown, type BenchResult } from './report';
+import { evaluateTargets, renderMarkdown, renderReadmeSection, replaceReadmeSection, type BenchResult } from './report';
 import { recallLatencyChart } from './chart';
 import { scratchServer } from './scratch';
 import { benchLatency, type SearchQuery } from './search-bench';
@@ -145,6 +145,11 @@ async function main(): Promise<void> {
     const markdown = renderMarkdown(result);
     await writeFile(join(config.outDir, 'latest.md'), markdown);
     process.stdout.write(markdown);
+    // Only a run that writes the committed results refreshes the README's copy of them.
+    if (config.outDir === defaultOutDir && !config.skip.size) {
+      await writeFile(readmePath, replaceReadmeSection(await readFile(readmePath, 'utf8'), renderReadmeSection(result)));
+      progress('README.md: benchmark section refreshed');
+    }
     progress(`done in ${result.durationSeconds}s; results in ${config.outDir}`);
   } finally {
     await server.dropAll();
