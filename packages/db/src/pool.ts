@@ -1,4 +1,4 @@
-import type { Sql } from 'postgres';
+import type { ReservedSql, Sql } from 'postgres';
 import { QuarryError } from './errors';
 
 /**
@@ -79,11 +79,33 @@ export function gatePool(client: Sql, gate: AcquireGate): Sql {
       if (property === 'begin') {
         return (...args: Parameters<Sql['begin']>) => gate.run(() => target.begin(...args));
       }
+      if (property === 'reserve') {
+        return () => reserveGated(target, gate);
+      }
       if (property === 'unsafe') {
         return (...args: Parameters<Sql['unsafe']>) => gatedQuery(target.unsafe(...args), gate);
       }
       return Reflect.get(target, property, receiver) as unknown;
     },
+  });
+}
+
+/** A reserved connection holds a slot of the gate until it is released. */
+function reserveGated(client: Sql, gate: AcquireGate): Promise<ReservedSql> {
+  return new Promise((resolve, reject) => {
+    gate
+      .run(async () => {
+        const reserved = await client.reserve();
+        await new Promise<void>((released) => {
+          const release = reserved.release.bind(reserved);
+          reserved.release = () => {
+            release();
+            released();
+          };
+          resolve(reserved);
+        });
+      })
+      .catch(reject);
   });
 }
 

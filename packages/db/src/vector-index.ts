@@ -94,12 +94,17 @@ export async function vectorIndexStatus(executor: SqlExecutor, collectionId: num
  * together). Two concurrent index builds on one table can deadlock, and PostgreSQL then cancels
  * one of them, possibly leaving an invalid index behind; so a deadlock is retried, and the call
  * returns only once the index is valid or another process is building it.
+ *
+ * On a direct server connection it builds on a connection of its own, with `maintenance_work_mem`
+ * raised to `indexBuildMemory` (see createDb); on a partitioned `documents`, partition by partition
+ * (buildOnPartitions).
  */
 export async function ensureVectorIndex(database: Database, collection: IndexedCollection): Promise<void> {
   const maxAttempts = 5;
   for (let attempt = 1; ; attempt++) {
     try {
-      await reconcileVectorIndex(database, collection);
+      const reconcile = (db: SqlExecutor) => reconcileVectorIndex(db, database.driver === 'postgres', collection);
+      await (database.forIndexBuild ? database.forIndexBuild(reconcile) : reconcile(database.db));
     } catch (error) {
       if (!isDeadlock(error) || attempt >= maxAttempts) throw error;
       await pause(attempt);
@@ -115,28 +120,28 @@ export async function ensureVectorIndex(database: Database, collection: IndexedC
   }
 }
 
-async function reconcileVectorIndex(database: Database, collection: IndexedCollection): Promise<void> {
+async function reconcileVectorIndex(db: SqlExecutor, onServer: boolean, collection: IndexedCollection): Promise<void> {
   const wanted = vectorIndexName(collection);
-  const concurrently = database.driver === 'postgres';
-  const partitioned = concurrently && (await isPartitioned(database.db));
-  const existing = await vectorIndexStatus(database.db, collection.id);
+  const concurrently = onServer;
+  const partitioned = concurrently && (await isPartitioned(db));
+  const existing = await vectorIndexStatus(db, collection.id);
   const current = existing.find((index) => index.name === wanted);
   // Another process is building it right now: an invalid index is only dropped and rebuilt when no
   // build is in progress (a build that failed or was cancelled).
   if (current && !current.valid && current.building) return;
   if (partitioned) {
-    if (!current?.valid && !(await buildOnPartitions(database, collection))) return;
+    if (!current?.valid && !(await buildOnPartitions(db, collection))) return;
   } else {
-    if (current && !current.valid) await database.db.execute(dropIndex(sql.identifier(wanted), { concurrently }));
-    if (!current || !current.valid) await database.db.execute(createVectorIndexStatement(collection, { concurrently }));
+    if (current && !current.valid) await db.execute(dropIndex(sql.identifier(wanted), { concurrently }));
+    if (!current || !current.valid) await db.execute(createVectorIndexStatement(collection, { concurrently }));
   }
   for (const index of existing) {
     // DROP INDEX CONCURRENTLY is refused on a partitioned index; dropping it drops its partitions' indexes.
-    if (index.name !== wanted) await database.db.execute(dropIndex(sql.identifier(index.name), { concurrently: concurrently && !partitioned }));
+    if (index.name !== wanted) await db.execute(dropIndex(sql.identifier(index.name), { concurrently: concurrently && !partitioned }));
   }
   if (partitioned) {
-    for (const stray of await strayPartitionIndexes(database.db, collection.id)) {
-      if (!stray.name.startsWith(`${wanted}_`)) await database.db.execute(dropIndex(stray.qualified, { concurrently }));
+    for (const stray of await strayPartitionIndexes(db, collection.id)) {
+      if (!stray.name.startsWith(`${wanted}_`)) await db.execute(dropIndex(stray.qualified, { concurrently }));
     }
   }
 }
@@ -164,11 +169,11 @@ function partitionIndexName(parent: string, partitionOid: string): string {
  * found a partition with an invalid attached index and dropped the parent (the caller's next
  * attempt starts over).
  */
-async function buildOnPartitions(database: Database, collection: IndexedCollection): Promise<boolean> {
+async function buildOnPartitions(db: SqlExecutor, collection: IndexedCollection): Promise<boolean> {
   const parent = vectorIndexName(collection);
-  await database.db.execute(createVectorIndexStatement(collection, { concurrently: false, only: true }));
+  await db.execute(createVectorIndexStatement(collection, { concurrently: false, only: true }));
   const partitions = await queryRows<{ schema: string; name: string; oid: string; attached: boolean | null }>(
-    database.db,
+    db,
     sql`select n.nspname as schema, p.relname as name, p.oid::text as oid,
           (select bool_and(i.indisvalid) from pg_inherits h join pg_index i on i.indexrelid = h.inhrelid
             where h.inhparent = ${parentIndexOid(parent)} and i.indrelid = p.oid) as attached
@@ -178,21 +183,21 @@ async function buildOnPartitions(database: Database, collection: IndexedCollecti
   for (const partition of partitions) {
     if (partition.attached === true) continue;
     if (partition.attached === false) {
-      await database.db.execute(dropIndex(sql.identifier(parent), { concurrently: false }));
+      await db.execute(dropIndex(sql.identifier(parent), { concurrently: false }));
       return false;
     }
     const name = partitionIndexName(parent, partition.oid);
     const qualified = sql`${sql.identifier(partition.schema)}.${sql.identifier(name)}`;
-    const before = await partitionIndexState(database.db, partition.oid, name);
+    const before = await partitionIndexState(db, partition.oid, name);
     if (before?.building) return false;
-    if (before && !before.valid) await database.db.execute(dropIndex(qualified, { concurrently: true }));
+    if (before && !before.valid) await db.execute(dropIndex(qualified, { concurrently: true }));
     if (!before?.valid) {
       const on = sql`${sql.identifier(partition.schema)}.${sql.identifier(partition.name)}`;
-      await database.db.execute(createVectorIndexStatement(collection, { concurrently: true, on, name }));
+      await db.execute(createVectorIndexStatement(collection, { concurrently: true, on, name }));
       // IF NOT EXISTS skips an index another process has just begun: it is attached only if valid.
-      if (!(await partitionIndexState(database.db, partition.oid, name))?.valid) return false;
+      if (!(await partitionIndexState(db, partition.oid, name))?.valid) return false;
     }
-    await database.db.execute(sql`alter index ${sql.identifier(parent)} attach partition ${qualified}`);
+    await db.execute(sql`alter index ${sql.identifier(parent)} attach partition ${qualified}`);
   }
   return true;
 }
