@@ -120,9 +120,9 @@ export async function ensureVectorIndex(database: Database, collection: IndexedC
   }
 }
 
-async function reconcileVectorIndex(db: SqlExecutor, onServer: boolean, collection: IndexedCollection): Promise<void> {
+/** `concurrently` on a server; PGlite (one connection, no concurrent writers) builds plainly. */
+async function reconcileVectorIndex(db: SqlExecutor, concurrently: boolean, collection: IndexedCollection): Promise<void> {
   const wanted = vectorIndexName(collection);
-  const concurrently = onServer;
   const partitioned = concurrently && (await isPartitioned(db));
   const existing = await vectorIndexStatus(db, collection.id);
   const current = existing.find((index) => index.name === wanted);
