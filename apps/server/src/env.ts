@@ -76,6 +76,9 @@ const envSchema = z.object({
   DATABASE_REPLICA_URLS: optional(commaList(postgresUrl)),
   DATABASE_MAX_CONNECTIONS: optional(integerText(1, 1000)),
   DATABASE_ACQUIRE_TIMEOUT_MS: optional(integerText(0, 10 * 60 * 1000)),
+  DATABASE_INDEX_BUILD_MEMORY: optional(
+    z.string().regex(/^(off|[1-9]\d{0,6}(kB|MB|GB))$/, "must be a PostgreSQL memory size such as 512MB or 2GB, or 'off'"),
+  ),
   QUARRY_DATA_DIR: optional(z.string()),
   QUARRY_API_KEYS: optional(apiKeysJson),
   QUARRY_OPENAI_BASE_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL ending with the API version, e.g. https://api.openai.com/v1' })),
@@ -100,7 +103,16 @@ export type EnvName = keyof typeof envSchema.shape;
 
 export type DatabaseSettings =
   | { driver: 'embedded'; dataDir: string }
-  | { driver: 'postgres'; url: string; pooled: boolean; maxConnections: number; acquireTimeoutMs: number; replicaUrls: string[] };
+  | {
+      driver: 'postgres';
+      url: string;
+      pooled: boolean;
+      maxConnections: number;
+      acquireTimeoutMs: number;
+      /** maintenance_work_mem for HNSW builds on a direct connection; false keeps the server's. */
+      indexBuildMemory: string | false | undefined;
+      replicaUrls: string[];
+    };
 
 export interface OpenAISettings {
   baseUrl: string;
@@ -157,7 +169,7 @@ function combinationProblems(env: Readonly<Record<string, string | undefined>>):
     problems.push({ variable: 'QUARRY_OPENAI_API_KEY', message: `is set but ${openaiParts.join(', ')} are not` });
   }
   if (!isSet('DATABASE_URL')) {
-    for (const name of ['DATABASE_POOLED', 'DATABASE_REPLICA_URLS', 'DATABASE_MAX_CONNECTIONS', 'DATABASE_ACQUIRE_TIMEOUT_MS'] as const) {
+    for (const name of ['DATABASE_POOLED', 'DATABASE_REPLICA_URLS', 'DATABASE_MAX_CONNECTIONS', 'DATABASE_ACQUIRE_TIMEOUT_MS', 'DATABASE_INDEX_BUILD_MEMORY'] as const) {
       if (isSet(name)) problems.push({ variable: name, message: 'needs DATABASE_URL: the embedded database has no pooler, replicas or connection pool' });
     }
   } else if (isSet('QUARRY_DATA_DIR')) {
@@ -189,6 +201,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
         pooled: e.DATABASE_POOLED ?? false,
         maxConnections: e.DATABASE_MAX_CONNECTIONS ?? 10,
         acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS ?? 10_000,
+        indexBuildMemory: e.DATABASE_INDEX_BUILD_MEMORY === 'off' ? false : e.DATABASE_INDEX_BUILD_MEMORY,
         replicaUrls: e.DATABASE_REPLICA_URLS ?? [],
       }
     : { driver: 'embedded', dataDir: resolve(cwd, e.QUARRY_DATA_DIR ?? '.quarry-data') };

@@ -25,7 +25,12 @@ export async function runServer(config: ServerConfig, log: Logger, options: { in
   const startedAt = performance.now();
   const elapsed = () => Math.round(performance.now() - startedAt);
   log.info('opening the database', { database: describeDatabase(config.database) });
-  const opened = await openServices({ database: config.database, openai: config.openai, limits: config.limits });
+  const opened = await openServices({
+    database: config.database,
+    openai: config.openai,
+    limits: config.limits,
+    onNotice: (notice) => log.info('database notice', { severity: notice.severity, notice: notice.message }),
+  });
   log.info('database opened', { ms: elapsed() });
 
   const apiKeys = createApiKeyVerifier(config.apiKeys);

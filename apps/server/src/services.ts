@@ -19,7 +19,14 @@ export function describeDatabase(settings: DatabaseSettings): string {
   return `PostgreSQL at ${url.host}${url.pathname}${settings.pooled ? ' (pooled)' : ''}${settings.replicaUrls.length ? `, ${settings.replicaUrls.length} replica(s)` : ''}`;
 }
 
-export async function openDatabase(settings: DatabaseSettings, applicationName = 'quarry-server'): Promise<{ database: Database; replicas: Database[] }> {
+/** What the server hears from PostgreSQL besides results: pgvector's "graph no longer fits into maintenance_work_mem", for one. */
+export type DatabaseNoticeHandler = (notice: { severity?: string; message?: string }) => void;
+
+export async function openDatabase(
+  settings: DatabaseSettings,
+  applicationName = 'quarry-server',
+  onNotice?: DatabaseNoticeHandler,
+): Promise<{ database: Database; replicas: Database[] }> {
   if (settings.driver === 'embedded') {
     const lock = lockDataDir(settings.dataDir);
     try {
@@ -49,6 +56,8 @@ export async function openDatabase(settings: DatabaseSettings, applicationName =
       pooled: settings.pooled,
       maxConnections: settings.maxConnections,
       acquireTimeoutMs: settings.acquireTimeoutMs,
+      ...(settings.indexBuildMemory === undefined ? {} : { indexBuildMemory: settings.indexBuildMemory }),
+      ...(onNotice ? { onNotice } : {}),
       applicationName: `${applicationName}-${role}`,
     });
   const database = await connect(settings.url, 'primary');
@@ -75,8 +84,9 @@ export async function openServices(options: {
   database: DatabaseSettings;
   openai: OpenAISettings | undefined;
   limits: QuarryServices['limits'];
+  onNotice?: DatabaseNoticeHandler;
 }): Promise<OpenServices> {
-  const { database, replicas } = await openDatabase(options.database);
+  const { database, replicas } = await openDatabase(options.database, 'quarry-server', options.onNotice);
   const services: QuarryServices = {
     database,
     replicas,

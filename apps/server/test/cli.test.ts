@@ -1,6 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCaller, createContextInner, openAccess } from '@quarry/api';
+import { createEmbeddingRegistry } from '@quarry/api/embeddings';
+import { createDb, sql } from '@quarry/db';
 import { postgresUrl, runCli, scratchDir, scratchPostgres, startServer, type ServerProcess } from './harness';
 
 const poolerUrl = process.env.QUARRY_TEST_PGBOUNCER_URL || undefined;
@@ -183,6 +186,29 @@ describe.skipIf(!postgresUrl)('quarry migrate and doctor on PostgreSQL', () => {
     const run = await runCli(['doctor', '--database-url', database.url]);
     expect(run.stdout).toMatch(/^OK\s+pooler\s+direct connections/m);
     expect(run.code).toBe(0);
+  });
+
+  it('doctor warns when the largest HNSW index outgrows the memory its builds get, and says how to raise it', async () => {
+    // An index of a few MB against a server whose sessions get 1 MB of maintenance_work_mem.
+    const database_ = await createDb({ driver: 'postgres', url: database.url, indexBuildMemory: false });
+    try {
+      const caller = createCaller(createContextInner({ database: database_, embeddings: createEmbeddingRegistry([]) }, openAccess));
+      await caller.collections.create({ name: 'wide', dimensions: 64, embeddingModel: 'external/64d' });
+      for (let batch = 0; batch < 6; batch++) {
+        const documents = Array.from({ length: 1_000 }, (_, i) => ({
+          content: `wide document ${batch}-${i}`,
+          embedding: Array.from({ length: 64 }, (_, d) => Math.sin((batch * 1_000 + i + 1) * (d + 1))),
+        }));
+        await caller.documents.ingest({ collection: 'wide', documents });
+      }
+      await database_.db.execute(sql.raw(`alter database "${new URL(database.url).pathname.slice(1)}" set maintenance_work_mem = '1MB'`));
+    } finally {
+      await database_.close();
+    }
+    const tight = await runCli(['doctor', '--database-url', database.url], { DATABASE_INDEX_BUILD_MEMORY: 'off' });
+    expect(tight.stdout).toMatch(/^WARN\s+index build memory\s+largest HNSW index [\d.]+ MiB, builds get 1(\.0)? MiB of maintenance_work_mem: .*DATABASE_INDEX_BUILD_MEMORY/m);
+    const roomy = await runCli(['doctor', '--database-url', database.url], { DATABASE_INDEX_BUILD_MEMORY: '256MB' });
+    expect(roomy.stdout).toMatch(/^OK\s+index build memory\s+largest HNSW index [\d.]+ MiB, builds get 256(\.0)? MiB/m);
   });
 
   it.skipIf(!poolerUrl)('doctor detects PgBouncer in transaction mode and fails until DATABASE_POOLED is set', async () => {

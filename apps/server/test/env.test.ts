@@ -27,6 +27,17 @@ describe('loadConfig', () => {
     expect(config.demo).toBe(false);
   });
 
+  it('DATABASE_INDEX_BUILD_MEMORY is a PostgreSQL memory size or off, and only for PostgreSQL', () => {
+    const database = (value: string) => loadConfig({ DATABASE_URL: 'postgres://db/q', DATABASE_INDEX_BUILD_MEMORY: value }, '/').database;
+    expect(database('2GB')).toMatchObject({ indexBuildMemory: '2GB' });
+    expect(database('off')).toMatchObject({ indexBuildMemory: false });
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/q' }, '/').database).toMatchObject({ indexBuildMemory: undefined });
+    for (const bad of ['2 GB', '512mb', '0MB', 'lots', '-1GB']) {
+      expect(problemsOf({ DATABASE_URL: 'postgres://db/q', DATABASE_INDEX_BUILD_MEMORY: bad })).toEqual(['DATABASE_INDEX_BUILD_MEMORY']);
+    }
+    expect(problemsOf({ DATABASE_INDEX_BUILD_MEMORY: '1GB' })).toEqual(['DATABASE_INDEX_BUILD_MEMORY']);
+  });
+
   it('DATABASE_ACQUIRE_TIMEOUT_MS bounds the wait for a pool connection; 0 means no bound; nonsense is refused', () => {
     const database = (value: string) => loadConfig({ DATABASE_URL: 'postgres://db/q', DATABASE_ACQUIRE_TIMEOUT_MS: value }, '/').database;
     expect(database('2500')).toMatchObject({ acquireTimeoutMs: 2500 });

@@ -1,4 +1,4 @@
-export { createDb, queryRows, type Database, type DbConfig, type QuarryDatabase, type SqlExecutor } from './client';
+export { createDb, DEFAULT_INDEX_BUILD_MEMORY, queryRows, type Database, type DbConfig, type QuarryDatabase, type SqlExecutor } from './client';
 export { migrate, migrationState, migrationsFolder } from './migrate';
 export { QuarryError, isQuarryError, quarryErrorCodes, quarryErrorIn, type QuarryErrorCode } from './errors';
 export * from './vector';

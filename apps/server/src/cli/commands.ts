@@ -26,7 +26,7 @@ Usage:
 
 Where it connects (first that applies):
   --url <url> [--api-key <key>]   a running server (env QUARRY_URL, QUARRY_API_KEY)
-  --database-url <url>            PostgreSQL directly (env DATABASE_URL, DATABASE_POOLED, DATABASE_REPLICA_URLS)
+  --database-url <url>            PostgreSQL directly (env DATABASE_URL, DATABASE_POOLED, DATABASE_REPLICA_URLS, DATABASE_INDEX_BUILD_MEMORY, ...)
   --data-dir <dir>                the embedded database (env QUARRY_DATA_DIR; default ./.quarry-data)
 
 Ingest options:
@@ -66,11 +66,12 @@ interface Connection {
 
 function connection(values: { url?: string; 'api-key'?: string; 'database-url'?: string; 'data-dir'?: string }, env: Env, cwd: string): Connection {
   const databaseEnv: Record<string, string | undefined> = {};
-  for (const name of ['DATABASE_URL', 'DATABASE_POOLED', 'DATABASE_REPLICA_URLS', 'DATABASE_MAX_CONNECTIONS', 'QUARRY_DATA_DIR', 'QUARRY_OPENAI_BASE_URL', 'QUARRY_OPENAI_MODEL', 'QUARRY_OPENAI_DIMENSIONS', 'QUARRY_OPENAI_API_KEY', 'STATEMENT_TIMEOUT_MS']) {
+  const postgresOnly = ['DATABASE_URL', 'DATABASE_POOLED', 'DATABASE_REPLICA_URLS', 'DATABASE_MAX_CONNECTIONS', 'DATABASE_ACQUIRE_TIMEOUT_MS', 'DATABASE_INDEX_BUILD_MEMORY'];
+  for (const name of [...postgresOnly, 'QUARRY_DATA_DIR', 'QUARRY_OPENAI_BASE_URL', 'QUARRY_OPENAI_MODEL', 'QUARRY_OPENAI_DIMENSIONS', 'QUARRY_OPENAI_API_KEY', 'STATEMENT_TIMEOUT_MS']) {
     databaseEnv[name] = env[name];
   }
   if (values['data-dir']) {
-    for (const name of ['DATABASE_URL', 'DATABASE_POOLED', 'DATABASE_REPLICA_URLS', 'DATABASE_MAX_CONNECTIONS']) delete databaseEnv[name];
+    for (const name of postgresOnly) delete databaseEnv[name];
     databaseEnv.QUARRY_DATA_DIR = values['data-dir'];
   }
   if (values['database-url']) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { collections, createDb, migrationState, queryRows, sql, vectorIndexStatus, type Database } from '@quarry/db';
+import { collections, createDb, DEFAULT_INDEX_BUILD_MEMORY, migrationState, queryRows, sql, vectorIndexStatus, type Database } from '@quarry/db';
 import type { DatabaseSettings } from '../env';
 import { formatBytes } from './table';
 
@@ -56,17 +56,19 @@ async function migrations(database: Database): Promise<Finding> {
     : { verdict: 'fail', check: 'migrations', detail: `${state.applied} of ${state.committed} applied; run \`quarry migrate\`` };
 }
 
-async function indexes(database: Database): Promise<Finding[]> {
+async function indexes(database: Database, settings: DatabaseSettings): Promise<Finding[]> {
   const findings: Finding[] = [];
   const all = await database.db.select().from(collections).orderBy(collections.name);
   if (all.length === 0) return [{ verdict: 'ok', check: 'indexes', detail: 'no collections yet' }];
   let totalBytes = 0;
+  let largestBytes = 0;
   for (const collection of all) {
     const check = `index ${collection.name}`;
     const statuses = await vectorIndexStatus(database.db, collection.id);
     const valid = statuses.find((status) => status.valid);
     const building = statuses.find((status) => status.building);
     totalBytes += statuses.reduce((sum, status) => sum + status.sizeBytes, 0);
+    largestBytes = Math.max(largestBytes, ...statuses.map((status) => status.sizeBytes));
     if (valid) {
       findings.push({ verdict: 'ok', check, detail: `${valid.name} valid, ${formatBytes(valid.sizeBytes)} (HNSW m=${collection.hnswM}, ef_construction=${collection.hnswEfConstruction})` });
     } else if (building) {
@@ -84,7 +86,27 @@ async function indexes(database: Database): Promise<Finding[]> {
   } else if (sharedBuffers > 0) {
     findings.push({ verdict: 'ok', check: 'index memory', detail: `HNSW indexes total ${formatBytes(totalBytes)}, within shared_buffers (${formatBytes(sharedBuffers)})` });
   }
+  findings.push(await indexBuildMemory(database, settings, largestBytes));
   return findings;
+}
+
+/**
+ * An HNSW build is many times faster while its graph fits in maintenance_work_mem (pgvector says
+ * "hnsw graph no longer fits into maintenance_work_mem" when it stops fitting). Quarry raises it for
+ * its own builds on a direct connection (DATABASE_INDEX_BUILD_MEMORY); through a pooler the
+ * server's setting applies.
+ */
+async function indexBuildMemory(database: Database, settings: DatabaseSettings, largestIndexBytes: number): Promise<Finding> {
+  const raised = settings.driver === 'postgres' && !settings.pooled && settings.indexBuildMemory !== false ? (settings.indexBuildMemory ?? DEFAULT_INDEX_BUILD_MEMORY) : '0';
+  const [row] = await queryRows<{ server: string | number; raised: string | number }>(
+    database.db,
+    sql`select pg_size_bytes(current_setting('maintenance_work_mem')) as server, pg_size_bytes(${raised}) as raised`,
+  );
+  const buildBytes = Math.max(Number(row?.server ?? 0), Number(row?.raised ?? 0));
+  const detail = `largest HNSW index ${formatBytes(largestIndexBytes)}, builds get ${formatBytes(buildBytes)} of maintenance_work_mem`;
+  if (largestIndexBytes <= buildBytes) return { verdict: 'ok', check: 'index build memory', detail };
+  const advice = settings.driver === 'postgres' && settings.pooled ? 'ALTER ROLE <the role> SET maintenance_work_mem' : 'DATABASE_INDEX_BUILD_MEMORY';
+  return { verdict: 'warn', check: 'index build memory', detail: `${detail}: a rebuild (updateIndex, migrate after an interrupted build) will spill and run far slower; raise it with ${advice} if the database server has the RAM` };
 }
 
 async function deadTuples(database: Database): Promise<Finding> {
@@ -195,7 +217,7 @@ export async function diagnoseDatabase(settings: DatabaseSettings, database: Dat
     ...(await guarded('migrations', () => migrations(database))),
   ];
   if (findings.some((finding) => finding.check === 'migrations' && finding.verdict === 'ok')) {
-    findings.push(...(await guarded('indexes', () => indexes(database))), ...(await guarded('dead tuples', () => deadTuples(database))));
+    findings.push(...(await guarded('indexes', () => indexes(database, settings))), ...(await guarded('dead tuples', () => deadTuples(database))));
   }
   if (settings.driver === 'postgres') {
     findings.push(...(await guarded('pooler', () => pooler(settings))), ...(await guarded('replicas', () => replicaLag(database, replicas, settings.replicaUrls))));
