@@ -1,6 +1,13 @@
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
-import { isQuarryError, QuarryError, quarryErrorIn, type QuarryErrorCode } from '@quarry/db';
+import {
+  databaseErrorCodeIn,
+  isQuarryError,
+  isTransientConflict,
+  QuarryError,
+  quarryErrorIn,
+  type QuarryErrorCode,
+} from '@quarry/db';
 
 /** The one place a domain error code becomes a transport status. */
 const trpcCodes: Record<QuarryErrorCode, TRPC_ERROR_CODE_KEY> = {
@@ -52,30 +59,30 @@ const unavailableCodes = new Set([
 
 /** PostgreSQL SQLSTATEs that are the caller's or the moment's fault, not a bug. */
 function fromDatabaseError(error: unknown): QuarryError | undefined {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    const code = (e as { code?: unknown }).code;
-    if (code === '57014') {
-      return new QuarryError(
-        'STATEMENT_TIMEOUT',
-        'the query ran longer than the statement timeout and was cancelled; narrow it (smaller k, a filter) or raise the timeout',
-        { cause: error },
-      );
-    }
-    // inTransaction has already run the request again before giving up on these.
-    if (code === '40P01' || code === '40001') {
-      return new QuarryError(
-        'TRANSACTION_CONFLICT',
-        'the request kept colliding with concurrent writes to the same documents and was rolled back; retry it',
-        { cause: error },
-      );
-    }
-    if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08'))) {
-      return new QuarryError(
-        'DATABASE_UNAVAILABLE',
-        'the database is unavailable right now; retry shortly',
-        { cause: error },
-      );
-    }
+  const code = databaseErrorCodeIn(error);
+  if (code === '57014') {
+    return new QuarryError(
+      'STATEMENT_TIMEOUT',
+      'the query ran longer than the statement timeout and was cancelled; narrow it (smaller k, a filter) or raise the timeout',
+      { cause: error },
+    );
+  }
+  // inTransaction has already run the request again before giving up on these.
+  if (isTransientConflict(error)) {
+    return new QuarryError(
+      'TRANSACTION_CONFLICT',
+      'the request kept colliding with concurrent writes to the same documents and was rolled back; retry it',
+      { cause: error },
+    );
+  }
+  if (code !== undefined && (unavailableCodes.has(code) || code.startsWith('08'))) {
+    return new QuarryError(
+      'DATABASE_UNAVAILABLE',
+      'the database is unavailable right now; retry shortly',
+      {
+        cause: error,
+      },
+    );
   }
   return undefined;
 }

@@ -1,4 +1,4 @@
-import { sql, type QuarryDatabase } from '@quarry/db';
+import { isTransientConflict, sql, type QuarryDatabase } from '@quarry/db';
 import type { Limits } from './limits';
 
 export type Transaction = Parameters<Parameters<QuarryDatabase['transaction']>[0]>[0];
@@ -35,13 +35,7 @@ export async function inTransaction<T>(
   }
 }
 
-function isTransientConflict(error: unknown): boolean {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    const code = (e as { code?: unknown }).code;
-    if (code === '40P01' || code === '40001') return true;
-  }
-  return false;
-}
+
 
 /**
  * `SET LOCAL` for each setting, in one round trip. Names and values are bound parameters of

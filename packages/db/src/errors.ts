@@ -51,3 +51,21 @@ export function quarryErrorIn(error: unknown): QuarryError | undefined {
   }
   return undefined;
 }
+
+/**
+ * The first error code (a PostgreSQL SQLSTATE such as 40P01, or a driver or socket code such as
+ * ECONNRESET) in an error's cause chain: Drizzle wraps the driver's error in its own.
+ */
+export function databaseErrorCodeIn(error: unknown): string | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/** Deadlock victim (40P01) or serialization failure (40001): the transaction was rolled back whole and can run again. */
+export function isTransientConflict(error: unknown): boolean {
+  const code = databaseErrorCodeIn(error);
+  return code === '40P01' || code === '40001';
+}

@@ -1,4 +1,5 @@
 import { getTableName, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
+import { databaseErrorCodeIn } from './errors';
 import { queryRows, type Database, type SqlExecutor } from './client';
 import { collections, documents, type Collection, type DistanceMetric } from './schema';
 import { indexedEmbedding, indexedVectorType, type IndexedVectorType } from './vector';
@@ -106,7 +107,7 @@ export async function ensureVectorIndex(database: Database, collection: IndexedC
       const reconcile = (db: SqlExecutor) => reconcileVectorIndex(db, database.driver === 'postgres', collection);
       await (database.forIndexBuild ? database.forIndexBuild(reconcile) : reconcile(database.db));
     } catch (error) {
-      if (!isDeadlock(error) || attempt >= maxAttempts) throw error;
+      if (databaseErrorCodeIn(error) !== '40P01' || attempt >= maxAttempts) throw error;
       await pause(attempt);
       continue;
     }
@@ -229,12 +230,6 @@ async function strayPartitionIndexes(executor: SqlExecutor, collectionId: number
   return rows.map((row) => ({ name: row.name, qualified: sql`${sql.identifier(row.schema)}.${sql.identifier(row.name)}` }));
 }
 
-function isDeadlock(error: unknown): boolean {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    if ((e as { code?: unknown }).code === '40P01') return true;
-  }
-  return false;
-}
 
 /** A short, jittered wait, so two processes that collided do not collide again. */
 function pause(attempt: number): Promise<void> {
