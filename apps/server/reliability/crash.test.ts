@@ -1,7 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeysEnv, keys, postgresUrl, scratchPostgres, startServer, type ServerProcess } from '../test/harness';
+import {
+  apiKeysEnv,
+  keys,
+  postgresUrl,
+  scratchPostgres,
+  startServer,
+  type ServerProcess,
+} from '../test/harness';
 import { recordTrial } from './report';
 import { callApi, ms, percentile, reliabilitySetting } from './workload';
 
@@ -26,7 +33,10 @@ const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(reso
 
 function sharedDatabase(): string | undefined {
   if (postgresUrl) return postgresUrl;
-  if (process.env.QUARRY_TEST_REQUIRE_ALL === '1') throw new Error('QUARRY_TEST_DATABASE_URL must be set: QUARRY_TEST_REQUIRE_ALL=1 forbids skipping the crash suite');
+  if (process.env.QUARRY_TEST_REQUIRE_ALL === '1')
+    throw new Error(
+      'QUARRY_TEST_DATABASE_URL must be set: QUARRY_TEST_REQUIRE_ALL=1 forbids skipping the crash suite',
+    );
   return undefined;
 }
 const databaseUrl = sharedDatabase();
@@ -39,10 +49,23 @@ interface Doc {
 }
 
 /** A batch's identity: its documents' content, metadata and vector, in position order. */
-function batchDigest(docs: ReadonlyArray<Pick<Doc, 'content' | 'metadata' | 'embedding'> & { externalId?: string | null }>): string {
+function batchDigest(
+  docs: ReadonlyArray<
+    Pick<Doc, 'content' | 'metadata' | 'embedding'> & { externalId?: string | null }
+  >,
+): string {
   const hash = createHash('sha256');
   for (const doc of [...docs].sort((a, b) => a.metadata.position - b.metadata.position)) {
-    hash.update(JSON.stringify([doc.content, doc.metadata.batch, doc.metadata.position, doc.metadata.tag, doc.embedding, doc.externalId ?? null]));
+    hash.update(
+      JSON.stringify([
+        doc.content,
+        doc.metadata.batch,
+        doc.metadata.position,
+        doc.metadata.tag,
+        doc.embedding,
+        doc.externalId ?? null,
+      ]),
+    );
   }
   return hash.digest('hex');
 }
@@ -89,7 +112,11 @@ describe.skipIf(!databaseUrl)('crash during ingest (SIGKILL of the server proces
   });
 
   async function boot(): Promise<ServerProcess> {
-    const started = await startServer({ DATABASE_URL: scratch.url, QUARRY_API_KEYS: apiKeysEnv, DATABASE_MAX_CONNECTIONS: '4' });
+    const started = await startServer({
+      DATABASE_URL: scratch.url,
+      QUARRY_API_KEYS: apiKeysEnv,
+      DATABASE_MAX_CONNECTIONS: '4',
+    });
     await started.waitForReady();
     return started;
   }
@@ -104,12 +131,19 @@ describe.skipIf(!databaseUrl)('crash during ingest (SIGKILL of the server proces
   it(`${DOCUMENTS.toLocaleString('en-US')} documents in batches of ${BATCH}, server killed at random moments: acknowledged batches whole, none in part`, async () => {
     const started = performance.now();
     server = await boot();
-    const created = await callApi<{ id: number }>(server.url, 'collections.create', { name: 'crash', dimensions: DIMENSIONS, embeddingModel: 'external/16d' }, keys.admin);
+    const created = await callApi<{ id: number }>(
+      server.url,
+      'collections.create',
+      { name: 'crash', dimensions: DIMENSIONS, embeddingModel: 'external/16d' },
+      keys.admin,
+    );
     expect(created.error).toBeUndefined();
     const collectionId = created.data?.id ?? -1;
 
     const batchCount = Math.ceil(DOCUMENTS / BATCH);
-    const batches = Array.from({ length: batchCount }, (_, b) => makeBatch(b, Math.min(BATCH, DOCUMENTS - b * BATCH)));
+    const batches = Array.from({ length: batchCount }, (_, b) =>
+      makeBatch(b, Math.min(BATCH, DOCUMENTS - b * BATCH)),
+    );
     const pending = batches.map((_, b) => b);
     const acknowledged = new Map<number, string[]>();
     const inFlight = new Map<number, ServerProcess>();
@@ -129,7 +163,12 @@ describe.skipIf(!databaseUrl)('crash during ingest (SIGKILL of the server proces
         if (!target) throw new Error('no server');
         inFlight.set(batch, target);
         attempts++;
-        const answer = await callApi<{ ids: string[] }>(target.url, 'documents.ingest', { collection: 'crash', documents: batches[batch] }, keys.writer);
+        const answer = await callApi<{ ids: string[] }>(
+          target.url,
+          'documents.ingest',
+          { collection: 'crash', documents: batches[batch] },
+          keys.writer,
+        );
         inFlight.delete(batch);
         if (answer.status === 200 && answer.data) {
           acknowledged.set(batch, answer.data.ids);
@@ -137,7 +176,9 @@ describe.skipIf(!databaseUrl)('crash during ingest (SIGKILL of the server proces
         }
         // Refused or cut off: a real ingest job sends the batch again (it is idempotent).
         pending.unshift(batch);
-        const killedOrStarting = answer.status === 0 || (answer.status === 503 && answer.quarryCode === 'DATABASE_UNAVAILABLE');
+        const killedOrStarting =
+          answer.status === 0 ||
+          (answer.status === 503 && answer.quarryCode === 'DATABASE_UNAVAILABLE');
         if (!killedOrStarting) unexpected.push(`batch ${batch}: ${answer.error ?? answer.status}`);
         await sleep(50);
       }
@@ -150,7 +191,9 @@ describe.skipIf(!databaseUrl)('crash during ingest (SIGKILL of the server proces
         await sleep(uptimeMs);
         if (acknowledged.size >= batchCount || !server) break;
         const victim = server;
-        const cutOff = [...inFlight].filter(([, target]) => target === victim).map(([batch]) => batch);
+        const cutOff = [...inFlight]
+          .filter(([, target]) => target === victim)
+          .map(([batch]) => batch);
         let restarted!: () => void;
         restarting = new Promise((resolve) => (restarted = resolve));
         // Earlier processes are dead and their sessions gone, so these are the victim's.
@@ -160,7 +203,9 @@ describe.skipIf(!databaseUrl)('crash during ingest (SIGKILL of the server proces
         // What PostgreSQL holds right after the kill: every batch is whole or absent.
         const counts = await storedCounts(collectionId);
         const size = (batch: number) => batches[batch]?.length ?? 0;
-        const partialAnywhere = [...counts].filter(([batch, n]) => n !== size(batch)).map(([batch]) => batch);
+        const partialAnywhere = [...counts]
+          .filter(([batch, n]) => n !== size(batch))
+          .map(([batch]) => batch);
         const restartStarted = performance.now();
         server = await boot();
         restarted();
@@ -179,11 +224,18 @@ describe.skipIf(!databaseUrl)('crash during ingest (SIGKILL of the server proces
     await Promise.all([...workers, killer]);
 
     // The end state, from PostgreSQL: every batch acknowledged, stored whole, exactly as sent.
-    type StoredRow = { id: string; content: string; metadata: Doc['metadata']; embedding: string; external_id: string | null };
+    type StoredRow = {
+      id: string;
+      content: string;
+      metadata: Doc['metadata'];
+      embedding: string;
+      external_id: string | null;
+    };
     const rows = await db<StoredRow[]>`
       select id, content, metadata, embedding::text as embedding, external_id from documents where collection_id = ${collectionId}`;
     const byBatch = new Map<number, StoredRow[]>();
-    for (const row of rows) byBatch.set(row.metadata.batch, [...(byBatch.get(row.metadata.batch) ?? []), row]);
+    for (const row of rows)
+      byBatch.set(row.metadata.batch, [...(byBatch.get(row.metadata.batch) ?? []), row]);
     const mismatched: string[] = [];
     for (const [b, docs] of batches.entries()) {
       const stored = byBatch.get(b) ?? [];
@@ -193,9 +245,24 @@ describe.skipIf(!databaseUrl)('crash during ingest (SIGKILL of the server proces
         mismatched.push(`batch ${b}: ${stored.length} of ${docs.length} stored`);
         continue;
       }
-      const storedDigest = batchDigest(stored.map((row) => ({ ...row, externalId: row.external_id, embedding: (JSON.parse(row.embedding) as number[]).map(Math.fround) })));
-      if (storedDigest !== batchDigest(docs)) mismatched.push(`batch ${b}: content differs from what was acknowledged`);
-      if (ids && [...ids].sort().join() !== stored.map((row) => row.id).sort().join()) mismatched.push(`batch ${b}: acknowledged ids differ from the stored ones`);
+      const storedDigest = batchDigest(
+        stored.map((row) => ({
+          ...row,
+          externalId: row.external_id,
+          embedding: (JSON.parse(row.embedding) as number[]).map(Math.fround),
+        })),
+      );
+      if (storedDigest !== batchDigest(docs))
+        mismatched.push(`batch ${b}: content differs from what was acknowledged`);
+      if (
+        ids &&
+        [...ids].sort().join() !==
+          stored
+            .map((row) => row.id)
+            .sort()
+            .join()
+      )
+        mismatched.push(`batch ${b}: acknowledged ids differ from the stored ones`);
     }
 
     const killsInFlight = kills.filter((kill) => kill.inFlight.length > 0);
@@ -205,16 +272,25 @@ describe.skipIf(!databaseUrl)('crash during ingest (SIGKILL of the server proces
       suite: SUITE,
       scenario: `${DOCUMENTS.toLocaleString('en-US')} documents in ${batchCount} batches of ${BATCH} (${CONCURRENCY} in parallel, half with external ids) into the real server on PostgreSQL, SIGKILLed after ${MIN_UPTIME_MS}–${MAX_UPTIME_MS} ms of uptime, again and again until every batch was acknowledged`,
       attempts: kills.length,
-      survived: mismatched.length === 0 && unexpected.length === 0 ? kills.filter(killHeld).length : 0,
+      survived:
+        mismatched.length === 0 && unexpected.length === 0 ? kills.filter(killHeld).length : 0,
       metrics: {
         kills: kills.length,
         'kills that cut off a request in flight': killsInFlight.length,
-        'kills with a transaction of the server open in PostgreSQL just before': kills.filter((kill) => kill.openTransactions > 0).length,
+        'kills with a transaction of the server open in PostgreSQL just before': kills.filter(
+          (kill) => kill.openTransactions > 0,
+        ).length,
         'batches cut off (stored whole / absent / in part, right after the kill)': `${cutOffBatches.length} (${kills.reduce((s, k) => s + k.committed, 0)} / ${kills.reduce((s, k) => s + k.absent, 0)} / ${kills.reduce((s, k) => s + k.partial, 0)})`,
         'ingest requests sent': attempts,
         'documents stored / acknowledged': `${rows.length} / ${[...acknowledged.values()].reduce((s, ids) => s + ids.length, 0)}`,
-        'batches whose content, ids and count match': batchCount - new Set(mismatched.map((m) => m.split(':')[0])).size,
-        'restart to ready p50 / max': `${ms(percentile(kills.map((k) => k.restartMs), 50))} / ${ms(Math.max(...kills.map((k) => k.restartMs)))}`,
+        'batches whose content, ids and count match':
+          batchCount - new Set(mismatched.map((m) => m.split(':')[0])).size,
+        'restart to ready p50 / max': `${ms(
+          percentile(
+            kills.map((k) => k.restartMs),
+            50,
+          ),
+        )} / ${ms(Math.max(...kills.map((k) => k.restartMs)))}`,
         'run time': `${((performance.now() - started) / 1000).toFixed(0)} s`,
       },
       notes: [
@@ -222,7 +298,10 @@ describe.skipIf(!databaseUrl)('crash during ingest (SIGKILL of the server proces
         'At the end every batch was compared with what was sent: count, content, metadata, vector (sha256 per batch) and the ids the acknowledgement returned.',
         ...mismatched.slice(0, 5),
         ...unexpected.slice(0, 5).map((u) => `unexpected answer: ${u}`),
-        ...kills.filter((k) => !killHeld(k)).slice(0, 5).map((k) => `partial batches after a kill: ${k.partialAnywhere.join(', ')}`),
+        ...kills
+          .filter((k) => !killHeld(k))
+          .slice(0, 5)
+          .map((k) => `partial batches after a kill: ${k.partialAnywhere.join(', ')}`),
       ],
     });
 

@@ -27,10 +27,15 @@ interface AuditAdvisory {
 
 function runAudit(): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    execFile('npx', ['-y', 'pnpm@12.4.2', 'audit', '--prod', '--json'], { cwd: repoRoot, timeout: 180_000, maxBuffer: 64 * 2 ** 20 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, output: `${stdout}\n${stderr}` });
-    });
+    execFile(
+      'npx',
+      ['-y', 'pnpm@12.4.2', 'audit', '--prod', '--json'],
+      { cwd: repoRoot, timeout: 180_000, maxBuffer: 64 * 2 ** 20 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, output: `${stdout}\n${stderr}` });
+      },
+    );
   });
 }
 
@@ -40,7 +45,9 @@ function parseReport(output: string): { advisories: Record<string, AuditAdvisory
   const end = output.lastIndexOf('}');
   if (start < 0 || end < start) return undefined;
   try {
-    const report = JSON.parse(output.slice(start, end + 1)) as { advisories?: Record<string, AuditAdvisory> };
+    const report = JSON.parse(output.slice(start, end + 1)) as {
+      advisories?: Record<string, AuditAdvisory>;
+    };
     return report.advisories ? { advisories: report.advisories } : undefined;
   } catch {
     return undefined;
@@ -56,10 +63,23 @@ describe('dependencies', () => {
       scenario: `Advisory floors (${dependencyFloors.map((floor) => `${floor.name} ≥ ${floor.floor}`).join(', ')}): lockfile, catalog, every installed copy`,
       attempts: seen.length,
       survived: seen.length - below.length,
-      metrics: Object.fromEntries(dependencyFloors.map(({ name }) => [name, [...new Set(seen.filter((version) => version.name === name).map((version) => version.version))].join(', ')])),
+      metrics: Object.fromEntries(
+        dependencyFloors.map(({ name }) => [
+          name,
+          [
+            ...new Set(
+              seen.filter((version) => version.name === name).map((version) => version.version),
+            ),
+          ].join(', '),
+        ]),
+      ),
       notes: [
-        ...dependencyFloors.map((floor) => `${floor.name} ${floor.floor} closes ${floor.advisory}: ${floor.why}`),
-        ...below.map((version) => `below the floor: ${version.name} ${version.version} in ${version.where}`),
+        ...dependencyFloors.map(
+          (floor) => `${floor.name} ${floor.floor} closes ${floor.advisory}: ${floor.why}`,
+        ),
+        ...below.map(
+          (version) => `below the floor: ${version.name} ${version.version} in ${version.where}`,
+        ),
       ],
     });
     expect(below).toEqual([]);
@@ -71,33 +91,57 @@ describe('dependencies', () => {
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     const report = parseReport(output);
     if (!report) {
-      const reason = /ERR_PNPM_\w+[^\n]*|E(?:NOTFOUND|CONNREFUSED|CONNRESET|TIMEDOUT|AI_AGAIN)[^\n]*/.exec(output)?.[0] ?? output.trim().split('\n').slice(0, 2).join(' ');
+      const reason =
+        /ERR_PNPM_\w+[^\n]*|E(?:NOTFOUND|CONNREFUSED|CONNRESET|TIMEDOUT|AI_AGAIN)[^\n]*/.exec(
+          output,
+        )?.[0] ?? output.trim().split('\n').slice(0, 2).join(' ');
       const detail = output.replace(/\s+/g, ' ').trim().slice(0, 300);
       recordTrial({
         suite: 'Dependencies',
         scenario: 'pnpm audit --prod against the registry’s advisory database',
         attempts: 1,
         survived: 0,
-        metrics: { outcome: 'NOT CHECKED: the advisory endpoint could not be used', 'exit code': code, seconds },
-        notes: [`pnpm audit did not get an answer from the advisory endpoint (${reason}); this is recorded as not checked, not as a pass. The advisory floors above are checked offline. pnpm said: ${detail}`],
+        metrics: {
+          outcome: 'NOT CHECKED: the advisory endpoint could not be used',
+          'exit code': code,
+          seconds,
+        },
+        notes: [
+          `pnpm audit did not get an answer from the advisory endpoint (${reason}); this is recorded as not checked, not as a pass. The advisory floors above are checked offline. pnpm said: ${detail}`,
+        ],
       });
-      if (process.env.QUARRY_RELIABILITY_REQUIRE_AUDIT === '1') throw new Error(`pnpm audit could not run: ${detail}`);
+      if (process.env.QUARRY_RELIABILITY_REQUIRE_AUDIT === '1')
+        throw new Error(`pnpm audit could not run: ${detail}`);
       context.skip(`pnpm audit could not reach the advisory endpoint: ${reason}`);
       return;
     }
     const findings = Object.values(report.advisories);
-    const unexplained = findings.filter((advisory) => !explainedAdvisories[advisory.github_advisory_id ?? ''] && !explainedAdvisories[advisory.url]);
+    const unexplained = findings.filter(
+      (advisory) =>
+        !explainedAdvisories[advisory.github_advisory_id ?? ''] &&
+        !explainedAdvisories[advisory.url],
+    );
     recordTrial({
       suite: 'Dependencies',
       scenario: 'pnpm audit --prod against the registry’s advisory database',
       attempts: 1,
       survived: unexplained.length === 0 ? 1 : 0,
-      metrics: { outcome: findings.length === 0 ? 'no advisories' : `${findings.length} advisories, ${unexplained.length} unexplained`, seconds },
+      metrics: {
+        outcome:
+          findings.length === 0
+            ? 'no advisories'
+            : `${findings.length} advisories, ${unexplained.length} unexplained`,
+        seconds,
+      },
       notes: findings.map((advisory) => {
-        const explanation = explainedAdvisories[advisory.github_advisory_id ?? ''] ?? explainedAdvisories[advisory.url];
+        const explanation =
+          explainedAdvisories[advisory.github_advisory_id ?? ''] ??
+          explainedAdvisories[advisory.url];
         return `${advisory.severity} ${advisory.module_name} ${advisory.vulnerable_versions} (patched ${advisory.patched_versions}): ${advisory.title}, ${advisory.url}${explanation ? `; explained: ${explanation}` : '; NOT explained'}`;
       }),
     });
-    expect(unexplained.map((advisory) => `${advisory.module_name}: ${advisory.title} ${advisory.url}`)).toEqual([]);
+    expect(
+      unexplained.map((advisory) => `${advisory.module_name}: ${advisory.title} ${advisory.url}`),
+    ).toEqual([]);
   });
 });

@@ -1,9 +1,21 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunClusters, startCluster, type PostgresCluster, type StopMode } from '../test/clusters';
+import {
+  canRunClusters,
+  startCluster,
+  type PostgresCluster,
+  type StopMode,
+} from '../test/clusters';
 import { apiKeysEnv, keys, startServer, type ServerProcess } from '../test/harness';
 import { recordTrial } from './report';
-import { callApi, ms, percentile, randomUnitVector, reliabilitySetting, type ApiCall } from './workload';
+import {
+  callApi,
+  ms,
+  percentile,
+  randomUnitVector,
+  reliabilitySetting,
+  type ApiCall,
+} from './workload';
 
 /**
  * Database faults against a private PostgreSQL cluster that this suite stops and starts (the
@@ -32,7 +44,10 @@ const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(reso
 
 function requireClusters(): boolean {
   if (canRunClusters) return true;
-  if (process.env.QUARRY_TEST_REQUIRE_ALL === '1') throw new Error('PostgreSQL 15 server binaries (initdb) are missing: QUARRY_TEST_REQUIRE_ALL=1 forbids skipping the fault suite');
+  if (process.env.QUARRY_TEST_REQUIRE_ALL === '1')
+    throw new Error(
+      'PostgreSQL 15 server binaries (initdb) are missing: QUARRY_TEST_REQUIRE_ALL=1 forbids skipping the fault suite',
+    );
   return false;
 }
 
@@ -49,13 +64,26 @@ async function timedCall(base: URL, procedure: string, input: unknown): Promise<
   const hang = sleep(HANG_MS).then(() => 'hung' as const);
   const result = await Promise.race([callApi<unknown>(base, procedure, input, keys.admin), hang]);
   const doneAt = performance.now();
-  if (result === 'hung') return { procedure, sentAt, doneAt, hung: true, status: 0, ms: doneAt - sentAt, data: undefined, error: 'no answer' };
+  if (result === 'hung')
+    return {
+      procedure,
+      sentAt,
+      doneAt,
+      hung: true,
+      status: 0,
+      ms: doneAt - sentAt,
+      data: undefined,
+      error: 'no answer',
+    };
   return { ...result, procedure, sentAt, doneAt, hung: false };
 }
 
 /** What a caller may see from a database fault: a typed, retryable error, never a 500 or a driver message. */
 function isTypedDatabaseFault(outcome: Outcome): boolean {
-  return outcome.status === 503 && (outcome.quarryCode === 'DATABASE_UNAVAILABLE' || outcome.quarryCode === 'DATABASE_BUSY');
+  return (
+    outcome.status === 503 &&
+    (outcome.quarryCode === 'DATABASE_UNAVAILABLE' || outcome.quarryCode === 'DATABASE_BUSY')
+  );
 }
 
 interface ReadyzAnswer {
@@ -80,11 +108,25 @@ interface RestartCycle {
 async function readyz(server: ServerProcess): Promise<ReadyzAnswer> {
   const started = performance.now();
   try {
-    const response = await fetch(new URL('/readyz', server.url), { signal: AbortSignal.timeout(HANG_MS) });
-    const body = (await response.json()) as { checks?: { database?: { ok: boolean; detail: string } } };
-    return { status: response.status, ms: performance.now() - started, databaseOk: body.checks?.database?.ok, detail: body.checks?.database?.detail };
+    const response = await fetch(new URL('/readyz', server.url), {
+      signal: AbortSignal.timeout(HANG_MS),
+    });
+    const body = (await response.json()) as {
+      checks?: { database?: { ok: boolean; detail: string } };
+    };
+    return {
+      status: response.status,
+      ms: performance.now() - started,
+      databaseOk: body.checks?.database?.ok,
+      detail: body.checks?.database?.detail,
+    };
   } catch (error) {
-    return { status: 0, ms: performance.now() - started, databaseOk: undefined, detail: String(error) };
+    return {
+      status: 0,
+      ms: performance.now() - started,
+      databaseOk: undefined,
+      detail: String(error),
+    };
   }
 }
 
@@ -94,7 +136,11 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
   const servers: ServerProcess[] = [];
 
   async function quarry(env: Record<string, string>): Promise<ServerProcess> {
-    const server = await startServer({ DATABASE_URL: cluster.url('quarry'), QUARRY_API_KEYS: apiKeysEnv, ...env });
+    const server = await startServer({
+      DATABASE_URL: cluster.url('quarry'),
+      QUARRY_API_KEYS: apiKeysEnv,
+      ...env,
+    });
     servers.push(server);
     await server.waitForReady();
     return server;
@@ -116,8 +162,16 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
   });
 
   it('PostgreSQL restarted under traffic: /readyz 503 while down, requests fail fast and typed, service resumes by itself, acknowledged writes kept', async () => {
-    const server = await quarry({ DATABASE_MAX_CONNECTIONS: '4', DATABASE_ACQUIRE_TIMEOUT_MS: '2000' });
-    const created = await callApi(server.url, 'collections.create', { name: 'traffic', dimensions: DIMENSIONS, embeddingModel: 'external/8d' }, keys.admin);
+    const server = await quarry({
+      DATABASE_MAX_CONNECTIONS: '4',
+      DATABASE_ACQUIRE_TIMEOUT_MS: '2000',
+    });
+    const created = await callApi(
+      server.url,
+      'collections.create',
+      { name: 'traffic', dimensions: DIMENSIONS, embeddingModel: 'external/8d' },
+      keys.admin,
+    );
     expect(created.error).toBeUndefined();
 
     const outcomes: Outcome[] = [];
@@ -132,11 +186,19 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
             const contents = [0, 1].map(() => `client ${client} write ${sequence++}`);
             outcome = await timedCall(server.url, 'documents.ingest', {
               collection: 'traffic',
-              documents: contents.map((content) => ({ content, embedding: randomUnitVector(DIMENSIONS), metadata: { client } })),
+              documents: contents.map((content) => ({
+                content,
+                embedding: randomUnitVector(DIMENSIONS),
+                metadata: { client },
+              })),
             });
             if (outcome.status === 200) acknowledged.push(...contents);
           } else if (turn % 3 === 1) {
-            outcome = await timedCall(server.url, 'search.query', { collection: 'traffic', vector: randomUnitVector(DIMENSIONS), k: 5 });
+            outcome = await timedCall(server.url, 'search.query', {
+              collection: 'traffic',
+              vector: randomUnitVector(DIMENSIONS),
+              k: 5,
+            });
           } else {
             outcome = await timedCall(server.url, 'documents.count', { collection: 'traffic' });
           }
@@ -169,18 +231,30 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
         const whileDown = outcomes.filter((o) => o.sentAt >= downSince && o.doneAt <= startingAt);
         let recoveryMs = Number.NaN;
         let readyAgainMs = Number.NaN;
-        while (performance.now() - upAt < RECOVERY_BOUND_MS && (Number.isNaN(recoveryMs) || Number.isNaN(readyAgainMs))) {
+        while (
+          performance.now() - upAt < RECOVERY_BOUND_MS &&
+          (Number.isNaN(recoveryMs) || Number.isNaN(readyAgainMs))
+        ) {
           const served = outcomes.find((o) => o.sentAt >= upAt && o.status === 200);
           if (served && Number.isNaN(recoveryMs)) recoveryMs = served.doneAt - upAt;
-          if (Number.isNaN(readyAgainMs) && (await readyz(server)).status === 200) readyAgainMs = performance.now() - upAt;
+          if (Number.isNaN(readyAgainMs) && (await readyz(server)).status === 200)
+            readyAgainMs = performance.now() - upAt;
           await sleep(50);
         }
-        if (whileDown.length === 0) problems.push('no request was answered while the database was down');
-        for (const o of whileDown.filter((o) => !isTypedDatabaseFault(o))) problems.push(`while down, ${o.procedure} got ${o.error ?? o.status}`);
-        for (const o of whileDown.filter((o) => o.ms >= FAIL_FAST_MS)) problems.push(`while down, ${o.procedure} took ${ms(o.ms)}`);
-        for (const r of readyzWhileDown.filter((r) => r.status !== 503 || r.databaseOk !== false)) problems.push(`/readyz answered ${r.status} while down`);
-        if (Number.isNaN(recoveryMs)) problems.push(`no request succeeded within ${RECOVERY_BOUND_MS} ms of PostgreSQL being back`);
-        if (Number.isNaN(readyAgainMs)) problems.push(`/readyz not 200 within ${RECOVERY_BOUND_MS} ms of PostgreSQL being back`);
+        if (whileDown.length === 0)
+          problems.push('no request was answered while the database was down');
+        for (const o of whileDown.filter((o) => !isTypedDatabaseFault(o)))
+          problems.push(`while down, ${o.procedure} got ${o.error ?? o.status}`);
+        for (const o of whileDown.filter((o) => o.ms >= FAIL_FAST_MS))
+          problems.push(`while down, ${o.procedure} took ${ms(o.ms)}`);
+        for (const r of readyzWhileDown.filter((r) => r.status !== 503 || r.databaseOk !== false))
+          problems.push(`/readyz answered ${r.status} while down`);
+        if (Number.isNaN(recoveryMs))
+          problems.push(
+            `no request succeeded within ${RECOVERY_BOUND_MS} ms of PostgreSQL being back`,
+          );
+        if (Number.isNaN(readyAgainMs))
+          problems.push(`/readyz not 200 within ${RECOVERY_BOUND_MS} ms of PostgreSQL being back`);
         cycles.push({ mode, whileDown, readyzWhileDown, recoveryMs, readyAgainMs, problems });
         await sleep(1_000);
       }
@@ -205,7 +279,10 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
       scenario: `PostgreSQL stopped for ${DOWN_MS / 1000} s and started again (alternately \`pg_ctl -m fast\` and \`-m immediate\`, a crash) under ${TRAFFIC_CLIENTS} clients of ingest, search and count`,
       attempts: cycles.length,
       // A request that saw a 500 or hung, a lost write or a dead server fails every cycle.
-      survived: untyped.length + hung.length + lost.length === 0 && serverAlive ? cycles.filter((c) => c.problems.length === 0).length : 0,
+      survived:
+        untyped.length + hung.length + lost.length === 0 && serverAlive
+          ? cycles.filter((c) => c.problems.length === 0).length
+          : 0,
       metrics: {
         requests: outcomes.length,
         'answered while down': downLatencies.length,
@@ -220,13 +297,19 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
       notes: [
         'Quarry was never restarted; every answer while the database was down was 503 DATABASE_UNAVAILABLE or DATABASE_BUSY.',
         `/readyz detail while down: "${readyzDown[0]?.detail ?? ''}".`,
-        ...cycles.flatMap((c, i) => c.problems.map((p) => `restart ${i + 1} (${c.mode}): ${p}`)).slice(0, 10),
+        ...cycles
+          .flatMap((c, i) => c.problems.map((p) => `restart ${i + 1} (${c.mode}): ${p}`))
+          .slice(0, 10),
         ...untyped.slice(0, 5).map((o) => `untyped: ${o.procedure} → ${o.error ?? o.status}`),
         ...server.logs
           .filter((record) => record.msg === 'procedure failed')
           .slice(0, 3)
           .map((record) => `server log of a 500: ${JSON.stringify(record.error).slice(0, 400)}`),
-        ...(serverAlive ? [] : [`Quarry exited (${server.child.exitCode ?? server.child.signalCode}): ${server.stderr().slice(-500)} ${JSON.stringify(server.logs.slice(-3))}`]),
+        ...(serverAlive
+          ? []
+          : [
+              `Quarry exited (${server.child.exitCode ?? server.child.signalCode}): ${server.stderr().slice(-500)} ${JSON.stringify(server.logs.slice(-3))}`,
+            ]),
       ],
     });
 
@@ -239,13 +322,25 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
 
   it('a pathological query is cancelled by the statement timeout with a typed error, and the pool stays healthy', async () => {
     const STATEMENT_TIMEOUT_MS = 50;
-    const limited = await quarry({ DATABASE_MAX_CONNECTIONS: '4', STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) });
-    const created = await callApi<{ id: number; index: { name: string } | null }>(limited.url, 'collections.create', { name: 'slow', dimensions: DIMENSIONS, embeddingModel: 'external/8d' }, keys.admin);
+    const limited = await quarry({
+      DATABASE_MAX_CONNECTIONS: '4',
+      STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
+    });
+    const created = await callApi<{ id: number; index: { name: string } | null }>(
+      limited.url,
+      'collections.create',
+      { name: 'slow', dimensions: DIMENSIONS, embeddingModel: 'external/8d' },
+      keys.admin,
+    );
     expect(created.error).toBeUndefined();
     // Rows straight into the table (the API would take minutes): long texts that all share a word,
     // so a keyword search for it ranks every row. The HNSW index is not needed for that.
-    const [collection] = await admin<Array<{ id: number }>>`select id from collections where name = 'slow'`;
-    for (const index of await admin<Array<{ indexname: string }>>`select indexname from pg_indexes where indexname like ${`documents_hnsw_c${collection?.id}_%`}`) {
+    const [collection] = await admin<
+      Array<{ id: number }>
+    >`select id from collections where name = 'slow'`;
+    for (const index of await admin<
+      Array<{ indexname: string }>
+    >`select indexname from pg_indexes where indexname like ${`documents_hnsw_c${collection?.id}_%`}`) {
       await admin.unsafe(`drop index "${index.indexname}"`);
     }
     await admin`
@@ -254,9 +349,30 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
       from generate_series(1, ${SLOW_ROWS}) as g`;
     await admin`analyze documents`;
     // Ordinary requests go to a small collection of their own.
-    expect((await callApi(limited.url, 'collections.create', { name: 'small', dimensions: DIMENSIONS, embeddingModel: 'external/8d' }, keys.admin)).error).toBeUndefined();
-    const small = Array.from({ length: 20 }, (_, i) => ({ content: `small ${i}`, embedding: randomUnitVector(DIMENSIONS) }));
-    expect((await callApi(limited.url, 'documents.ingest', { collection: 'small', documents: small }, keys.admin)).error).toBeUndefined();
+    expect(
+      (
+        await callApi(
+          limited.url,
+          'collections.create',
+          { name: 'small', dimensions: DIMENSIONS, embeddingModel: 'external/8d' },
+          keys.admin,
+        )
+      ).error,
+    ).toBeUndefined();
+    const small = Array.from({ length: 20 }, (_, i) => ({
+      content: `small ${i}`,
+      embedding: randomUnitVector(DIMENSIONS),
+    }));
+    expect(
+      (
+        await callApi(
+          limited.url,
+          'documents.ingest',
+          { collection: 'small', documents: small },
+          keys.admin,
+        )
+      ).error,
+    ).toBeUndefined();
     const pathological = { collection: 'slow', mode: 'keyword', text: 'common harbor', k: 200 };
 
     // The same search without a limit, on a second server: it really is slow.
@@ -269,16 +385,26 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
     const quick: Outcome[] = [];
     await Promise.all([
       (async () => {
-        for (let i = 0; i < SLOW_QUERIES; i++) slow.push(await timedCall(limited.url, 'search.query', pathological));
+        for (let i = 0; i < SLOW_QUERIES; i++)
+          slow.push(await timedCall(limited.url, 'search.query', pathological));
       })(),
       ...[0, 1].map(async () => {
         for (let i = 0; i < SLOW_QUERIES * 2; i++) {
-          quick.push(await timedCall(limited.url, i % 2 === 0 ? 'documents.count' : 'search.query', i % 2 === 0 ? { collection: 'small' } : { collection: 'small', vector: randomUnitVector(DIMENSIONS), k: 5 }));
+          quick.push(
+            await timedCall(
+              limited.url,
+              i % 2 === 0 ? 'documents.count' : 'search.query',
+              i % 2 === 0
+                ? { collection: 'small' }
+                : { collection: 'small', vector: randomUnitVector(DIMENSIONS), k: 5 },
+            ),
+          );
         }
       }),
     ]);
     const after: Outcome[] = [];
-    for (let i = 0; i < 20; i++) after.push(await timedCall(limited.url, 'documents.count', { collection: 'small' }));
+    for (let i = 0; i < 20; i++)
+      after.push(await timedCall(limited.url, 'documents.count', { collection: 'small' }));
     const [{ running = 0 } = {}] = await admin<Array<{ running: number }>>`
       select count(*)::int as running from pg_stat_activity where application_name like 'quarry-server%' and state = 'active'`;
 
@@ -288,16 +414,32 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
       suite: SUITE,
       scenario: `a keyword search ranking ${SLOW_ROWS.toLocaleString('en-US')} rows with STATEMENT_TIMEOUT_MS=${STATEMENT_TIMEOUT_MS}, next to ordinary requests`,
       attempts: slow.length,
-      survived: Math.min(cancelledInTime.length, quick.every((o) => o.status === 200) && after.every((o) => o.status === 200) && running === 0 ? slow.length : 0),
+      survived: Math.min(
+        cancelledInTime.length,
+        quick.every((o) => o.status === 200) &&
+          after.every((o) => o.status === 200) &&
+          running === 0
+          ? slow.length
+          : 0,
+      ),
       metrics: {
         'uncut runtime': ms(uncut.ms),
         'cancelled with 408 STATEMENT_TIMEOUT': `${cancelled.length} of ${slow.length}`,
-        'answer time p50 / max': `${ms(percentile(slow.map((o) => o.ms), 50))} / ${ms(Math.max(...slow.map((o) => o.ms)))}`,
+        'answer time p50 / max': `${ms(
+          percentile(
+            slow.map((o) => o.ms),
+            50,
+          ),
+        )} / ${ms(Math.max(...slow.map((o) => o.ms)))}`,
         'ordinary requests meanwhile / ok': `${quick.length} / ${quick.filter((o) => o.status === 200).length}`,
         'requests afterwards / ok': `${after.length} / ${after.filter((o) => o.status === 200).length}`,
         'statements still running afterwards': running,
       },
-      notes: [...new Set(slow.filter((o) => o.status !== 408).map((o) => `not cancelled: ${o.error ?? o.status}`))],
+      notes: [
+        ...new Set(
+          slow.filter((o) => o.status !== 408).map((o) => `not cancelled: ${o.error ?? o.status}`),
+        ),
+      ],
     });
 
     expect(uncut.ms).toBeGreaterThan(STATEMENT_TIMEOUT_MS * 4);
@@ -310,23 +452,49 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
 
   it('more callers than connections: ordinary load waits its turn; with the connections held, callers get DATABASE_BUSY after the bounded wait, and nothing refused is written', async () => {
     const ACQUIRE_TIMEOUT_MS = 1_000;
-    const server = await quarry({ DATABASE_MAX_CONNECTIONS: '2', DATABASE_ACQUIRE_TIMEOUT_MS: String(ACQUIRE_TIMEOUT_MS) });
-    const created = await callApi(server.url, 'collections.create', { name: 'pool', dimensions: DIMENSIONS, embeddingModel: 'external/8d' }, keys.admin);
+    const server = await quarry({
+      DATABASE_MAX_CONNECTIONS: '2',
+      DATABASE_ACQUIRE_TIMEOUT_MS: String(ACQUIRE_TIMEOUT_MS),
+    });
+    const created = await callApi(
+      server.url,
+      'collections.create',
+      { name: 'pool', dimensions: DIMENSIONS, embeddingModel: 'external/8d' },
+      keys.admin,
+    );
     expect(created.error).toBeUndefined();
-    const ingest = (content: string) => timedCall(server.url, 'documents.ingest', { collection: 'pool', documents: [{ content, embedding: randomUnitVector(DIMENSIONS) }] });
+    const ingest = (content: string) =>
+      timedCall(server.url, 'documents.ingest', {
+        collection: 'pool',
+        documents: [{ content, embedding: randomUnitVector(DIMENSIONS) }],
+      });
 
     // Ordinary load: many more callers than the 2 connections, each request short. Everyone is served.
     const ordinary: Outcome[] = [];
     await Promise.all(
       Array.from({ length: POOL_CLIENTS }, async (_, client) => {
         for (let i = 0; i < 8; i++) {
-          ordinary.push(await (i % 2 === 0 ? ingest(`ordinary ${client}.${i}`) : timedCall(server.url, 'search.query', { collection: 'pool', vector: randomUnitVector(DIMENSIONS), k: 5 })));
+          ordinary.push(
+            await (i % 2 === 0
+              ? ingest(`ordinary ${client}.${i}`)
+              : timedCall(server.url, 'search.query', {
+                  collection: 'pool',
+                  vector: randomUnitVector(DIMENSIONS),
+                  k: 5,
+                })),
+          );
         }
       }),
     );
 
     // Held: both connections stuck behind a lock; every other caller must be refused after the wait.
-    const rounds: Array<{ refused: Outcome[]; holders: Outcome[]; refusedWritten: number; holdersWritten: number; afterwards: Outcome[] }> = [];
+    const rounds: Array<{
+      refused: Outcome[];
+      holders: Outcome[];
+      refusedWritten: number;
+      holdersWritten: number;
+      afterwards: Outcome[];
+    }> = [];
     for (let round = 0; round < POOL_ROUNDS; round++) {
       const locker = postgres(cluster.url('quarry'), { max: 1, onnotice: () => {} });
       let holders: Outcome[] = [];
@@ -342,21 +510,39 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
           await sleep(50);
         }
         refused = await Promise.all(
-          Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? ingest(`refused ${round}.${i}`) : timedCall(server.url, 'documents.count', { collection: 'pool' }))),
+          Array.from({ length: 8 }, (_, i) =>
+            i % 2 === 0
+              ? ingest(`refused ${round}.${i}`)
+              : timedCall(server.url, 'documents.count', { collection: 'pool' }),
+          ),
         );
         await locker`rollback`;
         holders = await holding;
       } finally {
         await locker.end({ timeout: 1 });
       }
-      const afterwards = await Promise.all(Array.from({ length: 10 }, (_, i) => ingest(`after ${round}.${i}`)));
+      const afterwards = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => ingest(`after ${round}.${i}`)),
+      );
       const [written] = await admin<Array<{ refused: number; held: number }>>`
         select count(*) filter (where content like ${`refused ${round}.%`})::int as refused, count(*) filter (where content like ${`held ${round}.%`})::int as held from documents`;
-      rounds.push({ refused, holders, refusedWritten: written?.refused ?? -1, holdersWritten: written?.held ?? -1, afterwards });
+      rounds.push({
+        refused,
+        holders,
+        refusedWritten: written?.refused ?? -1,
+        holdersWritten: written?.held ?? -1,
+        afterwards,
+      });
     }
 
     const roundHeld = (r: (typeof rounds)[number]) =>
-      r.refused.every((o) => o.status === 503 && o.quarryCode === 'DATABASE_BUSY' && o.ms >= ACQUIRE_TIMEOUT_MS - 50 && o.ms < ACQUIRE_TIMEOUT_MS + 2_000) &&
+      r.refused.every(
+        (o) =>
+          o.status === 503 &&
+          o.quarryCode === 'DATABASE_BUSY' &&
+          o.ms >= ACQUIRE_TIMEOUT_MS - 50 &&
+          o.ms < ACQUIRE_TIMEOUT_MS + 2_000,
+      ) &&
       r.holders.every((o) => o.status === 200) &&
       r.refusedWritten === 0 &&
       r.holdersWritten === 2 &&
@@ -368,12 +554,29 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
       scenario: `${POOL_CLIENTS} clients on a pool of 2 connections (DATABASE_ACQUIRE_TIMEOUT_MS=${ACQUIRE_TIMEOUT_MS})`,
       attempts: ordinary.length,
       survived: ordinaryOk.length,
-      metrics: { 'latency p50 / p99': `${ms(percentile(ordinary.map((o) => o.ms), 50))} / ${ms(percentile(ordinary.map((o) => o.ms), 99))}` },
-      notes: [...new Set(ordinary.filter((o) => o.status !== 200).map((o) => `failed: ${o.error ?? o.status}`))],
+      metrics: {
+        'latency p50 / p99': `${ms(
+          percentile(
+            ordinary.map((o) => o.ms),
+            50,
+          ),
+        )} / ${ms(
+          percentile(
+            ordinary.map((o) => o.ms),
+            99,
+          ),
+        )}`,
+      },
+      notes: [
+        ...new Set(
+          ordinary.filter((o) => o.status !== 200).map((o) => `failed: ${o.error ?? o.status}`),
+        ),
+      ],
     });
     recordTrial({
       suite: SUITE,
-      scenario: 'both connections held by ingests blocked on a table lock; 8 more callers (ingest, count) each round',
+      scenario:
+        'both connections held by ingests blocked on a table lock; 8 more callers (ingest, count) each round',
       attempts: rounds.length,
       survived: rounds.filter(roundHeld).length,
       metrics: {
@@ -383,7 +586,13 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
         'held ingests acknowledged and stored': `${rounds.filter((r) => r.holders.every((o) => o.status === 200)).length * 2} / ${rounds.reduce((sum, r) => sum + r.holdersWritten, 0)}`,
         'requests right after release ok': `${rounds.flatMap((r) => r.afterwards).filter((o) => o.status === 200).length} of ${rounds.flatMap((r) => r.afterwards).length}`,
       },
-      notes: [...new Set(refusedAll.filter((o) => o.quarryCode !== 'DATABASE_BUSY').map((o) => `not refused as busy: ${o.error ?? o.status}`))],
+      notes: [
+        ...new Set(
+          refusedAll
+            .filter((o) => o.quarryCode !== 'DATABASE_BUSY')
+            .map((o) => `not refused as busy: ${o.error ?? o.status}`),
+        ),
+      ],
     });
 
     expect(ordinary.filter((o) => o.status !== 200).map((o) => o.error)).toEqual([]);
@@ -395,7 +604,10 @@ describe.skipIf(!requireClusters())('database faults (private PostgreSQL cluster
         expect(o.ms).toBeLessThan(ACQUIRE_TIMEOUT_MS + 2_000);
       }
       expect(r.holders.map((o) => o.status)).toEqual([200, 200]);
-      expect({ refusedWritten: r.refusedWritten, holdersWritten: r.holdersWritten }).toEqual({ refusedWritten: 0, holdersWritten: 2 });
+      expect({ refusedWritten: r.refusedWritten, holdersWritten: r.holdersWritten }).toEqual({
+        refusedWritten: 0,
+        holdersWritten: 2,
+      });
       expect(r.afterwards.filter((o) => o.status !== 200).map((o) => o.error)).toEqual([]);
     }
   });

@@ -16,17 +16,29 @@ export function renderReport(trials: Trial[], startedAt: Date): string {
   const suites = [...new Set(trials.map((trial) => trial.suite))];
   const total = trials.reduce((sum, trial) => sum + trial.attempts, 0);
   const survived = trials.reduce((sum, trial) => sum + trial.survived, 0);
-  lines.push(`${trials.length} scenarios, ${total} attempts, ${survived} survived${survived === total ? '' : ` (**${total - survived} did not**)`}.`, '');
+  lines.push(
+    `${trials.length} scenarios, ${total} attempts, ${survived} survived${survived === total ? '' : ` (**${total - survived} did not**)`}.`,
+    '',
+  );
   for (const suite of suites) {
-    lines.push(`## ${suite}`, '', '| Scenario | Attempts | Survived | Measured |', '|---|---:|---:|---|');
+    lines.push(
+      `## ${suite}`,
+      '',
+      '| Scenario | Attempts | Survived | Measured |',
+      '|---|---:|---:|---|',
+    );
     const rows = trials.filter((trial) => trial.suite === suite);
     for (const trial of rows) {
       const metrics = Object.entries(trial.metrics ?? {})
         .map(([name, value]) => `${name}: ${value}`)
         .join('; ');
-      lines.push(`| ${cell(trial.scenario)} | ${trial.attempts} | ${trial.survived === trial.attempts ? trial.survived : `**${trial.survived}**`} | ${cell(metrics)} |`);
+      lines.push(
+        `| ${cell(trial.scenario)} | ${trial.attempts} | ${trial.survived === trial.attempts ? trial.survived : `**${trial.survived}**`} | ${cell(metrics)} |`,
+      );
     }
-    const notes = rows.flatMap((trial) => (trial.notes ?? []).map((note) => `- ${trial.scenario}: ${note}`));
+    const notes = rows.flatMap((trial) =>
+      (trial.notes ?? []).map((note) => `- ${trial.scenario}: ${note}`),
+    );
     if (notes.length > 0) lines.push('', ...notes);
     lines.push('');
   }

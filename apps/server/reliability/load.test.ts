@@ -2,9 +2,27 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RouterOutputs } from '@quarry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeysEnv, keys, scratchDir, scratchPostgres, startServer, type ServerProcess } from '../test/harness';
+import {
+  apiKeysEnv,
+  keys,
+  scratchDir,
+  scratchPostgres,
+  startServer,
+  type ServerProcess,
+} from '../test/harness';
 import { recordTrial } from './report';
-import { callApi, mib, ms, percentile, pick, randomUnitVector, realDatabases, reliabilitySetting, residentBytes, runClients } from './workload';
+import {
+  callApi,
+  mib,
+  ms,
+  percentile,
+  pick,
+  randomUnitVector,
+  realDatabases,
+  reliabilitySetting,
+  residentBytes,
+  runClients,
+} from './workload';
 
 /**
  * A bounded mixed load on loopback against the real server on the real PostgreSQL: a fixed number
@@ -26,7 +44,20 @@ const RSS_GROWTH_BOUND_MIB = reliabilitySetting('LOAD_RSS_GROWTH_MIB', 24);
 const HEAP_GROWTH_BOUND_MIB = reliabilitySetting('LOAD_HEAP_GROWTH_MIB', 8);
 const DIMENSIONS = 128;
 const K = 10;
-const WORDS = ['harbor', 'lantern', 'granite', 'meadow', 'copper', 'violet', 'thunder', 'saffron', 'glacier', 'orchard', 'falcon', 'ember'];
+const WORDS = [
+  'harbor',
+  'lantern',
+  'granite',
+  'meadow',
+  'copper',
+  'violet',
+  'thunder',
+  'saffron',
+  'glacier',
+  'orchard',
+  'falcon',
+  'ember',
+];
 
 type Search = RouterOutputs['search']['query'];
 type Ingest = RouterOutputs['documents']['ingest'];
@@ -92,7 +123,10 @@ describe.skipIf(!databases)('load: mixed ingest and search on loopback', () => {
     probes += 1;
     const expected = probes;
     server.child.kill('SIGUSR2');
-    const record = await server.waitForLog((candidate) => candidate.msg === 'memory probe' && candidate.probe === expected, 30_000);
+    const record = await server.waitForLog(
+      (candidate) => candidate.msg === 'memory probe' && candidate.probe === expected,
+      30_000,
+    );
     return { rss: Number(record.rss), heapUsed: Number(record.heapUsed) };
   }
 
@@ -116,12 +150,26 @@ describe.skipIf(!databases)('load: mixed ingest and search on loopback', () => {
     probeDir = scratchDir('quarry-memory-probe');
     const probeFile = join(probeDir.path, 'memory-probe.mjs');
     writeFileSync(probeFile, MEMORY_PROBE);
-    server = await startServer({ DATABASE_URL: scratch.url, QUARRY_API_KEYS: apiKeysEnv, NODE_OPTIONS: `--import ${probeFile}` });
+    server = await startServer({
+      DATABASE_URL: scratch.url,
+      QUARRY_API_KEYS: apiKeysEnv,
+      NODE_OPTIONS: `--import ${probeFile}`,
+    });
     await server.waitForReady();
-    const created = await callApi(server.url, 'collections.create', { name: 'load', dimensions: DIMENSIONS, embeddingModel: 'external/load-128d' }, keys.admin);
+    const created = await callApi(
+      server.url,
+      'collections.create',
+      { name: 'load', dimensions: DIMENSIONS, embeddingModel: 'external/load-128d' },
+      keys.admin,
+    );
     expect(created.error).toBeUndefined();
     for (let loaded = 0; loaded < SEED_DOCUMENTS; loaded += 500) {
-      const seeded = await callApi(server.url, 'documents.ingest', { collection: 'load', documents: newDocuments(Math.min(500, SEED_DOCUMENTS - loaded)) }, keys.writer);
+      const seeded = await callApi(
+        server.url,
+        'documents.ingest',
+        { collection: 'load', documents: newDocuments(Math.min(500, SEED_DOCUMENTS - loaded)) },
+        keys.writer,
+      );
       expect(seeded.error).toBeUndefined();
     }
   });
@@ -147,29 +195,53 @@ describe.skipIf(!databases)('load: mixed ingest and search on loopback', () => {
 
     const started = Date.now();
     const samples: Array<{ second: number; bytes: number }> = [];
-    const sample = () => samples.push({ second: (Date.now() - started) / 1000, bytes: residentBytes(pid) });
+    const sample = () =>
+      samples.push({ second: (Date.now() - started) / 1000, bytes: residentBytes(pid) });
     const now = () => (Date.now() - started) / 1000;
     sample();
     const sampler = setInterval(sample, 500);
 
     const searches: Array<() => object> = [
       () => ({ collection: 'load', vector: randomUnitVector(DIMENSIONS), k: K }),
-      () => ({ collection: 'load', vector: randomUnitVector(DIMENSIONS), k: K, filter: { key: 'bucket', op: 'eq', value: Math.floor(Math.random() * 10) } }),
-      () => ({ collection: 'load', mode: 'hybrid', text: `${pick(WORDS)} ${pick(WORDS)}`, vector: randomUnitVector(DIMENSIONS), k: K }),
+      () => ({
+        collection: 'load',
+        vector: randomUnitVector(DIMENSIONS),
+        k: K,
+        filter: { key: 'bucket', op: 'eq', value: Math.floor(Math.random() * 10) },
+      }),
+      () => ({
+        collection: 'load',
+        mode: 'hybrid',
+        text: `${pick(WORDS)} ${pick(WORDS)}`,
+        vector: randomUnitVector(DIMENSIONS),
+        k: K,
+      }),
     ];
     let measuring = false;
     const iteration = async () => {
       if (Math.random() < INGEST_SHARE) {
-        const call = await callApi<Ingest>(server.url, 'documents.ingest', { collection: 'load', documents: newDocuments(INGEST_BATCH) }, keys.writer);
+        const call = await callApi<Ingest>(
+          server.url,
+          'documents.ingest',
+          { collection: 'load', documents: newDocuments(INGEST_BATCH) },
+          keys.writer,
+        );
         if (measuring) latencies.ingest.push(call.ms);
         if (call.error !== undefined) fail(`ingest: ${call.error}`);
-        else if (call.data?.inserted !== INGEST_BATCH) fail(`ingest: ${call.data?.inserted} inserted of ${INGEST_BATCH}`);
+        else if (call.data?.inserted !== INGEST_BATCH)
+          fail(`ingest: ${call.data?.inserted} inserted of ${INGEST_BATCH}`);
         else ingested += INGEST_BATCH;
       } else {
-        const call = await callApi<Search>(server.url, 'search.query', pick(searches)(), keys.reader);
+        const call = await callApi<Search>(
+          server.url,
+          'search.query',
+          pick(searches)(),
+          keys.reader,
+        );
         if (measuring) latencies.search.push(call.ms);
         if (call.error !== undefined) fail(`search: ${call.error}`);
-        else if (call.data?.results.length !== K) fail(`search: ${call.data?.results.length} results, expected ${K}`);
+        else if (call.data?.results.length !== K)
+          fail(`search: ${call.data?.results.length} results, expected ${K}`);
       }
       attempts += 1;
     };
@@ -192,7 +264,9 @@ describe.skipIf(!databases)('load: mixed ingest and search on loopback', () => {
     const during = samples.filter((s) => s.second >= runStarted && s.second <= runEnded);
     const peak = Math.max(...during.map((s) => s.bytes));
     const growth = { rss: end.rss - baseline.rss, heapUsed: end.heapUsed - baseline.heapUsed };
-    const withinBounds = growth.rss <= RSS_GROWTH_BOUND_MIB * 2 ** 20 && growth.heapUsed <= HEAP_GROWTH_BOUND_MIB * 2 ** 20;
+    const withinBounds =
+      growth.rss <= RSS_GROWTH_BOUND_MIB * 2 ** 20 &&
+      growth.heapUsed <= HEAP_GROWTH_BOUND_MIB * 2 ** 20;
     const trend = slopePerMinute(during);
     const requests = latencies.search.length + latencies.ingest.length;
 
@@ -240,7 +314,12 @@ describe.skipIf(!databases)('load: mixed ingest and search on loopback', () => {
     expect(failures).toEqual([]);
     expect(latencies.search.length).toBeGreaterThan(0);
     expect(latencies.ingest.length).toBeGreaterThan(0);
-    expect(growth.rss, `RSS grew by ${mib(growth.rss)} over the run`).toBeLessThanOrEqual(RSS_GROWTH_BOUND_MIB * 2 ** 20);
-    expect(growth.heapUsed, `the heap grew by ${mib(growth.heapUsed)} over the run`).toBeLessThanOrEqual(HEAP_GROWTH_BOUND_MIB * 2 ** 20);
+    expect(growth.rss, `RSS grew by ${mib(growth.rss)} over the run`).toBeLessThanOrEqual(
+      RSS_GROWTH_BOUND_MIB * 2 ** 20,
+    );
+    expect(
+      growth.heapUsed,
+      `the heap grew by ${mib(growth.heapUsed)} over the run`,
+    ).toBeLessThanOrEqual(HEAP_GROWTH_BOUND_MIB * 2 ** 20);
   });
 });

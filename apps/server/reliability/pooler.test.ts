@@ -3,7 +3,18 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scratchPostgres, startServer, type ServerProcess } from '../test/harness';
 import { recordTrial } from './report';
-import { callApi, onDatabase, percentile, pick, randomUnitVector, realDatabases, reliabilitySetting, runClients, ms, type ApiCall } from './workload';
+import {
+  callApi,
+  onDatabase,
+  percentile,
+  pick,
+  randomUnitVector,
+  realDatabases,
+  reliabilitySetting,
+  runClients,
+  ms,
+  type ApiCall,
+} from './workload';
 
 /**
  * 50 clients through PgBouncer in transaction mode against the real server (DATABASE_POOLED=true)
@@ -29,13 +40,24 @@ const STATEMENT_TIMEOUT_MS = 23_456;
 const TENANTS = ['amber', 'birch', 'cedar', 'delta', 'ember', 'fjord'] as const;
 type Tenant = (typeof TENANTS)[number];
 /** The settings Quarry sets per request, each read back by the probes. */
-const PROBED_SETTINGS = ['hnsw.ef_search', 'hnsw.iterative_scan', 'statement_timeout', 'enable_seqscan', 'enable_bitmapscan'] as const;
+const PROBED_SETTINGS = [
+  'hnsw.ef_search',
+  'hnsw.iterative_scan',
+  'statement_timeout',
+  'enable_seqscan',
+  'enable_bitmapscan',
+] as const;
 
 const adminKey = 'pooler-admin-key-0123456789';
 const tenantKey = (tenant: Tenant) => `pooler-${tenant}-key-0123456789`;
 const apiKeys = JSON.stringify([
   { key: adminKey, name: 'admin', scopes: ['read', 'write', 'admin'] },
-  ...TENANTS.map((tenant) => ({ key: tenantKey(tenant), name: tenant, scopes: ['read', 'write'], tenant })),
+  ...TENANTS.map((tenant) => ({
+    key: tenantKey(tenant),
+    name: tenant,
+    scopes: ['read', 'write'],
+    tenant,
+  })),
 ]);
 
 type Search = RouterOutputs['search']['query'];
@@ -54,7 +76,9 @@ async function readSettings(client: postgres.Sql): Promise<{ pid: number; settin
 }
 
 const differences = (seen: Settings, defaults: Settings) =>
-  PROBED_SETTINGS.filter((name) => seen[name] !== defaults[name]).map((name) => `${name}=${seen[name]} (default ${defaults[name]})`);
+  PROBED_SETTINGS.filter((name) => seen[name] !== defaults[name]).map(
+    (name) => `${name}=${seen[name]} (default ${defaults[name]})`,
+  );
 
 describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction mode', () => {
   let scratch: Awaited<ReturnType<typeof scratchPostgres>>;
@@ -74,12 +98,25 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
       QUARRY_API_KEYS: apiKeys,
     });
     await server.waitForReady();
-    const created = await callApi(server.url, 'collections.create', { name: 'pool', dimensions: DIMENSIONS, embeddingModel: 'external/pool-16d' }, adminKey);
+    const created = await callApi(
+      server.url,
+      'collections.create',
+      { name: 'pool', dimensions: DIMENSIONS, embeddingModel: 'external/pool-16d' },
+      adminKey,
+    );
     expect(created.error).toBeUndefined();
     for (const tenant of TENANTS) {
       for (let start = 0; start < DOCUMENTS_PER_TENANT; start += 500) {
-        const documents = Array.from({ length: Math.min(500, DOCUMENTS_PER_TENANT - start) }, (_, offset) => document(tenant, start + offset, 0));
-        const ingested = await callApi(server.url, 'documents.ingest', { collection: 'pool', documents }, tenantKey(tenant));
+        const documents = Array.from(
+          { length: Math.min(500, DOCUMENTS_PER_TENANT - start) },
+          (_, offset) => document(tenant, start + offset, 0),
+        );
+        const ingested = await callApi(
+          server.url,
+          'documents.ingest',
+          { collection: 'pool', documents },
+          tenantKey(tenant),
+        );
         expect(ingested.error).toBeUndefined();
       }
     }
@@ -104,7 +141,14 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
   }
 
   it(`for ${SECONDS} s: every request answered, tenants isolated, no setting leaks to other connections`, async () => {
-    const counts = { requests: 0, failed: 0, tenantScoped: 0, tenantLeaks: 0, probes: 0, settingLeaks: 0 };
+    const counts = {
+      requests: 0,
+      failed: 0,
+      tenantScoped: 0,
+      tenantLeaks: 0,
+      probes: 0,
+      settingLeaks: 0,
+    };
     const byKind = new Map<string, number[]>();
     const failures: string[] = [];
     const leaks: string[] = [];
@@ -128,16 +172,26 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
       counts.tenantScoped += 1;
       if (search.results.length !== K) {
         counts.failed += 1;
-        if (failures.length < 20) failures.push(`${kind}: ${search.results.length} results for tenant ${tenant}, expected ${K}`);
+        if (failures.length < 20)
+          failures.push(
+            `${kind}: ${search.results.length} results for tenant ${tenant}, expected ${K}`,
+          );
       }
-      const foreign = search.results.filter((result) => result.tenant !== tenant || !result.content.startsWith(`${tenant} passage`));
+      const foreign = search.results.filter(
+        (result) => result.tenant !== tenant || !result.content.startsWith(`${tenant} passage`),
+      );
       if (foreign.length > 0) {
         counts.tenantLeaks += 1;
-        if (leaks.length < 20) leaks.push(`${kind} for ${tenant} returned ${foreign.map((result) => `${result.tenant}: "${result.content.slice(0, 40)}"`).join(', ')}`);
+        if (leaks.length < 20)
+          leaks.push(
+            `${kind} for ${tenant} returned ${foreign.map((result) => `${result.tenant}: "${result.content.slice(0, 40)}"`).join(', ')}`,
+          );
       }
     };
     const countStrategy = (search: Search | undefined) => {
-      const strategy = /re-ran as exact/.test(search?.stats.strategyReason ?? '') ? 'exact after a short HNSW answer' : (search?.stats.strategy ?? 'none');
+      const strategy = /re-ran as exact/.test(search?.stats.strategyReason ?? '')
+        ? 'exact after a short HNSW answer'
+        : (search?.stats.strategy ?? 'none');
       strategies.set(strategy, (strategies.get(strategy) ?? 0) + 1);
     };
 
@@ -145,7 +199,17 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
       // A tenant-bound key: the tenant comes from the key; efSearch varies per request.
       async () => {
         const tenant = pick(TENANTS);
-        const call = await callApi<Search>(server.url, 'search.query', { collection: 'pool', vector: randomUnitVector(DIMENSIONS), k: K, efSearch: 10 + Math.floor(Math.random() * 300) }, tenantKey(tenant));
+        const call = await callApi<Search>(
+          server.url,
+          'search.query',
+          {
+            collection: 'pool',
+            vector: randomUnitVector(DIMENSIONS),
+            k: K,
+            efSearch: 10 + Math.floor(Math.random() * 300),
+          },
+          tenantKey(tenant),
+        );
         note('search (tenant key)', call);
         checkTenant('search (tenant key)', tenant, call.data);
         countStrategy(call.data);
@@ -153,7 +217,19 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
       // An unbound key naming a tenant, hybrid with another tenant's word as the keyword query.
       async () => {
         const tenant = pick(TENANTS);
-        const call = await callApi<Search>(server.url, 'search.query', { collection: 'pool', mode: 'hybrid', tenant, text: pick(TENANTS), vector: randomUnitVector(DIMENSIONS), k: K }, adminKey);
+        const call = await callApi<Search>(
+          server.url,
+          'search.query',
+          {
+            collection: 'pool',
+            mode: 'hybrid',
+            tenant,
+            text: pick(TENANTS),
+            vector: randomUnitVector(DIMENSIONS),
+            k: K,
+          },
+          adminKey,
+        );
         note('hybrid (tenant named)', call);
         checkTenant('hybrid (tenant named)', tenant, call.data);
         countStrategy(call.data);
@@ -161,41 +237,80 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
       // Unrestricted: HNSW with this request's ef_search, seqscans off inside the transaction.
       async () => {
         const efSearch = 10 + Math.floor(Math.random() * 300);
-        const call = await callApi<Search>(server.url, 'search.query', { collection: 'pool', vector: randomUnitVector(DIMENSIONS), k: K, efSearch }, adminKey);
+        const call = await callApi<Search>(
+          server.url,
+          'search.query',
+          { collection: 'pool', vector: randomUnitVector(DIMENSIONS), k: K, efSearch },
+          adminKey,
+        );
         note('search (all tenants)', call);
         countStrategy(call.data);
         const stats = call.data?.stats;
         if (!stats) return;
         // HNSW may return fewer than k while upserts leave dead index entries; Quarry then re-runs the query exactly.
-        const answered = stats.strategy === 'hnsw' ? stats.efSearch === Math.max(efSearch, K) : /re-ran as exact/.test(stats.strategyReason ?? '');
+        const answered =
+          stats.strategy === 'hnsw'
+            ? stats.efSearch === Math.max(efSearch, K)
+            : /re-ran as exact/.test(stats.strategyReason ?? '');
         if (call.data?.results.length !== K || !answered) {
           counts.failed += 1;
-          if (failures.length < 20) failures.push(`search (all tenants): ${call.data?.results.length} results, ${stats.strategy} (${stats.strategyReason}), efSearch ${stats.efSearch} for ${efSearch}`);
+          if (failures.length < 20)
+            failures.push(
+              `search (all tenants): ${call.data?.results.length} results, ${stats.strategy} (${stats.strategyReason}), efSearch ${stats.efSearch} for ${efSearch}`,
+            );
         }
       },
       // A filter matching every document (more than exactSearchMaxRows): HNSW with iterative scan.
       async () => {
-        const call = await callApi<Search>(server.url, 'search.query', { collection: 'pool', vector: randomUnitVector(DIMENSIONS), k: K, filter: { key: 'kind', op: 'eq', value: 'passage' } }, adminKey);
+        const call = await callApi<Search>(
+          server.url,
+          'search.query',
+          {
+            collection: 'pool',
+            vector: randomUnitVector(DIMENSIONS),
+            k: K,
+            filter: { key: 'kind', op: 'eq', value: 'passage' },
+          },
+          adminKey,
+        );
         note('search (filtered)', call);
         countStrategy(call.data);
       },
       // Writes: upserts by external id under a tenant key, so each tenant keeps its document count.
       async () => {
         const tenant = pick(TENANTS);
-        const documents = Array.from({ length: 5 }, () => document(tenant, Math.floor(Math.random() * DOCUMENTS_PER_TENANT), revision++));
+        const documents = Array.from({ length: 5 }, () =>
+          document(tenant, Math.floor(Math.random() * DOCUMENTS_PER_TENANT), revision++),
+        );
         const unique = [...new Map(documents.map((doc) => [doc.externalId, doc])).values()];
-        note('ingest (tenant key)', await callApi(server.url, 'documents.ingest', { collection: 'pool', documents: unique }, tenantKey(tenant)));
+        note(
+          'ingest (tenant key)',
+          await callApi(
+            server.url,
+            'documents.ingest',
+            { collection: 'pool', documents: unique },
+            tenantKey(tenant),
+          ),
+        );
       },
       // The tenant's count never includes another tenant's documents.
       async () => {
         const tenant = pick(TENANTS);
-        const call = await callApi<RouterOutputs['documents']['count']>(server.url, 'documents.count', { collection: 'pool' }, tenantKey(tenant));
+        const call = await callApi<RouterOutputs['documents']['count']>(
+          server.url,
+          'documents.count',
+          { collection: 'pool' },
+          tenantKey(tenant),
+        );
         note('count (tenant key)', call);
         if (call.data !== undefined) {
           counts.tenantScoped += 1;
           if (call.data.count !== DOCUMENTS_PER_TENANT) {
             counts.tenantLeaks += 1;
-            if (leaks.length < 20) leaks.push(`count for ${tenant}: ${call.data.count}, expected ${DOCUMENTS_PER_TENANT}`);
+            if (leaks.length < 20)
+              leaks.push(
+                `count for ${tenant}: ${call.data.count}, expected ${DOCUMENTS_PER_TENANT}`,
+              );
           }
         }
       },
@@ -231,14 +346,20 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
       await careless`set hnsw.ef_search = 997`;
       await careless.end();
       for (let attempt = 1; attempt <= 2_000 && detectedAfter === 0; attempt += 1) {
-        if ((await runProbe()).some((difference) => difference.startsWith('hnsw.ef_search=997'))) detectedAfter = attempt;
+        if ((await runProbe()).some((difference) => difference.startsWith('hnsw.ef_search=997')))
+          detectedAfter = attempt;
       }
     } finally {
       await probe.end();
     }
 
-    const preparedErrors = server.logs.filter((record) => /prepared statement/i.test(JSON.stringify(record))).length + failures.filter((failure) => /prepared statement/i.test(failure)).length;
-    const latencies = [...byKind.entries()].map(([kind, values]) => `${kind}: ${values.length}, p50 ${ms(percentile(values, 50))}, p99 ${ms(percentile(values, 99))}`);
+    const preparedErrors =
+      server.logs.filter((record) => /prepared statement/i.test(JSON.stringify(record))).length +
+      failures.filter((failure) => /prepared statement/i.test(failure)).length;
+    const latencies = [...byKind.entries()].map(
+      ([kind, values]) =>
+        `${kind}: ${values.length}, p50 ${ms(percentile(values, 50))}, p99 ${ms(percentile(values, 99))}`,
+    );
     recordTrial({
       suite: 'Pooler',
       scenario: `${CLIENTS} clients × ${SECONDS} s through PgBouncer (transaction mode), server with DATABASE_POOLED=true`,
@@ -251,7 +372,11 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
         'prepared-statement errors': preparedErrors,
         strategies: [...strategies.entries()].map(([strategy, n]) => `${strategy} ${n}`).join(', '),
       },
-      notes: ['mix: searches by tenant key, hybrid naming a tenant, unrestricted HNSW, filtered (iterative HNSW); upserts; counts', ...latencies, ...failures.slice(0, 5)],
+      notes: [
+        'mix: searches by tenant key, hybrid naming a tenant, unrestricted HNSW, filtered (iterative HNSW); upserts; counts',
+        ...latencies,
+        ...failures.slice(0, 5),
+      ],
     });
     recordTrial({
       suite: 'Pooler',
@@ -259,7 +384,10 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
       attempts: counts.tenantScoped,
       survived: counts.tenantScoped - counts.tenantLeaks,
       metrics: { 'tenant-scoped requests': counts.tenantScoped, leaks: counts.tenantLeaks },
-      notes: ['each search holds only its tenant’s documents (by tenant field and by content), each tenant-key count is exactly its own', ...leaks.filter((leak) => !leak.startsWith('probe')).slice(0, 5)],
+      notes: [
+        'each search holds only its tenant’s documents (by tenant field and by content), each tenant-key count is exactly its own',
+        ...leaks.filter((leak) => !leak.startsWith('probe')).slice(0, 5),
+      ],
     });
     recordTrial({
       suite: 'Pooler',
@@ -272,16 +400,22 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
         'server connections probed': probedBackends.size,
         defaults: PROBED_SETTINGS.map((name) => `${name}=${defaults[name]}`).join(', '),
       },
-      notes: [`raw postgres.js connections to the same database through the same PgBouncer, interleaved with Quarry’s traffic, read ${PROBED_SETTINGS.join(', ')}; Quarry runs with STATEMENT_TIMEOUT_MS=${STATEMENT_TIMEOUT_MS}, efSearch 10–310 per request, relaxed_order iterative scans and seqscans off for HNSW queries, all by SET LOCAL`, ...leaks.filter((leak) => leak.startsWith('probe')).slice(0, 5)],
+      notes: [
+        `raw postgres.js connections to the same database through the same PgBouncer, interleaved with Quarry’s traffic, read ${PROBED_SETTINGS.join(', ')}; Quarry runs with STATEMENT_TIMEOUT_MS=${STATEMENT_TIMEOUT_MS}, efSearch 10–310 per request, relaxed_order iterative scans and seqscans off for HNSW queries, all by SET LOCAL`,
+        ...leaks.filter((leak) => leak.startsWith('probe')).slice(0, 5),
+      ],
     });
 
     recordTrial({
       suite: 'Pooler',
-      scenario: 'Detector check: a session-level SET hnsw.ef_search made through PgBouncer afterwards is seen by the probes',
+      scenario:
+        'Detector check: a session-level SET hnsw.ef_search made through PgBouncer afterwards is seen by the probes',
       attempts: 1,
       survived: detectedAfter > 0 ? 1 : 0,
       metrics: { 'probes until seen': detectedAfter || 'never (2,000 probes)' },
-      notes: ['the probes reach the server connections Quarry uses, so "no leak" above is an observation, not a blind spot'],
+      notes: [
+        'the probes reach the server connections Quarry uses, so "no leak" above is an observation, not a blind spot',
+      ],
     });
 
     expect(failures).toEqual([]);
@@ -291,8 +425,13 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
     expect(counts.tenantScoped).toBeGreaterThan(0);
     expect(counts.probes).toBeGreaterThan(0);
     // Every strategy, and so every SET LOCAL, was exercised.
-    expect([...strategies.keys()]).toEqual(expect.arrayContaining(['exact', 'hnsw', 'hnsw_iterative']));
-    expect(detectedAfter, 'a deliberately leaked session setting must be visible to the probes').toBeGreaterThan(0);
+    expect([...strategies.keys()]).toEqual(
+      expect.arrayContaining(['exact', 'hnsw', 'hnsw_iterative']),
+    );
+    expect(
+      detectedAfter,
+      'a deliberately leaked session setting must be visible to the probes',
+    ).toBeGreaterThan(0);
   });
 
   it(`for ${CONTENTION_SECONDS} s: ${CONTENTION_CLIENTS} writers upserting the same ${CONTENDED_KEYS} keys in random orders all succeed`, async () => {
@@ -301,21 +440,46 @@ describe.skipIf(!databases)('pooler: 50 clients through PgBouncer in transaction
     const failures: string[] = [];
     const latencies: number[] = [];
     await runClients(CONTENTION_CLIENTS, CONTENTION_SECONDS * 1000, async () => {
-      const keys = Array.from({ length: CONTENDED_KEYS }, (_, key) => key).sort(() => Math.random() - 0.5).slice(0, 10);
-      const documents = keys.map((key) => ({ externalId: `contended-${key}`, content: `contended ${key} revision ${revision++}`, embedding: randomUnitVector(DIMENSIONS) }));
-      const call = await callApi(server.url, 'documents.ingest', { collection: 'pool', tenant: 'contended', documents }, adminKey);
+      const keys = Array.from({ length: CONTENDED_KEYS }, (_, key) => key)
+        .sort(() => Math.random() - 0.5)
+        .slice(0, 10);
+      const documents = keys.map((key) => ({
+        externalId: `contended-${key}`,
+        content: `contended ${key} revision ${revision++}`,
+        embedding: randomUnitVector(DIMENSIONS),
+      }));
+      const call = await callApi(
+        server.url,
+        'documents.ingest',
+        { collection: 'pool', tenant: 'contended', documents },
+        adminKey,
+      );
       requests += 1;
       latencies.push(call.ms);
       if (call.error !== undefined) failures.push(call.error);
     });
-    const counted = await callApi<RouterOutputs['documents']['count']>(server.url, 'documents.count', { collection: 'pool', tenant: 'contended' }, adminKey);
+    const counted = await callApi<RouterOutputs['documents']['count']>(
+      server.url,
+      'documents.count',
+      { collection: 'pool', tenant: 'contended' },
+      adminKey,
+    );
     recordTrial({
       suite: 'Pooler',
       scenario: `${CONTENTION_CLIENTS} writers × ${CONTENTION_SECONDS} s upserting batches of 10 of the same ${CONTENDED_KEYS} external ids in random orders`,
       attempts: requests,
       survived: requests - failures.length,
-      metrics: { requests, failed: failures.length, p50: ms(percentile(latencies, 50)), p99: ms(percentile(latencies, 99)), 'documents at end': counted.data?.count ?? String(counted.error) },
-      notes: ['before rows were written in key order, two such batches deadlocked and one got a 500 (fixed in packages/api ingest; regression test in packages/api/test/bulk-ingest.test.ts)', ...[...new Set(failures)].slice(0, 3)],
+      metrics: {
+        requests,
+        failed: failures.length,
+        p50: ms(percentile(latencies, 50)),
+        p99: ms(percentile(latencies, 99)),
+        'documents at end': counted.data?.count ?? String(counted.error),
+      },
+      notes: [
+        'before rows were written in key order, two such batches deadlocked and one got a 500 (fixed in packages/api ingest; regression test in packages/api/test/bulk-ingest.test.ts)',
+        ...[...new Set(failures)].slice(0, 3),
+      ],
     });
     expect(failures).toEqual([]);
     expect(counted.data?.count).toBe(CONTENDED_KEYS);

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
  * Where trials are collected while the suites run, and where the report is written at the end.
  * QUARRY_RELIABILITY_OUTPUT_DIR moves it, so that two runs on one machine do not clear each other's trials.
  */
-export const reliabilityOutputDir = process.env.QUARRY_RELIABILITY_OUTPUT_DIR || fileURLToPath(new URL('../test-output/reliability/', import.meta.url));
+export const reliabilityOutputDir =
+  process.env.QUARRY_RELIABILITY_OUTPUT_DIR ||
+  fileURLToPath(new URL('../test-output/reliability/', import.meta.url));
 export const trialsDir = join(reliabilityOutputDir, 'trials');
 export const reportPath = join(reliabilityOutputDir, 'report.md');
 
@@ -39,7 +41,9 @@ export function recordTrial(trial: Trial): void {
 export function readTrials(): Trial[] {
   let files: string[];
   try {
-    files = readdirSync(trialsDir).filter((name) => name.endsWith('.jsonl')).sort();
+    files = readdirSync(trialsDir)
+      .filter((name) => name.endsWith('.jsonl'))
+      .sort();
   } catch {
     return [];
   }

@@ -12,7 +12,9 @@ export function realDatabases(): { postgresUrl: string; pgbouncerUrl: string } |
   const pgbouncerUrl = process.env.QUARRY_TEST_PGBOUNCER_URL || undefined;
   if (postgresUrl && pgbouncerUrl) return { postgresUrl, pgbouncerUrl };
   if (process.env.QUARRY_TEST_REQUIRE_ALL === '1') {
-    throw new Error('QUARRY_TEST_DATABASE_URL and QUARRY_TEST_PGBOUNCER_URL must be set: QUARRY_TEST_REQUIRE_ALL=1 forbids skipping the reliability suites');
+    throw new Error(
+      'QUARRY_TEST_DATABASE_URL and QUARRY_TEST_PGBOUNCER_URL must be set: QUARRY_TEST_REQUIRE_ALL=1 forbids skipping the reliability suites',
+    );
   }
   return undefined;
 }
@@ -22,7 +24,8 @@ export function reliabilitySetting(name: string, fallback: number): number {
   const text = process.env[`QUARRY_RELIABILITY_${name}`];
   if (text === undefined || text.trim() === '') return fallback;
   const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`QUARRY_RELIABILITY_${name} must be a positive number, got "${text}"`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`QUARRY_RELIABILITY_${name} must be a positive number, got "${text}"`);
   return value;
 }
 
@@ -45,7 +48,12 @@ export interface ApiCall<T> {
 }
 
 /** One tRPC procedure call as one POST (queries too: the server allows the method override). */
-export async function callApi<T>(base: URL, procedure: string, input: unknown, apiKey: string): Promise<ApiCall<T>> {
+export async function callApi<T>(
+  base: URL,
+  procedure: string,
+  input: unknown,
+  apiKey: string,
+): Promise<ApiCall<T>> {
   const started = performance.now();
   try {
     const response = await fetch(new URL(`/trpc/${procedure}`, base), {
@@ -55,22 +63,40 @@ export async function callApi<T>(base: URL, procedure: string, input: unknown, a
     });
     const text = await response.text();
     const ms = performance.now() - started;
-    let json: { result?: { data: T }; error?: { message: string; data?: { quarryCode?: string } } } | undefined;
+    let json:
+      | { result?: { data: T }; error?: { message: string; data?: { quarryCode?: string } } }
+      | undefined;
     try {
       json = JSON.parse(text) as typeof json;
     } catch {
       json = undefined;
     }
-    if (response.status === 200 && json?.result) return { status: 200, ms, data: json.result.data, error: undefined };
+    if (response.status === 200 && json?.result)
+      return { status: 200, ms, data: json.result.data, error: undefined };
     const code = json?.error?.data?.quarryCode;
-    return { status: response.status, ms, data: undefined, error: `${response.status}${code ? ` ${code}` : ''}: ${json?.error?.message ?? text.slice(0, 200)}`, quarryCode: code };
+    return {
+      status: response.status,
+      ms,
+      data: undefined,
+      error: `${response.status}${code ? ` ${code}` : ''}: ${json?.error?.message ?? text.slice(0, 200)}`,
+      quarryCode: code,
+    };
   } catch (error) {
-    return { status: 0, ms: performance.now() - started, data: undefined, error: `request failed: ${(error as Error).message}` };
+    return {
+      status: 0,
+      ms: performance.now() - started,
+      data: undefined,
+      error: `request failed: ${(error as Error).message}`,
+    };
   }
 }
 
 /** Runs `clients` loops of `iteration` side by side until `durationMs` has passed; each loop starts its next call when its last one ended. */
-export async function runClients(clients: number, durationMs: number, iteration: (client: number) => Promise<void>): Promise<void> {
+export async function runClients(
+  clients: number,
+  durationMs: number,
+  iteration: (client: number) => Promise<void>,
+): Promise<void> {
   const until = Date.now() + durationMs;
   await Promise.all(
     Array.from({ length: clients }, async (_, client) => {

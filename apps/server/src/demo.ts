@@ -1,6 +1,16 @@
 import { createCaller, createContextInner, openAccess, type QuarryServices } from '@quarry/api';
 import { OFFLINE_DIMENSIONS, OFFLINE_MODEL } from '@quarry/api/embeddings';
-import { and, collections, count, documents, dropVectorIndexes, ensureVectorIndex, eq, isNotNull, type Metadata } from '@quarry/db';
+import {
+  and,
+  collections,
+  count,
+  documents,
+  dropVectorIndexes,
+  ensureVectorIndex,
+  eq,
+  isNotNull,
+  type Metadata,
+} from '@quarry/db';
 
 export const DEMO_COLLECTION = 'sotu';
 /** Documents per ingest call: large enough to be quick, small enough to show progress and stop promptly. */
@@ -39,23 +49,40 @@ export async function seedDemo(options: {
   const { db } = options.services.database;
   const caller = createCaller(createContextInner(options.services, openAccess, 'demo-seed'));
 
-  const [existing] = await db.select().from(collections).where(eq(collections.name, DEMO_COLLECTION));
+  const [existing] = await db
+    .select()
+    .from(collections)
+    .where(eq(collections.name, DEMO_COLLECTION));
   if (!existing) {
-    await caller.collections.create({ name: DEMO_COLLECTION, dimensions: OFFLINE_DIMENSIONS, embeddingModel: OFFLINE_MODEL, metric: 'cosine' });
+    await caller.collections.create({
+      name: DEMO_COLLECTION,
+      dimensions: OFFLINE_DIMENSIONS,
+      embeddingModel: OFFLINE_MODEL,
+      metric: 'cosine',
+    });
   }
-  const collection = existing ?? (await db.select().from(collections).where(eq(collections.name, DEMO_COLLECTION)))[0];
-  if (collection === undefined) throw new Error(`collection '${DEMO_COLLECTION}' vanished while being filled`);
+  const collection =
+    existing ??
+    (await db.select().from(collections).where(eq(collections.name, DEMO_COLLECTION)))[0];
+  if (collection === undefined)
+    throw new Error(`collection '${DEMO_COLLECTION}' vanished while being filled`);
   const collectionId = collection.id;
 
   const corpus = await options.load();
-  const [stored] = await db.select({ n: count() }).from(documents).where(eq(documents.collectionId, collectionId));
+  const [stored] = await db
+    .select({ n: count() })
+    .from(documents)
+    .where(eq(documents.collectionId, collectionId));
   if ((stored?.n ?? 0) >= corpus.length) {
     return { status: 'already-filled', documents: stored?.n ?? 0, inserted: 0, seconds: seconds() };
   }
   const have = new Set(
-    (await db.select({ externalId: documents.externalId }).from(documents).where(and(eq(documents.collectionId, collectionId), isNotNull(documents.externalId)))).map(
-      (row) => row.externalId,
-    ),
+    (
+      await db
+        .select({ externalId: documents.externalId })
+        .from(documents)
+        .where(and(eq(documents.collectionId, collectionId), isNotNull(documents.externalId)))
+    ).map((row) => row.externalId),
   );
   const missing = corpus.filter((document) => !have.has(document.externalId));
   let done = corpus.length - missing.length;
@@ -69,7 +96,8 @@ export async function seedDemo(options: {
     // The embedded database answers through promises alone; without a turn of the event loop here,
     // health checks, requests and signals would wait for the whole fill.
     await new Promise((resolve) => setImmediate(resolve));
-    if (options.signal?.aborted) return { status: 'stopped', documents: done, inserted, seconds: seconds() };
+    if (options.signal?.aborted)
+      return { status: 'stopped', documents: done, inserted, seconds: seconds() };
     const batch = missing.slice(start, start + DEMO_BATCH);
     const result = await caller.documents.ingest({ collection: DEMO_COLLECTION, documents: batch });
     inserted += result.inserted;

@@ -8,14 +8,19 @@ import { z } from 'zod';
  * yields one message naming it.
  */
 
-const blankToUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
-const optional = <T extends z.ZodType>(schema: T) => z.preprocess(blankToUndefined, schema.optional());
+const blankToUndefined = (value: unknown) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess(blankToUndefined, schema.optional());
 
 const booleanText = z
   .string()
   .trim()
   .toLowerCase()
-  .refine((text) => ['true', 'false', '1', '0', 'yes', 'no'].includes(text), 'must be true or false')
+  .refine(
+    (text) => ['true', 'false', '1', '0', 'yes', 'no'].includes(text),
+    'must be true or false',
+  )
   .transform((text) => text === 'true' || text === '1' || text === 'yes');
 
 const integerText = (min: number, max: number) =>
@@ -40,19 +45,22 @@ const postgresUrl = z
 const commaList = <T extends z.ZodType<unknown, string>>(item: T) =>
   z
     .string()
-    .transform((text) => text.split(',').map((part) => part.trim()).filter((part) => part !== ''))
+    .transform((text) =>
+      text
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== ''),
+    )
     .pipe(z.array(item));
 
-const origin = z
-  .string()
-  .refine((text) => {
-    try {
-      const url = new URL(text);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === text;
-    } catch {
-      return false;
-    }
-  }, 'each origin must be scheme://host[:port] with no path or trailing slash, e.g. https://app.example.com');
+const origin = z.string().refine((text) => {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === text;
+  } catch {
+    return false;
+  }
+}, 'each origin must be scheme://host[:port] with no path or trailing slash, e.g. https://app.example.com');
 
 const apiKeysJson = z
   .string()
@@ -60,14 +68,21 @@ const apiKeysJson = z
     try {
       return JSON.parse(text) as unknown;
     } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON array such as [{"key":"<16+ characters>","scopes":["read","write"]}]' });
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'must be a JSON array such as [{"key":"<16+ characters>","scopes":["read","write"]}]',
+      });
       return z.NEVER;
     }
   })
   .pipe(
     z
       .array(apiKeyConfigSchema, 'must be a JSON array of {key, scopes, tenant?, name?} objects')
-      .refine((keys) => new Set(keys.map((key) => key.key)).size === keys.length, 'the same key appears twice'),
+      .refine(
+        (keys) => new Set(keys.map((key) => key.key)).size === keys.length,
+        'the same key appears twice',
+      ),
   );
 
 const envSchema = z.object({
@@ -77,11 +92,21 @@ const envSchema = z.object({
   DATABASE_MAX_CONNECTIONS: optional(integerText(1, 1000)),
   DATABASE_ACQUIRE_TIMEOUT_MS: optional(integerText(0, 10 * 60 * 1000)),
   DATABASE_INDEX_BUILD_MEMORY: optional(
-    z.string().regex(/^(off|[1-9]\d{0,6}(kB|MB|GB))$/, "must be a PostgreSQL memory size such as 512MB or 2GB, or 'off'"),
+    z
+      .string()
+      .regex(
+        /^(off|[1-9]\d{0,6}(kB|MB|GB))$/,
+        "must be a PostgreSQL memory size such as 512MB or 2GB, or 'off'",
+      ),
   ),
   QUARRY_DATA_DIR: optional(z.string()),
   QUARRY_API_KEYS: optional(apiKeysJson),
-  QUARRY_OPENAI_BASE_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL ending with the API version, e.g. https://api.openai.com/v1' })),
+  QUARRY_OPENAI_BASE_URL: optional(
+    z.url({
+      protocol: /^https?$/,
+      error: 'must be an http(s) URL ending with the API version, e.g. https://api.openai.com/v1',
+    }),
+  ),
   QUARRY_OPENAI_MODEL: optional(z.string().min(1)),
   QUARRY_OPENAI_DIMENSIONS: optional(integerText(1, HARD_LIMITS.vectorDimensions)),
   QUARRY_OPENAI_API_KEY: optional(z.string().min(1)),
@@ -144,42 +169,76 @@ export interface ServerConfig {
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   constructor(readonly problems: ReadonlyArray<{ variable: string; message: string }>) {
-    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
+    super(
+      `invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`,
+    );
   }
 }
 
 /** `QUARRY_API_KEYS[0].scopes` from a zod issue path rooted at the variable name. */
 function variableName(path: ReadonlyArray<PropertyKey>): string {
   const [name, ...rest] = path;
-  return rest.reduce<string>((label, key) => (typeof key === 'number' ? `${label}[${key}]` : `${label}.${String(key)}`), String(name));
+  return rest.reduce<string>(
+    (label, key) => (typeof key === 'number' ? `${label}[${key}]` : `${label}.${String(key)}`),
+    String(name),
+  );
 }
 
 /** Variables that are fine alone but not together (or not without another). */
-function combinationProblems(env: Readonly<Record<string, string | undefined>>): Array<{ variable: string; message: string }> {
+function combinationProblems(
+  env: Readonly<Record<string, string | undefined>>,
+): Array<{ variable: string; message: string }> {
   const isSet = (name: EnvName) => (env[name] ?? '').trim() !== '';
   const problems: Array<{ variable: string; message: string }> = [];
-  const openaiParts = ['QUARRY_OPENAI_BASE_URL', 'QUARRY_OPENAI_MODEL', 'QUARRY_OPENAI_DIMENSIONS'] as const;
+  const openaiParts = [
+    'QUARRY_OPENAI_BASE_URL',
+    'QUARRY_OPENAI_MODEL',
+    'QUARRY_OPENAI_DIMENSIONS',
+  ] as const;
   const given = openaiParts.filter(isSet);
   if (given.length > 0 && given.length < openaiParts.length) {
     for (const name of openaiParts.filter((part) => !isSet(part))) {
-      problems.push({ variable: name, message: `is required when ${given.join(' and ')} ${given.length === 1 ? 'is' : 'are'} set` });
+      problems.push({
+        variable: name,
+        message: `is required when ${given.join(' and ')} ${given.length === 1 ? 'is' : 'are'} set`,
+      });
     }
   }
   if (isSet('QUARRY_OPENAI_API_KEY') && given.length === 0) {
-    problems.push({ variable: 'QUARRY_OPENAI_API_KEY', message: `is set but ${openaiParts.join(', ')} are not` });
+    problems.push({
+      variable: 'QUARRY_OPENAI_API_KEY',
+      message: `is set but ${openaiParts.join(', ')} are not`,
+    });
   }
   if (!isSet('DATABASE_URL')) {
-    for (const name of ['DATABASE_POOLED', 'DATABASE_REPLICA_URLS', 'DATABASE_MAX_CONNECTIONS', 'DATABASE_ACQUIRE_TIMEOUT_MS', 'DATABASE_INDEX_BUILD_MEMORY'] as const) {
-      if (isSet(name)) problems.push({ variable: name, message: 'needs DATABASE_URL: the embedded database has no pooler, replicas or connection pool' });
+    for (const name of [
+      'DATABASE_POOLED',
+      'DATABASE_REPLICA_URLS',
+      'DATABASE_MAX_CONNECTIONS',
+      'DATABASE_ACQUIRE_TIMEOUT_MS',
+      'DATABASE_INDEX_BUILD_MEMORY',
+    ] as const) {
+      if (isSet(name))
+        problems.push({
+          variable: name,
+          message:
+            'needs DATABASE_URL: the embedded database has no pooler, replicas or connection pool',
+        });
     }
   } else if (isSet('QUARRY_DATA_DIR')) {
-    problems.push({ variable: 'QUARRY_DATA_DIR', message: 'is only for the embedded database; unset it or unset DATABASE_URL' });
+    problems.push({
+      variable: 'QUARRY_DATA_DIR',
+      message: 'is only for the embedded database; unset it or unset DATABASE_URL',
+    });
   }
   return problems;
 }
 
 /** Parses the environment, or throws a ConfigError listing every bad variable. */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>, cwd: string): ServerConfig {
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+): ServerConfig {
   const parsed = envSchema.safeParse(env);
   const problems = parsed.success
     ? []
@@ -201,7 +260,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
         pooled: e.DATABASE_POOLED ?? false,
         maxConnections: e.DATABASE_MAX_CONNECTIONS ?? 10,
         acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS ?? 10_000,
-        indexBuildMemory: e.DATABASE_INDEX_BUILD_MEMORY === 'off' ? false : e.DATABASE_INDEX_BUILD_MEMORY,
+        indexBuildMemory:
+          e.DATABASE_INDEX_BUILD_MEMORY === 'off' ? false : e.DATABASE_INDEX_BUILD_MEMORY,
         replicaUrls: e.DATABASE_REPLICA_URLS ?? [],
       }
     : { driver: 'embedded', dataDir: resolve(cwd, e.QUARRY_DATA_DIR ?? '.quarry-data') };
@@ -216,7 +276,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     apiKeys: e.QUARRY_API_KEYS ?? [],
     openai:
       e.QUARRY_OPENAI_BASE_URL && e.QUARRY_OPENAI_MODEL && e.QUARRY_OPENAI_DIMENSIONS
-        ? { baseUrl: e.QUARRY_OPENAI_BASE_URL, model: e.QUARRY_OPENAI_MODEL, dimensions: e.QUARRY_OPENAI_DIMENSIONS, apiKey: e.QUARRY_OPENAI_API_KEY }
+        ? {
+            baseUrl: e.QUARRY_OPENAI_BASE_URL,
+            model: e.QUARRY_OPENAI_MODEL,
+            dimensions: e.QUARRY_OPENAI_DIMENSIONS,
+            apiKey: e.QUARRY_OPENAI_API_KEY,
+          }
         : undefined,
     port: e.PORT ?? 8080,
     host: e.HOST ?? '127.0.0.1',

@@ -15,10 +15,14 @@ try {
   process.exit(EXIT_CONFIG);
 }
 
-const log = createLogger({ format: config.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json') });
+const log = createLogger({
+  format: config.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+});
 
 try {
-  const server = await runServer(config, log, { interactive: Boolean(process.stderr.isTTY) && log.format === 'pretty' });
+  const server = await runServer(config, log, {
+    interactive: Boolean(process.stderr.isTTY) && log.format === 'pretty',
+  });
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {

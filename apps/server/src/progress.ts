@@ -17,10 +17,16 @@ export interface ProgressStats {
   etaSeconds: number | undefined;
 }
 
-export function progressStats(done: number, total: number | undefined, startedAt: number, now = performance.now()): ProgressStats {
+export function progressStats(
+  done: number,
+  total: number | undefined,
+  startedAt: number,
+  now = performance.now(),
+): ProgressStats {
   const elapsedSeconds = (now - startedAt) / 1000;
   const perSecond = elapsedSeconds > 0 ? done / elapsedSeconds : 0;
-  const etaSeconds = total !== undefined && perSecond > 0 ? Math.max(0, (total - done) / perSecond) : undefined;
+  const etaSeconds =
+    total !== undefined && perSecond > 0 ? Math.max(0, (total - done) / perSecond) : undefined;
   return { done, total, elapsedSeconds, perSecond, etaSeconds };
 }
 

@@ -7,7 +7,12 @@ export interface ReadinessCheck {
 
 export interface Readiness {
   ready: boolean;
-  checks: { startup: ReadinessCheck; database: ReadinessCheck; migrations: ReadinessCheck; extension: ReadinessCheck };
+  checks: {
+    startup: ReadinessCheck;
+    database: ReadinessCheck;
+    migrations: ReadinessCheck;
+    extension: ReadinessCheck;
+  };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -21,7 +26,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 /** The innermost cause says what happened ("connect ECONNREFUSED ..."); wrappers only name the query. */
 function message(error: unknown): string {
   let innermost = error;
-  while (innermost instanceof Error && innermost.cause instanceof Error) innermost = innermost.cause;
+  while (innermost instanceof Error && innermost.cause instanceof Error)
+    innermost = innermost.cause;
   return innermost instanceof Error ? innermost.message : String(innermost);
 }
 
@@ -29,7 +35,11 @@ function message(error: unknown): string {
  * Ready means: start-up finished (migrations, demo data), the database answers, every committed
  * migration is applied, and pgvector is installed. Each check says what it saw.
  */
-export async function checkReadiness(database: Database, startup: ReadinessCheck, timeoutMs = 2_000): Promise<Readiness> {
+export async function checkReadiness(
+  database: Database,
+  startup: ReadinessCheck,
+  timeoutMs = 2_000,
+): Promise<Readiness> {
   const notChecked = { ok: false, detail: 'not checked: the database did not answer' };
   let reachable: ReadinessCheck;
   try {
@@ -52,11 +62,19 @@ export async function checkReadiness(database: Database, startup: ReadinessCheck
     }
     try {
       const [row] = await withTimeout(
-        queryRows<{ extversion: string }>(database.db, sql`select extversion from pg_extension where extname = 'vector'`),
+        queryRows<{ extversion: string }>(
+          database.db,
+          sql`select extversion from pg_extension where extname = 'vector'`,
+        ),
         timeoutMs,
         'the extension check',
       );
-      extension = row ? { ok: true, detail: `pgvector ${row.extversion}` } : { ok: false, detail: 'pgvector is not installed in this database (migrations create it)' };
+      extension = row
+        ? { ok: true, detail: `pgvector ${row.extversion}` }
+        : {
+            ok: false,
+            detail: 'pgvector is not installed in this database (migrations create it)',
+          };
     } catch (error) {
       extension = { ok: false, detail: message(error) };
     }

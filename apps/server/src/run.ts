@@ -21,7 +21,11 @@ export interface RunningServer {
  * what it is waiting for), then applies migrations and fills the demo collection, then serves
  * the API. `stop` drains requests, interrupts start-up between batches and closes the pools.
  */
-export async function runServer(config: ServerConfig, log: Logger, options: { interactive: boolean }): Promise<RunningServer> {
+export async function runServer(
+  config: ServerConfig,
+  log: Logger,
+  options: { interactive: boolean },
+): Promise<RunningServer> {
   const startedAt = performance.now();
   const elapsed = () => Math.round(performance.now() - startedAt);
   log.info('opening the database', { database: describeDatabase(config.database) });
@@ -29,15 +33,19 @@ export async function runServer(config: ServerConfig, log: Logger, options: { in
     database: config.database,
     openai: config.openai,
     limits: config.limits,
-    onNotice: (notice) => log.info('database notice', { severity: notice.severity, notice: notice.message }),
+    onNotice: (notice) =>
+      log.info('database notice', { severity: notice.severity, notice: notice.message }),
   });
   log.info('database opened', { ms: elapsed() });
 
   const apiKeys = createApiKeyVerifier(config.apiKeys);
   if (apiKeys.open) {
-    log.warn('open access: no API keys are configured, so anyone who can reach this port can read, write and delete. Set QUARRY_API_KEYS before exposing it.', {
-      host: config.host,
-    });
+    log.warn(
+      'open access: no API keys are configured, so anyone who can reach this port can read, write and delete. Set QUARRY_API_KEYS before exposing it.',
+      {
+        host: config.host,
+      },
+    );
   }
   const http = createQuarryHttpServer({
     services: opened.services,
@@ -70,19 +78,31 @@ export async function runServer(config: ServerConfig, log: Logger, options: { in
         label: `demo collection '${DEMO_COLLECTION}'`,
         interactive: options.interactive,
         write: (text) => process.stderr.write(text),
-        report: (stats) => log.info('demo progress', { documents: stats.done, total: stats.total, perSecond: Math.round(stats.perSecond), etaSeconds: stats.etaSeconds === undefined ? undefined : Math.round(stats.etaSeconds) }),
+        report: (stats) =>
+          log.info('demo progress', {
+            documents: stats.done,
+            total: stats.total,
+            perSecond: Math.round(stats.perSecond),
+            etaSeconds: stats.etaSeconds === undefined ? undefined : Math.round(stats.etaSeconds),
+          }),
       });
       const outcome = await seedDemo({
         services: opened.services,
         load: loadDemoDocuments,
         signal: abortStartup.signal,
         onStart: (total, stored) => {
-          log.info(`filling the demo collection '${DEMO_COLLECTION}' (State of the Union paragraphs, offline embeddings); later starts reuse it`, { total, alreadyStored: stored });
+          log.info(
+            `filling the demo collection '${DEMO_COLLECTION}' (State of the Union paragraphs, offline embeddings); later starts reuse it`,
+            { total, alreadyStored: stored },
+          );
           progress.setTotal(total);
           progress.update(stored);
         },
         onProgress: (stored) => {
-          http.setStartup({ ok: false, detail: `filling the demo collection '${DEMO_COLLECTION}': ${stored} documents` });
+          http.setStartup({
+            ok: false,
+            detail: `filling the demo collection '${DEMO_COLLECTION}': ${stored} documents`,
+          });
           progress.update(stored);
         },
         onIndexBuild: () => {
@@ -91,27 +111,48 @@ export async function runServer(config: ServerConfig, log: Logger, options: { in
           log.info(`building the HNSW index of '${DEMO_COLLECTION}'`);
         },
       });
-      log.info(outcome.status === 'already-filled' ? 'demo collection already filled' : outcome.status === 'stopped' ? 'demo fill interrupted; the next start resumes it' : 'demo collection filled', {
-        collection: DEMO_COLLECTION,
-        documents: outcome.documents,
-        inserted: outcome.inserted,
-        seconds: outcome.seconds,
-        perSecond: outcome.inserted > 0 && outcome.seconds > 0 ? Math.round(outcome.inserted / outcome.seconds) : undefined,
-      });
+      log.info(
+        outcome.status === 'already-filled'
+          ? 'demo collection already filled'
+          : outcome.status === 'stopped'
+            ? 'demo fill interrupted; the next start resumes it'
+            : 'demo collection filled',
+        {
+          collection: DEMO_COLLECTION,
+          documents: outcome.documents,
+          inserted: outcome.inserted,
+          seconds: outcome.seconds,
+          perSecond:
+            outcome.inserted > 0 && outcome.seconds > 0
+              ? Math.round(outcome.inserted / outcome.seconds)
+              : undefined,
+        },
+      );
     }
     if (abortStartup.signal.aborted) return;
     http.setStartup({ ok: true, detail: 'started' });
-    log.info('ready', { url: url.toString(), dashboard: url.toString(), api: new URL('/trpc', url).toString(), startupMs: elapsed() });
+    log.info('ready', {
+      url: url.toString(),
+      dashboard: url.toString(),
+      api: new URL('/trpc', url).toString(),
+      startupMs: elapsed(),
+    });
   })();
   ready.catch((error: unknown) => {
-    http.setStartup({ ok: false, detail: `start-up failed: ${error instanceof Error ? error.message : String(error)}` });
+    http.setStartup({
+      ok: false,
+      detail: `start-up failed: ${error instanceof Error ? error.message : String(error)}`,
+    });
   });
 
   return {
     url,
     ready,
     async stop(reason) {
-      log.info('shutting down: no new connections; finishing requests in flight', { reason, timeoutMs: config.shutdownTimeoutMs });
+      log.info('shutting down: no new connections; finishing requests in flight', {
+        reason,
+        timeoutMs: config.shutdownTimeoutMs,
+      });
       abortStartup.abort();
       const drained = await http.drain(config.shutdownTimeoutMs);
       // A migration or demo batch that is running finishes before the database closes.

@@ -1,5 +1,10 @@
 import type { QuarryServices } from '@quarry/api';
-import { createEmbeddingRegistry, createOfflineEmbeddingProvider, createOpenAICompatibleProvider, type EmbeddingProvider } from '@quarry/api/embeddings';
+import {
+  createEmbeddingRegistry,
+  createOfflineEmbeddingProvider,
+  createOpenAICompatibleProvider,
+  type EmbeddingProvider,
+} from '@quarry/api/embeddings';
 import { createDb, type Database } from '@quarry/db';
 import { lockDataDir } from './data-dir-lock';
 import type { DatabaseSettings, OpenAISettings } from './env';
@@ -56,12 +61,16 @@ export async function openDatabase(
       pooled: settings.pooled,
       maxConnections: settings.maxConnections,
       acquireTimeoutMs: settings.acquireTimeoutMs,
-      ...(settings.indexBuildMemory === undefined ? {} : { indexBuildMemory: settings.indexBuildMemory }),
+      ...(settings.indexBuildMemory === undefined
+        ? {}
+        : { indexBuildMemory: settings.indexBuildMemory }),
       ...(onNotice ? { onNotice } : {}),
       applicationName: `${applicationName}-${role}`,
     });
   const database = await connect(settings.url, 'primary');
-  const replicas = await Promise.all(settings.replicaUrls.map((url, index) => connect(url, `replica-${index + 1}`)));
+  const replicas = await Promise.all(
+    settings.replicaUrls.map((url, index) => connect(url, `replica-${index + 1}`)),
+  );
   return { database, replicas };
 }
 
@@ -86,7 +95,11 @@ export async function openServices(options: {
   limits: QuarryServices['limits'];
   onNotice?: DatabaseNoticeHandler;
 }): Promise<OpenServices> {
-  const { database, replicas } = await openDatabase(options.database, 'quarry-server', options.onNotice);
+  const { database, replicas } = await openDatabase(
+    options.database,
+    'quarry-server',
+    options.onNotice,
+  );
   const services: QuarryServices = {
     database,
     replicas,

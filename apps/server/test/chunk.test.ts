@@ -2,11 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { chunkMarkdown, chunkText } from '../src/cli/chunk';
 
 const sentence = (n: number) => `Sentence number ${n} says something about topic ${n % 7}.`;
-const prose = Array.from({ length: 60 }, (_, i) => sentence(i) + (i % 5 === 4 ? '\n\n' : ' ')).join('');
+const prose = Array.from({ length: 60 }, (_, i) => sentence(i) + (i % 5 === 4 ? '\n\n' : ' ')).join(
+  '',
+);
 
 describe('chunkText', () => {
   it('keeps every chunk within the size limit', () => {
-    for (const chunk of chunkText(prose, { size: 200, overlap: 50 })) expect(chunk.length).toBeLessThanOrEqual(200);
+    for (const chunk of chunkText(prose, { size: 200, overlap: 50 }))
+      expect(chunk.length).toBeLessThanOrEqual(200);
   });
 
   it('loses no sentence', () => {
@@ -24,7 +27,8 @@ describe('chunkText', () => {
   it('starts each chunk with the end of the previous one, up to the overlap', () => {
     const chunks = chunkText(prose, { size: 200, overlap: 60 });
     for (let i = 1; i < chunks.length; i++) {
-      const first = /^Sentence number \d+ says something about topic \d\./.exec(chunks[i] ?? '')?.[0] ?? '';
+      const first =
+        /^Sentence number \d+ says something about topic \d\./.exec(chunks[i] ?? '')?.[0] ?? '';
       expect(chunks[i - 1]).toContain(first);
     }
   });
@@ -52,7 +56,20 @@ describe('chunkText', () => {
 });
 
 describe('chunkMarkdown', () => {
-  const doc = ['Intro line.', '', '# Install', '', 'Run the installer.', '', '## Configure', '', 'Set the port.', '```', '# not a heading', '```'].join('\n');
+  const doc = [
+    'Intro line.',
+    '',
+    '# Install',
+    '',
+    'Run the installer.',
+    '',
+    '## Configure',
+    '',
+    'Set the port.',
+    '```',
+    '# not a heading',
+    '```',
+  ].join('\n');
 
   it('gives each chunk the heading of its section and never mixes sections', () => {
     const chunks = chunkMarkdown(doc, { size: 500, overlap: 0 });

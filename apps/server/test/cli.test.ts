@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCaller, createContextInner, openAccess } from '@quarry/api';
 import { createEmbeddingRegistry } from '@quarry/api/embeddings';
 import { createDb, sql } from '@quarry/db';
-import { postgresUrl, runCli, scratchDir, scratchPostgres, startServer, type ServerProcess } from './harness';
+import {
+  postgresUrl,
+  runCli,
+  scratchDir,
+  scratchPostgres,
+  startServer,
+  type ServerProcess,
+} from './harness';
 
 const poolerUrl = process.env.QUARRY_TEST_PGBOUNCER_URL || undefined;
 
@@ -12,16 +19,29 @@ const poolerUrl = process.env.QUARRY_TEST_PGBOUNCER_URL || undefined;
 function writeCorpus(root: string) {
   mkdirSync(join(root, 'docs', 'guide'), { recursive: true });
   mkdirSync(join(root, 'docs', '.hidden'));
-  writeFileSync(join(root, 'docs', 'intro.md'), '# Intro\n\nQuarry stores documents and vectors in PostgreSQL.\n\n# Install\n\nRun npm start to get a server.\n');
-  writeFileSync(join(root, 'docs', 'guide', 'search.md'), '# Search\n\nHybrid search fuses keyword and vector rankings.\n');
-  writeFileSync(join(root, 'docs', 'notes.txt'), 'Plain text notes about sailing ships and harbours.\n');
+  writeFileSync(
+    join(root, 'docs', 'intro.md'),
+    '# Intro\n\nQuarry stores documents and vectors in PostgreSQL.\n\n# Install\n\nRun npm start to get a server.\n',
+  );
+  writeFileSync(
+    join(root, 'docs', 'guide', 'search.md'),
+    '# Search\n\nHybrid search fuses keyword and vector rankings.\n',
+  );
+  writeFileSync(
+    join(root, 'docs', 'notes.txt'),
+    'Plain text notes about sailing ships and harbours.\n',
+  );
   writeFileSync(join(root, 'docs', '.hidden', 'secret.md'), '# not ingested\n');
   writeFileSync(join(root, 'docs', 'image.png'), 'not text');
   writeFileSync(
     join(root, 'records.jsonl'),
     [
       JSON.stringify({ content: 'The first record.', metadata: { kind: 'record', n: 1 } }),
-      JSON.stringify({ content: 'The second record.', metadata: { kind: 'record', n: 2 }, id: 'rec-2' }),
+      JSON.stringify({
+        content: 'The second record.',
+        metadata: { kind: 'record', n: 2 },
+        id: 'rec-2',
+      }),
       '',
       JSON.stringify({ content: 'The third record.', id: 3 }),
     ].join('\n'),
@@ -31,7 +51,12 @@ const DIRECTORY_DOCUMENTS = 4; // intro.md has two sections, search.md one, note
 const JSONL_DOCUMENTS = 3;
 
 function summaryOf(stdout: string) {
-  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { documents: number; inserted: number; updated: number; unchanged: number };
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
+    documents: number;
+    inserted: number;
+    updated: number;
+    unchanged: number;
+  };
 }
 
 describe('quarry ingest on the embedded database', () => {
@@ -41,16 +66,44 @@ describe('quarry ingest on the embedded database', () => {
   afterAll(() => work.remove());
 
   it('ingests a directory and a JSONL file with correct counts', async () => {
-    const run = await runCli(['ingest', join(work.path, 'docs'), join(work.path, 'records.jsonl'), '-c', 'kb', '--create', '--batch-size', '2', '--json', ...db]);
+    const run = await runCli([
+      'ingest',
+      join(work.path, 'docs'),
+      join(work.path, 'records.jsonl'),
+      '-c',
+      'kb',
+      '--create',
+      '--batch-size',
+      '2',
+      '--json',
+      ...db,
+    ]);
     expect(run.stderr).toContain("created collection 'kb'");
     expect(run.code).toBe(0);
-    expect(summaryOf(run.stdout)).toMatchObject({ documents: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS, inserted: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS, unchanged: 0 });
+    expect(summaryOf(run.stdout)).toMatchObject({
+      documents: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS,
+      inserted: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS,
+      unchanged: 0,
+    });
   });
 
   it('a second run ingests nothing new', async () => {
-    const run = await runCli(['ingest', join(work.path, 'docs'), join(work.path, 'records.jsonl'), '-c', 'kb', '--json', ...db]);
+    const run = await runCli([
+      'ingest',
+      join(work.path, 'docs'),
+      join(work.path, 'records.jsonl'),
+      '-c',
+      'kb',
+      '--json',
+      ...db,
+    ]);
     expect(run.code).toBe(0);
-    expect(summaryOf(run.stdout)).toMatchObject({ documents: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS, inserted: 0, updated: 0, unchanged: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS });
+    expect(summaryOf(run.stdout)).toMatchObject({
+      documents: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS,
+      inserted: 0,
+      updated: 0,
+      unchanged: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS,
+    });
   });
 
   it('shows a progress bar with the total, a rate and an ETA on stderr, and a summary on stdout', async () => {
@@ -61,10 +114,27 @@ describe('quarry ingest on the embedded database', () => {
   });
 
   it('keeps file, chunk and Markdown heading as metadata, and finds them by search', async () => {
-    const run = await runCli(['search', 'hybrid rankings', '-c', 'kb', '--mode', 'hybrid', '--k', '1', '--json', ...db]);
+    const run = await runCli([
+      'search',
+      'hybrid rankings',
+      '-c',
+      'kb',
+      '--mode',
+      'hybrid',
+      '--k',
+      '1',
+      '--json',
+      ...db,
+    ]);
     expect(run.code).toBe(0);
-    const response = JSON.parse(run.stdout) as { results: Array<{ content: string; metadata: Record<string, unknown> }> };
-    expect(response.results[0]?.metadata).toEqual({ source: join('guide', 'search.md'), chunk: 0, heading: 'Search' });
+    const response = JSON.parse(run.stdout) as {
+      results: Array<{ content: string; metadata: Record<string, unknown> }>;
+    };
+    expect(response.results[0]?.metadata).toEqual({
+      source: join('guide', 'search.md'),
+      chunk: 0,
+      heading: 'Search',
+    });
   });
 
   it('prints search results as a table', async () => {
@@ -85,20 +155,46 @@ describe('quarry ingest on the embedded database', () => {
 
   it('a bad JSONL line fails before anything is written, naming the file and line', async () => {
     const bad = join(work.path, 'bad.jsonl');
-    writeFileSync(bad, `${JSON.stringify({ content: 'valid but never sent' })}\n${JSON.stringify({ text: 'wrong field' })}\n`);
+    writeFileSync(
+      bad,
+      `${JSON.stringify({ content: 'valid but never sent' })}\n${JSON.stringify({ text: 'wrong field' })}\n`,
+    );
     const run = await runCli(['ingest', bad, '-c', 'kb', ...db]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`${bad}:2`);
-    const search = await runCli(['search', 'valid but never sent', '-c', 'kb', '--mode', 'keyword', '--json', ...db]);
+    const search = await runCli([
+      'search',
+      'valid but never sent',
+      '-c',
+      'kb',
+      '--mode',
+      'keyword',
+      '--json',
+      ...db,
+    ]);
     expect((JSON.parse(search.stdout) as { results: unknown[] }).results).toEqual([]);
   });
 
   it('lists and creates collections', async () => {
-    const created = await runCli(['collections', 'create', 'small', '--dimensions', '3', '--model', 'external/3d', ...db]);
+    const created = await runCli([
+      'collections',
+      'create',
+      'small',
+      '--dimensions',
+      '3',
+      '--model',
+      'external/3d',
+      ...db,
+    ]);
     expect(created.code).toBe(0);
     const listed = await runCli(['collections', '--json', ...db]);
-    const names = (JSON.parse(listed.stdout) as Array<{ name: string; documentCount: number }>).map((c) => [c.name, c.documentCount]);
-    expect(names).toEqual([['kb', DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS + 1], ['small', 0]]);
+    const names = (JSON.parse(listed.stdout) as Array<{ name: string; documentCount: number }>).map(
+      (c) => [c.name, c.documentCount],
+    );
+    expect(names).toEqual([
+      ['kb', DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS + 1],
+      ['small', 0],
+    ]);
   });
 
   it('doctor gives a verdict per line and exits 0 on a healthy database', async () => {
@@ -106,7 +202,9 @@ describe('quarry ingest on the embedded database', () => {
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split('\n');
     for (const line of lines) expect(line).toMatch(/^(OK|WARN|FAIL)\s+\S/);
-    expect(lines.map((line) => line.split(/\s{2,}/)[1])).toEqual(expect.arrayContaining(['server', 'pgvector', 'migrations', 'index kb', 'dead tuples']));
+    expect(lines.map((line) => line.split(/\s{2,}/)[1])).toEqual(
+      expect.arrayContaining(['server', 'pgvector', 'migrations', 'index kb', 'dead tuples']),
+    );
   });
 
   it('an unknown collection is an error naming it, with a non-zero exit', async () => {
@@ -128,7 +226,10 @@ describe('quarry ingest against a running server', () => {
   const key = 'cli-test-key-0123456789';
   beforeAll(async () => {
     writeCorpus(work.path);
-    server = await startServer({ QUARRY_DATA_DIR: join(work.path, 'db'), QUARRY_API_KEYS: JSON.stringify([{ key, scopes: ['read', 'write', 'admin'] }]) });
+    server = await startServer({
+      QUARRY_DATA_DIR: join(work.path, 'db'),
+      QUARRY_API_KEYS: JSON.stringify([{ key, scopes: ['read', 'write', 'admin'] }]),
+    });
     await server.waitForReady();
   });
   afterAll(async () => {
@@ -137,7 +238,22 @@ describe('quarry ingest against a running server', () => {
   });
 
   it('ingests a directory and a JSONL file over HTTP, concurrently, and a second run ingests nothing new', async () => {
-    const args = ['ingest', join(work.path, 'docs'), join(work.path, 'records.jsonl'), '-c', 'kb', '--batch-size', '1', '--concurrency', '4', '--json', '--url', server.url.toString(), '--api-key', key];
+    const args = [
+      'ingest',
+      join(work.path, 'docs'),
+      join(work.path, 'records.jsonl'),
+      '-c',
+      'kb',
+      '--batch-size',
+      '1',
+      '--concurrency',
+      '4',
+      '--json',
+      '--url',
+      server.url.toString(),
+      '--api-key',
+      key,
+    ];
     const first = await runCli([...args, '--create']);
     expect(first.code).toBe(0);
     expect(summaryOf(first.stdout)).toMatchObject({ documents: 7, inserted: 7 });
@@ -146,7 +262,13 @@ describe('quarry ingest against a running server', () => {
   });
 
   it('reports the server refusing the key', async () => {
-    const run = await runCli(['collections', '--url', server.url.toString(), '--api-key', 'wrong-key-0123456789abc']);
+    const run = await runCli([
+      'collections',
+      '--url',
+      server.url.toString(),
+      '--api-key',
+      'wrong-key-0123456789abc',
+    ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('UNAUTHORIZED');
   });
@@ -190,33 +312,67 @@ describe.skipIf(!postgresUrl)('quarry migrate and doctor on PostgreSQL', () => {
 
   it('doctor warns when the largest HNSW index outgrows the memory its builds get, and says how to raise it', async () => {
     // An index of a few MB against a server whose sessions get 1 MB of maintenance_work_mem.
-    const database_ = await createDb({ driver: 'postgres', url: database.url, indexBuildMemory: false });
+    const database_ = await createDb({
+      driver: 'postgres',
+      url: database.url,
+      indexBuildMemory: false,
+    });
     try {
-      const caller = createCaller(createContextInner({ database: database_, embeddings: createEmbeddingRegistry([]) }, openAccess));
-      await caller.collections.create({ name: 'wide', dimensions: 64, embeddingModel: 'external/64d' });
+      const caller = createCaller(
+        createContextInner(
+          { database: database_, embeddings: createEmbeddingRegistry([]) },
+          openAccess,
+        ),
+      );
+      await caller.collections.create({
+        name: 'wide',
+        dimensions: 64,
+        embeddingModel: 'external/64d',
+      });
       for (let batch = 0; batch < 6; batch++) {
         const documents = Array.from({ length: 1_000 }, (_, i) => ({
           content: `wide document ${batch}-${i}`,
-          embedding: Array.from({ length: 64 }, (_, d) => Math.sin((batch * 1_000 + i + 1) * (d + 1))),
+          embedding: Array.from({ length: 64 }, (_, d) =>
+            Math.sin((batch * 1_000 + i + 1) * (d + 1)),
+          ),
         }));
         await caller.documents.ingest({ collection: 'wide', documents });
       }
-      await database_.db.execute(sql.raw(`alter database "${new URL(database.url).pathname.slice(1)}" set maintenance_work_mem = '1MB'`));
+      await database_.db.execute(
+        sql.raw(
+          `alter database "${new URL(database.url).pathname.slice(1)}" set maintenance_work_mem = '1MB'`,
+        ),
+      );
     } finally {
       await database_.close();
     }
-    const tight = await runCli(['doctor', '--database-url', database.url], { DATABASE_INDEX_BUILD_MEMORY: 'off' });
-    expect(tight.stdout).toMatch(/^WARN\s+index build memory\s+largest HNSW index [\d.]+ MiB, builds get 1(\.0)? MiB of maintenance_work_mem: .*DATABASE_INDEX_BUILD_MEMORY/m);
-    const roomy = await runCli(['doctor', '--database-url', database.url], { DATABASE_INDEX_BUILD_MEMORY: '256MB' });
-    expect(roomy.stdout).toMatch(/^OK\s+index build memory\s+largest HNSW index [\d.]+ MiB, builds get 256(\.0)? MiB/m);
+    const tight = await runCli(['doctor', '--database-url', database.url], {
+      DATABASE_INDEX_BUILD_MEMORY: 'off',
+    });
+    expect(tight.stdout).toMatch(
+      /^WARN\s+index build memory\s+largest HNSW index [\d.]+ MiB, builds get 1(\.0)? MiB of maintenance_work_mem: .*DATABASE_INDEX_BUILD_MEMORY/m,
+    );
+    const roomy = await runCli(['doctor', '--database-url', database.url], {
+      DATABASE_INDEX_BUILD_MEMORY: '256MB',
+    });
+    expect(roomy.stdout).toMatch(
+      /^OK\s+index build memory\s+largest HNSW index [\d.]+ MiB, builds get 256(\.0)? MiB/m,
+    );
   });
 
-  it.skipIf(!poolerUrl)('doctor detects PgBouncer in transaction mode and fails until DATABASE_POOLED is set', async () => {
-    const throughPooler = new URL(poolerUrl ?? '');
-    throughPooler.pathname = new URL(database.url).pathname;
-    const unset = await runCli(['doctor', '--database-url', throughPooler.toString()]);
-    expect(unset.stdout).toMatch(/^FAIL\s+pooler\s+a transaction-mode pooler is in front, but DATABASE_POOLED is not set/m);
-    const set = await runCli(['doctor', '--database-url', throughPooler.toString()], { DATABASE_POOLED: 'true' });
-    expect(set.stdout).toMatch(/^OK\s+pooler\s+transaction-mode pooler detected/m);
-  });
+  it.skipIf(!poolerUrl)(
+    'doctor detects PgBouncer in transaction mode and fails until DATABASE_POOLED is set',
+    async () => {
+      const throughPooler = new URL(poolerUrl ?? '');
+      throughPooler.pathname = new URL(database.url).pathname;
+      const unset = await runCli(['doctor', '--database-url', throughPooler.toString()]);
+      expect(unset.stdout).toMatch(
+        /^FAIL\s+pooler\s+a transaction-mode pooler is in front, but DATABASE_POOLED is not set/m,
+      );
+      const set = await runCli(['doctor', '--database-url', throughPooler.toString()], {
+        DATABASE_POOLED: 'true',
+      });
+      expect(set.stdout).toMatch(/^OK\s+pooler\s+transaction-mode pooler detected/m);
+    },
+  );
 });

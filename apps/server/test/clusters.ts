@@ -15,7 +15,8 @@ const run = promisify(execFile);
 const BIN = '/usr/lib/postgresql/15/bin';
 
 /** PostgreSQL's server binaries, if this machine has them (the cluster tests skip otherwise). */
-export const canRunClusters = existsSync(join(BIN, 'pg_basebackup')) && existsSync(join(BIN, 'initdb'));
+export const canRunClusters =
+  existsSync(join(BIN, 'pg_basebackup')) && existsSync(join(BIN, 'initdb'));
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -31,7 +32,9 @@ export function freePort(): Promise<number> {
 /** PostgreSQL refuses to run as root; as root, the cluster runs as the postgres user. */
 export function asPostgres(command: string, args: string[]) {
   const root = process.getuid?.() === 0;
-  return root ? run('runuser', ['-u', 'postgres', '--', join(BIN, command), ...args]) : run(join(BIN, command), args);
+  return root
+    ? run('runuser', ['-u', 'postgres', '--', join(BIN, command), ...args])
+    : run(join(BIN, command), args);
 }
 
 /** A temp directory the postgres user can write into, removed by `remove`. */
@@ -46,10 +49,25 @@ export function clusterBase(prefix: string): { path: string; remove(): void } {
  * the test, and a killed postmaster still leaves its writes in the OS page cache, so an acknowledged
  * commit survives `pg_ctl stop -m immediate` as long as `synchronous_commit` stays on.
  */
-export async function initCluster(dataDir: string, socketDir: string, settings: Record<string, string | number> = {}): Promise<void> {
+export async function initCluster(
+  dataDir: string,
+  socketDir: string,
+  settings: Record<string, string | number> = {},
+): Promise<void> {
   await asPostgres('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync']);
-  const all = { listen_addresses: "'127.0.0.1'", unix_socket_directories: `'${socketDir}'`, fsync: 'off', full_page_writes: 'off', ...settings };
-  appendFileSync(join(dataDir, 'postgresql.conf'), `\n${Object.entries(all).map(([name, value]) => `${name} = ${value}`).join('\n')}\n`);
+  const all = {
+    listen_addresses: "'127.0.0.1'",
+    unix_socket_directories: `'${socketDir}'`,
+    fsync: 'off',
+    full_page_writes: 'off',
+    ...settings,
+  };
+  appendFileSync(
+    join(dataDir, 'postgresql.conf'),
+    `\n${Object.entries(all)
+      .map(([name, value]) => `${name} = ${value}`)
+      .join('\n')}\n`,
+  );
 }
 
 export function startPostmaster(dataDir: string, port: number, logFile: string) {
@@ -75,11 +93,14 @@ export interface PostgresCluster {
 }
 
 /** A single private cluster that a test may stop and start at will. */
-export async function startCluster(settings: Record<string, string | number> = {}): Promise<PostgresCluster> {
+export async function startCluster(
+  settings: Record<string, string | number> = {},
+): Promise<PostgresCluster> {
   const base = clusterBase('quarry-cluster');
   const dataDir = join(base.path, 'data');
   const port = await freePort();
-  const start = () => startPostmaster(dataDir, port, join(base.path, 'postgres.log')).then(() => undefined);
+  const start = () =>
+    startPostmaster(dataDir, port, join(base.path, 'postgres.log')).then(() => undefined);
   const remove = async () => {
     await stopPostmaster(dataDir, 'immediate').catch(() => undefined);
     base.remove();

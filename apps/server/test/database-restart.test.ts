@@ -17,8 +17,15 @@ async function call(server: ServerProcess, procedure: string, input: unknown): P
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(input),
   });
-  const body = (await response.json()) as { error?: { message: string; data: { quarryCode?: string } } };
-  return { status: response.status, ms: performance.now() - started, quarryCode: body.error?.data.quarryCode, message: body.error?.message };
+  const body = (await response.json()) as {
+    error?: { message: string; data: { quarryCode?: string } };
+  };
+  return {
+    status: response.status,
+    ms: performance.now() - started,
+    quarryCode: body.error?.data.quarryCode,
+    message: body.error?.message,
+  };
 }
 
 /**
@@ -34,9 +41,20 @@ describe.skipIf(!canRunClusters)('PostgreSQL going away under a running server',
     const admin = postgres(cluster.url('postgres'), { max: 1, onnotice: () => {} });
     await admin`create database quarry`;
     await admin.end();
-    server = await startServer({ DATABASE_URL: cluster.url('quarry'), DATABASE_MAX_CONNECTIONS: '4' });
+    server = await startServer({
+      DATABASE_URL: cluster.url('quarry'),
+      DATABASE_MAX_CONNECTIONS: '4',
+    });
     await server.waitForReady();
-    expect((await call(server, 'collections.create', { name: 'notes', dimensions: 3, embeddingModel: 'external/3d' })).status).toBe(200);
+    expect(
+      (
+        await call(server, 'collections.create', {
+          name: 'notes',
+          dimensions: 3,
+          embeddingModel: 'external/3d',
+        })
+      ).status,
+    ).toBe(200);
   });
 
   afterAll(async () => {
@@ -51,9 +69,16 @@ describe.skipIf(!canRunClusters)('PostgreSQL going away under a running server',
     const locker = postgres(cluster.url('quarry'), { max: 1, onnotice: () => {} });
     await locker`begin`;
     await locker`lock table documents in access exclusive mode`;
-    const inFlight = [1, 2, 3].map((i) => call(server, 'documents.ingest', { collection: 'notes', documents: [{ content: `cut off ${i}`, embedding: [1, 0, 0] }] }));
+    const inFlight = [1, 2, 3].map((i) =>
+      call(server, 'documents.ingest', {
+        collection: 'notes',
+        documents: [{ content: `cut off ${i}`, embedding: [1, 0, 0] }],
+      }),
+    );
     for (let tries = 0; tries < 100; tries++) {
-      const [{ waiting = 0 } = {}] = await locker<Array<{ waiting: number }>>`select count(*)::int as waiting from pg_stat_activity where wait_event_type = 'Lock'`;
+      const [{ waiting = 0 } = {}] = await locker<
+        Array<{ waiting: number }>
+      >`select count(*)::int as waiting from pg_stat_activity where wait_event_type = 'Lock'`;
       if (waiting === 3) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -61,13 +86,22 @@ describe.skipIf(!canRunClusters)('PostgreSQL going away under a running server',
     await locker.end({ timeout: 0 }).catch(() => undefined);
 
     const cutOff = await Promise.all(inFlight);
-    expect(cutOff.map((answer) => [answer.status, answer.quarryCode])).toEqual(cutOff.map(() => [503, 'DATABASE_UNAVAILABLE']));
+    expect(cutOff.map((answer) => [answer.status, answer.quarryCode])).toEqual(
+      cutOff.map(() => [503, 'DATABASE_UNAVAILABLE']),
+    );
     const whileDown = await call(server, 'documents.count', { collection: 'notes' });
-    expect(whileDown).toMatchObject({ status: 503, quarryCode: 'DATABASE_UNAVAILABLE', message: 'the database is unavailable right now; retry shortly' });
+    expect(whileDown).toMatchObject({
+      status: 503,
+      quarryCode: 'DATABASE_UNAVAILABLE',
+      message: 'the database is unavailable right now; retry shortly',
+    });
     expect(whileDown.ms).toBeLessThan(2_000);
     const readyz = await fetch(new URL('/readyz', server.url));
     expect(readyz.status).toBe(503);
-    expect(((await readyz.json()) as { checks: { database: { detail: string } } }).checks.database.detail).toMatch(/ECONNREFUSED/);
+    expect(
+      ((await readyz.json()) as { checks: { database: { detail: string } } }).checks.database
+        .detail,
+    ).toMatch(/ECONNREFUSED/);
 
     await cluster.start();
     let count: Answer | undefined;
@@ -77,7 +111,14 @@ describe.skipIf(!canRunClusters)('PostgreSQL going away under a running server',
     }
     expect(count?.status).toBe(200);
     expect((await fetch(new URL('/readyz', server.url))).status).toBe(200);
-    expect((await call(server, 'documents.ingest', { collection: 'notes', documents: [{ content: 'after the restart', embedding: [0, 1, 0] }] })).status).toBe(200);
+    expect(
+      (
+        await call(server, 'documents.ingest', {
+          collection: 'notes',
+          documents: [{ content: 'after the restart', embedding: [0, 1, 0] }],
+        })
+      ).status,
+    ).toBe(200);
     expect(server.child.exitCode).toBeNull();
   });
 });

@@ -68,7 +68,9 @@ function workspacePackageDirs(): string[] {
   return ['apps', 'packages', 'tooling'].flatMap((group) => {
     const dir = join(repoRoot, group);
     if (!existsSync(dir)) return [];
-    return readdirSync(dir).map((name) => join(dir, name)).filter((path) => existsSync(join(path, 'package.json')));
+    return readdirSync(dir)
+      .map((name) => join(dir, name))
+      .filter((path) => existsSync(join(path, 'package.json')));
   });
 }
 
@@ -78,15 +80,23 @@ export function versionsInUse(): VersionSeen[] {
   const workspaceYaml = readFileSync(join(repoRoot, 'pnpm-workspace.yaml'), 'utf8');
   const seen: VersionSeen[] = [];
   for (const { name } of dependencyFloors) {
-    for (const version of lockfileVersions(lockfile, name)) seen.push({ name, where: 'pnpm-lock.yaml', version });
+    for (const version of lockfileVersions(lockfile, name))
+      seen.push({ name, where: 'pnpm-lock.yaml', version });
     const catalog = catalogMinimum(workspaceYaml, name);
     if (catalog !== undefined) seen.push({ name, where: 'catalog', version: catalog });
     for (const dir of workspacePackageDirs()) {
-      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined> & { name: string };
-      const declared = ['dependencies', 'devDependencies', 'peerDependencies'].some((field) => manifest[field]?.[name] !== undefined);
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<
+        string,
+        Record<string, string> | undefined
+      > & { name: string };
+      const declared = ['dependencies', 'devDependencies', 'peerDependencies'].some(
+        (field) => manifest[field]?.[name] !== undefined,
+      );
       if (!declared) continue;
       const installed = join(dir, 'node_modules', name, 'package.json');
-      const version = existsSync(installed) ? (JSON.parse(readFileSync(installed, 'utf8')) as { version: string }).version : 'not installed';
+      const version = existsSync(installed)
+        ? (JSON.parse(readFileSync(installed, 'utf8')) as { version: string }).version
+        : 'not installed';
       seen.push({ name, where: manifest.name, version });
     }
   }

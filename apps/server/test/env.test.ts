@@ -15,40 +15,77 @@ describe('loadConfig', () => {
   it('with nothing set: embedded database in ./.quarry-data, 127.0.0.1:8080, demo on, open access', () => {
     const config = loadConfig({}, '/srv/quarry');
     expect(config.database).toEqual({ driver: 'embedded', dataDir: '/srv/quarry/.quarry-data' });
-    expect(config).toMatchObject({ host: '127.0.0.1', port: 8080, demo: true, apiKeys: [], autoMigrate: true, corsOrigins: [] });
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: 8080,
+      demo: true,
+      apiKeys: [],
+      autoMigrate: true,
+      corsOrigins: [],
+    });
   });
 
   it('with DATABASE_URL: PostgreSQL with its replicas and pooling, and no demo data', () => {
     const config = loadConfig(
-      { DATABASE_URL: 'postgres://q@db:5432/quarry', DATABASE_POOLED: 'true', DATABASE_REPLICA_URLS: 'postgres://q@r1/quarry, postgres://q@r2/quarry' },
+      {
+        DATABASE_URL: 'postgres://q@db:5432/quarry',
+        DATABASE_POOLED: 'true',
+        DATABASE_REPLICA_URLS: 'postgres://q@r1/quarry, postgres://q@r2/quarry',
+      },
       '/srv/quarry',
     );
-    expect(config.database).toEqual({ driver: 'postgres', url: 'postgres://q@db:5432/quarry', pooled: true, maxConnections: 10, acquireTimeoutMs: 10_000, replicaUrls: ['postgres://q@r1/quarry', 'postgres://q@r2/quarry'] });
+    expect(config.database).toEqual({
+      driver: 'postgres',
+      url: 'postgres://q@db:5432/quarry',
+      pooled: true,
+      maxConnections: 10,
+      acquireTimeoutMs: 10_000,
+      replicaUrls: ['postgres://q@r1/quarry', 'postgres://q@r2/quarry'],
+    });
     expect(config.demo).toBe(false);
   });
 
   it('DATABASE_INDEX_BUILD_MEMORY is a PostgreSQL memory size or off, and only for PostgreSQL', () => {
-    const database = (value: string) => loadConfig({ DATABASE_URL: 'postgres://db/q', DATABASE_INDEX_BUILD_MEMORY: value }, '/').database;
+    const database = (value: string) =>
+      loadConfig({ DATABASE_URL: 'postgres://db/q', DATABASE_INDEX_BUILD_MEMORY: value }, '/')
+        .database;
     expect(database('2GB')).toMatchObject({ indexBuildMemory: '2GB' });
     expect(database('off')).toMatchObject({ indexBuildMemory: false });
-    expect(loadConfig({ DATABASE_URL: 'postgres://db/q' }, '/').database).toMatchObject({ indexBuildMemory: undefined });
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/q' }, '/').database).toMatchObject({
+      indexBuildMemory: undefined,
+    });
     for (const bad of ['2 GB', '512mb', '0MB', 'lots', '-1GB']) {
-      expect(problemsOf({ DATABASE_URL: 'postgres://db/q', DATABASE_INDEX_BUILD_MEMORY: bad })).toEqual(['DATABASE_INDEX_BUILD_MEMORY']);
+      expect(
+        problemsOf({ DATABASE_URL: 'postgres://db/q', DATABASE_INDEX_BUILD_MEMORY: bad }),
+      ).toEqual(['DATABASE_INDEX_BUILD_MEMORY']);
     }
-    expect(problemsOf({ DATABASE_INDEX_BUILD_MEMORY: '1GB' })).toEqual(['DATABASE_INDEX_BUILD_MEMORY']);
+    expect(problemsOf({ DATABASE_INDEX_BUILD_MEMORY: '1GB' })).toEqual([
+      'DATABASE_INDEX_BUILD_MEMORY',
+    ]);
   });
 
   it('DATABASE_ACQUIRE_TIMEOUT_MS bounds the wait for a pool connection; 0 means no bound; nonsense is refused', () => {
-    const database = (value: string) => loadConfig({ DATABASE_URL: 'postgres://db/q', DATABASE_ACQUIRE_TIMEOUT_MS: value }, '/').database;
+    const database = (value: string) =>
+      loadConfig({ DATABASE_URL: 'postgres://db/q', DATABASE_ACQUIRE_TIMEOUT_MS: value }, '/')
+        .database;
     expect(database('2500')).toMatchObject({ acquireTimeoutMs: 2500 });
     expect(database('0')).toMatchObject({ acquireTimeoutMs: 0 });
-    expect(problemsOf({ DATABASE_URL: 'postgres://db/q', DATABASE_ACQUIRE_TIMEOUT_MS: '-1' })).toEqual(['DATABASE_ACQUIRE_TIMEOUT_MS']);
-    expect(problemsOf({ DATABASE_URL: 'postgres://db/q', DATABASE_ACQUIRE_TIMEOUT_MS: '5s' })).toEqual(['DATABASE_ACQUIRE_TIMEOUT_MS']);
-    expect(problemsOf({ DATABASE_ACQUIRE_TIMEOUT_MS: '1000' })).toEqual(['DATABASE_ACQUIRE_TIMEOUT_MS']);
+    expect(
+      problemsOf({ DATABASE_URL: 'postgres://db/q', DATABASE_ACQUIRE_TIMEOUT_MS: '-1' }),
+    ).toEqual(['DATABASE_ACQUIRE_TIMEOUT_MS']);
+    expect(
+      problemsOf({ DATABASE_URL: 'postgres://db/q', DATABASE_ACQUIRE_TIMEOUT_MS: '5s' }),
+    ).toEqual(['DATABASE_ACQUIRE_TIMEOUT_MS']);
+    expect(problemsOf({ DATABASE_ACQUIRE_TIMEOUT_MS: '1000' })).toEqual([
+      'DATABASE_ACQUIRE_TIMEOUT_MS',
+    ]);
   });
 
   it('passes request limits and the statement timeout to the API', () => {
-    const config = loadConfig({ QUARRY_MAX_K: '50', QUARRY_MAX_INGEST_BATCH: '200', STATEMENT_TIMEOUT_MS: '1500' }, '/');
+    const config = loadConfig(
+      { QUARRY_MAX_K: '50', QUARRY_MAX_INGEST_BATCH: '200', STATEMENT_TIMEOUT_MS: '1500' },
+      '/',
+    );
     expect(config.limits).toEqual({ maxK: 50, maxBatchDocuments: 200, statementTimeoutMs: 1500 });
   });
 
@@ -57,11 +94,19 @@ describe('loadConfig', () => {
   });
 
   it('names a replica URL that is not a PostgreSQL URL by its position', () => {
-    expect(problemsOf({ DATABASE_URL: 'postgres://db/q', DATABASE_REPLICA_URLS: 'postgres://r1/q,mysql://r2/q' })).toEqual(['DATABASE_REPLICA_URLS[1]']);
+    expect(
+      problemsOf({
+        DATABASE_URL: 'postgres://db/q',
+        DATABASE_REPLICA_URLS: 'postgres://r1/q,mysql://r2/q',
+      }),
+    ).toEqual(['DATABASE_REPLICA_URLS[1]']);
   });
 
   it('asks for the missing parts of the OpenAI-compatible provider', () => {
-    expect(problemsOf({ QUARRY_OPENAI_BASE_URL: 'http://localhost:11434/v1' }).sort()).toEqual(['QUARRY_OPENAI_DIMENSIONS', 'QUARRY_OPENAI_MODEL']);
+    expect(problemsOf({ QUARRY_OPENAI_BASE_URL: 'http://localhost:11434/v1' }).sort()).toEqual([
+      'QUARRY_OPENAI_DIMENSIONS',
+      'QUARRY_OPENAI_MODEL',
+    ]);
   });
 
   it('refuses pooler and replica settings without DATABASE_URL', () => {
@@ -69,11 +114,22 @@ describe('loadConfig', () => {
   });
 
   it('refuses the same API key twice and keys shorter than 16 characters', () => {
-    expect(problemsOf({ QUARRY_API_KEYS: JSON.stringify([{ key: 'k'.repeat(16), scopes: ['read'] }, { key: 'k'.repeat(16), scopes: ['write'] }]) })).toEqual(['QUARRY_API_KEYS']);
-    expect(problemsOf({ QUARRY_API_KEYS: JSON.stringify([{ key: 'short', scopes: ['read'] }]) })).toEqual(['QUARRY_API_KEYS[0].key']);
+    expect(
+      problemsOf({
+        QUARRY_API_KEYS: JSON.stringify([
+          { key: 'k'.repeat(16), scopes: ['read'] },
+          { key: 'k'.repeat(16), scopes: ['write'] },
+        ]),
+      }),
+    ).toEqual(['QUARRY_API_KEYS']);
+    expect(
+      problemsOf({ QUARRY_API_KEYS: JSON.stringify([{ key: 'short', scopes: ['read'] }]) }),
+    ).toEqual(['QUARRY_API_KEYS[0].key']);
   });
 
   it('refuses CORS origins with a path', () => {
-    expect(problemsOf({ CORS_ORIGINS: 'https://app.example.com/dashboard' })).toEqual(['CORS_ORIGINS[0]']);
+    expect(problemsOf({ CORS_ORIGINS: 'https://app.example.com/dashboard' })).toEqual([
+      'CORS_ORIGINS[0]',
+    ]);
   });
 });

@@ -38,15 +38,36 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-export function spawnNode(script: string, args: string[], env: Record<string, string>, cwd = serverRoot): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd, env: { ...baseEnv(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+export function spawnNode(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  cwd = serverRoot,
+): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd,
+    env: { ...baseEnv(), ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 }
 
 /** Starts the real server (src/main.ts) as a child process on an ephemeral port. */
-export async function startServer(env: Record<string, string>, options: { waitForListening?: boolean } = {}): Promise<ServerProcess> {
-  const child = spawnNode('src/main.ts', [], { PORT: '0', HOST: '127.0.0.1', QUARRY_LOG_FORMAT: 'json', QUARRY_DEMO: 'false', ...env });
+export async function startServer(
+  env: Record<string, string>,
+  options: { waitForListening?: boolean } = {},
+): Promise<ServerProcess> {
+  const child = spawnNode('src/main.ts', [], {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    QUARRY_LOG_FORMAT: 'json',
+    QUARRY_DEMO: 'false',
+    ...env,
+  });
   const logs: LogRecord[] = [];
-  const waiters: Array<{ predicate: (record: LogRecord) => boolean; resolve: (record: LogRecord) => void }> = [];
+  const waiters: Array<{
+    predicate: (record: LogRecord) => boolean;
+    resolve: (record: LogRecord) => void;
+  }> = [];
   let stderr = '';
   let buffered = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -69,17 +90,31 @@ export async function startServer(env: Record<string, string>, options: { waitFo
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
 
   const waitForLog = (predicate: (record: LogRecord) => boolean, timeoutMs = 90_000) => {
     const found = logs.find(predicate);
     if (found) return Promise.resolve(found);
     return new Promise<LogRecord>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching log record within ${timeoutMs} ms; logs:\n${logs.map((r) => JSON.stringify(r)).join('\n')}\nstderr:\n${stderr}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no matching log record within ${timeoutMs} ms; logs:\n${logs.map((r) => JSON.stringify(r)).join('\n')}\nstderr:\n${stderr}`,
+            ),
+          ),
+        timeoutMs,
+      );
       waiters.push({ predicate, resolve: (record) => (clearTimeout(timer), resolve(record)) });
       void exited.then((code) => {
         clearTimeout(timer);
-        reject(new Error(`server exited (${code}) before the expected log record; stderr:\n${stderr}\nlogs:\n${logs.map((r) => JSON.stringify(r)).join('\n')}`));
+        reject(
+          new Error(
+            `server exited (${code}) before the expected log record; stderr:\n${stderr}\nlogs:\n${logs.map((r) => JSON.stringify(r)).join('\n')}`,
+          ),
+        );
       });
     });
   };
@@ -118,7 +153,9 @@ export function scratchDir(prefix: string): { path: string; remove(): void } {
 export const postgresUrl = process.env.QUARRY_TEST_DATABASE_URL || undefined;
 
 /** A fresh, empty database on the test server, dropped by `drop`. */
-export async function scratchPostgres(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function scratchPostgres(
+  adminUrl: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `quarry_server_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database "${name}"`);
@@ -139,7 +176,12 @@ export function runCli(args: string[], env: Record<string, string> = {}, input?:
 }
 
 /** Runs a TypeScript file of this package to completion. */
-export function runScript(script: string, args: string[], env: Record<string, string> = {}, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runScript(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  input?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawnNode(script, args, env);
   let stdout = '';
   let stderr = '';

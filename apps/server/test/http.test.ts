@@ -3,7 +3,14 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQuarryClient, quarryCodeOf } from '@quarry/client';
-import { apiKeysEnv, keys, runScript, scratchDir, startServer, type ServerProcess } from './harness';
+import {
+  apiKeysEnv,
+  keys,
+  runScript,
+  scratchDir,
+  startServer,
+  type ServerProcess,
+} from './harness';
 
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_BATCH_CALLS = 5;
@@ -25,14 +32,25 @@ async function call(path: string, init: RequestInit & { key?: string } = {}) {
   } catch {
     json = undefined;
   }
-  return { status: response.status, headers: response.headers, text, json: json as { error?: { message: string; data: { quarryCode?: string; code: string; httpStatus: number } }; result?: { data: unknown } } };
+  return {
+    status: response.status,
+    headers: response.headers,
+    text,
+    json: json as {
+      error?: { message: string; data: { quarryCode?: string; code: string; httpStatus: number } };
+      result?: { data: unknown };
+    },
+  };
 }
 
 beforeAll(async () => {
   data = scratchDir('quarry-http');
   dist = scratchDir('quarry-admin-dist');
   mkdirSync(join(dist.path, 'assets'));
-  writeFileSync(join(dist.path, 'index.html'), '<!doctype html><title>Quarry admin</title><div id="root"></div>');
+  writeFileSync(
+    join(dist.path, 'index.html'),
+    '<!doctype html><title>Quarry admin</title><div id="root"></div>',
+  );
   writeFileSync(join(dist.path, 'assets', 'app-1234.js'), 'console.log("admin")');
   server = await startServer({
     QUARRY_DATA_DIR: join(data.path, 'db'),
@@ -44,7 +62,11 @@ beforeAll(async () => {
   });
   await server.waitForReady();
   const admin = createQuarryClient({ url: server.url, apiKey: keys.admin });
-  await admin.collections.create.mutate({ name: 'notes', dimensions: 3, embeddingModel: 'external/test-3d' });
+  await admin.collections.create.mutate({
+    name: 'notes',
+    dimensions: 3,
+    embeddingModel: 'external/test-3d',
+  });
 });
 
 afterAll(async () => {
@@ -82,29 +104,45 @@ describe('the typed client over real HTTP', () => {
     });
     expect(ingested.inserted).toBe(2);
     const reader = createQuarryClient({ url: server.url, apiKey: keys.reader });
-    const { results } = await reader.search.query.query({ collection: 'notes', vector: [0.1, 0.9, 0], k: 1 });
+    const { results } = await reader.search.query.query({
+      collection: 'notes',
+      vector: [0.1, 0.9, 0],
+      k: 1,
+    });
     expect(results.map((result) => result.content)).toEqual(['north']);
   });
 
   it('searches with a 1,536-dimension query vector, too long for a URL', async () => {
     const admin = createQuarryClient({ url: server.url, apiKey: keys.admin });
-    await admin.collections.create.mutate({ name: 'wide', dimensions: 1536, embeddingModel: 'external/1536d' });
+    await admin.collections.create.mutate({
+      name: 'wide',
+      dimensions: 1536,
+      embeddingModel: 'external/1536d',
+    });
     const vector = Array.from({ length: 1536 }, (_, i) => Math.sin(i + 0.5));
-    await admin.documents.ingest.mutate({ collection: 'wide', documents: [{ content: 'wide', embedding: vector }] });
+    await admin.documents.ingest.mutate({
+      collection: 'wide',
+      documents: [{ content: 'wide', embedding: vector }],
+    });
     const { results } = await admin.search.query.query({ collection: 'wide', vector, k: 1 });
     expect(results[0]?.similarity).toBeCloseTo(1, 5);
   });
 
   it('reports a domain error code on the thrown error', async () => {
     const writer = createQuarryClient({ url: server.url, apiKey: keys.writer });
-    const error = await writer.documents.ingest.mutate({ collection: 'notes', documents: [{ content: 'bad', embedding: [1, 2] }] }).catch((e: unknown) => e);
+    const error = await writer.documents.ingest
+      .mutate({ collection: 'notes', documents: [{ content: 'bad', embedding: [1, 2] }] })
+      .catch((e: unknown) => e);
     expect(quarryCodeOf(error)).toBe('DIMENSION_MISMATCH');
   });
 });
 
 describe('the example service', () => {
   it('creates its collection, ingests notes and finds the physics note about floating ice first', async () => {
-    const run = await runScript('examples/ingest-and-search.ts', ['why does ice float'], { QUARRY_URL: server.url.toString(), QUARRY_API_KEY: keys.admin });
+    const run = await runScript('examples/ingest-and-search.ts', ['why does ice float'], {
+      QUARRY_URL: server.url.toString(),
+      QUARRY_API_KEY: keys.admin,
+    });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('ingested: 4 new');
@@ -118,22 +156,46 @@ describe('plain HTTP without a tRPC client', () => {
     const response = await call('/trpc/documents.ingest', {
       method: 'POST',
       key: keys.writer,
-      body: JSON.stringify({ collection: 'notes', documents: [{ content: 'x', embedding: [1, 2] }] }),
+      body: JSON.stringify({
+        collection: 'notes',
+        documents: [{ content: 'x', embedding: [1, 2] }],
+      }),
     });
     expect(response.status).toBe(400);
-    expect(response.json.error?.data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400, quarryCode: 'DIMENSION_MISMATCH' });
-    expect(response.json.error?.message).toBe("collection 'notes' expects 3 dimensions, got 2 (documents[0].embedding)");
+    expect(response.json.error?.data).toMatchObject({
+      code: 'BAD_REQUEST',
+      httpStatus: 400,
+      quarryCode: 'DIMENSION_MISMATCH',
+    });
+    expect(response.json.error?.message).toBe(
+      "collection 'notes' expects 3 dimensions, got 2 (documents[0].embedding)",
+    );
   });
 
   it('a body that is not valid UTF-8 is a 400 and nothing is stored', async () => {
-    const before = await call(`/trpc/documents.count?input=${encodeURIComponent(JSON.stringify({ collection: 'notes' }))}`, { key: keys.reader });
-    const valid = Buffer.from(JSON.stringify({ collection: 'notes', documents: [{ content: 'caf\u00e9 latin-1', embedding: [1, 0, 0] }] }));
+    const before = await call(
+      `/trpc/documents.count?input=${encodeURIComponent(JSON.stringify({ collection: 'notes' }))}`,
+      { key: keys.reader },
+    );
+    const valid = Buffer.from(
+      JSON.stringify({
+        collection: 'notes',
+        documents: [{ content: 'caf\u00e9 latin-1', embedding: [1, 0, 0] }],
+      }),
+    );
     // 'é' as the single Latin-1 byte 0xE9 instead of its two UTF-8 bytes.
     const latin1 = Buffer.from(valid.toString('utf8'), 'latin1');
-    const response = await call('/trpc/documents.ingest', { method: 'POST', key: keys.writer, body: latin1 });
+    const response = await call('/trpc/documents.ingest', {
+      method: 'POST',
+      key: keys.writer,
+      body: latin1,
+    });
     expect(response.status).toBe(400);
     expect(response.json.error?.message).toBe('the request body is not valid UTF-8');
-    const after = await call(`/trpc/documents.count?input=${encodeURIComponent(JSON.stringify({ collection: 'notes' }))}`, { key: keys.reader });
+    const after = await call(
+      `/trpc/documents.count?input=${encodeURIComponent(JSON.stringify({ collection: 'notes' }))}`,
+      { key: keys.reader },
+    );
     expect(after.json.result?.data).toEqual(before.json.result?.data);
   });
 
@@ -152,9 +214,16 @@ describe('plain HTTP without a tRPC client', () => {
   });
 
   it('invalid input is a 400 with INVALID_INPUT and the field errors', async () => {
-    const response = await call('/trpc/search.query?input=' + encodeURIComponent(JSON.stringify({ collection: 'notes', k: 0 })), { key: keys.reader });
+    const response = await call(
+      '/trpc/search.query?input=' +
+        encodeURIComponent(JSON.stringify({ collection: 'notes', k: 0 })),
+      { key: keys.reader },
+    );
     expect(response.status).toBe(400);
-    expect(response.json.error?.data).toMatchObject({ quarryCode: 'INVALID_INPUT', zodError: { fieldErrors: { k: [expect.any(String)] } } });
+    expect(response.json.error?.data).toMatchObject({
+      quarryCode: 'INVALID_INPUT',
+      zodError: { fieldErrors: { k: [expect.any(String)] } },
+    });
   });
 });
 
@@ -181,7 +250,10 @@ describe('API keys', () => {
     const response = await call('/trpc/documents.ingest', {
       method: 'POST',
       key: keys.reader,
-      body: JSON.stringify({ collection: 'notes', documents: [{ content: 'x', embedding: [1, 2, 3] }] }),
+      body: JSON.stringify({
+        collection: 'notes',
+        documents: [{ content: 'x', embedding: [1, 2, 3] }],
+      }),
     });
     expect(response.status).toBe(403);
     expect(response.json.error?.data.quarryCode).toBe('FORBIDDEN');
@@ -189,13 +261,24 @@ describe('API keys', () => {
 });
 
 describe('request limits', () => {
-  const oversize = () => JSON.stringify({ collection: 'notes', documents: [{ content: 'x'.repeat(MAX_BODY_BYTES), embedding: [1, 2, 3] }] });
+  const oversize = () =>
+    JSON.stringify({
+      collection: 'notes',
+      documents: [{ content: 'x'.repeat(MAX_BODY_BYTES), embedding: [1, 2, 3] }],
+    });
 
   it('a body over QUARRY_MAX_BODY_BYTES gets 413 PAYLOAD_TOO_LARGE and nothing is stored', async () => {
-    const response = await call('/trpc/documents.ingest', { method: 'POST', key: keys.writer, body: oversize() });
+    const response = await call('/trpc/documents.ingest', {
+      method: 'POST',
+      key: keys.writer,
+      body: oversize(),
+    });
     expect(response.status).toBe(413);
     expect(response.json.error?.data.quarryCode).toBe('PAYLOAD_TOO_LARGE');
-    const counted = await call(`/trpc/documents.count?input=${encodeURIComponent(JSON.stringify({ collection: 'notes' }))}`, { key: keys.reader });
+    const counted = await call(
+      `/trpc/documents.count?input=${encodeURIComponent(JSON.stringify({ collection: 'notes' }))}`,
+      { key: keys.reader },
+    );
     expect(counted.json.result?.data).toEqual({ count: 2 });
   });
 
@@ -203,7 +286,11 @@ describe('request limits', () => {
     const status = await new Promise<number>((resolve, reject) => {
       const req = httpRequest(new URL('/trpc/documents.ingest', server.url), {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.writer}`, 'transfer-encoding': 'chunked' },
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${keys.writer}`,
+          'transfer-encoding': 'chunked',
+        },
       });
       req.on('response', (res) => {
         res.resume();
@@ -211,7 +298,8 @@ describe('request limits', () => {
       });
       req.on('error', reject);
       const body = oversize();
-      for (let offset = 0; offset < body.length; offset += 8_192) req.write(body.slice(offset, offset + 8_192));
+      for (let offset = 0; offset < body.length; offset += 8_192)
+        req.write(body.slice(offset, offset + 8_192));
       req.end();
     });
     expect(status).toBe(413);
@@ -219,14 +307,18 @@ describe('request limits', () => {
 
   it(`a batch of more than ${MAX_BATCH_CALLS} calls is refused with 400`, async () => {
     const paths = Array.from({ length: MAX_BATCH_CALLS + 1 }, () => 'collections.list').join(',');
-    const response = await call(`/trpc/${paths}?batch=1&input=${encodeURIComponent('{}')}`, { key: keys.reader });
+    const response = await call(`/trpc/${paths}?batch=1&input=${encodeURIComponent('{}')}`, {
+      key: keys.reader,
+    });
     expect(response.status).toBe(400);
     expect(response.text).toContain('Batch call exceeds maximum size');
   });
 
   it(`a batch of ${MAX_BATCH_CALLS} calls is answered`, async () => {
     const paths = Array.from({ length: MAX_BATCH_CALLS }, () => 'collections.list').join(',');
-    const response = await call(`/trpc/${paths}?batch=1&input=${encodeURIComponent('{}')}`, { key: keys.reader });
+    const response = await call(`/trpc/${paths}?batch=1&input=${encodeURIComponent('{}')}`, {
+      key: keys.reader,
+    });
     expect(response.status).toBe(200);
     expect(response.json).toHaveLength(MAX_BATCH_CALLS);
   });
@@ -236,7 +328,11 @@ describe('CORS', () => {
   it('a preflight from a configured origin is allowed', async () => {
     const response = await call('/trpc/search.query', {
       method: 'OPTIONS',
-      headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      headers: {
+        origin: ALLOWED_ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
     });
     expect(response.status).toBe(204);
     expect(response.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
@@ -262,14 +358,21 @@ describe('request ids and the request log', () => {
   it('echoes a given x-request-id and logs one JSON line for the request with it', async () => {
     const response = await call('/healthz', { headers: { 'x-request-id': 'trace-abc-123' } });
     expect(response.headers.get('x-request-id')).toBe('trace-abc-123');
-    const record = await server.waitForLog((r) => r.msg === 'request' && r.requestId === 'trace-abc-123', 5_000);
+    const record = await server.waitForLog(
+      (r) => r.msg === 'request' && r.requestId === 'trace-abc-123',
+      5_000,
+    );
     expect(record).toMatchObject({ method: 'GET', path: '/healthz', status: 200 });
     expect(record.durationMs).toBeTypeOf('number');
     expect(server.logs.filter((r) => r.requestId === 'trace-abc-123')).toHaveLength(1);
   });
 
   it('generates a request id when none is given, and logs the procedure, key name and error code', async () => {
-    const response = await call('/trpc/documents.ingest', { method: 'POST', key: keys.writer, body: JSON.stringify({ collection: 'nope', documents: [{ content: 'x' }] }) });
+    const response = await call('/trpc/documents.ingest', {
+      method: 'POST',
+      key: keys.writer,
+      body: JSON.stringify({ collection: 'nope', documents: [{ content: 'x' }] }),
+    });
     const id = response.headers.get('x-request-id');
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     const record = await server.waitForLog((r) => r.msg === 'request' && r.requestId === id, 5_000);
@@ -277,13 +380,21 @@ describe('request ids and the request log', () => {
       procedures: ['documents.ingest'],
       principal: 'writer',
       status: 404,
-      errors: [{ procedure: 'documents.ingest', code: 'NOT_FOUND', quarryCode: 'COLLECTION_NOT_FOUND' }],
+      errors: [
+        { procedure: 'documents.ingest', code: 'NOT_FOUND', quarryCode: 'COLLECTION_NOT_FOUND' },
+      ],
     });
   });
 
   it('never logs the query string, which may carry a search text', async () => {
-    const response = await call(`/trpc/documents.count?input=${encodeURIComponent(JSON.stringify({ collection: 'secret-name' }))}`, { key: keys.reader });
-    const record = await server.waitForLog((r) => r.requestId === response.headers.get('x-request-id'), 5_000);
+    const response = await call(
+      `/trpc/documents.count?input=${encodeURIComponent(JSON.stringify({ collection: 'secret-name' }))}`,
+      { key: keys.reader },
+    );
+    const record = await server.waitForLog(
+      (r) => r.requestId === response.headers.get('x-request-id'),
+      5_000,
+    );
     expect(JSON.stringify(record)).not.toContain('secret-name');
   });
 });
@@ -322,7 +433,10 @@ describe('the admin dashboard from the same origin', () => {
       expect(response.text).toContain("dashboard isn't built");
       expect(response.text).toContain('--filter @quarry/admin build');
     } finally {
-      writeFileSync(join(dist.path, 'index.html'), '<!doctype html><title>Quarry admin</title><div id="root"></div>');
+      writeFileSync(
+        join(dist.path, 'index.html'),
+        '<!doctype html><title>Quarry admin</title><div id="root"></div>',
+      );
     }
   });
 });

@@ -4,7 +4,14 @@ import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createQuarryClient } from '@quarry/client';
 import { createDb, migrate } from '@quarry/db';
-import { postgresUrl, scratchDir, scratchPostgres, spawnNode, startServer, type ServerProcess } from './harness';
+import {
+  postgresUrl,
+  scratchDir,
+  scratchPostgres,
+  spawnNode,
+  startServer,
+  type ServerProcess,
+} from './harness';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -18,7 +25,9 @@ function track(server: ServerProcess): ServerProcess {
   return server;
 }
 
-async function exitOf(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+async function exitOf(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
   const child = spawnNode('src/main.ts', [], env);
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -34,14 +43,22 @@ describe('bad configuration', () => {
   });
 
   it('names the exact entry of a bad API key list without echoing the key', async () => {
-    const { code, stderr } = await exitOf({ QUARRY_API_KEYS: JSON.stringify([{ key: 'a-secret-that-is-long-enough', scopes: ['delete'] }]) });
+    const { code, stderr } = await exitOf({
+      QUARRY_API_KEYS: JSON.stringify([
+        { key: 'a-secret-that-is-long-enough', scopes: ['delete'] },
+      ]),
+    });
     expect(code).not.toBe(0);
     expect(stderr).toContain('QUARRY_API_KEYS[0].scopes[0]');
     expect(stderr).not.toContain('a-secret-that-is-long-enough');
   });
 
   it('reports every bad variable at once', async () => {
-    const { stderr } = await exitOf({ PORT: '-1', CORS_ORIGINS: 'https://ok.example.com,not a url', STATEMENT_TIMEOUT_MS: 'soon' });
+    const { stderr } = await exitOf({
+      PORT: '-1',
+      CORS_ORIGINS: 'https://ok.example.com,not a url',
+      STATEMENT_TIMEOUT_MS: 'soon',
+    });
     expect(stderr).toMatch(/PORT:/);
     expect(stderr).toMatch(/CORS_ORIGINS\[1\]:/);
     expect(stderr).toMatch(/STATEMENT_TIMEOUT_MS:/);
@@ -75,9 +92,19 @@ describe('graceful shutdown on the embedded database', () => {
     const server = track(await startServer(env));
     await server.waitForReady();
     const client = createQuarryClient({ url: server.url });
-    await client.collections.create.mutate({ name: 'drain', dimensions: 3, embeddingModel: 'external/3d' });
+    await client.collections.create.mutate({
+      name: 'drain',
+      dimensions: 3,
+      embeddingModel: 'external/3d',
+    });
 
-    const inFlight = halfSentIngest(server.url, JSON.stringify({ collection: 'drain', documents: [{ content: 'finished during shutdown', embedding: [1, 0, 0] }] }));
+    const inFlight = halfSentIngest(
+      server.url,
+      JSON.stringify({
+        collection: 'drain',
+        documents: [{ content: 'finished during shutdown', embedding: [1, 0, 0] }],
+      }),
+    );
     await new Promise((resolve) => setTimeout(resolve, 300)); // the request line and headers have arrived
     server.child.kill('SIGTERM');
     await server.waitForLog((record) => record.msg.startsWith('shutting down'), 10_000);
@@ -89,11 +116,15 @@ describe('graceful shutdown on the embedded database', () => {
     expect(response.status).toBe(200);
     expect(JSON.parse(response.body)).toMatchObject({ result: { data: { inserted: 1 } } });
     expect(await server.exited).toBe(0);
-    expect(server.logs.find((record) => record.msg === 'stopped')).toMatchObject({ unfinishedRequests: 0 });
+    expect(server.logs.find((record) => record.msg === 'stopped')).toMatchObject({
+      unfinishedRequests: 0,
+    });
 
     const again = track(await startServer(env));
     await again.waitForReady();
-    const { count } = await createQuarryClient({ url: again.url }).documents.count.query({ collection: 'drain' });
+    const { count } = await createQuarryClient({ url: again.url }).documents.count.query({
+      collection: 'drain',
+    });
     expect(count).toBe(1);
   });
 
@@ -102,7 +133,12 @@ describe('graceful shutdown on the embedded database', () => {
     cleanups.push(() => data.remove());
     const env = { QUARRY_DATA_DIR: join(data.path, 'db') };
     const first = track(await startServer(env));
-    const second = await exitOf({ ...env, PORT: '0', QUARRY_LOG_FORMAT: 'json', QUARRY_DEMO: 'false' });
+    const second = await exitOf({
+      ...env,
+      PORT: '0',
+      QUARRY_LOG_FORMAT: 'json',
+      QUARRY_DEMO: 'false',
+    });
     expect(second.code).toBe(1);
     expect(first.child.exitCode).toBeNull();
   });
@@ -117,12 +153,20 @@ describe.skipIf(!postgresUrl)('on PostgreSQL', () => {
 
   it('/readyz stays 503 until the migrations are applied, then turns 200', async () => {
     const database = await scratch();
-    const server = track(await startServer({ DATABASE_URL: database.url, QUARRY_AUTO_MIGRATE: 'false' }));
+    const server = track(
+      await startServer({ DATABASE_URL: database.url, QUARRY_AUTO_MIGRATE: 'false' }),
+    );
     await server.waitForReady();
     const before = await fetch(new URL('/readyz', server.url));
     expect(before.status).toBe(503);
-    const readiness = (await before.json()) as { ready: boolean; checks: Record<string, { ok: boolean; detail: string }> };
-    expect(readiness).toMatchObject({ ready: false, checks: { database: { ok: true }, migrations: { ok: false } } });
+    const readiness = (await before.json()) as {
+      ready: boolean;
+      checks: Record<string, { ok: boolean; detail: string }>;
+    };
+    expect(readiness).toMatchObject({
+      ready: false,
+      checks: { database: { ok: true }, migrations: { ok: false } },
+    });
     expect(readiness.checks.migrations?.detail).toMatch(/^0 of \d+ migrations applied/);
 
     const migrator = await createDb({ driver: 'postgres', url: database.url });
@@ -135,10 +179,16 @@ describe.skipIf(!postgresUrl)('on PostgreSQL', () => {
 
   it('STATEMENT_TIMEOUT_MS cancels a request stuck in the database: 408 with STATEMENT_TIMEOUT', async () => {
     const database = await scratch();
-    const server = track(await startServer({ DATABASE_URL: database.url, STATEMENT_TIMEOUT_MS: '500' }));
+    const server = track(
+      await startServer({ DATABASE_URL: database.url, STATEMENT_TIMEOUT_MS: '500' }),
+    );
     await server.waitForReady();
     const client = createQuarryClient({ url: server.url });
-    await client.collections.create.mutate({ name: 'slow', dimensions: 3, embeddingModel: 'external/3d' });
+    await client.collections.create.mutate({
+      name: 'slow',
+      dimensions: 3,
+      embeddingModel: 'external/3d',
+    });
     const blocker = postgres(database.url, { max: 1, onnotice: () => {} });
     await blocker`begin`;
     await blocker`lock table documents in access exclusive mode`;
@@ -150,11 +200,17 @@ describe.skipIf(!postgresUrl)('on PostgreSQL', () => {
     const response = await fetch(new URL('/trpc/documents.ingest', server.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ collection: 'slow', documents: [{ content: 'never stored', embedding: [1, 0, 0] }] }),
+      body: JSON.stringify({
+        collection: 'slow',
+        documents: [{ content: 'never stored', embedding: [1, 0, 0] }],
+      }),
     });
     const elapsed = performance.now() - started;
     expect(response.status).toBe(408);
-    expect(((await response.json()) as { error: { data: { quarryCode: string } } }).error.data.quarryCode).toBe('STATEMENT_TIMEOUT');
+    expect(
+      ((await response.json()) as { error: { data: { quarryCode: string } } }).error.data
+        .quarryCode,
+    ).toBe('STATEMENT_TIMEOUT');
     expect(elapsed).toBeGreaterThanOrEqual(500);
     expect(elapsed).toBeLessThan(10_000);
   });
@@ -164,7 +220,11 @@ describe.skipIf(!postgresUrl)('on PostgreSQL', () => {
     const server = track(await startServer({ DATABASE_URL: database.url }));
     await server.waitForReady();
     const client = createQuarryClient({ url: server.url });
-    await client.collections.create.mutate({ name: 'blocked', dimensions: 3, embeddingModel: 'external/3d' });
+    await client.collections.create.mutate({
+      name: 'blocked',
+      dimensions: 3,
+      embeddingModel: 'external/3d',
+    });
 
     const blocker = postgres(database.url, { max: 1, onnotice: () => {} });
     let release!: () => void;
@@ -179,11 +239,15 @@ describe.skipIf(!postgresUrl)('on PostgreSQL', () => {
     });
     await lockTaken;
 
-    const ingest = client.documents.ingest.mutate({ collection: 'blocked', documents: [{ content: 'waits for the lock', embedding: [0, 1, 0] }] });
+    const ingest = client.documents.ingest.mutate({
+      collection: 'blocked',
+      documents: [{ content: 'waits for the lock', embedding: [0, 1, 0] }],
+    });
     const probe = postgres(database.url, { max: 1, onnotice: () => {} });
     cleanups.push(() => probe.end());
     for (let waited = 0; ; waited += 50) {
-      const rows = await probe`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and application_name like 'quarry-server%'`;
+      const rows =
+        await probe`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and application_name like 'quarry-server%'`;
       if (rows.length > 0) break;
       if (waited > 20_000) throw new Error('the ingest never waited on the lock');
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -20,14 +20,26 @@ describe.skipIf(!canRunClusters)('read replicas', () => {
     await primaryAdmin`create database quarry`;
     await primaryAdmin.end();
     replicaAdmin = postgres(cluster.replicaUrl('quarry'), { max: 1, onnotice: () => {} });
-    server = await startServer({ DATABASE_URL: cluster.primaryUrl('quarry'), DATABASE_REPLICA_URLS: cluster.replicaUrl('quarry') });
+    server = await startServer({
+      DATABASE_URL: cluster.primaryUrl('quarry'),
+      DATABASE_REPLICA_URLS: cluster.replicaUrl('quarry'),
+    });
     await server.waitForReady();
     const client = createQuarryClient({ url: server.url });
-    await client.collections.create.mutate({ name: 'replicated', dimensions: 3, embeddingModel: 'external/3d' });
-    await client.documents.ingest.mutate({ collection: 'replicated', documents: [{ content: 'before the pause', embedding: vector }] });
+    await client.collections.create.mutate({
+      name: 'replicated',
+      dimensions: 3,
+      embeddingModel: 'external/3d',
+    });
+    await client.documents.ingest.mutate({
+      collection: 'replicated',
+      documents: [{ content: 'before the pause', embedding: vector }],
+    });
     // Wait until the replica has replayed everything so far.
     for (;;) {
-      const rows = await replicaAdmin`select count(*)::int as n from documents`.catch(() => [{ n: 0 }]);
+      const rows = await replicaAdmin`select count(*)::int as n from documents`.catch(() => [
+        { n: 0 },
+      ]);
       if (rows[0]?.n === 1) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -40,14 +52,23 @@ describe.skipIf(!canRunClusters)('read replicas', () => {
   });
 
   const contents = async (client: ReturnType<typeof createQuarryClient>) =>
-    (await client.search.query.query({ collection: 'replicated', vector, k: 10, exact: true })).results.map((result) => result.content).sort();
+    (
+      await client.search.query.query({ collection: 'replicated', vector, k: 10, exact: true })
+    ).results
+      .map((result) => result.content)
+      .sort();
 
   it('writes go to the primary while searches are answered by the replica', async () => {
     await replicaAdmin`select pg_wal_replay_pause()`;
     try {
       const client = createQuarryClient({ url: server.url });
-      await client.documents.ingest.mutate({ collection: 'replicated', documents: [{ content: 'after the pause', embedding: vector }] });
-      expect(await client.documents.count.query({ collection: 'replicated' })).toEqual({ count: 2 });
+      await client.documents.ingest.mutate({
+        collection: 'replicated',
+        documents: [{ content: 'after the pause', embedding: vector }],
+      });
+      expect(await client.documents.count.query({ collection: 'replicated' })).toEqual({
+        count: 2,
+      });
       expect(await contents(client)).toEqual(['before the pause']);
     } finally {
       await replicaAdmin`select pg_wal_replay_resume()`;
@@ -58,7 +79,10 @@ describe.skipIf(!canRunClusters)('read replicas', () => {
     await replicaAdmin`select pg_wal_replay_pause()`;
     try {
       const client = createQuarryClient({ url: server.url, readYourWrites: true });
-      await client.documents.ingest.mutate({ collection: 'replicated', documents: [{ content: 'read your writes', embedding: vector }] });
+      await client.documents.ingest.mutate({
+        collection: 'replicated',
+        documents: [{ content: 'read your writes', embedding: vector }],
+      });
       expect(await contents(client)).toContain('read your writes');
     } finally {
       await replicaAdmin`select pg_wal_replay_resume()`;
@@ -69,16 +93,27 @@ describe.skipIf(!canRunClusters)('read replicas', () => {
     await replicaAdmin`select pg_wal_replay_pause()`;
     try {
       const client = createQuarryClient({ url: server.url });
-      await client.documents.ingest.mutate({ collection: 'replicated', documents: [{ content: 'makes lag', embedding: vector }] });
-      const lagging = await runCli(['doctor'], { DATABASE_URL: cluster.primaryUrl('quarry'), DATABASE_REPLICA_URLS: cluster.replicaUrl('quarry') });
-      expect(lagging.stdout).toMatch(/^(OK|WARN)\s+replica 127\.0\.0\.1:\d+\s+[\d.]+ (B|KiB|MiB) behind the primary/m);
+      await client.documents.ingest.mutate({
+        collection: 'replicated',
+        documents: [{ content: 'makes lag', embedding: vector }],
+      });
+      const lagging = await runCli(['doctor'], {
+        DATABASE_URL: cluster.primaryUrl('quarry'),
+        DATABASE_REPLICA_URLS: cluster.replicaUrl('quarry'),
+      });
+      expect(lagging.stdout).toMatch(
+        /^(OK|WARN)\s+replica 127\.0\.0\.1:\d+\s+[\d.]+ (B|KiB|MiB) behind the primary/m,
+      );
     } finally {
       await replicaAdmin`select pg_wal_replay_resume()`;
     }
   });
 
   it('doctor fails a "replica" URL that points at a primary', async () => {
-    const run = await runCli(['doctor'], { DATABASE_URL: cluster.primaryUrl('quarry'), DATABASE_REPLICA_URLS: cluster.primaryUrl('quarry') });
+    const run = await runCli(['doctor'], {
+      DATABASE_URL: cluster.primaryUrl('quarry'),
+      DATABASE_REPLICA_URLS: cluster.primaryUrl('quarry'),
+    });
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^FAIL\s+replica .*is not a replica/m);
   });

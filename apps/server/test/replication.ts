@@ -1,6 +1,13 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { asPostgres, clusterBase, freePort, initCluster, startPostmaster, stopPostmaster } from './clusters';
+import {
+  asPostgres,
+  clusterBase,
+  freePort,
+  initCluster,
+  startPostmaster,
+  stopPostmaster,
+} from './clusters';
 
 export { canRunClusters } from './clusters';
 
@@ -21,15 +28,37 @@ export async function startReplicatedCluster(): Promise<ReplicatedCluster> {
   const [primaryPort, replicaPort] = [await freePort(), await freePort()];
   const started: string[] = [];
   const stop = async () => {
-    for (const dir of started.reverse()) await stopPostmaster(dir, 'immediate').catch(() => undefined);
+    for (const dir of started.reverse())
+      await stopPostmaster(dir, 'immediate').catch(() => undefined);
     base.remove();
   };
   try {
-    await initCluster(primary, base.path, { wal_level: 'replica', max_wal_senders: 4, hot_standby: 'on', synchronous_commit: 'off' });
-    appendFileSync(join(primary, 'pg_hba.conf'), '\nhost replication postgres 127.0.0.1/32 trust\n');
+    await initCluster(primary, base.path, {
+      wal_level: 'replica',
+      max_wal_senders: 4,
+      hot_standby: 'on',
+      synchronous_commit: 'off',
+    });
+    appendFileSync(
+      join(primary, 'pg_hba.conf'),
+      '\nhost replication postgres 127.0.0.1/32 trust\n',
+    );
     await startPostmaster(primary, primaryPort, join(base.path, 'primary.log'));
     started.push(primary);
-    await asPostgres('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primaryPort), '-U', 'postgres', '-D', replica, '-R', '-X', 'stream', '--no-sync']);
+    await asPostgres('pg_basebackup', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(primaryPort),
+      '-U',
+      'postgres',
+      '-D',
+      replica,
+      '-R',
+      '-X',
+      'stream',
+      '--no-sync',
+    ]);
     await startPostmaster(replica, replicaPort, join(base.path, 'replica.log'));
     started.push(replica);
   } catch (error) {

@@ -20,7 +20,11 @@ export interface Principal {
 }
 
 /** With no keys configured, Quarry is open (local development); the server says so at start. */
-export const openAccess: Principal = { name: 'open-access', scopes: new Set(scopes), tenant: undefined };
+export const openAccess: Principal = {
+  name: 'open-access',
+  scopes: new Set(scopes),
+  tenant: undefined,
+};
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -33,7 +37,11 @@ export interface ApiKeyVerifier {
 export function createApiKeyVerifier(keys: readonly ApiKeyConfig[]): ApiKeyVerifier {
   const known = keys.map((key, index) => ({
     digest: digest(key.key),
-    principal: { name: key.name ?? `key-${index + 1}`, scopes: new Set(key.scopes), tenant: key.tenant } satisfies Principal,
+    principal: {
+      name: key.name ?? `key-${index + 1}`,
+      scopes: new Set(key.scopes),
+      tenant: key.tenant,
+    } satisfies Principal,
   }));
   return {
     open: known.length === 0,

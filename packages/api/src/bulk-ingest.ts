@@ -5,7 +5,14 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type { Sql, TransactionSql } from 'postgres';
-import { assertVectorFits, QuarryError, sql, type Collection, type Database, type SQL } from '@quarry/db';
+import {
+  assertVectorFits,
+  QuarryError,
+  sql,
+  type Collection,
+  type Database,
+  type SQL,
+} from '@quarry/db';
 import type * as schema from '@quarry/db/schema';
 import type { EmbeddingRegistry } from './embeddings';
 import { compareKeys, type IngestItem, type IngestResult } from './ingest';
@@ -26,7 +33,8 @@ const COPY_ROWS_PER_CHUNK = 256;
 
 const STAGING_TABLE = 'quarry_bulk_staging';
 const staging = sql.identifier(STAGING_TABLE);
-const DOCUMENT_COLUMNS = 'documents (id, collection_id, tenant_id, content, metadata, external_id, embedding)';
+const DOCUMENT_COLUMNS =
+  'documents (id, collection_id, tenant_id, content, metadata, external_id, embedding)';
 const STAGING_COLUMNS = `${STAGING_TABLE} (ord, content, metadata, external_id, embedding)`;
 
 /**
@@ -54,10 +62,13 @@ export async function bulkIngestDocuments(
   assertUniqueExternalIds(items);
   items.forEach((item, index) => {
     assertStorableText(item, index);
-    if (item.embedding) assertVectorFits(collection, item.embedding, `documents[${index}].embedding`);
+    if (item.embedding)
+      assertVectorFits(collection, item.embedding, `documents[${index}].embedding`);
   });
   const vectors = await embedMissing(collection, items, embeddings);
-  vectors.forEach((vector, index) => assertVectorFits(collection, vector, `documents[${index}].embedding (computed)`));
+  vectors.forEach((vector, index) =>
+    assertVectorFits(collection, vector, `documents[${index}].embedding (computed)`),
+  );
   if (items.length === 0) return { ids: [], inserted: 0, updated: 0, unchanged: 0 };
 
   const rows: StagedRow[] = items.map((item, index) => ({
@@ -68,7 +79,9 @@ export async function bulkIngestDocuments(
   }));
   const statementTimeoutMs = options.statementTimeoutMs ?? limits.statementTimeoutMs;
   return inLoadTransaction(database, async (session) => {
-    await session.run(sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`);
+    await session.run(
+      sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`,
+    );
     return loadRows(session, collection, tenant, rows);
   });
 }
@@ -94,7 +107,10 @@ interface LoadSession {
 
 const dialect = new PgDialect();
 
-function inLoadTransaction(database: Database, work: (session: LoadSession) => Promise<IngestResult>): Promise<IngestResult> {
+function inLoadTransaction(
+  database: Database,
+  work: (session: LoadSession) => Promise<IngestResult>,
+): Promise<IngestResult> {
   if (database.driver === 'postgres') {
     const client = (database.db as PostgresJsDatabase<typeof schema> & { $client: Sql }).$client;
     return client.begin((connection) => work(postgresSession(connection)));
@@ -109,12 +125,15 @@ function postgresSession(connection: TransactionSql): LoadSession {
       const { sql: text, params } = dialect.sqlToQuery(query);
       return connection.unsafe<Row[]>(text, params.map(asParameter));
     },
-    copy: (target, chunks) => copyFromStdin(connection, `copy ${target} from stdin (format binary)`, chunks),
+    copy: (target, chunks) =>
+      copyFromStdin(connection, `copy ${target} from stdin (format binary)`, chunks),
     attempt: (work) =>
-      connection.savepoint((savepoint) => work(postgresSession(savepoint))).then(
-        () => true,
-        () => false,
-      ),
+      connection
+        .savepoint((savepoint) => work(postgresSession(savepoint)))
+        .then(
+          () => true,
+          () => false,
+        ),
   };
 }
 
@@ -126,7 +145,9 @@ function pgliteSession(transaction: PgliteTransaction): LoadSession {
     },
     async copy(target, chunks) {
       // PGlite's COPY reads the Blob passed with the statement as the file /dev/blob.
-      await transaction.query(`copy ${target} from '/dev/blob' (format binary)`, [], { blob: new Blob(Array.from(chunks, (chunk) => new Uint8Array(chunk))) });
+      await transaction.query(`copy ${target} from '/dev/blob' (format binary)`, [], {
+        blob: new Blob(Array.from(chunks, (chunk) => new Uint8Array(chunk))),
+      });
     },
     async attempt(work) {
       await transaction.exec('savepoint quarry_bulk_copy');
@@ -150,13 +171,22 @@ function asParameter(value: unknown): string | number | null {
 }
 
 /** See `bulkIngestDocuments`. Runs inside the load's transaction. */
-async function loadRows(session: LoadSession, collection: Collection, tenant: string, rows: readonly StagedRow[]): Promise<IngestResult> {
+async function loadRows(
+  session: LoadSession,
+  collection: Collection,
+  tenant: string,
+  rows: readonly StagedRow[],
+): Promise<IngestResult> {
   const ids = new Array<string>(rows.length);
   // Of several documents with the same content and no external id, the first in input order counts.
   const firstWithHash = new Map<string, number>();
   const laterDuplicates: Array<{ index: number; first: number }> = [];
   const lookedUp: number[] = [];
-  const lookupKeys: Array<{ position: number; externalId: string | null; contentHash: string | null }> = [];
+  const lookupKeys: Array<{
+    position: number;
+    externalId: string | null;
+    contentHash: string | null;
+  }> = [];
   rows.forEach((row, index) => {
     if (row.externalId !== null) {
       lookupKeys.push({ position: lookedUp.length, externalId: row.externalId, contentHash: null });
@@ -194,12 +224,21 @@ async function loadRows(session: LoadSession, collection: Collection, tenant: st
     if (rows[index]?.externalId !== null) existingKeyed.push(index);
   }
   // Copied in key order, like the merges below, so concurrent loads of the same new keys do not deadlock.
-  const keyOf = new Map(lookupKeys.map((key) => [lookedUp[key.position], key.externalId ?? key.contentHash]));
-  const fresh = lookedUp.filter((index) => ids[index] === undefined).sort((a, b) => compareKeys(keyOf.get(a), keyOf.get(b)));
+  const keyOf = new Map(
+    lookupKeys.map((key) => [lookedUp[key.position], key.externalId ?? key.contentHash]),
+  );
+  const fresh = lookedUp
+    .filter((index) => ids[index] === undefined)
+    .sort((a, b) => compareKeys(keyOf.get(a), keyOf.get(b)));
   for (const index of fresh) ids[index] = randomUUID();
 
   const copied = await session.attempt((savepoint) =>
-    savepoint.copy(DOCUMENT_COLUMNS, binaryCopy(fresh.map((index) => documentFields(ids[index] ?? '', collection.id, tenant, rows[index]!)))),
+    savepoint.copy(
+      DOCUMENT_COLUMNS,
+      binaryCopy(
+        fresh.map((index) => documentFields(ids[index] ?? '', collection.id, tenant, rows[index]!)),
+      ),
+    ),
   );
   if (!copied) {
     // Whatever refused the rows (a concurrent writer's key, or a reason the merge will report in
@@ -212,7 +251,10 @@ async function loadRows(session: LoadSession, collection: Collection, tenant: st
   let updated = 0;
   if (existingKeyed.length > 0) {
     // Existing external ids: update the ones whose content, metadata or vector changed.
-    await stage(session, existingKeyed.map((index) => rows[index]!));
+    await stage(
+      session,
+      existingKeyed.map((index) => rows[index]!),
+    );
     const merged = await mergeStaged(session.run, collection, tenant, existingKeyed.length);
     existingKeyed.forEach((index, position) => {
       ids[index] = merged.ids[position] ?? '';
@@ -234,12 +276,20 @@ const STATISTICS_CHECK_ROWS = 10_000;
  * 10,000-document load into 30,000 took 100 s instead of 50 ms. So when the planner's estimate
  * of the collection's rows is far below a (capped) count, the key columns are analyzed first.
  */
-async function refreshStaleStatistics(session: LoadSession, collection: Collection, tenant: string): Promise<void> {
+async function refreshStaleStatistics(
+  session: LoadSession,
+  collection: Collection,
+  tenant: string,
+): Promise<void> {
   const scope = sql`documents where collection_id = ${collection.id}::integer and tenant_id = ${tenant}::text`;
-  const [counted] = await session.run<{ rows: number | string }>(sql`select count(*) as rows from (select 1 from ${scope} limit ${STATISTICS_CHECK_ROWS}) capped`);
+  const [counted] = await session.run<{ rows: number | string }>(
+    sql`select count(*) as rows from (select 1 from ${scope} limit ${STATISTICS_CHECK_ROWS}) capped`,
+  );
   const rows = Number(counted?.rows ?? 0);
   if (rows < STATISTICS_CHECK_ROWS / 10) return;
-  const [explained] = await session.run<Record<string, unknown>>(sql`explain (format json) select 1 from ${scope}`);
+  const [explained] = await session.run<Record<string, unknown>>(
+    sql`explain (format json) select 1 from ${scope}`,
+  );
   const estimate = plannedRows(Object.values(explained ?? {})[0]);
   if (estimate !== undefined && estimate >= rows / 10) return;
   await session.run(sql`analyze documents (collection_id, tenant_id, external_id, content_hash)`);
@@ -248,8 +298,13 @@ async function refreshStaleStatistics(session: LoadSession, collection: Collecti
 /** "Plan Rows" of the top node of `EXPLAIN (FORMAT JSON)` output, as text or parsed. */
 function plannedRows(output: unknown): number | undefined {
   const parsed: unknown = typeof output === 'string' ? JSON.parse(output) : output;
-  const plan: unknown = Array.isArray(parsed) ? (parsed[0] as { Plan?: unknown } | undefined)?.Plan : undefined;
-  const rows = typeof plan === 'object' && plan !== null ? (plan as Record<string, unknown>)['Plan Rows'] : undefined;
+  const plan: unknown = Array.isArray(parsed)
+    ? (parsed[0] as { Plan?: unknown } | undefined)?.Plan
+    : undefined;
+  const rows =
+    typeof plan === 'object' && plan !== null
+      ? (plan as Record<string, unknown>)['Plan Rows']
+      : undefined;
   return typeof rows === 'number' ? rows : undefined;
 }
 
@@ -265,7 +320,11 @@ async function stage(session: LoadSession, rows: readonly StagedRow[]): Promise<
  * socket at once, and a trivial statement queued behind the COPY settles the wait: it runs when the
  * COPY is over, and fails in the then aborted transaction if the COPY failed.
  */
-async function copyFromStdin(connection: TransactionSql, statement: string, chunks: Iterable<Buffer>): Promise<void> {
+async function copyFromStdin(
+  connection: TransactionSql,
+  statement: string,
+  chunks: Iterable<Buffer>,
+): Promise<void> {
   const stream = await connection.unsafe(statement).writable();
   // A rejection mid-stream does arrive: postgres.js destroys the stream with the server's error.
   let serverError: Error | undefined;
@@ -273,7 +332,9 @@ async function copyFromStdin(connection: TransactionSql, statement: string, chun
     serverError ??= error;
   });
   for (const chunk of chunks) {
-    const failed = await new Promise<Error | null | undefined>((resolve) => stream.write(chunk, resolve));
+    const failed = await new Promise<Error | null | undefined>((resolve) =>
+      stream.write(chunk, resolve),
+    );
     if (failed) {
       await new Promise(setImmediate); // the 'error' event with the server's reason follows the callbacks
       throw serverError ?? failed;
@@ -284,7 +345,10 @@ async function copyFromStdin(connection: TransactionSql, statement: string, chun
   try {
     await connection`select 1`;
   } catch (error) {
-    throw new Error('the database refused the COPY stream of this bulk ingest (postgres.js does not pass on its reason: porsager/postgres#1173)', { cause: error });
+    throw new Error(
+      'the database refused the COPY stream of this bulk ingest (postgres.js does not pass on its reason: porsager/postgres#1173)',
+      { cause: error },
+    );
   }
   await finished;
 }
@@ -303,7 +367,12 @@ const createStagingTable = sql`create temporary table ${staging} (
  * Moves staged rows into `documents`, with the exact conflict rules of `ingestDocuments`, then
  * reads back every input's document id in input order.
  */
-async function mergeStaged(run: RunQuery, collection: Collection, tenant: string, total: number): Promise<IngestResult> {
+async function mergeStaged(
+  run: RunQuery,
+  collection: Collection,
+  tenant: string,
+  total: number,
+): Promise<IngestResult> {
   const collectionId = sql`${collection.id}::integer`;
   const tenantId = sql`${tenant}::text`;
   const [keyed] = await run<{ inserted: number | string; updated: number | string }>(
@@ -349,7 +418,8 @@ async function mergeStaged(run: RunQuery, collection: Collection, tenant: string
         from ${staging} s order by s.ord`,
   );
   const ids = found.flatMap((row) => (row.id === null ? [] : [row.id]));
-  if (ids.length !== total) throw new Error(`bulk ingest resolved ${ids.length} document ids for ${total} inputs`);
+  if (ids.length !== total)
+    throw new Error(`bulk ingest resolved ${ids.length} document ids for ${total} inputs`);
   const inserted = Number(keyed?.inserted ?? 0) + Number(unkeyed?.inserted ?? 0);
   const updated = Number(keyed?.updated ?? 0);
   return { ids, inserted, updated, unchanged: total - inserted - updated };
@@ -363,7 +433,12 @@ type CopyField =
   | { type: 'jsonb'; value: string }
   | { type: 'vector'; value: readonly number[] };
 
-function documentFields(id: string, collectionId: number, tenant: string, row: StagedRow): CopyField[] {
+function documentFields(
+  id: string,
+  collectionId: number,
+  tenant: string,
+  row: StagedRow,
+): CopyField[] {
   return [
     { type: 'uuid', value: id },
     { type: 'int4', value: collectionId },
@@ -400,7 +475,13 @@ function* binaryCopy(rows: readonly CopyField[][]): Generator<Buffer> {
   for (let start = 0; start < rows.length; start += COPY_ROWS_PER_CHUNK) {
     const chunk = rows.slice(start, start + COPY_ROWS_PER_CHUNK);
     // Strings become bytes first: their encoded length is the field's length.
-    const encoded = chunk.map((fields) => fields.map((field) => (field.type === 'text' || field.type === 'jsonb') && field.value !== null ? Buffer.from(field.value, 'utf8') : null));
+    const encoded = chunk.map((fields) =>
+      fields.map((field) =>
+        (field.type === 'text' || field.type === 'jsonb') && field.value !== null
+          ? Buffer.from(field.value, 'utf8')
+          : null,
+      ),
+    );
     let size = 0;
     chunk.forEach((fields, position) => {
       size += 2;
@@ -436,7 +517,8 @@ function* binaryCopy(rows: readonly CopyField[][]): Generator<Buffer> {
           case 'vector':
             view.setInt16(offset, field.value.length);
             view.setInt16(offset + 2, 0);
-            for (let i = 0; i < field.value.length; i++) view.setFloat32(offset + 4 + 4 * i, field.value[i] ?? 0);
+            for (let i = 0; i < field.value.length; i++)
+              view.setFloat32(offset + 4 + 4 * i, field.value[i] ?? 0);
             break;
         }
         offset += Math.max(length, 0);
@@ -471,7 +553,10 @@ function assertUniqueExternalIds(items: readonly IngestItem[]): void {
     if (item.externalId === undefined) return;
     const first = seen.get(item.externalId);
     if (first !== undefined) {
-      throw new QuarryError('INVALID_INPUT', `documents[${first}] and documents[${index}] share externalId '${item.externalId}'; an external id may appear once per batch`);
+      throw new QuarryError(
+        'INVALID_INPUT',
+        `documents[${first}] and documents[${index}] share externalId '${item.externalId}'; an external id may appear once per batch`,
+      );
     }
     seen.set(item.externalId, index);
   });
@@ -480,24 +565,40 @@ function assertUniqueExternalIds(items: readonly IngestItem[]): void {
 /** This path skips the router's input schema, so it checks what PostgreSQL text and jsonb cannot hold. */
 function assertStorableText(item: IngestItem, index: number): void {
   if (item.content.includes('\u0000') || item.externalId?.includes('\u0000')) {
-    throw new QuarryError('INVALID_INPUT', `documents[${index}] contains the NUL character (U+0000), which PostgreSQL text cannot hold`);
+    throw new QuarryError(
+      'INVALID_INPUT',
+      `documents[${index}] contains the NUL character (U+0000), which PostgreSQL text cannot hold`,
+    );
   }
   if (item.metadata !== undefined && JSON.stringify(item.metadata).includes('\\u0000')) {
-    throw new QuarryError('INVALID_INPUT', `documents[${index}].metadata contains the NUL character (U+0000), which PostgreSQL jsonb cannot hold`);
+    throw new QuarryError(
+      'INVALID_INPUT',
+      `documents[${index}].metadata contains the NUL character (U+0000), which PostgreSQL jsonb cannot hold`,
+    );
   }
 }
 
 /** Embeds the documents that came without a vector, with the collection's own model, a slice at a time. */
-async function embedMissing(collection: Collection, items: readonly IngestItem[], embeddings: EmbeddingRegistry): Promise<number[][]> {
+async function embedMissing(
+  collection: Collection,
+  items: readonly IngestItem[],
+  embeddings: EmbeddingRegistry,
+): Promise<number[][]> {
   const missing = items.flatMap((item, index) => (item.embedding ? [] : [index]));
   const vectors = items.map((item) => item.embedding ?? []);
   if (missing.length === 0) return vectors;
   const provider = embeddings.get(collection.embeddingModel);
   if (!provider) {
-    throw new QuarryError('EMBEDDING_PROVIDER_MISMATCH', `collection '${collection.name}' uses model '${collection.embeddingModel}', which this server cannot run; send an embedding with each document`);
+    throw new QuarryError(
+      'EMBEDDING_PROVIDER_MISMATCH',
+      `collection '${collection.name}' uses model '${collection.embeddingModel}', which this server cannot run; send an embedding with each document`,
+    );
   }
   if (provider.dimensions !== collection.dimensions) {
-    throw new QuarryError('EMBEDDING_PROVIDER_MISMATCH', `model '${provider.model}' produces ${provider.dimensions} dimensions, but collection '${collection.name}' expects ${collection.dimensions}`);
+    throw new QuarryError(
+      'EMBEDDING_PROVIDER_MISMATCH',
+      `model '${provider.model}' produces ${provider.dimensions} dimensions, but collection '${collection.name}' expects ${collection.dimensions}`,
+    );
   }
   for (let start = 0; start < missing.length; start += TEXTS_PER_EMBED_CALL) {
     const slice = missing.slice(start, start + TEXTS_PER_EMBED_CALL);

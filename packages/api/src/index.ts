@@ -8,8 +8,22 @@ export const createCaller = createCallerFactory(appRouter);
 export type RouterInputs = inferRouterInputs<AppRouter>;
 export type RouterOutputs = inferRouterOutputs<AppRouter>;
 
-export { createContextFactory, createContextInner, type Context, type QuarryServices } from './context';
-export { apiKeyConfigSchema, createApiKeyVerifier, openAccess, scopes, type ApiKeyConfig, type ApiKeyVerifier, type Principal, type Scope } from './auth';
+export {
+  createContextFactory,
+  createContextInner,
+  type Context,
+  type QuarryServices,
+} from './context';
+export {
+  apiKeyConfigSchema,
+  createApiKeyVerifier,
+  openAccess,
+  scopes,
+  type ApiKeyConfig,
+  type ApiKeyVerifier,
+  type Principal,
+  type Scope,
+} from './auth';
 export type { IngestItem, IngestResult } from './ingest';
 export { bulkIngestDocuments, type BulkIngestOptions } from './bulk-ingest';
 export { defaultLimits, HARD_LIMITS, limitsSchema, type Limits } from './limits';

@@ -33,16 +33,29 @@ export interface IngestResult {
 /** Rows per INSERT statement: keeps bound parameters far below PostgreSQL's 65,535. */
 const ROWS_PER_STATEMENT = 500;
 
-export function assertIngestSize(items: readonly IngestItem[], limits: Pick<Limits, 'maxBatchDocuments' | 'maxPayloadBytes'>): void {
+export function assertIngestSize(
+  items: readonly IngestItem[],
+  limits: Pick<Limits, 'maxBatchDocuments' | 'maxPayloadBytes'>,
+): void {
   if (items.length > limits.maxBatchDocuments) {
-    throw new QuarryError('BATCH_TOO_LARGE', `a batch holds at most ${limits.maxBatchDocuments} documents, got ${items.length}; split it into smaller batches`);
+    throw new QuarryError(
+      'BATCH_TOO_LARGE',
+      `a batch holds at most ${limits.maxBatchDocuments} documents, got ${items.length}; split it into smaller batches`,
+    );
   }
   let bytes = 0;
   for (const item of items) {
-    bytes += Buffer.byteLength(item.content) + Buffer.byteLength(JSON.stringify(item.metadata ?? {})) + (item.embedding?.length ?? 0) * 8 + (item.externalId?.length ?? 0);
+    bytes +=
+      Buffer.byteLength(item.content) +
+      Buffer.byteLength(JSON.stringify(item.metadata ?? {})) +
+      (item.embedding?.length ?? 0) * 8 +
+      (item.externalId?.length ?? 0);
   }
   if (bytes > limits.maxPayloadBytes) {
-    throw new QuarryError('PAYLOAD_TOO_LARGE', `the batch is about ${bytes} bytes, over the ${limits.maxPayloadBytes}-byte limit; split it into smaller batches`);
+    throw new QuarryError(
+      'PAYLOAD_TOO_LARGE',
+      `the batch is about ${bytes} bytes, over the ${limits.maxPayloadBytes}-byte limit; split it into smaller batches`,
+    );
   }
 }
 
@@ -52,23 +65,36 @@ function assertUniqueExternalIds(items: readonly IngestItem[]): void {
     if (item.externalId === undefined) return;
     const first = seen.get(item.externalId);
     if (first !== undefined) {
-      throw new QuarryError('INVALID_INPUT', `documents[${first}] and documents[${index}] share externalId '${item.externalId}'; an external id may appear once per batch`);
+      throw new QuarryError(
+        'INVALID_INPUT',
+        `documents[${first}] and documents[${index}] share externalId '${item.externalId}'; an external id may appear once per batch`,
+      );
     }
     seen.set(item.externalId, index);
   });
 }
 
 /** Embeds the documents that came without a vector, with the collection's own model. */
-async function embedMissing(collection: Collection, items: readonly IngestItem[], embeddings: EmbeddingRegistry): Promise<number[][]> {
+async function embedMissing(
+  collection: Collection,
+  items: readonly IngestItem[],
+  embeddings: EmbeddingRegistry,
+): Promise<number[][]> {
   const missing = items.flatMap((item, index) => (item.embedding ? [] : [index]));
   const vectors = items.map((item) => item.embedding ?? []);
   if (missing.length === 0) return vectors;
   const provider = embeddings.get(collection.embeddingModel);
   if (!provider) {
-    throw new QuarryError('EMBEDDING_PROVIDER_MISMATCH', `collection '${collection.name}' uses model '${collection.embeddingModel}', which this server cannot run; send an embedding with each document`);
+    throw new QuarryError(
+      'EMBEDDING_PROVIDER_MISMATCH',
+      `collection '${collection.name}' uses model '${collection.embeddingModel}', which this server cannot run; send an embedding with each document`,
+    );
   }
   if (provider.dimensions !== collection.dimensions) {
-    throw new QuarryError('EMBEDDING_PROVIDER_MISMATCH', `model '${provider.model}' produces ${provider.dimensions} dimensions, but collection '${collection.name}' expects ${collection.dimensions}`);
+    throw new QuarryError(
+      'EMBEDDING_PROVIDER_MISMATCH',
+      `model '${provider.model}' produces ${provider.dimensions} dimensions, but collection '${collection.name}' expects ${collection.dimensions}`,
+    );
   }
   const computed = await provider.embed(missing.map((index) => items[index]?.content ?? ''));
   missing.forEach((index, position) => {
@@ -92,10 +118,13 @@ export async function ingestDocuments(
   assertIngestSize(items, limits);
   assertUniqueExternalIds(items);
   items.forEach((item, index) => {
-    if (item.embedding) assertVectorFits(collection, item.embedding, `documents[${index}].embedding`);
+    if (item.embedding)
+      assertVectorFits(collection, item.embedding, `documents[${index}].embedding`);
   });
   const vectors = await embedMissing(collection, items, embeddings);
-  vectors.forEach((vector, index) => assertVectorFits(collection, vector, `documents[${index}].embedding (computed)`));
+  vectors.forEach((vector, index) =>
+    assertVectorFits(collection, vector, `documents[${index}].embedding (computed)`),
+  );
 
   return inTransaction(db, limits, async (tx) => {
     const ids = new Array<string>(items.length);
@@ -115,7 +144,9 @@ export async function ingestDocuments(
     // Rows are written in key order, not input order: two batches with the same keys in opposite
     // orders would otherwise lock them in opposite orders and deadlock. (The sort is stable, so of
     // several unkeyed rows with one content the first in input order is still the one written.)
-    const keyed = rows.filter((row) => row.values.externalId !== null).sort((a, b) => compareKeys(a.values.externalId, b.values.externalId));
+    const keyed = rows
+      .filter((row) => row.values.externalId !== null)
+      .sort((a, b) => compareKeys(a.values.externalId, b.values.externalId));
     const unkeyed = rows
       .filter((row) => row.values.externalId === null)
       .map((row) => ({ ...row, hash: md5Hex(row.values.content) }))
@@ -128,7 +159,10 @@ export async function ingestDocuments(
       // RETURNING of an upsert into a partitioned table; created_at = now() would misread a row
       // that another transaction, started in the same microsecond, inserted first.)
       const offered = chunk.map((row) => ({ ...row, values: { ...row.values, id: randomUUID() } }));
-      const written = await upsertByExternalId(tx, offered.map((row) => row.values));
+      const written = await upsertByExternalId(
+        tx,
+        offered.map((row) => row.values),
+      );
       const byExternalId = new Map(offered.map((row) => [row.values.externalId, row]));
       for (const row of written) {
         const input = byExternalId.get(row.externalId);
@@ -161,16 +195,36 @@ export async function ingestDocuments(
       const found = await tx
         .select({ id: documents.id, externalId: documents.externalId })
         .from(documents)
-        .where(and(eq(documents.collectionId, collection.id), eq(documents.tenantId, tenant), inArray(documents.externalId, unchangedKeyed.map((row) => row.values.externalId ?? ''))));
+        .where(
+          and(
+            eq(documents.collectionId, collection.id),
+            eq(documents.tenantId, tenant),
+            inArray(
+              documents.externalId,
+              unchangedKeyed.map((row) => row.values.externalId ?? ''),
+            ),
+          ),
+        );
       const byExternalId = new Map(found.map((row) => [row.externalId, row.id]));
-      for (const row of unchangedKeyed) ids[row.index] = byExternalId.get(row.values.externalId) ?? '';
+      for (const row of unchangedKeyed)
+        ids[row.index] = byExternalId.get(row.values.externalId) ?? '';
     }
     const unchangedUnkeyed = unkeyed.filter((row) => ids[row.index] === undefined);
     if (unchangedUnkeyed.length > 0) {
       const found = await tx
         .select({ id: documents.id, contentHash: documents.contentHash })
         .from(documents)
-        .where(and(eq(documents.collectionId, collection.id), eq(documents.tenantId, tenant), isNull(documents.externalId), inArray(documents.contentHash, unchangedUnkeyed.map((row) => row.hash))));
+        .where(
+          and(
+            eq(documents.collectionId, collection.id),
+            eq(documents.tenantId, tenant),
+            isNull(documents.externalId),
+            inArray(
+              documents.contentHash,
+              unchangedUnkeyed.map((row) => row.hash),
+            ),
+          ),
+        );
       const byHash = new Map(found.map((row) => [row.contentHash, row.id]));
       for (const row of unchangedUnkeyed) ids[row.index] = byHash.get(row.hash) ?? '';
     }
@@ -211,6 +265,7 @@ function md5Hex(content: string): string {
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const result: T[][] = [];
-  for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size));
+  for (let start = 0; start < items.length; start += size)
+    result.push(items.slice(start, start + size));
   return result;
 }

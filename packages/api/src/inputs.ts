@@ -11,12 +11,21 @@ const loneSurrogate = /\p{Surrogate}/u;
  */
 export const storableText = (schema: z.ZodString) =>
   schema
-    .refine((text) => !text.includes('\u0000'), 'text may not contain the NUL character (U+0000), which PostgreSQL cannot store')
-    .refine((text) => !loneSurrogate.test(text), 'text must be well-formed Unicode; it has an unpaired surrogate');
+    .refine(
+      (text) => !text.includes('\u0000'),
+      'text may not contain the NUL character (U+0000), which PostgreSQL cannot store',
+    )
+    .refine(
+      (text) => !loneSurrogate.test(text),
+      'text must be well-formed Unicode; it has an unpaired surrogate',
+    );
 
 export const collectionNameSchema = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'collection names are 1-63 characters: lowercase letters, digits, "-" and "_", starting with a letter or digit');
+  .regex(
+    /^[a-z0-9][a-z0-9_-]{0,62}$/,
+    'collection names are 1-63 characters: lowercase letters, digits, "-" and "_", starting with a letter or digit',
+  );
 
 export const tenantSchema = z
   .string()
@@ -33,7 +42,10 @@ export const hnswParametersSchema = z
     m: z.number().int().min(2).max(100).default(16),
     efConstruction: z.number().int().min(4).max(1000).default(64),
   })
-  .refine((p) => p.efConstruction >= 2 * p.m, { message: 'efConstruction must be at least 2 × m (pgvector requires it)', path: ['efConstruction'] });
+  .refine((p) => p.efConstruction >= 2 * p.m, {
+    message: 'efConstruction must be at least 2 × m (pgvector requires it)',
+    path: ['efConstruction'],
+  });
 
 /** PostgreSQL has no year 0: an instant before 0001-01-01 UTC is refused here, not by the database. */
 export const instantSchema = z.iso

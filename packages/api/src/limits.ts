@@ -15,7 +15,11 @@ export const limitsSchema = z.object({
   /** Documents in one ingest call. */
   maxBatchDocuments: z.number().int().min(1).max(HARD_LIMITS.batchDocuments).default(1_000),
   /** Serialized size of one ingest call's documents. */
-  maxPayloadBytes: z.number().int().min(1_024).default(16 * 1024 * 1024),
+  maxPayloadBytes: z
+    .number()
+    .int()
+    .min(1_024)
+    .default(16 * 1024 * 1024),
   /** Results per search. */
   maxK: z.number().int().min(1).max(HARD_LIMITS.k).default(200),
   /** Per-request `statement_timeout`; 0 disables it. */

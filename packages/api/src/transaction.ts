@@ -30,19 +30,21 @@ export async function inTransaction<T>(
     } catch (error) {
       if (attempt >= TRANSACTION_ATTEMPTS || !isTransientConflict(error)) throw error;
       // Jittered, so the two colliding transactions do not meet again in the same order.
-      await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20 * attempt));
+      await new Promise((resolve) =>
+        setTimeout(resolve, 5 * attempt + Math.random() * 20 * attempt),
+      );
     }
   }
 }
-
-
 
 /**
  * `SET LOCAL` for each setting, in one round trip. Names and values are bound parameters of
  * `set_config`, never SQL text.
  */
 export async function setLocal(tx: Transaction, settings: Record<string, string>): Promise<void> {
-  const calls = Object.entries(settings).map(([name, value]) => sql`set_config(${name}, ${value}, true)`);
+  const calls = Object.entries(settings).map(
+    ([name, value]) => sql`set_config(${name}, ${value}, true)`,
+  );
   if (calls.length === 0) return;
   await tx.execute(sql`select ${sql.join(calls, sql`, `)}`);
 }

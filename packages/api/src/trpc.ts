@@ -42,7 +42,10 @@ export const publicProcedure = t.procedure.use(mapErrors);
 function requireScope(scope: Scope) {
   return publicProcedure.use(function hasScope({ ctx, next }) {
     if (!ctx.principal) {
-      throw new QuarryError('UNAUTHORIZED', 'a valid API key is required: send it as "Authorization: Bearer <key>"');
+      throw new QuarryError(
+        'UNAUTHORIZED',
+        'a valid API key is required: send it as "Authorization: Bearer <key>"',
+      );
     }
     if (!ctx.principal.scopes.has(scope)) {
       throw new QuarryError('FORBIDDEN', `this API key lacks the '${scope}' scope`);

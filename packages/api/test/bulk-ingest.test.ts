@@ -5,15 +5,23 @@ import { bulkIngestDocuments } from '../src/bulk-ingest';
 import { loadCollection } from '../src/collections';
 import { ingestDocuments, type IngestItem, type IngestResult } from '../src/ingest';
 import { defaultLimits } from '../src/limits';
-import { clusteredVectors, createHarness, hashedBagOfWords, testTargets, type Harness } from './harness';
+import {
+  clusteredVectors,
+  createHarness,
+  hashedBagOfWords,
+  testTargets,
+  type Harness,
+} from './harness';
 
 /** Ids compared by pattern: which inputs share a document, and which earlier batch's document each is. */
 function idPattern(results: readonly IngestResult[]): number[][] {
   const firstSeen = new Map<string, number>();
-  return results.map((result) => result.ids.map((id) => {
-    if (!firstSeen.has(id)) firstSeen.set(id, firstSeen.size);
-    return firstSeen.get(id) ?? -1;
-  }));
+  return results.map((result) =>
+    result.ids.map((id) => {
+      if (!firstSeen.has(id)) firstSeen.set(id, firstSeen.size);
+      return firstSeen.get(id) ?? -1;
+    }),
+  );
 }
 
 /** An error's message and its causes' (drivers wrap the database's error differently). */
@@ -32,7 +40,11 @@ const itemArbitrary: fc.Arbitrary<IngestItem> = fc.record(
   { requiredKeys: ['content', 'embedding'] },
 );
 // An external id may appear once per batch.
-const batchArbitrary = fc.uniqueArray(itemArbitrary, { minLength: 1, maxLength: 8, selector: (item) => item.externalId ?? Symbol('unkeyed') });
+const batchArbitrary = fc.uniqueArray(itemArbitrary, {
+  minLength: 1,
+  maxLength: 8,
+  selector: (item) => item.externalId ?? Symbol('unkeyed'),
+});
 
 describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
   let harness: Harness;
@@ -42,18 +54,41 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
   });
   afterAll(() => harness?.close());
 
-  async function newCollection(dimensions: number, embeddingModel = 'external'): Promise<Collection> {
+  async function newCollection(
+    dimensions: number,
+    embeddingModel = 'external',
+  ): Promise<Collection> {
     const name = `bulk-${++collectionCount}`;
     await harness.as().collections.create({ name, dimensions, embeddingModel });
     return loadCollection(harness.database.db, name);
   }
   const bulk = (collection: Collection, items: readonly IngestItem[], tenant = 'default') =>
-    bulkIngestDocuments(harness.database, defaultLimits, harness.services.embeddings, collection, tenant, items);
+    bulkIngestDocuments(
+      harness.database,
+      defaultLimits,
+      harness.services.embeddings,
+      collection,
+      tenant,
+      items,
+    );
   const perRequest = (collection: Collection, items: readonly IngestItem[], tenant = 'default') =>
-    ingestDocuments(harness.database.db, defaultLimits, harness.services.embeddings, collection, tenant, items);
+    ingestDocuments(
+      harness.database.db,
+      defaultLimits,
+      harness.services.embeddings,
+      collection,
+      tenant,
+      items,
+    );
   async function stored(collection: Collection) {
     const rows = await harness.database.db
-      .select({ content: documents.content, metadata: documents.metadata, externalId: documents.externalId, embedding: documents.embedding, tenant: documents.tenantId })
+      .select({
+        content: documents.content,
+        metadata: documents.metadata,
+        externalId: documents.externalId,
+        embedding: documents.embedding,
+        tenant: documents.tenantId,
+      })
       .from(documents)
       .where(eq(documents.collectionId, collection.id));
     return rows.map((row) => JSON.stringify(row)).sort();
@@ -62,20 +97,24 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
 
   it('returns the same counts and ids as ingestDocuments, and stores the same rows, for any sequence of batches', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(batchArbitrary, { minLength: 1, maxLength: 4 }), async (batches) => {
-        const viaRequest = await newCollection(3);
-        const viaBulk = await newCollection(3);
-        const expected: IngestResult[] = [];
-        const actual: IngestResult[] = [];
-        for (const batch of batches) {
-          expected.push(await perRequest(viaRequest, batch));
-          actual.push(await bulk(viaBulk, batch));
-        }
-        const counts = (results: IngestResult[]) => results.map(({ inserted, updated, unchanged }) => ({ inserted, updated, unchanged }));
-        expect(counts(actual)).toEqual(counts(expected));
-        expect(idPattern(actual)).toEqual(idPattern(expected));
-        expect(await stored(viaBulk)).toEqual(await stored(viaRequest));
-      }),
+      fc.asyncProperty(
+        fc.array(batchArbitrary, { minLength: 1, maxLength: 4 }),
+        async (batches) => {
+          const viaRequest = await newCollection(3);
+          const viaBulk = await newCollection(3);
+          const expected: IngestResult[] = [];
+          const actual: IngestResult[] = [];
+          for (const batch of batches) {
+            expected.push(await perRequest(viaRequest, batch));
+            actual.push(await bulk(viaBulk, batch));
+          }
+          const counts = (results: IngestResult[]) =>
+            results.map(({ inserted, updated, unchanged }) => ({ inserted, updated, unchanged }));
+          expect(counts(actual)).toEqual(counts(expected));
+          expect(idPattern(actual)).toEqual(idPattern(expected));
+          expect(await stored(viaBulk)).toEqual(await stored(viaRequest));
+        },
+      ),
       { numRuns: target.name === 'pglite' ? 25 : 15, seed: 6 },
     );
   });
@@ -85,29 +124,59 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
   it.each([
     ['ingestDocuments', perRequest],
     ['bulkIngestDocuments', bulk],
-  ] as const)('%s: concurrent batches with the same keys in opposite orders all succeed', async (_, ingest) => {
-    const collection = await newCollection(3);
-    const batch = (round: number, reversed: boolean) => {
-      const items = Array.from({ length: 40 }, (_, i) => [
-        { externalId: `key-${i}`, content: `keyed ${i} round ${round} ${reversed}`, embedding: [1, i, round] },
-        { content: `unkeyed ${i} round ${round}`, embedding: [0, i, round] },
-      ]).flat();
-      return reversed ? items.reverse() : items;
-    };
-    for (let round = 0; round < 4; round += 1) {
-      const results = await Promise.allSettled([ingest(collection, batch(round, false)), ingest(collection, batch(round, true))]);
-      expect(results.flatMap((result) => (result.status === 'rejected' ? messages(result.reason) : []))).toEqual([]);
-    }
-    expect(await countIn(collection)).toBe(40 + 4 * 40);
-  });
+  ] as const)(
+    '%s: concurrent batches with the same keys in opposite orders all succeed',
+    async (_, ingest) => {
+      const collection = await newCollection(3);
+      const batch = (round: number, reversed: boolean) => {
+        const items = Array.from({ length: 40 }, (_, i) => [
+          {
+            externalId: `key-${i}`,
+            content: `keyed ${i} round ${round} ${reversed}`,
+            embedding: [1, i, round],
+          },
+          { content: `unkeyed ${i} round ${round}`, embedding: [0, i, round] },
+        ]).flat();
+        return reversed ? items.reverse() : items;
+      };
+      for (let round = 0; round < 4; round += 1) {
+        const results = await Promise.allSettled([
+          ingest(collection, batch(round, false)),
+          ingest(collection, batch(round, true)),
+        ]);
+        expect(
+          results.flatMap((result) =>
+            result.status === 'rejected' ? messages(result.reason) : [],
+          ),
+        ).toEqual([]);
+      }
+      expect(await countIn(collection)).toBe(40 + 4 * 40);
+    },
+  );
 
   it('upserts by external id: insert, then unchanged, then updated, keeping the id', async () => {
     const collection = await newCollection(3);
-    const first = await bulk(collection, [{ externalId: 'a', content: 'alpha', embedding: [1, 0, 0] }]);
+    const first = await bulk(collection, [
+      { externalId: 'a', content: 'alpha', embedding: [1, 0, 0] },
+    ]);
     expect(first).toMatchObject({ inserted: 1, updated: 0, unchanged: 0 });
-    expect(await bulk(collection, [{ externalId: 'a', content: 'alpha', embedding: [1, 0, 0] }])).toEqual({ ...first, inserted: 0, unchanged: 1 });
-    expect(await bulk(collection, [{ externalId: 'a', content: 'alpha 2', embedding: [1, 0, 0], metadata: { v: 2 } }])).toEqual({ ...first, inserted: 0, updated: 1 });
-    expect(await stored(collection)).toEqual([JSON.stringify({ content: 'alpha 2', metadata: { v: 2 }, externalId: 'a', embedding: [1, 0, 0], tenant: 'default' })]);
+    expect(
+      await bulk(collection, [{ externalId: 'a', content: 'alpha', embedding: [1, 0, 0] }]),
+    ).toEqual({ ...first, inserted: 0, unchanged: 1 });
+    expect(
+      await bulk(collection, [
+        { externalId: 'a', content: 'alpha 2', embedding: [1, 0, 0], metadata: { v: 2 } },
+      ]),
+    ).toEqual({ ...first, inserted: 0, updated: 1 });
+    expect(await stored(collection)).toEqual([
+      JSON.stringify({
+        content: 'alpha 2',
+        metadata: { v: 2 },
+        externalId: 'a',
+        embedding: [1, 0, 0],
+        tenant: 'default',
+      }),
+    ]);
   });
 
   it('deduplicates documents without an external id by content, within the batch and against stored ones', async () => {
@@ -119,11 +188,22 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
     ]);
     expect(result).toMatchObject({ inserted: 2, updated: 0, unchanged: 1 });
     expect(result.ids[2]).toBe(result.ids[0]);
-    expect(await bulk(collection, [{ content: 'same words', embedding: [1, 1, 1] }])).toEqual({ ids: [result.ids[0]], inserted: 0, updated: 0, unchanged: 1 });
+    expect(await bulk(collection, [{ content: 'same words', embedding: [1, 1, 1] }])).toEqual({
+      ids: [result.ids[0]],
+      inserted: 0,
+      updated: 0,
+      unchanged: 1,
+    });
     const [kept] = await harness.database.db
       .select({ metadata: documents.metadata })
       .from(documents)
-      .where(and(eq(documents.collectionId, collection.id), isNull(documents.externalId), eq(documents.content, 'same words')));
+      .where(
+        and(
+          eq(documents.collectionId, collection.id),
+          isNull(documents.externalId),
+          eq(documents.content, 'same words'),
+        ),
+      );
     // The first of the duplicates in input order is the one stored.
     expect(kept?.metadata).toEqual({ first: true });
     expect(await countIn(collection)).toBe(2);
@@ -144,8 +224,13 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
         { content: 'fine', embedding: [1, 1, 1] },
         { content: 'wrong size', embedding: [1, 1] },
       ]),
-    ).rejects.toMatchObject({ code: 'DIMENSION_MISMATCH', message: `collection '${collection.name}' expects 3 dimensions, got 2 (documents[1].embedding)` });
-    await expect(bulk(collection, [{ content: 'nan', embedding: [1, Number.NaN, 1] }])).rejects.toMatchObject({ code: 'INVALID_VECTOR' });
+    ).rejects.toMatchObject({
+      code: 'DIMENSION_MISMATCH',
+      message: `collection '${collection.name}' expects 3 dimensions, got 2 (documents[1].embedding)`,
+    });
+    await expect(
+      bulk(collection, [{ content: 'nan', embedding: [1, Number.NaN, 1] }]),
+    ).rejects.toMatchObject({ code: 'INVALID_VECTOR' });
     expect(await countIn(collection)).toBe(0);
   });
 
@@ -153,9 +238,12 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
     const collection = await newCollection(3);
     await bulk(collection, [{ externalId: 'kept', content: 'before', embedding: [1, 0, 0] }]);
     // The trigger fails the unkeyed merge, which runs after the keyed rows are already upserted.
-    await harness.database.db.execute(sql`create or replace function quarry_test_bulk_poison() returns trigger language plpgsql as $$
+    await harness.database.db
+      .execute(sql`create or replace function quarry_test_bulk_poison() returns trigger language plpgsql as $$
       begin if new.content = 'poison' then raise exception 'poisoned row'; end if; return new; end $$`);
-    await harness.database.db.execute(sql`create trigger quarry_test_bulk_poison before insert on documents for each row execute function quarry_test_bulk_poison()`);
+    await harness.database.db.execute(
+      sql`create trigger quarry_test_bulk_poison before insert on documents for each row execute function quarry_test_bulk_poison()`,
+    );
     try {
       await expect(
         bulk(collection, [
@@ -163,12 +251,25 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
           { externalId: 'new', content: 'new', embedding: [0, 0, 1] },
           { content: 'poison', embedding: [1, 1, 1] },
         ]),
-      ).rejects.toSatisfy((error) => messages(error).some((message) => message.includes('poisoned row')));
+      ).rejects.toSatisfy((error) =>
+        messages(error).some((message) => message.includes('poisoned row')),
+      );
     } finally {
       await harness.database.db.execute(sql`drop trigger quarry_test_bulk_poison on documents`);
     }
-    expect(await stored(collection)).toEqual([JSON.stringify({ content: 'before', metadata: {}, externalId: 'kept', embedding: [1, 0, 0], tenant: 'default' })]);
-    expect((await bulk(collection, [{ externalId: 'new', content: 'new', embedding: [0, 0, 1] }])).inserted).toBe(1);
+    expect(await stored(collection)).toEqual([
+      JSON.stringify({
+        content: 'before',
+        metadata: {},
+        externalId: 'kept',
+        embedding: [1, 0, 0],
+        tenant: 'default',
+      }),
+    ]);
+    expect(
+      (await bulk(collection, [{ externalId: 'new', content: 'new', embedding: [0, 0, 1] }]))
+        .inserted,
+    ).toBe(1);
   });
 
   it('stores everything when the database refuses the streamed rows once, as when a concurrent writer takes a key first', async () => {
@@ -176,9 +277,12 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
     await bulk(collection, [{ externalId: 'old', content: 'old', embedding: [1, 0, 0] }]);
     // The first insert of 'raced' fails as a unique violation would; sequences ignore rollbacks.
     await harness.database.db.execute(sql`create sequence quarry_test_race_seq`);
-    await harness.database.db.execute(sql`create or replace function quarry_test_race() returns trigger language plpgsql as $$
+    await harness.database.db
+      .execute(sql`create or replace function quarry_test_race() returns trigger language plpgsql as $$
       begin if new.content = 'raced' and nextval('quarry_test_race_seq') = 1 then raise unique_violation using message = 'simulated concurrent insert'; end if; return new; end $$`);
-    await harness.database.db.execute(sql`create trigger quarry_test_race before insert on documents for each row execute function quarry_test_race()`);
+    await harness.database.db.execute(
+      sql`create trigger quarry_test_race before insert on documents for each row execute function quarry_test_race()`,
+    );
     try {
       const result = await bulk(collection, [
         { externalId: 'old', content: 'old, changed', embedding: [1, 0, 0] },
@@ -198,14 +302,25 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
   it('refuses the same external id twice in one load', async () => {
     const collection = await newCollection(3);
     await expect(
-      bulk(collection, [{ externalId: 'dup', content: 'a', embedding: [1, 0, 0] }, { externalId: 'dup', content: 'b', embedding: [0, 1, 0] }]),
-    ).rejects.toMatchObject({ code: 'INVALID_INPUT', message: "documents[0] and documents[1] share externalId 'dup'; an external id may appear once per batch" });
+      bulk(collection, [
+        { externalId: 'dup', content: 'a', embedding: [1, 0, 0] },
+        { externalId: 'dup', content: 'b', embedding: [0, 1, 0] },
+      ]),
+    ).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message:
+        "documents[0] and documents[1] share externalId 'dup'; an external id may appear once per batch",
+    });
   });
 
   it('refuses text PostgreSQL cannot store, before writing anything', async () => {
     const collection = await newCollection(3);
-    await expect(bulk(collection, [{ content: 'nul \u0000 inside', embedding: [1, 0, 0] }])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
-    await expect(bulk(collection, [{ content: 'ok', embedding: [1, 0, 0], metadata: { note: 'nul \u0000' } }])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(
+      bulk(collection, [{ content: 'nul \u0000 inside', embedding: [1, 0, 0] }]),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(
+      bulk(collection, [{ content: 'ok', embedding: [1, 0, 0], metadata: { note: 'nul \u0000' } }]),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     expect(await countIn(collection)).toBe(0);
   });
 
@@ -213,13 +328,21 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
     const collection = await newCollection(16, 'test/bow-16');
     const [embedded] = await hashedBagOfWords('test/bow-16', 16).embed(['the quick brown fox']);
     await bulk(collection, [{ content: 'the quick brown fox' }]);
-    const [row] = await harness.database.db.select({ embedding: documents.embedding }).from(documents).where(eq(documents.collectionId, collection.id));
+    const [row] = await harness.database.db
+      .select({ embedding: documents.embedding })
+      .from(documents)
+      .where(eq(documents.collectionId, collection.id));
     expect(row?.embedding).toEqual(embedded?.map(Math.fround));
   });
 
   it('keeps the planner informed of a collection it grew, so key lookups go through the unique index', async () => {
     const collection = await newCollection(4);
-    const items = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => ({ content: `grown ${from + i}`, externalId: `g-${from + i}`, embedding: [1, 2, 3, from + i] }));
+    const items = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_, i) => ({
+        content: `grown ${from + i}`,
+        externalId: `g-${from + i}`,
+        embedding: [1, 2, 3, from + i],
+      }));
     await bulk(collection, items(0, 1_500));
     await bulk(collection, items(1_500, 1_510));
     const plan = await harness.database.db.execute(
@@ -231,7 +354,12 @@ describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
   it('loads more documents than one request may carry, each vector stored exactly as float32', async () => {
     const collection = await newCollection(32);
     const vectors = clusteredVectors(3_000, 32, 11);
-    const items = vectors.map((embedding, i) => ({ content: `document ${i}`, externalId: i % 2 === 0 ? `ext-${i}` : undefined, metadata: { i }, embedding }));
+    const items = vectors.map((embedding, i) => ({
+      content: `document ${i}`,
+      externalId: i % 2 === 0 ? `ext-${i}` : undefined,
+      metadata: { i },
+      embedding,
+    }));
     const result = await bulk(collection, items);
     expect(result).toMatchObject({ inserted: 3_000, updated: 0, unchanged: 0 });
     expect(new Set(result.ids).size).toBe(3_000);

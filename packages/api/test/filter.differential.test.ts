@@ -258,14 +258,12 @@ function filterArb(documents: readonly Metadata[]): fc.Arbitrary<MetadataFilter>
   })).filter;
 }
 
-const scenarioArb = fc
-  .array(metadataArb, { minLength: 2, maxLength: 12 })
-  .chain((documents) =>
-    fc.record({
-      documents: fc.constant(documents),
-      filters: fc.array(filterArb(documents), { minLength: 1, maxLength: 6 }),
-    }),
-  );
+const scenarioArb = fc.array(metadataArb, { minLength: 2, maxLength: 12 }).chain((documents) =>
+  fc.record({
+    documents: fc.constant(documents),
+    filters: fc.array(filterArb(documents), { minLength: 1, maxLength: 6 }),
+  }),
+);
 
 describe.each(testTargets())(
   'compiled filters select what the reference evaluator matches: $name',

@@ -25,9 +25,16 @@ export function gaussian(random: () => number): number {
 }
 
 /** Vectors from a Gaussian mixture: clustered, like real embeddings. */
-export function clusteredVectors(count: number, dimensions: number, seed: number, clusters = 16): number[][] {
+export function clusteredVectors(
+  count: number,
+  dimensions: number,
+  seed: number,
+  clusters = 16,
+): number[][] {
   const random = seededRandom(seed);
-  const centers = Array.from({ length: clusters }, () => Array.from({ length: dimensions }, () => gaussian(random)));
+  const centers = Array.from({ length: clusters }, () =>
+    Array.from({ length: dimensions }, () => gaussian(random)),
+  );
   return Array.from({ length: count }, () => {
     const center = centers[Math.floor(random() * clusters)] ?? [];
     return center.map((c) => Math.fround(c + 0.35 * gaussian(random)));
@@ -35,7 +42,11 @@ export function clusteredVectors(count: number, dimensions: number, seed: number
 }
 
 export function principal(scopes: Scope[], tenant?: string): Principal {
-  return { name: `test-${scopes.join('-')}${tenant ? `-${tenant}` : ''}`, scopes: new Set(scopes), tenant };
+  return {
+    name: `test-${scopes.join('-')}${tenant ? `-${tenant}` : ''}`,
+    scopes: new Set(scopes),
+    tenant,
+  };
 }
 
 export interface Harness {

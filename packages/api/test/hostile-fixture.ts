@@ -10,7 +10,10 @@ export type Outcome<T> = { accepted: true; value: T } | { accepted: false; error
  * never INTERNAL_SERVER_ERROR) and must leave every collection, document and index as it was.
  * Anything else thrown (a failed assertion, a non-tRPC error) propagates.
  */
-export async function refusedOrAnswered<T>(database: TestDatabase, call: () => Promise<T>): Promise<Outcome<T>> {
+export async function refusedOrAnswered<T>(
+  database: TestDatabase,
+  call: () => Promise<T>,
+): Promise<Outcome<T>> {
   const before = await fingerprint(database);
   try {
     return { accepted: true, value: await call() };
@@ -18,7 +21,10 @@ export async function refusedOrAnswered<T>(database: TestDatabase, call: () => P
     if (!(error instanceof TRPCError)) throw error;
     const status = getHTTPStatusCodeFromError(error);
     if (status < 400 || status >= 500) {
-      throw new Error(`refused with ${status} ${error.code} (${error.message}): ${String(error.cause)}`, { cause: error });
+      throw new Error(
+        `refused with ${status} ${error.code} (${error.message}): ${String(error.cause)}`,
+        { cause: error },
+      );
     }
     expect(await fingerprint(database)).toEqual(before);
     return { accepted: false, error };
@@ -31,9 +37,13 @@ export function verdict(outcome: Outcome<unknown>): string {
 }
 
 /** As `refusedOrAnswered`, for an input the API must refuse; returns the error's tRPC code. */
-export async function refused(database: TestDatabase, call: () => Promise<unknown>): Promise<string> {
+export async function refused(
+  database: TestDatabase,
+  call: () => Promise<unknown>,
+): Promise<string> {
   const outcome = await refusedOrAnswered(database, call);
-  if (outcome.accepted) throw new Error(`expected a refusal, got ${JSON.stringify(outcome.value).slice(0, 300)}`);
+  if (outcome.accepted)
+    throw new Error(`expected a refusal, got ${JSON.stringify(outcome.value).slice(0, 300)}`);
   return outcome.error.code;
 }
 
@@ -49,7 +59,9 @@ export function isStorable(text: string): boolean {
 export function everyString(value: unknown, test: (text: string) => boolean): boolean {
   if (typeof value === 'string') return test(value);
   if (value === null || typeof value !== 'object') return true;
-  return Object.entries(value).every(([key, inner]) => (Array.isArray(value) || test(key)) && everyString(inner, test));
+  return Object.entries(value).every(
+    ([key, inner]) => (Array.isArray(value) || test(key)) && everyString(inner, test),
+  );
 }
 
 /** Levels of arrays and objects (a scalar is 0, `{}` is 1). */

@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matchesFilter, type MetadataFilter } from '../src/filter';
 import { HARD_LIMITS } from '../src/limits';
 import { createHarness, principal, testTargets, type Harness } from './harness';
-import { everyString, isStorable, nested, nestingDepth, refusedOrAnswered, verdict } from './hostile-fixture';
+import {
+  everyString,
+  isStorable,
+  nested,
+  nestingDepth,
+  refusedOrAnswered,
+  verdict,
+} from './hostile-fixture';
 
 /**
  * Hostile input through the procedures, on every database target: each case is refused with a 4xx
@@ -18,7 +25,24 @@ const HALF_MAX = 65_504;
 
 const componentArb = fc.oneof(
   { arbitrary: fc.double({ min: -10, max: 10, noNaN: true }), weight: 6 },
-  { arbitrary: fc.constantFrom(Number.NaN, Infinity, -Infinity, 1e39, -3.5e38, FLOAT32_MAX, -3e38, HALF_MAX, -65_505, 1e5, -0, 5e-324, 1e-300), weight: 2 },
+  {
+    arbitrary: fc.constantFrom(
+      Number.NaN,
+      Infinity,
+      -Infinity,
+      1e39,
+      -3.5e38,
+      FLOAT32_MAX,
+      -3e38,
+      HALF_MAX,
+      -65_505,
+      1e5,
+      -0,
+      5e-324,
+      1e-300,
+    ),
+    weight: 2,
+  },
   { arbitrary: fc.double(), weight: 1 },
 );
 
@@ -35,7 +59,9 @@ function vectorSpecArb(dimensions: number): fc.Arbitrary<VectorSpec> {
     fc.record({
       length: fc.constant(length),
       fill: fc.double({ min: -1, max: 1, noNaN: true }),
-      overrides: fc.array(fc.tuple(fc.nat(Math.max(0, length - 1)), componentArb), { maxLength: length === 0 ? 0 : 3 }),
+      overrides: fc.array(fc.tuple(fc.nat(Math.max(0, length - 1)), componentArb), {
+        maxLength: length === 0 ? 0 : 3,
+      }),
     });
   return fc.oneof(
     { arbitrary: sized(dimensions), weight: 6 },
@@ -53,7 +79,9 @@ function vectorOf(spec: VectorSpec): number[] {
 /** The documented rule: the collection's length, finite float32 components, half precision above 2,000 dimensions. */
 function fits(vector: readonly number[], dimensions: number): boolean {
   const max = dimensions > 2000 ? HALF_MAX : FLOAT32_MAX;
-  return vector.length === dimensions && vector.every((x) => Number.isFinite(x) && Math.abs(x) <= max);
+  return (
+    vector.length === dimensions && vector.every((x) => Number.isFinite(x) && Math.abs(x) <= max)
+  );
 }
 
 /** Text with operators of every search syntax, quotes, controls and arbitrary code units. */
@@ -61,7 +89,41 @@ const queryTextArb = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 30 }),
   fc.string({ unit: 'grapheme', maxLength: 30 }),
   fc
-    .array(fc.constantFrom('plan', 'secret', 'acme', 'globex', '&', '|', '!', '<->', '<2>', ':*', '(', ')', '"', "'", '-', 'OR', 'AND', 'NOT', 'or', '\\', '*', ' ', '\t', '\n', '\u0000', '\ud800', '😀', 'İ', 'ß', "'; drop table documents; --"), { maxLength: 12 })
+    .array(
+      fc.constantFrom(
+        'plan',
+        'secret',
+        'acme',
+        'globex',
+        '&',
+        '|',
+        '!',
+        '<->',
+        '<2>',
+        ':*',
+        '(',
+        ')',
+        '"',
+        "'",
+        '-',
+        'OR',
+        'AND',
+        'NOT',
+        'or',
+        '\\',
+        '*',
+        ' ',
+        '\t',
+        '\n',
+        '\u0000',
+        '\ud800',
+        '😀',
+        'İ',
+        'ß',
+        "'; drop table documents; --",
+      ),
+      { maxLength: 12 },
+    )
     .map((parts) => parts.join('')),
   fc.constant('x'.repeat(HARD_LIMITS.queryTextChars + 1)),
 );
@@ -72,24 +134,66 @@ const seeded: Metadata[] = [
   { kind: 'b', n: 2.5, nested: { deep: { x: 'y' } } },
   { kind: 'a', n: -0.5, tags: [] },
   { kind: null, s: 'é', n: '3' },
-  { 'it\'s': true, '': 0, '__proto__': 'p' },
+  { "it's": true, '': 0, __proto__: 'p' },
   { n: 1e21, tags: ['red', ['red']], kind: 'C' },
   {},
   { kind: 'b', tags: [{ id: 1 }, { id: 2, x: 3 }], s: '😀' },
 ];
 
 const keyArb = fc.oneof(
-  fc.constantFrom<string | string[]>('kind', 'n', 'tags', 's', '', "it's", '__proto__', ['nested', 'deep', 'x'], ['tags', '0']),
+  fc.constantFrom<string | string[]>(
+    'kind',
+    'n',
+    'tags',
+    's',
+    '',
+    "it's",
+    '__proto__',
+    ['nested', 'deep', 'x'],
+    ['tags', '0'],
+  ),
   fc.string({ unit: 'binary', maxLength: 6 }),
   fc.array(fc.string({ maxLength: 4 }), { maxLength: 10 }),
   fc.constant('k'.repeat(300)),
 );
 const valueArb: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom<unknown>('a', 'b', 'C', 'red', 'é', '😀', 1, 2.5, -0, 1e21, null, true, Number.NaN, Infinity, '\u0000', '\ud800', 's'.repeat(1100)),
+  fc.constantFrom<unknown>(
+    'a',
+    'b',
+    'C',
+    'red',
+    'é',
+    '😀',
+    1,
+    2.5,
+    -0,
+    1e21,
+    null,
+    true,
+    Number.NaN,
+    Infinity,
+    '\u0000',
+    '\ud800',
+    's'.repeat(1100),
+  ),
   fc.jsonValue({ maxDepth: 3 }),
   fc.constant(nested(12, 'red')),
 );
-const opArb = fc.constantFrom('eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'nin', 'exists', 'contains', 'like', '$where', '');
+const opArb = fc.constantFrom(
+  'eq',
+  'ne',
+  'gt',
+  'gte',
+  'lt',
+  'lte',
+  'in',
+  'nin',
+  'exists',
+  'contains',
+  'like',
+  '$where',
+  '',
+);
 
 /**
  * Filters from well-formed to garbage: conditions with any operator and value, combinators nested
@@ -100,7 +204,11 @@ const { filter: filterArb } = fc.letrec<{ filter: unknown }>((tie) => ({
   filter: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.record({ key: keyArb, op: opArb, value: valueArb }, { requiredKeys: ['key', 'op'] }),
-    fc.record({ key: keyArb, op: fc.constantFrom('in', 'nin'), values: fc.array(valueArb, { maxLength: 120 }) }),
+    fc.record({
+      key: keyArb,
+      op: fc.constantFrom('in', 'nin'),
+      values: fc.array(valueArb, { maxLength: 120 }),
+    }),
     fc.record({ key: keyArb, op: fc.constant('eq'), value: valueArb, extra: fc.anything() }),
     fc.record({ and: fc.array(tie('filter'), { maxLength: 4 }) }),
     fc.record({ or: fc.array(tie('filter'), { maxLength: 4 }) }),
@@ -110,7 +218,9 @@ const { filter: filterArb } = fc.letrec<{ filter: unknown }>((tie) => ({
       for (let level = 0; level < depth; level++) wrapped = { not: wrapped };
       return wrapped;
     }),
-    fc.integer({ min: 50, max: 80 }).map((n) => ({ and: Array.from({ length: n }, (_, i) => ({ key: 'n', op: 'ne', value: i })) })),
+    fc.integer({ min: 50, max: 80 }).map((n) => ({
+      and: Array.from({ length: n }, (_, i) => ({ key: 'n', op: 'ne', value: i })),
+    })),
     fc.jsonValue({ maxDepth: 4 }),
   ),
 }));
@@ -134,35 +244,81 @@ describe.each(testTargets())('hostile input properties on $name', (target) => {
 
   beforeAll(async () => {
     harness = await createHarness(target, { limits });
-    for (const [name, dimensions] of [['small', 3], ['wide', 2001], ['filtered', 2], ['batches', 2]] as const) {
-      await harness.as().collections.create({ name, dimensions, metric: name === 'wide' ? 'l2' : 'cosine', embeddingModel: 'external' });
+    for (const [name, dimensions] of [
+      ['small', 3],
+      ['wide', 2001],
+      ['filtered', 2],
+      ['batches', 2],
+    ] as const) {
+      await harness.as().collections.create({
+        name,
+        dimensions,
+        metric: name === 'wide' ? 'l2' : 'cosine',
+        embeddingModel: 'external',
+      });
     }
-    seededIds = (await harness.as().documents.ingest({ collection: 'filtered', tenant: 'acme', documents: seeded.map((metadata, i) => ({ content: `plan number ${i}`, metadata, embedding: [1, i] })) })).ids;
-    await harness.as().documents.ingest({ collection: 'filtered', tenant: 'globex', documents: seeded.map((metadata, i) => ({ content: `globex plan ${i}`, metadata, embedding: [1, i] })) });
-    await harness.as().documents.ingest({ collection: 'small', documents: [{ content: 'anchor', embedding: [1, 0, 0] }] });
+    seededIds = (
+      await harness.as().documents.ingest({
+        collection: 'filtered',
+        tenant: 'acme',
+        documents: seeded.map((metadata, i) => ({
+          content: `plan number ${i}`,
+          metadata,
+          embedding: [1, i],
+        })),
+      })
+    ).ids;
+    await harness.as().documents.ingest({
+      collection: 'filtered',
+      tenant: 'globex',
+      documents: seeded.map((metadata, i) => ({
+        content: `globex plan ${i}`,
+        metadata,
+        embedding: [1, i],
+      })),
+    });
+    await harness.as().documents.ingest({
+      collection: 'small',
+      documents: [{ content: 'anchor', embedding: [1, 0, 0] }],
+    });
   });
   afterAll(() => harness?.close());
 
   it('vectors of any length and any component are refused with a 4xx, or stored as float32 and searchable', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom(['small', 3] as const, ['wide', 2001] as const).chain(([collection, dimensions]) => fc.tuple(fc.constant(collection), fc.constant(dimensions), vectorSpecArb(dimensions))),
+        fc
+          .constantFrom(['small', 3] as const, ['wide', 2001] as const)
+          .chain(([collection, dimensions]) =>
+            fc.tuple(fc.constant(collection), fc.constant(dimensions), vectorSpecArb(dimensions)),
+          ),
         async ([collection, dimensions, spec]) => {
           const vector = vectorOf(spec);
-        const valid = fits(vector, dimensions);
-        const search = await refusedOrAnswered(harness.database, () => harness.as().search.query({ collection, vector: vector, k: 3, exact: true }));
-        expect(verdict(search)).toMatch(valid ? /^accepted$/ : /^refused BAD_REQUEST/);
-        const ingest = await refusedOrAnswered(harness.database, () => harness.as().documents.ingest({ collection, documents: [{ content: `vector ${JSON.stringify(spec)}`, embedding: vector }] }));
-        expect(verdict(ingest)).toMatch(valid ? /^accepted$/ : /^refused BAD_REQUEST/);
-        if (!ingest.accepted) return;
-        const [id] = ingest.value.ids;
-        const stored = await harness.as().documents.get({ collection, id: id!, includeEmbedding: true });
-        // pgvector prints the shortest decimal that is the same float32: compare as float32 (and -0 as 0).
-        const float32 = (values: number[]) => values.map((x) => Math.fround(x) + 0);
-        expect(float32(stored.embedding ?? [])).toEqual(float32(vector));
-        const inspected = await harness.as().search.inspectDocument({ collection, vector: vector, documentId: id!, exact: true });
-        expect(inspected.passesFilter).toBe(true);
-        await harness.as().documents.delete({ collection, ids: [id!] });
+          const valid = fits(vector, dimensions);
+          const search = await refusedOrAnswered(harness.database, () =>
+            harness.as().search.query({ collection, vector: vector, k: 3, exact: true }),
+          );
+          expect(verdict(search)).toMatch(valid ? /^accepted$/ : /^refused BAD_REQUEST/);
+          const ingest = await refusedOrAnswered(harness.database, () =>
+            harness.as().documents.ingest({
+              collection,
+              documents: [{ content: `vector ${JSON.stringify(spec)}`, embedding: vector }],
+            }),
+          );
+          expect(verdict(ingest)).toMatch(valid ? /^accepted$/ : /^refused BAD_REQUEST/);
+          if (!ingest.accepted) return;
+          const [id] = ingest.value.ids;
+          const stored = await harness
+            .as()
+            .documents.get({ collection, id: id!, includeEmbedding: true });
+          // pgvector prints the shortest decimal that is the same float32: compare as float32 (and -0 as 0).
+          const float32 = (values: number[]) => values.map((x) => Math.fround(x) + 0);
+          expect(float32(stored.embedding ?? [])).toEqual(float32(vector));
+          const inspected = await harness
+            .as()
+            .search.inspectDocument({ collection, vector: vector, documentId: id!, exact: true });
+          expect(inspected.passesFilter).toBe(true);
+          await harness.as().documents.delete({ collection, ids: [id!] });
         },
       ),
       { numRuns: RUNS },
@@ -172,16 +328,26 @@ describe.each(testTargets())('hostile input properties on $name', (target) => {
   it('keyword and hybrid queries with any Unicode and operators are refused with a 4xx, or answered within the tenant', async () => {
     const acmeIds = new Set(seededIds);
     await fc.assert(
-      fc.asyncProperty(queryTextArb, fc.constantFrom('keyword', 'hybrid'), fc.integer({ min: 1, max: 20 }), async (text, mode, k) => {
-        const valid = text.length >= 1 && text.length <= HARD_LIMITS.queryTextChars && isStorable(text);
-        const outcome = await refusedOrAnswered(harness.database, () => harness.as(reader).search.query({ collection: 'filtered', mode, text, vector: [1, 0], k }));
-        expect(verdict(outcome)).toMatch(valid ? /^accepted$/ : /^refused BAD_REQUEST/);
-        if (!outcome.accepted) return;
-        const { results } = outcome.value;
-        expect(results.length).toBeLessThanOrEqual(k);
-        for (const result of results) expect(acmeIds.has(result.id)).toBe(true);
-        if (mode === 'hybrid') expect(results).toHaveLength(Math.min(k, seededIds.length));
-      }),
+      fc.asyncProperty(
+        queryTextArb,
+        fc.constantFrom('keyword', 'hybrid'),
+        fc.integer({ min: 1, max: 20 }),
+        async (text, mode, k) => {
+          const valid =
+            text.length >= 1 && text.length <= HARD_LIMITS.queryTextChars && isStorable(text);
+          const outcome = await refusedOrAnswered(harness.database, () =>
+            harness
+              .as(reader)
+              .search.query({ collection: 'filtered', mode, text, vector: [1, 0], k }),
+          );
+          expect(verdict(outcome)).toMatch(valid ? /^accepted$/ : /^refused BAD_REQUEST/);
+          if (!outcome.accepted) return;
+          const { results } = outcome.value;
+          expect(results.length).toBeLessThanOrEqual(k);
+          for (const result of results) expect(acmeIds.has(result.id)).toBe(true);
+          if (mode === 'hybrid') expect(results).toHaveLength(Math.min(k, seededIds.length));
+        },
+      ),
       { numRuns: RUNS * 2 },
     );
   });
@@ -193,10 +359,16 @@ describe.each(testTargets())('hostile input properties on $name', (target) => {
         const expectedIds = seededIds.filter((_, i) => expected?.[i]).sort();
         const f = filter as MetadataFilter;
         const as = harness.as(reader);
-        const count = await refusedOrAnswered(harness.database, () => as.documents.count({ collection: 'filtered', filter: f }));
-        expect(verdict(count)).toMatch(expected !== undefined ? /^accepted$/ : /^refused BAD_REQUEST/);
+        const count = await refusedOrAnswered(harness.database, () =>
+          as.documents.count({ collection: 'filtered', filter: f }),
+        );
+        expect(verdict(count)).toMatch(
+          expected !== undefined ? /^accepted$/ : /^refused BAD_REQUEST/,
+        );
         if (!count.accepted) {
-          const search = await refusedOrAnswered(harness.database, () => as.search.query({ collection: 'filtered', vector: [1, 0], filter: f }));
+          const search = await refusedOrAnswered(harness.database, () =>
+            as.search.query({ collection: 'filtered', vector: [1, 0], filter: f }),
+          );
           expect(search.accepted).toBe(false);
           return;
         }
@@ -204,7 +376,15 @@ describe.each(testTargets())('hostile input properties on $name', (target) => {
         const listed = await as.documents.list({ collection: 'filtered', filter: f, limit: 100 });
         expect(listed.items.map((item) => item.id).sort()).toEqual(expectedIds);
         for (const mode of ['vector', 'hybrid'] as const) {
-          const { results } = await as.search.query({ collection: 'filtered', mode, text: 'plan', vector: [1, 0], k: 50, exact: true, filter: f });
+          const { results } = await as.search.query({
+            collection: 'filtered',
+            mode,
+            text: 'plan',
+            vector: [1, 0],
+            k: 50,
+            exact: true,
+            filter: f,
+          });
           expect(results.map((r) => r.id).sort()).toEqual(expectedIds);
         }
       }),
@@ -216,10 +396,24 @@ describe.each(testTargets())('hostile input properties on $name', (target) => {
     await fc.assert(
       fc.asyncProperty(filterArb, async (filter) => {
         const expected = reference(filter);
-        const { ids } = await harness.as().documents.ingest({ collection: 'batches', documents: seeded.map((metadata, i) => ({ content: `doomed ${i}`, metadata, embedding: [1, i] })) });
-        const outcome = await refusedOrAnswered(harness.database, () => harness.as().documents.delete({ collection: 'batches', filter: filter as MetadataFilter }));
-        expect(verdict(outcome)).toMatch(expected !== undefined ? /^accepted$/ : /^refused BAD_REQUEST/);
-        if (outcome.accepted) expect(outcome.value.ids.sort()).toEqual(ids.filter((_, i) => expected?.[i]).sort());
+        const { ids } = await harness.as().documents.ingest({
+          collection: 'batches',
+          documents: seeded.map((metadata, i) => ({
+            content: `doomed ${i}`,
+            metadata,
+            embedding: [1, i],
+          })),
+        });
+        const outcome = await refusedOrAnswered(harness.database, () =>
+          harness
+            .as()
+            .documents.delete({ collection: 'batches', filter: filter as MetadataFilter }),
+        );
+        expect(verdict(outcome)).toMatch(
+          expected !== undefined ? /^accepted$/ : /^refused BAD_REQUEST/,
+        );
+        if (outcome.accepted)
+          expect(outcome.value.ids.sort()).toEqual(ids.filter((_, i) => expected?.[i]).sort());
         await harness.as().documents.delete({ collection: 'batches', all: true });
       }),
       { numRuns: RUNS },
@@ -229,16 +423,31 @@ describe.each(testTargets())('hostile input properties on $name', (target) => {
   it('batches of any size, content and metadata are refused whole with a 4xx, or stored exactly', async () => {
     const itemArb = fc.record(
       {
-        content: fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ minLength: 1_000, maxLength: 5_000 })),
-        metadata: fc.oneof(fc.dictionary(fc.string({ unit: 'binary', maxLength: 5 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }), fc.integer({ min: 1, max: 100 }).map((depth) => ({ d: nested(depth - 1) as JsonValue }))),
+        content: fc.oneof(
+          fc.string({ unit: 'binary', maxLength: 40 }),
+          fc.string({ minLength: 1_000, maxLength: 5_000 }),
+        ),
+        metadata: fc.oneof(
+          fc.dictionary(
+            fc.string({ unit: 'binary', maxLength: 5 }),
+            fc.jsonValue({ maxDepth: 2 }),
+            { maxKeys: 3 },
+          ),
+          fc.integer({ min: 1, max: 100 }).map((depth) => ({ d: nested(depth - 1) as JsonValue })),
+        ),
         externalId: fc.constantFrom('a', 'b', '\u0000', 'c'),
-        embedding: fc.oneof({ arbitrary: fc.constant([0.5, 0.5]), weight: 8 }, { arbitrary: fc.constantFrom([1], [Number.NaN, 1], [1e39, 0]), weight: 1 }),
+        embedding: fc.oneof(
+          { arbitrary: fc.constant([0.5, 0.5]), weight: 8 },
+          { arbitrary: fc.constantFrom([1], [Number.NaN, 1], [1e39, 0]), weight: 1 },
+        ),
       },
       { requiredKeys: ['content', 'embedding'] },
     );
     await fc.assert(
       fc.asyncProperty(fc.array(itemArb, { minLength: 1, maxLength: 30 }), async (documents) => {
-        const externalIds = documents.flatMap((d) => (d.externalId === undefined ? [] : [d.externalId]));
+        const externalIds = documents.flatMap((d) =>
+          d.externalId === undefined ? [] : [d.externalId],
+        );
         const wellFormed =
           new Set(externalIds).size === externalIds.length &&
           documents.every(
@@ -252,15 +461,23 @@ describe.each(testTargets())('hostile input properties on $name', (target) => {
           );
         const valid = wellFormed && documents.length <= limits.maxBatchDocuments;
         const bytes = Buffer.byteLength(JSON.stringify(documents));
-        const outcome = await refusedOrAnswered(harness.database, () => harness.as().documents.ingest({ collection: 'batches', documents: documents as never }));
-        if (wellFormed && documents.length > limits.maxBatchDocuments) expect(outcome.accepted ? 'accepted' : outcome.error.code).toBe('PAYLOAD_TOO_LARGE');
+        const outcome = await refusedOrAnswered(harness.database, () =>
+          harness.as().documents.ingest({ collection: 'batches', documents: documents as never }),
+        );
+        if (wellFormed && documents.length > limits.maxBatchDocuments)
+          expect(outcome.accepted ? 'accepted' : outcome.error.code).toBe('PAYLOAD_TOO_LARGE');
         // A valid batch may still be refused for its size, but only near the byte limit.
-        if (outcome.accepted || bytes < limits.maxPayloadBytes / 2) expect(verdict(outcome)).toMatch(valid ? /^accepted$/ : /^refused/);
+        if (outcome.accepted || bytes < limits.maxPayloadBytes / 2)
+          expect(verdict(outcome)).toMatch(valid ? /^accepted$/ : /^refused/);
         if (!outcome.accepted) return;
         // Documents without an external id and with the same content are one document (dedupe).
         for (const [i, id] of outcome.value.ids.entries()) {
           const stored = await harness.as().documents.get({ collection: 'batches', id });
-          expect({ content: stored.content, metadata: stored.metadata, externalId: stored.externalId }).toEqual({
+          expect({
+            content: stored.content,
+            metadata: stored.metadata,
+            externalId: stored.externalId,
+          }).toEqual({
             content: documents[i]!.content,
             metadata: JSON.parse(JSON.stringify(documents[i]!.metadata ?? {})) as unknown,
             externalId: documents[i]!.externalId ?? null,

@@ -9,29 +9,51 @@ describe.each(testTargets())('documents.ingest on $name', (target) => {
       providers: [hashedBagOfWords('test/bow-16', 16)],
       limits: { maxBatchDocuments: 50, maxPayloadBytes: 64 * 1024 },
     });
-    await harness.as().collections.create({ name: 'notes', dimensions: 16, embeddingModel: 'test/bow-16' });
-    await harness.as().collections.create({ name: 'vectors', dimensions: 3, embeddingModel: 'external' });
+    await harness
+      .as()
+      .collections.create({ name: 'notes', dimensions: 16, embeddingModel: 'test/bow-16' });
+    await harness
+      .as()
+      .collections.create({ name: 'vectors', dimensions: 3, embeddingModel: 'external' });
   });
   afterAll(() => harness?.close());
 
-  const count = async (collection: string) => (await harness.as().documents.count({ collection })).count;
+  const count = async (collection: string) =>
+    (await harness.as().documents.count({ collection })).count;
 
   it('embeds documents that come without a vector, with the collection model', async () => {
-    const result = await harness.as().documents.ingest({ collection: 'notes', documents: [{ content: 'the quick brown fox' }] });
+    const result = await harness
+      .as()
+      .documents.ingest({ collection: 'notes', documents: [{ content: 'the quick brown fox' }] });
     expect(result).toMatchObject({ inserted: 1, updated: 0, unchanged: 0 });
-    const stored = await harness.as().documents.get({ collection: 'notes', id: result.ids[0] ?? '', includeEmbedding: true });
+    const stored = await harness
+      .as()
+      .documents.get({ collection: 'notes', id: result.ids[0] ?? '', includeEmbedding: true });
     expect(stored.dimensions).toBe(16);
     expect(stored.norm).toBeCloseTo(1, 5);
   });
 
   it('upserts by external id: insert, then unchanged, then updated', async () => {
-    const first = await harness.as().documents.ingest({ collection: 'vectors', documents: [{ externalId: 'a', content: 'alpha', embedding: [1, 0, 0] }] });
+    const first = await harness.as().documents.ingest({
+      collection: 'vectors',
+      documents: [{ externalId: 'a', content: 'alpha', embedding: [1, 0, 0] }],
+    });
     expect(first).toMatchObject({ inserted: 1, updated: 0, unchanged: 0 });
-    const again = await harness.as().documents.ingest({ collection: 'vectors', documents: [{ externalId: 'a', content: 'alpha', embedding: [1, 0, 0] }] });
+    const again = await harness.as().documents.ingest({
+      collection: 'vectors',
+      documents: [{ externalId: 'a', content: 'alpha', embedding: [1, 0, 0] }],
+    });
     expect(again).toMatchObject({ inserted: 0, updated: 0, unchanged: 1, ids: first.ids });
-    const changed = await harness.as().documents.ingest({ collection: 'vectors', documents: [{ externalId: 'a', content: 'alpha 2', embedding: [1, 0, 0], metadata: { v: 2 } }] });
+    const changed = await harness.as().documents.ingest({
+      collection: 'vectors',
+      documents: [
+        { externalId: 'a', content: 'alpha 2', embedding: [1, 0, 0], metadata: { v: 2 } },
+      ],
+    });
     expect(changed).toMatchObject({ inserted: 0, updated: 1, unchanged: 0, ids: first.ids });
-    const stored = await harness.as().documents.get({ collection: 'vectors', id: first.ids[0] ?? '' });
+    const stored = await harness
+      .as()
+      .documents.get({ collection: 'vectors', id: first.ids[0] ?? '' });
     expect(stored).toMatchObject({ content: 'alpha 2', metadata: { v: 2 }, externalId: 'a' });
   });
 
@@ -47,7 +69,10 @@ describe.each(testTargets())('documents.ingest on $name', (target) => {
     });
     expect(result).toMatchObject({ inserted: 2, unchanged: 1 });
     expect(result.ids[0]).toBe(result.ids[1]);
-    const rerun = await harness.as().documents.ingest({ collection: 'vectors', documents: [{ content: 'same words', embedding: [0, 1, 0] }] });
+    const rerun = await harness.as().documents.ingest({
+      collection: 'vectors',
+      documents: [{ content: 'same words', embedding: [0, 1, 0] }],
+    });
     expect(rerun).toMatchObject({ inserted: 0, unchanged: 1, ids: [result.ids[0]] });
     expect(await count('vectors')).toBe(before + 2);
   });
@@ -62,15 +87,21 @@ describe.each(testTargets())('documents.ingest on $name', (target) => {
           { content: 'wrong size', embedding: [1, 1] },
         ],
       }),
-    ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: "collection 'vectors' expects 3 dimensions, got 2 (documents[1].embedding)" });
+    ).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: "collection 'vectors' expects 3 dimensions, got 2 (documents[1].embedding)",
+    });
     expect(await count('vectors')).toBe(before);
   });
 
   it('rolls back rows already written when the database fails later in the batch', async () => {
     // A trigger makes the database itself fail on the last document, after the keyed ones are written.
-    await harness.database.db.execute(sql`create or replace function quarry_test_poison() returns trigger language plpgsql as $$
+    await harness.database.db
+      .execute(sql`create or replace function quarry_test_poison() returns trigger language plpgsql as $$
       begin if new.content = 'poison' then raise exception 'poisoned row'; end if; return new; end $$`);
-    await harness.database.db.execute(sql`create trigger quarry_test_poison before insert on documents for each row execute function quarry_test_poison()`);
+    await harness.database.db.execute(
+      sql`create trigger quarry_test_poison before insert on documents for each row execute function quarry_test_poison()`,
+    );
     const before = await count('vectors');
     try {
       await expect(
@@ -89,8 +120,13 @@ describe.each(testTargets())('documents.ingest on $name', (target) => {
   });
 
   it('refuses a batch over the configured size, saying the cap', async () => {
-    const documents = Array.from({ length: 51 }, (_, i) => ({ content: `doc ${i}`, embedding: [i, 1, 1] }));
-    await expect(harness.as().documents.ingest({ collection: 'vectors', documents })).rejects.toMatchObject({
+    const documents = Array.from({ length: 51 }, (_, i) => ({
+      content: `doc ${i}`,
+      embedding: [i, 1, 1],
+    }));
+    await expect(
+      harness.as().documents.ingest({ collection: 'vectors', documents }),
+    ).rejects.toMatchObject({
       code: 'PAYLOAD_TOO_LARGE',
       message: 'a batch holds at most 50 documents, got 51; split it into smaller batches',
     });
@@ -98,16 +134,30 @@ describe.each(testTargets())('documents.ingest on $name', (target) => {
 
   it('refuses a payload over the configured bytes', async () => {
     const documents = [{ content: 'x'.repeat(70 * 1024), embedding: [1, 1, 1] }];
-    await expect(harness.as().documents.ingest({ collection: 'vectors', documents })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    await expect(
+      harness.as().documents.ingest({ collection: 'vectors', documents }),
+    ).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
   });
 
   it('refuses NaN and Infinity components', async () => {
-    await expect(harness.as().documents.ingest({ collection: 'vectors', documents: [{ content: 'nan', embedding: [1, Number.NaN, 1] }] })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-    await expect(harness.as().documents.ingest({ collection: 'vectors', documents: [{ content: 'inf', embedding: [1, Number.POSITIVE_INFINITY, 1] }] })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(
+      harness.as().documents.ingest({
+        collection: 'vectors',
+        documents: [{ content: 'nan', embedding: [1, Number.NaN, 1] }],
+      }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(
+      harness.as().documents.ingest({
+        collection: 'vectors',
+        documents: [{ content: 'inf', embedding: [1, Number.POSITIVE_INFINITY, 1] }],
+      }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 
   it('names an unknown collection', async () => {
-    await expect(harness.as().documents.ingest({ collection: 'missing', documents: [{ content: 'x' }] })).rejects.toMatchObject({
+    await expect(
+      harness.as().documents.ingest({ collection: 'missing', documents: [{ content: 'x' }] }),
+    ).rejects.toMatchObject({
       code: 'NOT_FOUND',
       message: "collection 'missing' does not exist; create it first or check the name",
     });
@@ -115,20 +165,43 @@ describe.each(testTargets())('documents.ingest on $name', (target) => {
 
   it('refuses the same external id twice in one batch', async () => {
     await expect(
-      harness.as().documents.ingest({ collection: 'vectors', documents: [{ externalId: 'dup', content: 'a', embedding: [1, 0, 0] }, { externalId: 'dup', content: 'b', embedding: [0, 1, 0] }] }),
-    ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: "documents[0] and documents[1] share externalId 'dup'; an external id may appear once per batch" });
+      harness.as().documents.ingest({
+        collection: 'vectors',
+        documents: [
+          { externalId: 'dup', content: 'a', embedding: [1, 0, 0] },
+          { externalId: 'dup', content: 'b', embedding: [0, 1, 0] },
+        ],
+      }),
+    ).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message:
+        "documents[0] and documents[1] share externalId 'dup'; an external id may appear once per batch",
+    });
   });
 
   it('refuses text-only documents when the collection model is not available', async () => {
-    await expect(harness.as().documents.ingest({ collection: 'vectors', documents: [{ content: 'no vector' }] })).rejects.toMatchObject({
+    await expect(
+      harness
+        .as()
+        .documents.ingest({ collection: 'vectors', documents: [{ content: 'no vector' }] }),
+    ).rejects.toMatchObject({
       code: 'BAD_REQUEST',
-      message: "collection 'vectors' uses model 'external', which this server cannot run; send an embedding with each document",
+      message:
+        "collection 'vectors' uses model 'external', which this server cannot run; send an embedding with each document",
     });
   });
 
   it('pages through documents with a cursor, newest first, without repeats', async () => {
-    await harness.as().collections.create({ name: 'paged', dimensions: 2, embeddingModel: 'external' });
-    await harness.as().documents.ingest({ collection: 'paged', documents: Array.from({ length: 7 }, (_, i) => ({ content: `page doc ${i}`, embedding: [i + 1, 1] })) });
+    await harness
+      .as()
+      .collections.create({ name: 'paged', dimensions: 2, embeddingModel: 'external' });
+    await harness.as().documents.ingest({
+      collection: 'paged',
+      documents: Array.from({ length: 7 }, (_, i) => ({
+        content: `page doc ${i}`,
+        embedding: [i + 1, 1],
+      })),
+    });
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
@@ -141,7 +214,9 @@ describe.each(testTargets())('documents.ingest on $name', (target) => {
   });
 
   it('deletes by filter, and refuses an unfiltered delete without all: true', async () => {
-    await harness.as().collections.create({ name: 'deletable', dimensions: 2, embeddingModel: 'external' });
+    await harness
+      .as()
+      .collections.create({ name: 'deletable', dimensions: 2, embeddingModel: 'external' });
     await harness.as().documents.ingest({
       collection: 'deletable',
       documents: [
@@ -149,10 +224,17 @@ describe.each(testTargets())('documents.ingest on $name', (target) => {
         { content: 'drop', embedding: [0, 1], metadata: { keep: false } },
       ],
     });
-    await expect(harness.as().documents.delete({ collection: 'deletable' })).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
-    const deleted = await harness.as().documents.delete({ collection: 'deletable', filter: { key: 'keep', op: 'eq', value: false } });
+    await expect(harness.as().documents.delete({ collection: 'deletable' })).rejects.toMatchObject({
+      code: 'PRECONDITION_FAILED',
+    });
+    const deleted = await harness.as().documents.delete({
+      collection: 'deletable',
+      filter: { key: 'keep', op: 'eq', value: false },
+    });
     expect(deleted.deleted).toBe(1);
     expect(await count('deletable')).toBe(1);
-    expect((await harness.as().documents.delete({ collection: 'deletable', all: true })).deleted).toBe(1);
+    expect(
+      (await harness.as().documents.delete({ collection: 'deletable', all: true })).deleted,
+    ).toBe(1);
   });
 });

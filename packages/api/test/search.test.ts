@@ -1,9 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHarness, clusteredVectors, hashedBagOfWords, testTargets, type Harness } from './harness';
+import {
+  createHarness,
+  clusteredVectors,
+  hashedBagOfWords,
+  testTargets,
+  type Harness,
+} from './harness';
 
 const DIMENSIONS = 16;
 const COUNT = 600;
-const topics = ['apple orchard harvest', 'river boat fishing', 'mountain snow climbing', 'city traffic noise'];
+const topics = [
+  'apple orchard harvest',
+  'river boat fishing',
+  'mountain snow climbing',
+  'city traffic noise',
+];
 const vectors = clusteredVectors(COUNT, DIMENSIONS, 7, 8);
 
 function cosineDistance(a: readonly number[], b: readonly number[]): number {
@@ -23,14 +34,28 @@ describe.each(testTargets())('search on $name', (target) => {
   let harness: Harness;
   const ids: string[] = [];
   beforeAll(async () => {
-    harness = await createHarness(target, { limits: { exactSearchMaxRows: 100, maxK: 100 }, providers: [hashedBagOfWords('test/bow-16', DIMENSIONS)] });
-    await harness.as().collections.create({ name: 'corpus', dimensions: DIMENSIONS, embeddingModel: 'test/bow-16' });
+    harness = await createHarness(target, {
+      limits: { exactSearchMaxRows: 100, maxK: 100 },
+      providers: [hashedBagOfWords('test/bow-16', DIMENSIONS)],
+    });
+    await harness.as().collections.create({
+      name: 'corpus',
+      dimensions: DIMENSIONS,
+      embeddingModel: 'test/bow-16',
+    });
     for (let start = 0; start < COUNT; start += 200) {
       const batch = vectors.slice(start, start + 200).map((embedding, offset) => {
         const i = start + offset;
-        return { externalId: `doc-${i}`, content: `${topics[i % topics.length]} note ${i}`, embedding, metadata: { bucket: i % 10, topic: i % topics.length, even: i % 2 === 0 } };
+        return {
+          externalId: `doc-${i}`,
+          content: `${topics[i % topics.length]} note ${i}`,
+          embedding,
+          metadata: { bucket: i % 10, topic: i % topics.length, even: i % 2 === 0 },
+        };
       });
-      ids.push(...(await harness.as().documents.ingest({ collection: 'corpus', documents: batch })).ids);
+      ids.push(
+        ...(await harness.as().documents.ingest({ collection: 'corpus', documents: batch })).ids,
+      );
     }
   });
   afterAll(() => harness?.close());
@@ -38,7 +63,9 @@ describe.each(testTargets())('search on $name', (target) => {
   const query = vectors[0]!.map((x, i) => x + (i % 2 ? 0.05 : -0.05));
 
   it('returns the exact nearest neighbours, closest first, with similarity = 1 − cosine distance', async () => {
-    const { results, stats } = await harness.as().search.query({ collection: 'corpus', vector: query, k: 10, exact: true });
+    const { results, stats } = await harness
+      .as()
+      .search.query({ collection: 'corpus', vector: query, k: 10, exact: true });
     const expected = vectors
       .map((v, i) => ({ i, d: cosineDistance(query, v) }))
       .sort((a, b) => a.d - b.d)
@@ -53,15 +80,23 @@ describe.each(testTargets())('search on $name', (target) => {
   });
 
   it('answers an unrestricted query from the HNSW index with high overlap with exact search', async () => {
-    const exact = await harness.as().search.query({ collection: 'corpus', vector: query, k: 10, exact: true });
-    const approximate = await harness.as().search.query({ collection: 'corpus', vector: query, k: 10 });
+    const exact = await harness
+      .as()
+      .search.query({ collection: 'corpus', vector: query, k: 10, exact: true });
+    const approximate = await harness
+      .as()
+      .search.query({ collection: 'corpus', vector: query, k: 10 });
     expect(approximate.stats.strategy).toBe('hnsw');
-    const overlap = approximate.results.filter((r) => exact.results.some((e) => e.id === r.id)).length;
+    const overlap = approximate.results.filter((r) =>
+      exact.results.some((e) => e.id === r.id),
+    ).length;
     expect(overlap).toBeGreaterThanOrEqual(9);
   });
 
   it('orders by the distance operator through the collection HNSW index (EXPLAIN)', async () => {
-    const { plan } = await harness.as().search.query({ collection: 'corpus', vector: query, k: 10, explain: true });
+    const { plan } = await harness
+      .as()
+      .search.query({ collection: 'corpus', vector: query, k: 10, explain: true });
     const text = (plan ?? []).join('\n');
     expect(text).toMatch(/Index Scan using documents_hnsw_c\d+_m16_efc64 on documents/);
     expect(text).toMatch(/Order By: \(\(embedding\)::vector\(16\) <=> /);
@@ -69,29 +104,64 @@ describe.each(testTargets())('search on $name', (target) => {
   });
 
   it('restricts results to the metadata filter', async () => {
-    const { results } = await harness.as().search.query({ collection: 'corpus', vector: query, k: 20, filter: { key: 'bucket', op: 'eq', value: 3 } });
+    const { results } = await harness.as().search.query({
+      collection: 'corpus',
+      vector: query,
+      k: 20,
+      filter: { key: 'bucket', op: 'eq', value: 3 },
+    });
     expect(results).toHaveLength(20);
     expect(results.every((r) => r.metadata.bucket === 3)).toBe(true);
   });
 
   it('answers a selective filter exactly, and a broad one with the iterative index scan', async () => {
     // 60 rows have bucket 3 (≤ 100, the configured exactSearchMaxRows); 300 are even (> 100).
-    const selective = await harness.as().search.query({ collection: 'corpus', vector: query, k: 5, filter: { key: 'bucket', op: 'eq', value: 3 } });
+    const selective = await harness.as().search.query({
+      collection: 'corpus',
+      vector: query,
+      k: 5,
+      filter: { key: 'bucket', op: 'eq', value: 3 },
+    });
     expect(selective.stats).toMatchObject({ strategy: 'exact', matchedRows: 60 });
-    const broad = await harness.as().search.query({ collection: 'corpus', vector: query, k: 5, filter: { key: 'even', op: 'eq', value: true } });
-    expect(broad.stats).toMatchObject({ strategy: 'hnsw_iterative', matchedRows: 101, matchedRowsCappedAt: 100 });
+    const broad = await harness.as().search.query({
+      collection: 'corpus',
+      vector: query,
+      k: 5,
+      filter: { key: 'even', op: 'eq', value: true },
+    });
+    expect(broad.stats).toMatchObject({
+      strategy: 'hnsw_iterative',
+      matchedRows: 101,
+      matchedRowsCappedAt: 100,
+    });
   });
 
   it('switches strategy exactly at the exactSearchMaxRows boundary', async () => {
     const boundary = await createHarness(target, { limits: { exactSearchMaxRows: 60 } });
     try {
-      await boundary.as().collections.create({ name: 'corpus', dimensions: DIMENSIONS, embeddingModel: 'external' });
+      await boundary
+        .as()
+        .collections.create({ name: 'corpus', dimensions: DIMENSIONS, embeddingModel: 'external' });
       await boundary.as().documents.ingest({
         collection: 'corpus',
-        documents: vectors.slice(0, 200).map((embedding, i) => ({ content: `n ${i}`, embedding, metadata: { group: i < 60 ? 'a' : i < 121 ? 'b' : 'c' } })),
+        documents: vectors.slice(0, 200).map((embedding, i) => ({
+          content: `n ${i}`,
+          embedding,
+          metadata: { group: i < 60 ? 'a' : i < 121 ? 'b' : 'c' },
+        })),
       });
-      const atLimit = await boundary.as().search.query({ collection: 'corpus', vector: query, k: 5, filter: { key: 'group', op: 'eq', value: 'a' } });
-      const overLimit = await boundary.as().search.query({ collection: 'corpus', vector: query, k: 5, filter: { key: 'group', op: 'eq', value: 'b' } });
+      const atLimit = await boundary.as().search.query({
+        collection: 'corpus',
+        vector: query,
+        k: 5,
+        filter: { key: 'group', op: 'eq', value: 'a' },
+      });
+      const overLimit = await boundary.as().search.query({
+        collection: 'corpus',
+        vector: query,
+        k: 5,
+        filter: { key: 'group', op: 'eq', value: 'b' },
+      });
       expect(atLimit.stats.strategy).toBe('exact');
       expect(overLimit.stats.strategy).toBe('hnsw_iterative');
       expect(overLimit.results).toHaveLength(5);
@@ -103,31 +173,56 @@ describe.each(testTargets())('search on $name', (target) => {
 
   it('returns k results whenever at least k documents match, even far from the query', async () => {
     // Topic 3 documents that are also in bucket 7: few, scattered across clusters.
-    const filter = { and: [{ key: 'topic', op: 'eq' as const, value: 3 }, { key: 'even', op: 'eq' as const, value: false }] };
+    const filter = {
+      and: [
+        { key: 'topic', op: 'eq' as const, value: 3 },
+        { key: 'even', op: 'eq' as const, value: false },
+      ],
+    };
     const matching = (await harness.as().documents.count({ collection: 'corpus', filter })).count;
     expect(matching).toBeGreaterThan(100);
-    const { results, stats } = await harness.as().search.query({ collection: 'corpus', vector: query, k: 100, filter });
+    const { results, stats } = await harness
+      .as()
+      .search.query({ collection: 'corpus', vector: query, k: 100, filter });
     expect(results).toHaveLength(100);
     expect(stats.fewerThanK).toBe(false);
   });
 
   it('says when fewer than k documents exist', async () => {
-    const { results, stats } = await harness.as().search.query({ collection: 'corpus', vector: query, k: 50, filter: { key: 'bucket', op: 'in', values: [] } });
+    const { results, stats } = await harness.as().search.query({
+      collection: 'corpus',
+      vector: query,
+      k: 50,
+      filter: { key: 'bucket', op: 'in', values: [] },
+    });
     expect(results).toHaveLength(0);
     expect(stats.fewerThanK).toBe(true);
   });
 
   it('drops results below the similarity threshold', async () => {
-    const all = await harness.as().search.query({ collection: 'corpus', vector: query, k: 30, exact: true });
+    const all = await harness
+      .as()
+      .search.query({ collection: 'corpus', vector: query, k: 30, exact: true });
     const cut = all.results[9]!.similarity!;
-    const { results } = await harness.as().search.query({ collection: 'corpus', vector: query, k: 30, exact: true, minSimilarity: cut });
+    const { results } = await harness.as().search.query({
+      collection: 'corpus',
+      vector: query,
+      k: 30,
+      exact: true,
+      minSimilarity: cut,
+    });
     expect(results.length).toBeGreaterThanOrEqual(10);
     expect(results.every((r) => (r.similarity ?? -Infinity) >= cut)).toBe(true);
   });
 
   it('answers an unreachable threshold with nothing, without walking the index', async () => {
     const { results, plan } = await harness.as().search.query({
-      collection: 'corpus', vector: query, k: 10, minSimilarity: 0.999999, filter: { key: 'even', op: 'eq', value: true }, explain: true,
+      collection: 'corpus',
+      vector: query,
+      k: 10,
+      minSimilarity: 0.999999,
+      filter: { key: 'even', op: 'eq', value: true },
+      explain: true,
     });
     expect(results).toEqual([]);
     const indexLine = plan?.find((line) => line.includes('Index Scan using documents_hnsw')) ?? '';
@@ -136,79 +231,135 @@ describe.each(testTargets())('search on $name', (target) => {
   });
 
   it('finds documents by keyword with websearch syntax, and never fails on odd input', async () => {
-    const { results } = await harness.as().search.query({ collection: 'corpus', mode: 'keyword', text: 'fishing -apple', k: 5 });
+    const { results } = await harness
+      .as()
+      .search.query({ collection: 'corpus', mode: 'keyword', text: 'fishing -apple', k: 5 });
     expect(results).toHaveLength(5);
-    expect(results.every((r) => r.content.includes('fishing') && r.keywordRank !== null && r.vectorRank === null)).toBe(true);
+    expect(
+      results.every(
+        (r) => r.content.includes('fishing') && r.keywordRank !== null && r.vectorRank === null,
+      ),
+    ).toBe(true);
     for (const text of ['"unbalanced', '&&| !(', "author' = 'alice' OR '1'='1' --", ':* <-> )']) {
-      await expect(harness.as().search.query({ collection: 'corpus', mode: 'keyword', text, k: 5 })).resolves.toBeDefined();
+      await expect(
+        harness.as().search.query({ collection: 'corpus', mode: 'keyword', text, k: 5 }),
+      ).resolves.toBeDefined();
     }
   });
 
   it('fuses vector and keyword ranks by reciprocal rank in hybrid mode', async () => {
     const { results, stats } = await harness.as().search.query({
-      collection: 'corpus', mode: 'hybrid', text: 'river boat', vector: query, k: 10, hybrid: { rrfK: 60, vectorWeight: 1, keywordWeight: 2 },
+      collection: 'corpus',
+      mode: 'hybrid',
+      text: 'river boat',
+      vector: query,
+      k: 10,
+      hybrid: { rrfK: 60, vectorWeight: 1, keywordWeight: 2 },
     });
     expect(stats.mode).toBe('hybrid');
     expect(results).toHaveLength(10);
     for (const r of results) {
-      const expected = (r.vectorRank ? 1 / (60 + r.vectorRank) : 0) + (r.keywordRank ? 2 / (60 + r.keywordRank) : 0);
+      const expected =
+        (r.vectorRank ? 1 / (60 + r.vectorRank) : 0) +
+        (r.keywordRank ? 2 / (60 + r.keywordRank) : 0);
       expect(r.score).toBeCloseTo(expected, 12);
       expect(r.distance).not.toBeNull();
     }
-    expect(results.map((r) => r.score)).toEqual([...results.map((r) => r.score)].sort((a, b) => b - a));
+    expect(results.map((r) => r.score)).toEqual(
+      [...results.map((r) => r.score)].sort((a, b) => b - a),
+    );
     expect(results.some((r) => r.keywordRank !== null)).toBe(true);
   });
 
   it('plans the keyword half of a hybrid search as it plans a keyword search: the index scan settings of the vector half do not carry over', async () => {
     // A broad filter makes the vector half walk the HNSW index with sequential and bitmap scans
     // switched off; the keyword half that follows in the same transaction must get them back.
-    const shape = (plan: string[] | null) => (plan ?? []).filter((line) => !/^(Planning|Execution) Time/.test(line)).map((line) => line.replace(/\((cost|actual)[^)]*\)/g, '').trimEnd());
+    const shape = (plan: string[] | null) =>
+      (plan ?? [])
+        .filter((line) => !/^(Planning|Execution) Time/.test(line))
+        .map((line) => line.replace(/\((cost|actual)[^)]*\)/g, '').trimEnd());
     const filter = { key: 'even', op: 'eq', value: true } as const;
-    const hybrid = await harness.as().search.query({ collection: 'corpus', mode: 'hybrid', text: 'river boat', vector: query, k: 10, filter, explain: true });
-    const keyword = await harness.as().search.query({ collection: 'corpus', mode: 'keyword', text: 'river boat', k: 40, filter, explain: true });
+    const hybrid = await harness.as().search.query({
+      collection: 'corpus',
+      mode: 'hybrid',
+      text: 'river boat',
+      vector: query,
+      k: 10,
+      filter,
+      explain: true,
+    });
+    const keyword = await harness.as().search.query({
+      collection: 'corpus',
+      mode: 'keyword',
+      text: 'river boat',
+      k: 40,
+      filter,
+      explain: true,
+    });
     expect(hybrid.stats.strategy).toBe('hnsw_iterative');
     expect(hybrid.keywordPlan?.length).toBeGreaterThan(0);
     expect(shape(hybrid.keywordPlan)).toEqual(shape(keyword.keywordPlan));
   });
 
   it('refuses k above the server limit, naming it', async () => {
-    await expect(harness.as().search.query({ collection: 'corpus', vector: query, k: 101 })).rejects.toMatchObject({
+    await expect(
+      harness.as().search.query({ collection: 'corpus', vector: query, k: 101 }),
+    ).rejects.toMatchObject({
       code: 'BAD_REQUEST',
       message: expect.stringContaining('k is at most 100 on this server, got 101'),
     });
   });
 
   it('embeds query text with the collection model', async () => {
-    const { results } = await harness.as().search.query({ collection: 'corpus', text: 'anything at all', k: 3 });
+    const { results } = await harness
+      .as()
+      .search.query({ collection: 'corpus', text: 'anything at all', k: 3 });
     expect(results).toHaveLength(3);
   });
 
   it('finds more like a stored document, the document itself first', async () => {
-    const { results } = await harness.as().search.query({ collection: 'corpus', likeDocumentId: ids[42]!, k: 3, exact: true });
+    const { results } = await harness
+      .as()
+      .search.query({ collection: 'corpus', likeDocumentId: ids[42]!, k: 3, exact: true });
     expect(results[0]?.id).toBe(ids[42]);
   });
 
   it('refuses a query vector of the wrong dimension, naming both', async () => {
-    await expect(harness.as().search.query({ collection: 'corpus', vector: [1, 2, 3], k: 3 })).rejects.toMatchObject({
+    await expect(
+      harness.as().search.query({ collection: 'corpus', vector: [1, 2, 3], k: 3 }),
+    ).rejects.toMatchObject({
       code: 'BAD_REQUEST',
       message: "collection 'corpus' expects 16 dimensions, got 3 (query vector)",
     });
   });
 
   it('explains why a document is not in the results', async () => {
-    const exact = await harness.as().search.query({ collection: 'corpus', vector: query, k: 50, exact: true });
+    const exact = await harness
+      .as()
+      .search.query({ collection: 'corpus', vector: query, k: 50, exact: true });
     const twentieth = exact.results[19]!;
-    const inspected = await harness.as().search.inspectDocument({ collection: 'corpus', vector: query, k: 10, documentId: twentieth.id });
+    const inspected = await harness.as().search.inspectDocument({
+      collection: 'corpus',
+      vector: query,
+      k: 10,
+      documentId: twentieth.id,
+    });
     expect(inspected).toMatchObject({ exactRank: 20, withinK: false, passesFilter: true });
     expect(inspected.distance).toBeCloseTo(twentieth.distance!, 6);
     const filteredOut = await harness.as().search.inspectDocument({
-      collection: 'corpus', vector: query, k: 10, documentId: twentieth.id, filter: { key: 'bucket', op: 'eq', value: -1 },
+      collection: 'corpus',
+      vector: query,
+      k: 10,
+      documentId: twentieth.id,
+      filter: { key: 'bucket', op: 'eq', value: -1 },
     });
     expect(filteredOut).toMatchObject({ passesFilter: false, exactRank: null, withinK: false });
   });
 
   it('truncates content on request and says so', async () => {
-    const { results } = await harness.as().search.query({ collection: 'corpus', vector: query, k: 1, contentMaxChars: 5 });
+    const { results } = await harness
+      .as()
+      .search.query({ collection: 'corpus', vector: query, k: 1, contentMaxChars: 5 });
     expect(results[0]?.content).toHaveLength(5);
     expect(results[0]?.contentTruncated).toBe(true);
   });

@@ -18,8 +18,17 @@ describe.each(testTargets())('tenancy on $name', (target) => {
   const probe = [1, 0.5, 0.25];
   /** Documents of globex: the secret, its neighbour, and one in a collection acme has nothing in. */
   const globexDocuments = [
-    { content: 'globex secret plan', embedding: [1, 0.5, 0.25], externalId: 'plan-1', metadata: { kind: 'secret', globexOnly: true } },
-    { content: 'globex other plan', embedding: [0.9, 0.5, 0.3], metadata: { kind: 'other', globexOnly: 'yes' } },
+    {
+      content: 'globex secret plan',
+      embedding: [1, 0.5, 0.25],
+      externalId: 'plan-1',
+      metadata: { kind: 'secret', globexOnly: true },
+    },
+    {
+      content: 'globex other plan',
+      embedding: [0.9, 0.5, 0.3],
+      metadata: { kind: 'other', globexOnly: 'yes' },
+    },
   ];
   const secretTexts = ['globex', 'secret', 'globexOnly', 'plan-1'];
   const globexFilter: MetadataFilter = { key: 'kind', op: 'in', values: ['secret', 'other'] };
@@ -27,11 +36,30 @@ describe.each(testTargets())('tenancy on $name', (target) => {
   beforeAll(async () => {
     harness = await createHarness(target);
     acme = harness.as(principal(['read', 'write', 'admin'], 'acme'));
-    await harness.as().collections.create({ name: 'shared', dimensions: 3, embeddingModel: 'external' });
-    await harness.as().collections.create({ name: 'quiet', dimensions: 3, embeddingModel: 'external' });
-    globexIds = (await harness.as().documents.ingest({ collection: 'shared', tenant: 'globex', documents: globexDocuments })).ids;
-    globexIds.push(...(await harness.as().documents.ingest({ collection: 'quiet', tenant: 'globex', documents: [{ content: 'globex alone', embedding: probe, metadata: { globexOnly: 1 } }] })).ids);
-    await acme.documents.ingest({ collection: 'shared', documents: [{ content: 'acme own plan', embedding: [0, 1, 0], metadata: { kind: 'own' } }] });
+    await harness
+      .as()
+      .collections.create({ name: 'shared', dimensions: 3, embeddingModel: 'external' });
+    await harness
+      .as()
+      .collections.create({ name: 'quiet', dimensions: 3, embeddingModel: 'external' });
+    globexIds = (
+      await harness
+        .as()
+        .documents.ingest({ collection: 'shared', tenant: 'globex', documents: globexDocuments })
+    ).ids;
+    globexIds.push(
+      ...(
+        await harness.as().documents.ingest({
+          collection: 'quiet',
+          tenant: 'globex',
+          documents: [{ content: 'globex alone', embedding: probe, metadata: { globexOnly: 1 } }],
+        })
+      ).ids,
+    );
+    await acme.documents.ingest({
+      collection: 'shared',
+      documents: [{ content: 'acme own plan', embedding: [0, 1, 0], metadata: { kind: 'own' } }],
+    });
   });
   afterAll(() => harness?.close());
 
@@ -40,7 +68,9 @@ describe.each(testTargets())('tenancy on $name', (target) => {
     return Promise.all(
       ['shared', 'quiet'].map(async (name) => ({
         name,
-        documents: (await harness.as().documents.list({ collection: name, tenant: 'globex', limit: 500 })).items,
+        documents: (
+          await harness.as().documents.list({ collection: name, tenant: 'globex', limit: 500 })
+        ).items,
         keys: await harness.as().search.metadataKeys({ collection: name, tenant: 'globex' }),
       })),
     );
@@ -61,13 +91,18 @@ describe.each(testTargets())('tenancy on $name', (target) => {
 
   const cases: Record<string, () => Promise<void>> = {
     'collections.create': async () => {
-      const created = await acme.collections.create({ name: 'acme-made', dimensions: 3, embeddingModel: 'external' });
+      const created = await acme.collections.create({
+        name: 'acme-made',
+        dimensions: 3,
+        embeddingModel: 'external',
+      });
       expect(created.documentCount).toBe(0);
       revealsNothing(created);
     },
     'collections.list': async () => {
       const listed = await acme.collections.list();
-      for (const collection of listed) expect(collection.documentCount).toBe(await acmeCount(collection.name));
+      for (const collection of listed)
+        expect(collection.documentCount).toBe(await acmeCount(collection.name));
       expect(listed.find((c) => c.name === 'shared')?.documentCount).toBeGreaterThan(0);
       revealsNothing(listed);
     },
@@ -81,30 +116,50 @@ describe.each(testTargets())('tenancy on $name', (target) => {
       }
     },
     'collections.updateIndex': async () => {
-      const updated = await acme.collections.updateIndex({ name: 'quiet', hnsw: { m: 8, efConstruction: 32 } });
+      const updated = await acme.collections.updateIndex({
+        name: 'quiet',
+        hnsw: { m: 8, efConstruction: 32 },
+      });
       expect(updated.documentCount).toBe(await acmeCount('quiet'));
       revealsNothing(updated);
     },
     'collections.delete': async () => {
       for (const name of ['shared', 'quiet']) {
-        await expect(acme.collections.delete({ name, confirm: name })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+        await expect(acme.collections.delete({ name, confirm: name })).rejects.toMatchObject({
+          code: 'FORBIDDEN',
+        });
       }
     },
     'documents.ingest': async () => {
       // The same external id and content as globex's document make a new document of acme's own.
-      const { ids } = await acme.documents.ingest({ collection: 'shared', documents: [{ ...globexDocuments[0]!, metadata: { kind: 'copy' } }] });
+      const { ids } = await acme.documents.ingest({
+        collection: 'shared',
+        documents: [{ ...globexDocuments[0]!, metadata: { kind: 'copy' } }],
+      });
       expect(globexIds).not.toContain(ids[0]);
-      expect((await harness.as().documents.get({ collection: 'shared', id: ids[0]! })).tenant).toBe('acme');
+      expect((await harness.as().documents.get({ collection: 'shared', id: ids[0]! })).tenant).toBe(
+        'acme',
+      );
       await acme.documents.delete({ collection: 'shared', ids });
-      await expect(acme.documents.ingest({ collection: 'shared', tenant: 'globex', documents: [{ content: 'x', embedding: probe }] })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      await expect(
+        acme.documents.ingest({
+          collection: 'shared',
+          tenant: 'globex',
+          documents: [{ content: 'x', embedding: probe }],
+        }),
+      ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     },
     'documents.get': async () => {
       for (const id of globexIds) {
         for (const collection of ['shared', 'quiet']) {
-          await expect(acme.documents.get({ collection, id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+          await expect(acme.documents.get({ collection, id })).rejects.toMatchObject({
+            code: 'NOT_FOUND',
+          });
         }
       }
-      await expect(acme.documents.get({ collection: 'shared', id: globexIds[0]!, tenant: 'globex' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      await expect(
+        acme.documents.get({ collection: 'shared', id: globexIds[0]!, tenant: 'globex' }),
+      ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     },
     'documents.list': async () => {
       for (const collection of ['shared', 'quiet']) {
@@ -113,51 +168,116 @@ describe.each(testTargets())('tenancy on $name', (target) => {
         expect(items).toHaveLength(await acmeCount(collection));
         expect((await acme.documents.list({ collection, filter: globexFilter })).items).toEqual([]);
       }
-      await expect(acme.documents.list({ collection: 'shared', tenant: 'globex' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      await expect(
+        acme.documents.list({ collection: 'shared', tenant: 'globex' }),
+      ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     },
     'documents.count': async () => {
       for (const collection of ['shared', 'quiet']) {
-        expect((await acme.documents.count({ collection })).count).toBe(await acmeCount(collection));
+        expect((await acme.documents.count({ collection })).count).toBe(
+          await acmeCount(collection),
+        );
         expect((await acme.documents.count({ collection, filter: globexFilter })).count).toBe(0);
       }
-      await expect(acme.documents.count({ collection: 'shared', tenant: 'globex' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      await expect(
+        acme.documents.count({ collection: 'shared', tenant: 'globex' }),
+      ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     },
     'documents.delete': async () => {
-      expect(await acme.documents.delete({ collection: 'shared', ids: globexIds })).toEqual({ deleted: 0, ids: [] });
-      expect(await acme.documents.delete({ collection: 'shared', filter: globexFilter })).toEqual({ deleted: 0, ids: [] });
-      expect(await acme.documents.delete({ collection: 'shared', createdAfter: '2000-01-01T00:00:00Z', filter: { key: 'globexOnly', op: 'exists' } })).toEqual({ deleted: 0, ids: [] });
-      expect(await acme.documents.delete({ collection: 'quiet', all: true })).toEqual({ deleted: 0, ids: [] });
-      await expect(acme.documents.delete({ collection: 'shared', tenant: 'globex', all: true })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      expect(await acme.documents.delete({ collection: 'shared', ids: globexIds })).toEqual({
+        deleted: 0,
+        ids: [],
+      });
+      expect(await acme.documents.delete({ collection: 'shared', filter: globexFilter })).toEqual({
+        deleted: 0,
+        ids: [],
+      });
+      expect(
+        await acme.documents.delete({
+          collection: 'shared',
+          createdAfter: '2000-01-01T00:00:00Z',
+          filter: { key: 'globexOnly', op: 'exists' },
+        }),
+      ).toEqual({ deleted: 0, ids: [] });
+      expect(await acme.documents.delete({ collection: 'quiet', all: true })).toEqual({
+        deleted: 0,
+        ids: [],
+      });
+      await expect(
+        acme.documents.delete({ collection: 'shared', tenant: 'globex', all: true }),
+      ).rejects.toMatchObject({ code: 'FORBIDDEN' });
       // Acme's own: deleted, and put back for the cases after this one.
       const own = (await acme.documents.list({ collection: 'shared' })).items;
-      expect((await acme.documents.delete({ collection: 'shared', all: true })).deleted).toBe(own.length);
-      await acme.documents.ingest({ collection: 'shared', documents: own.map(({ content, metadata }) => ({ content, metadata, embedding: [0, 1, 0] })) });
+      expect((await acme.documents.delete({ collection: 'shared', all: true })).deleted).toBe(
+        own.length,
+      );
+      await acme.documents.ingest({
+        collection: 'shared',
+        documents: own.map(({ content, metadata }) => ({
+          content,
+          metadata,
+          embedding: [0, 1, 0],
+        })),
+      });
     },
     'search.query': async () => {
       const acmeOwn = await acmeCount('shared');
       for (const mode of searchModes) {
         for (const exact of [false, true]) {
-          const { results, stats } = await acme.search.query({ collection: 'shared', mode, text: 'globex secret plan', vector: probe, k: 10, exact });
+          const { results, stats } = await acme.search.query({
+            collection: 'shared',
+            mode,
+            text: 'globex secret plan',
+            vector: probe,
+            k: 10,
+            exact,
+          });
           expect(results.map((r) => r.tenant)).toEqual(results.map(() => 'acme'));
           expect(results.length).toBeLessThanOrEqual(acmeOwn);
           if (stats.matchedRows !== null) expect(stats.matchedRows).toBeLessThanOrEqual(acmeOwn);
           revealsNothing(results);
-          expect((await acme.search.query({ collection: 'shared', mode, text: 'plan', vector: probe, filter: globexFilter, exact })).results).toEqual([]);
+          expect(
+            (
+              await acme.search.query({
+                collection: 'shared',
+                mode,
+                text: 'plan',
+                vector: probe,
+                filter: globexFilter,
+                exact,
+              })
+            ).results,
+          ).toEqual([]);
         }
       }
       for (const id of globexIds) {
-        await expect(acme.search.query({ collection: 'shared', likeDocumentId: id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+        await expect(
+          acme.search.query({ collection: 'shared', likeDocumentId: id }),
+        ).rejects.toMatchObject({ code: 'NOT_FOUND' });
       }
-      await expect(acme.search.query({ collection: 'shared', vector: probe, tenant: 'globex' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      await expect(
+        acme.search.query({ collection: 'shared', vector: probe, tenant: 'globex' }),
+      ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     },
     'search.inspectDocument': async () => {
       for (const id of globexIds) {
-        await expect(acme.search.inspectDocument({ collection: 'shared', vector: probe, documentId: id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+        await expect(
+          acme.search.inspectDocument({ collection: 'shared', vector: probe, documentId: id }),
+        ).rejects.toMatchObject({ code: 'NOT_FOUND' });
       }
       // Globex's documents are nearer the probe than acme's: they must not count towards its rank.
       const [own] = (await acme.documents.list({ collection: 'shared' })).items;
-      const inspected = await acme.search.inspectDocument({ collection: 'shared', vector: probe, documentId: own!.id });
-      const exact = await acme.search.query({ collection: 'shared', vector: probe, exact: true, k: 10 });
+      const inspected = await acme.search.inspectDocument({
+        collection: 'shared',
+        vector: probe,
+        documentId: own!.id,
+      });
+      const exact = await acme.search.query({
+        collection: 'shared',
+        vector: probe,
+        exact: true,
+        k: 10,
+      });
       expect(inspected.exactRank).toBe(exact.results.findIndex((r) => r.id === own!.id) + 1);
     },
     'search.metadataKeys': async () => {
@@ -167,7 +287,9 @@ describe.each(testTargets())('tenancy on $name', (target) => {
         expect(keys).toEqual(reference);
         revealsNothing(keys);
       }
-      await expect(acme.search.metadataKeys({ collection: 'shared', tenant: 'globex' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      await expect(
+        acme.search.metadataKeys({ collection: 'shared', tenant: 'globex' }),
+      ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     },
   };
 
@@ -187,9 +309,22 @@ describe.each(testTargets())('tenancy on $name', (target) => {
     const before = await globexState();
     const filterArb: fc.Arbitrary<MetadataFilter | undefined> = fc.option(
       fc.oneof(
-        fc.record({ key: fc.constantFrom('kind', 'globexOnly', 'missing'), op: fc.constant('exists' as const) }),
-        fc.record({ key: fc.constant('kind'), op: fc.constantFrom('eq' as const, 'ne' as const), value: fc.constantFrom('secret', 'other', 'own') }),
-        fc.record({ not: fc.record({ key: fc.constant('kind'), op: fc.constant('eq' as const), value: fc.constantFrom('secret', 'own') }) }),
+        fc.record({
+          key: fc.constantFrom('kind', 'globexOnly', 'missing'),
+          op: fc.constant('exists' as const),
+        }),
+        fc.record({
+          key: fc.constant('kind'),
+          op: fc.constantFrom('eq' as const, 'ne' as const),
+          value: fc.constantFrom('secret', 'other', 'own'),
+        }),
+        fc.record({
+          not: fc.record({
+            key: fc.constant('kind'),
+            op: fc.constant('eq' as const),
+            value: fc.constantFrom('secret', 'own'),
+          }),
+        }),
       ),
       { nil: undefined },
     );
@@ -197,8 +332,17 @@ describe.each(testTargets())('tenancy on $name', (target) => {
       fc.asyncProperty(
         fc.record({
           mode: fc.constantFrom(...searchModes),
-          text: fc.constantFrom('plan', 'globex secret', 'acme own plan', 'other OR secret', '"secret plan"'),
-          vector: fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 3, maxLength: 3 }),
+          text: fc.constantFrom(
+            'plan',
+            'globex secret',
+            'acme own plan',
+            'other OR secret',
+            '"secret plan"',
+          ),
+          vector: fc.array(fc.double({ min: -1, max: 1, noNaN: true }), {
+            minLength: 3,
+            maxLength: 3,
+          }),
           k: fc.integer({ min: 1, max: 20 }),
           exact: fc.boolean(),
           filter: filterArb,
@@ -216,7 +360,9 @@ describe.each(testTargets())('tenancy on $name', (target) => {
 
   it('an unauthenticated caller is refused with a hint', async () => {
     const anonymous = createCaller(createContextInner(harness.services, undefined));
-    await expect(anonymous.search.query({ collection: 'shared', vector: probe })).rejects.toMatchObject({
+    await expect(
+      anonymous.search.query({ collection: 'shared', vector: probe }),
+    ).rejects.toMatchObject({
       code: 'UNAUTHORIZED',
       message: 'a valid API key is required: send it as "Authorization: Bearer <key>"',
     });

@@ -25,10 +25,17 @@ describe('client-facing types', () => {
     type Input = RouterInputs['search']['query'];
     expectTypeOf<Input['mode']>().toEqualTypeOf<'vector' | 'keyword' | 'hybrid' | undefined>();
     expectTypeOf<Input['vector']>().toEqualTypeOf<number[] | undefined>();
-    expectTypeOf<{ key: 'year'; op: 'gte'; value: 1900 }>().toExtend<NonNullable<Input['filter']>>();
+    expectTypeOf<{ key: 'year'; op: 'gte'; value: 1900 }>().toExtend<
+      NonNullable<Input['filter']>
+    >();
   });
 
   it('ingest returns ids and counts', () => {
-    expectTypeOf<RouterOutputs['documents']['ingest']>().toEqualTypeOf<{ ids: string[]; inserted: number; updated: number; unchanged: number }>();
+    expectTypeOf<RouterOutputs['documents']['ingest']>().toEqualTypeOf<{
+      ids: string[];
+      inserted: number;
+      updated: number;
+      unchanged: number;
+    }>();
   });
 });

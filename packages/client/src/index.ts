@@ -45,21 +45,28 @@ function trpcEndpoint(url: string | URL): string {
  * ```
  */
 export function createQuarryClient(options: QuarryClientOptions) {
-  const windowMs = options.readYourWrites === true ? 10_000 : typeof options.readYourWrites === 'number' ? options.readYourWrites : 0;
+  const windowMs =
+    options.readYourWrites === true
+      ? 10_000
+      : typeof options.readYourWrites === 'number'
+        ? options.readYourWrites
+        : 0;
   let primaryUntil = 0;
 
   // Notes the time of every successful mutation, for read-your-writes.
-  const rememberWrites: TRPCLink<AppRouter> = () => ({ op, next }) =>
-    observable((observer) =>
-      next(op).subscribe({
-        next(value) {
-          if (op.type === 'mutation' && windowMs > 0) primaryUntil = Date.now() + windowMs;
-          observer.next(value);
-        },
-        error: (error) => observer.error(error),
-        complete: () => observer.complete(),
-      }),
-    );
+  const rememberWrites: TRPCLink<AppRouter> =
+    () =>
+    ({ op, next }) =>
+      observable((observer) =>
+        next(op).subscribe({
+          next(value) {
+            if (op.type === 'mutation' && windowMs > 0) primaryUntil = Date.now() + windowMs;
+            observer.next(value);
+          },
+          error: (error) => observer.error(error),
+          complete: () => observer.complete(),
+        }),
+      );
 
   return createTRPCClient<AppRouter>({
     links: [
@@ -89,6 +96,8 @@ export function isQuarryClientError(error: unknown): error is QuarryClientError 
 }
 
 /** The domain code of a failed call ('DIMENSION_MISMATCH', 'COLLECTION_NOT_FOUND', ...), when it has one. */
-export function quarryCodeOf(error: unknown): NonNullable<QuarryClientError['data']>['quarryCode'] | undefined {
+export function quarryCodeOf(
+  error: unknown,
+): NonNullable<QuarryClientError['data']>['quarryCode'] | undefined {
   return isQuarryClientError(error) ? error.data?.quarryCode : undefined;
 }

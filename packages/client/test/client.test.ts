@@ -1,5 +1,10 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { createQuarryClient, quarryCodeOf, type QuarryClient, type RouterOutputs } from '../src/index';
+import {
+  createQuarryClient,
+  quarryCodeOf,
+  type QuarryClient,
+  type RouterOutputs,
+} from '../src/index';
 
 /** Records what the client sends and answers like a tRPC server would for `collections.list`. */
 function recordingFetch() {
@@ -8,8 +13,15 @@ function recordingFetch() {
     const request = new Request(input, init);
     requests.push({ url: request.url, headers: request.headers, method: request.method });
     const calls = new URL(request.url).pathname.replace(/^\/trpc\//, '').split(',');
-    const body = calls.map((call) => ({ result: { data: call === 'documents.ingest' ? { inserted: 1, updated: 0, unchanged: 0, ids: ['x'] } : [] } }));
-    return Promise.resolve(new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } }));
+    const body = calls.map((call) => ({
+      result: {
+        data:
+          call === 'documents.ingest' ? { inserted: 1, updated: 0, unchanged: 0, ids: ['x'] } : [],
+      },
+    }));
+    return Promise.resolve(
+      new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } }),
+    );
   };
   return { requests, fetch: fetchImpl };
 }
@@ -17,27 +29,42 @@ function recordingFetch() {
 describe('createQuarryClient', () => {
   it('calls the /trpc endpoint under the given base URL with the API key as a bearer token', async () => {
     const recorder = recordingFetch();
-    const client = createQuarryClient({ url: 'http://quarry.internal:8080/', apiKey: 'k'.repeat(20), fetch: recorder.fetch });
+    const client = createQuarryClient({
+      url: 'http://quarry.internal:8080/',
+      apiKey: 'k'.repeat(20),
+      fetch: recorder.fetch,
+    });
     await client.collections.list.query();
-    expect(recorder.requests[0]?.url).toMatch(/^http:\/\/quarry\.internal:8080\/trpc\/collections\.list\?batch=1/);
+    expect(recorder.requests[0]?.url).toMatch(
+      /^http:\/\/quarry\.internal:8080\/trpc\/collections\.list\?batch=1/,
+    );
     expect(recorder.requests[0]?.method).toBe('POST');
     expect(recorder.requests[0]?.headers.get('authorization')).toBe(`Bearer ${'k'.repeat(20)}`);
   });
 
   it('accepts a URL that already ends in /trpc', async () => {
     const recorder = recordingFetch();
-    await createQuarryClient({ url: 'http://q:1/api/trpc', fetch: recorder.fetch }).collections.list.query();
+    await createQuarryClient({
+      url: 'http://q:1/api/trpc',
+      fetch: recorder.fetch,
+    }).collections.list.query();
     expect(recorder.requests[0]?.url).toMatch(/^http:\/\/q:1\/api\/trpc\/collections\.list/);
   });
 
   it('with readYourWrites, reads right after a write ask for the primary; without it they never do', async () => {
     for (const readYourWrites of [true, false]) {
       const recorder = recordingFetch();
-      const client = createQuarryClient({ url: 'http://q:1', fetch: recorder.fetch, readYourWrites });
+      const client = createQuarryClient({
+        url: 'http://q:1',
+        fetch: recorder.fetch,
+        readYourWrites,
+      });
       await client.collections.list.query();
       await client.documents.ingest.mutate({ collection: 'c', documents: [{ content: 'x' }] });
       await client.collections.list.query();
-      const readFrom = recorder.requests.map((request) => request.headers.get('x-quarry-read-from'));
+      const readFrom = recorder.requests.map((request) =>
+        request.headers.get('x-quarry-read-from'),
+      );
       expect(readFrom).toEqual(readYourWrites ? [null, null, 'primary'] : [null, null, null]);
     }
   });
@@ -52,12 +79,17 @@ describe('types a caller sees, inferred from AppRouter with no codegen', () => {
     type SearchOutput = Awaited<ReturnType<QuarryClient['search']['query']['query']>>;
     expectTypeOf<SearchOutput>().toEqualTypeOf<RouterOutputs['search']['query']>();
     expectTypeOf<SearchOutput['results'][number]['similarity']>().toEqualTypeOf<number | null>();
-    expectTypeOf<SearchOutput['results'][number]['metadata']>().toEqualTypeOf<Record<string, unknown>>();
+    expectTypeOf<SearchOutput['results'][number]['metadata']>().toEqualTypeOf<
+      Record<string, unknown>
+    >();
   });
 
   it('ingest input requires a collection and documents with content', () => {
     type IngestInput = Parameters<QuarryClient['documents']['ingest']['mutate']>[0];
-    expectTypeOf<{ collection: string; documents: Array<{ content: string }> }>().toExtend<IngestInput>();
+    expectTypeOf<{
+      collection: string;
+      documents: Array<{ content: string }>;
+    }>().toExtend<IngestInput>();
     expectTypeOf<{ documents: Array<{ content: string }> }>().not.toExtend<IngestInput>();
   });
 

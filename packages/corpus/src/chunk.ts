@@ -17,9 +17,49 @@ const ANNOTATIONS = /\[(?:laughter|applause|missing text|p\.\s*\d+)\]/gi;
 
 // Titles and abbreviations after which a period does not end a sentence.
 const ABBREVIATIONS = new Set([
-  'mr', 'mrs', 'ms', 'dr', 'st', 'jr', 'sr', 'gen', 'gov', 'sen', 'rep', 'hon', 'rev', 'col', 'capt', 'lt', 'adm',
-  'maj', 'sgt', 'messrs', 'no', 'nos', 'vs', 'etc', 'viz', 'co', 'inc', 'ft', 'mt', 'jan', 'feb', 'mar', 'apr', 'aug',
-  'sept', 'sep', 'oct', 'nov', 'dec', 'art', 'sec', 'vol', 'pp',
+  'mr',
+  'mrs',
+  'ms',
+  'dr',
+  'st',
+  'jr',
+  'sr',
+  'gen',
+  'gov',
+  'sen',
+  'rep',
+  'hon',
+  'rev',
+  'col',
+  'capt',
+  'lt',
+  'adm',
+  'maj',
+  'sgt',
+  'messrs',
+  'no',
+  'nos',
+  'vs',
+  'etc',
+  'viz',
+  'co',
+  'inc',
+  'ft',
+  'mt',
+  'jan',
+  'feb',
+  'mar',
+  'apr',
+  'aug',
+  'sept',
+  'sep',
+  'oct',
+  'nov',
+  'dec',
+  'art',
+  'sec',
+  'vol',
+  'pp',
 ]);
 
 // A candidate end: . ! or ? (and closing quotes or brackets), then space and the start of a sentence.
@@ -33,7 +73,10 @@ function endsWithAbbreviation(textBeforePeriod: string): boolean {
   const lastWord = /([A-Za-z]+)\.$/.exec(textBeforePeriod)?.[1];
   if (lastWord === undefined) return false;
   // Single capitals are initials ("Ulysses S. Grant", "U. S.").
-  return (lastWord.length === 1 && lastWord === lastWord.toUpperCase()) || ABBREVIATIONS.has(lastWord.toLowerCase());
+  return (
+    (lastWord.length === 1 && lastWord === lastWord.toUpperCase()) ||
+    ABBREVIATIONS.has(lastWord.toLowerCase())
+  );
 }
 
 export function splitSentences(text: string): string[] {
@@ -41,7 +84,8 @@ export function splitSentences(text: string): string[] {
   let start = 0;
   for (const match of text.matchAll(SENTENCE_END)) {
     const end = match.index + match[0].trimEnd().length;
-    if (endsWithAbbreviation(text.slice(Math.max(start, match.index - 12), match.index + 1))) continue;
+    if (endsWithAbbreviation(text.slice(Math.max(start, match.index - 12), match.index + 1)))
+      continue;
     sentences.push(text.slice(start, end));
     start = match.index + match[0].length;
   }
@@ -55,9 +99,14 @@ function splitLongSentence(sentence: string): string[] {
   let rest = sentence;
   while (rest.length > MAX_SENTENCE_CHARS) {
     const window = rest.slice(0, MAX_SENTENCE_CHARS);
-    const clause = Math.max(window.lastIndexOf('; '), window.lastIndexOf(': '), window.lastIndexOf(', '));
+    const clause = Math.max(
+      window.lastIndexOf('; '),
+      window.lastIndexOf(': '),
+      window.lastIndexOf(', '),
+    );
     const space = window.lastIndexOf(' ');
-    const cut = clause > MAX_SENTENCE_CHARS / 2 ? clause + 1 : space > 0 ? space : MAX_SENTENCE_CHARS;
+    const cut =
+      clause > MAX_SENTENCE_CHARS / 2 ? clause + 1 : space > 0 ? space : MAX_SENTENCE_CHARS;
     pieces.push(rest.slice(0, cut).trim());
     rest = rest.slice(cut).trim();
   }
@@ -70,7 +119,10 @@ export function chunkAddress(text: string): string[] {
   const passages: string[] = [];
   let current = '';
   for (const sentence of splitSentences(cleanTranscript(text)).flatMap(splitLongSentence)) {
-    if (current.length >= MIN_PASSAGE_CHARS && current.length + 1 + sentence.length > TARGET_PASSAGE_CHARS) {
+    if (
+      current.length >= MIN_PASSAGE_CHARS &&
+      current.length + 1 + sentence.length > TARGET_PASSAGE_CHARS
+    ) {
       passages.push(current);
       current = '';
     }
@@ -78,7 +130,8 @@ export function chunkAddress(text: string): string[] {
   }
   if (current !== '') {
     const previous = passages.at(-1);
-    if (previous !== undefined && current.length < MIN_PASSAGE_CHARS) passages[passages.length - 1] = `${previous} ${current}`;
+    if (previous !== undefined && current.length < MIN_PASSAGE_CHARS)
+      passages[passages.length - 1] = `${previous} ${current}`;
     else passages.push(current);
   }
   return passages;

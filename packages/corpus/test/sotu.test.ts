@@ -19,7 +19,9 @@ describe('loadSotuParagraphs', () => {
     const addresses = loadSotuAddresses();
     expect(addresses.length).toBeGreaterThan(200);
     expect(all.length).toBeGreaterThan(addresses.length * 10);
-    const covered = new Set(all.map((paragraph) => `${paragraph.metadata.year} ${paragraph.metadata.president}`));
+    const covered = new Set(
+      all.map((paragraph) => `${paragraph.metadata.year} ${paragraph.metadata.president}`),
+    );
     expect(covered.size).toBe(addresses.length);
   });
 
@@ -52,20 +54,25 @@ describe('loadSotuParagraphs', () => {
     const ids = all.map((paragraph) => paragraph.externalId);
     expect(new Set(ids).size).toBe(ids.length);
     const misnamed = all.filter(
-      ({ externalId, metadata }) => !new RegExp(`^sotu-${metadata.year}-[a-z0-9-]+-${metadata.paragraph}$`).test(externalId),
+      ({ externalId, metadata }) =>
+        !new RegExp(`^sotu-${metadata.year}-[a-z0-9-]+-${metadata.paragraph}$`).test(externalId),
     );
     expect(misnamed).toEqual([]);
     expect(ids).toContain('sotu-1790-george-washington-1');
   });
 
   it('keeps two addresses of the same year apart', () => {
-    const presidents1961 = new Set(all.filter((paragraph) => paragraph.metadata.year === 1961).map((p) => p.metadata.president));
+    const presidents1961 = new Set(
+      all.filter((paragraph) => paragraph.metadata.year === 1961).map((p) => p.metadata.president),
+    );
     expect(presidents1961.size).toBe(2);
   });
 
   it('returns the same ids and content on every call', () => {
     const again = loadSotuParagraphs();
-    expect(again.map((p) => [p.externalId, p.content])).toEqual(all.map((p) => [p.externalId, p.content]));
+    expect(again.map((p) => [p.externalId, p.content])).toEqual(
+      all.map((p) => [p.externalId, p.content]),
+    );
   });
 
   it('keeps ids unchanged when filtered by year, length or limit', () => {
@@ -75,12 +82,16 @@ describe('loadSotuParagraphs', () => {
       ...loadSotuParagraphs({ minChars: 700 }),
       ...loadSotuParagraphs({ limit: 25 }),
     ];
-    const changed = filtered.filter((paragraph) => JSON.stringify(byId.get(paragraph.externalId)) !== JSON.stringify(paragraph));
+    const changed = filtered.filter(
+      (paragraph) => JSON.stringify(byId.get(paragraph.externalId)) !== JSON.stringify(paragraph),
+    );
     expect(changed).toEqual([]);
   });
 
   it('filters by year range, inclusive', () => {
-    const years = new Set(loadSotuParagraphs({ minYear: 1900, maxYear: 1910 }).map((p) => p.metadata.year));
+    const years = new Set(
+      loadSotuParagraphs({ minYear: 1900, maxYear: 1910 }).map((p) => p.metadata.year),
+    );
     expect(Math.min(...years)).toBe(1900);
     expect(Math.max(...years)).toBe(1910);
   });
@@ -108,29 +119,31 @@ describe('loadSotuParagraphs', () => {
 
 describe('chunking', () => {
   it('does not end sentences after titles or initials', () => {
-    expect(splitSentences('Mr. Speaker, Gen. U. S. Grant spoke. Then we left! Did we? Yes.')).toEqual([
-      'Mr. Speaker, Gen. U. S. Grant spoke.',
-      'Then we left!',
-      'Did we?',
-      'Yes.',
-    ]);
+    expect(
+      splitSentences('Mr. Speaker, Gen. U. S. Grant spoke. Then we left! Did we? Yes.'),
+    ).toEqual(['Mr. Speaker, Gen. U. S. Grant spoke.', 'Then we left!', 'Did we?', 'Yes.']);
   });
 
   it('removes stage directions and collapses whitespace', () => {
-    expect(cleanTranscript('We will win. [Applause]  Thank   you. [Laughter]')).toBe('We will win. Thank you.');
+    expect(cleanTranscript('We will win. [Applause]  Thank   you. [Laughter]')).toBe(
+      'We will win. Thank you.',
+    );
   });
 
   it('keeps every word of an address, in order', () => {
-    const sentence = (n: number): string => `Sentence number ${n} talks about the budget, the army and the schools.`;
+    const sentence = (n: number): string =>
+      `Sentence number ${n} talks about the budget, the army and the schools.`;
     const text = Array.from({ length: 60 }, (_, n) => sentence(n)).join(' ');
     const passages = chunkAddress(text);
     expect(passages.length).toBeGreaterThan(1);
     expect(passages.join(' ')).toBe(text);
-    for (const passage of passages) expect(passage.length).toBeLessThanOrEqual(TARGET_PASSAGE_CHARS);
+    for (const passage of passages)
+      expect(passage.length).toBeLessThanOrEqual(TARGET_PASSAGE_CHARS);
   });
 
   it('cuts an over-long sentence at clause boundaries', () => {
-    const long = Array.from({ length: 100 }, (_, n) => `clause ${n} of a very long sentence`).join(', ') + '.';
+    const long =
+      Array.from({ length: 100 }, (_, n) => `clause ${n} of a very long sentence`).join(', ') + '.';
     const passages = chunkAddress(long);
     expect(passages.length).toBeGreaterThan(1);
     expect(passages.join(' ')).toBe(long);
@@ -138,7 +151,10 @@ describe('chunking', () => {
   });
 
   it('joins a short closing sentence to the passage before it', () => {
-    const body = Array.from({ length: 12 }, (_, n) => `This is sentence ${n}, which discusses the public debt at some length.`).join(' ');
+    const body = Array.from(
+      { length: 12 },
+      (_, n) => `This is sentence ${n}, which discusses the public debt at some length.`,
+    ).join(' ');
     const passages = chunkAddress(`${body} Thank you.`);
     expect(passages.at(-1)).toMatch(/length\. Thank you\.$/);
   });

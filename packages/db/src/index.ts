@@ -1,6 +1,22 @@
-export { createDb, DEFAULT_INDEX_BUILD_MEMORY, queryRows, type Database, type DbConfig, type QuarryDatabase, type SqlExecutor } from './client';
+export {
+  createDb,
+  DEFAULT_INDEX_BUILD_MEMORY,
+  queryRows,
+  type Database,
+  type DbConfig,
+  type QuarryDatabase,
+  type SqlExecutor,
+} from './client';
 export { migrate, migrationState, migrationsFolder } from './migrate';
-export { QuarryError, databaseErrorCodeIn, isQuarryError, isTransientConflict, quarryErrorCodes, quarryErrorIn, type QuarryErrorCode } from './errors';
+export {
+  QuarryError,
+  databaseErrorCodeIn,
+  isQuarryError,
+  isTransientConflict,
+  quarryErrorCodes,
+  quarryErrorIn,
+  type QuarryErrorCode,
+} from './errors';
 export * from './vector';
 export * from './vector-index';
 export * from './schema';

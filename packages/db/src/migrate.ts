@@ -47,7 +47,10 @@ export async function migrate(database: Database): Promise<void> {
 }
 
 /** Messages raised by migrations/0000 when pgvector is missing or not visible from the search_path. */
-const extensionProblems = ['needs the pgvector extension', 'the vector extension is installed in schema'];
+const extensionProblems = [
+  'needs the pgvector extension',
+  'the vector extension is installed in schema',
+];
 
 function explainMigrationError(error: unknown): unknown {
   const chain: Error[] = [];
@@ -58,18 +61,26 @@ function explainMigrationError(error: unknown): unknown {
     const message = e.message;
     if (extensionProblems.some((problem) => message.includes(problem))) {
       const hint = (e as { hint?: unknown }).hint;
-      return new QuarryError('EXTENSION_MISSING', typeof hint === 'string' ? `${message}. ${hint}` : message, { cause: error });
+      return new QuarryError(
+        'EXTENSION_MISSING',
+        typeof hint === 'string' ? `${message}. ${hint}` : message,
+        { cause: error },
+      );
     }
   }
   return error;
 }
 
 /** The number of committed migrations and how many of them the database has applied. */
-export async function migrationState(database: Database): Promise<{ committed: number; applied: number }> {
+export async function migrationState(
+  database: Database,
+): Promise<{ committed: number; applied: number }> {
   const committed = readMigrationFiles({ migrationsFolder }).length;
   const applied = await queryRows<{ applied: number | string }>(
     database.db,
     sql`select count(*) as applied from drizzle.__drizzle_migrations`,
-  ).then((rows) => Number(rows[0]?.applied ?? 0)).catch(() => 0);
+  )
+    .then((rows) => Number(rows[0]?.applied ?? 0))
+    .catch(() => 0);
   return { committed, applied };
 }

@@ -15,7 +15,8 @@ import {
 export const distanceMetrics = ['cosine', 'l2', 'inner_product'] as const;
 export type DistanceMetric = (typeof distanceMetrics)[number];
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type Metadata = { [key: string]: JsonValue };
 
 /**

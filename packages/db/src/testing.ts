@@ -25,7 +25,9 @@ export interface TestDatabase extends Database {
 function requiredEnv(name: string): string | undefined {
   const value = process.env[name];
   if (!value && process.env.QUARRY_TEST_REQUIRE_ALL === '1') {
-    throw new Error(`${name} is not set, and QUARRY_TEST_REQUIRE_ALL=1 forbids skipping that target`);
+    throw new Error(
+      `${name} is not set, and QUARRY_TEST_REQUIRE_ALL=1 forbids skipping that target`,
+    );
   }
   return value || undefined;
 }
@@ -78,14 +80,16 @@ export function testTargets(): TestTarget[] {
   if (serverUrl) {
     targets.push({
       name: 'postgres',
-      createDatabase: ({ migrated = true } = {}) => scratchDatabase(serverUrl, serverUrl, false, migrated),
+      createDatabase: ({ migrated = true } = {}) =>
+        scratchDatabase(serverUrl, serverUrl, false, migrated),
     });
   }
   const poolerUrl = requiredEnv('QUARRY_TEST_PGBOUNCER_URL');
   if (serverUrl && poolerUrl) {
     targets.push({
       name: 'pgbouncer',
-      createDatabase: ({ migrated = true } = {}) => scratchDatabase(serverUrl, poolerUrl, true, migrated),
+      createDatabase: ({ migrated = true } = {}) =>
+        scratchDatabase(serverUrl, poolerUrl, true, migrated),
     });
   }
   return targets;

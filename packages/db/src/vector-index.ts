@@ -9,7 +9,10 @@ import { indexedEmbedding, indexedVectorType, type IndexedVectorType } from './v
  * `embedding::vector(D)` (or `::halfvec(D)` above 2,000 dimensions) restricted to the collection's
  * rows, with the operator class of its metric. See packages/db/README.md for why.
  */
-export type IndexedCollection = Pick<Collection, 'id' | 'dimensions' | 'metric' | 'hnswM' | 'hnswEfConstruction'>;
+export type IndexedCollection = Pick<
+  Collection,
+  'id' | 'dimensions' | 'metric' | 'hnswM' | 'hnswEfConstruction'
+>;
 
 const operatorClasses: Record<IndexedVectorType, Record<DistanceMetric, string>> = {
   vector: { cosine: 'vector_cosine_ops', l2: 'vector_l2_ops', inner_product: 'vector_ip_ops' },
@@ -26,7 +29,9 @@ function integerLiteral(value: number): SQL {
   return sql.raw(String(value));
 }
 
-export function vectorIndexName(collection: Pick<IndexedCollection, 'id' | 'hnswM' | 'hnswEfConstruction'>): string {
+export function vectorIndexName(
+  collection: Pick<IndexedCollection, 'id' | 'hnswM' | 'hnswEfConstruction'>,
+): string {
   return `documents_hnsw_c${collection.id}_m${collection.hnswM}_efc${collection.hnswEfConstruction}`;
 }
 
@@ -62,8 +67,16 @@ export interface VectorIndexStatus {
   definition: string;
 }
 
-export async function vectorIndexStatus(executor: SqlExecutor, collectionId: number): Promise<VectorIndexStatus[]> {
-  const rows = await queryRows<{ name: string; valid: boolean; size_bytes: string | number; definition: string }>(
+export async function vectorIndexStatus(
+  executor: SqlExecutor,
+  collectionId: number,
+): Promise<VectorIndexStatus[]> {
+  const rows = await queryRows<{
+    name: string;
+    valid: boolean;
+    size_bytes: string | number;
+    definition: string;
+  }>(
     executor,
     sql`select c.relname as name, i.indisvalid as valid,
           coalesce((select sum(pg_relation_size(t.relid)) from pg_partition_tree(c.oid) t), pg_relation_size(c.oid)) as size_bytes,
@@ -81,7 +94,9 @@ export async function vectorIndexStatus(executor: SqlExecutor, collectionId: num
   return rows.map((row) => ({
     name: row.name,
     valid: row.valid,
-    building: !row.valid && inProgress.some(({ name }) => name === row.name || name.startsWith(`${row.name}_`)),
+    building:
+      !row.valid &&
+      inProgress.some(({ name }) => name === row.name || name.startsWith(`${row.name}_`)),
     sizeBytes: Number(row.size_bytes),
     definition: row.definition,
   }));
@@ -100,11 +115,15 @@ export async function vectorIndexStatus(executor: SqlExecutor, collectionId: num
  * raised to `indexBuildMemory` (see createDb); on a partitioned `documents`, partition by partition
  * (buildOnPartitions).
  */
-export async function ensureVectorIndex(database: Database, collection: IndexedCollection): Promise<void> {
+export async function ensureVectorIndex(
+  database: Database,
+  collection: IndexedCollection,
+): Promise<void> {
   const maxAttempts = 5;
   for (let attempt = 1; ; attempt++) {
     try {
-      const reconcile = (db: SqlExecutor) => reconcileVectorIndex(db, database.driver === 'postgres', collection);
+      const reconcile = (db: SqlExecutor) =>
+        reconcileVectorIndex(db, database.driver === 'postgres', collection);
       await (database.forIndexBuild ? database.forIndexBuild(reconcile) : reconcile(database.db));
     } catch (error) {
       if (databaseErrorCodeIn(error) !== '40P01' || attempt >= maxAttempts) throw error;
@@ -112,17 +131,25 @@ export async function ensureVectorIndex(database: Database, collection: IndexedC
       continue;
     }
     const wanted = vectorIndexName(collection);
-    const current = (await vectorIndexStatus(database.db, collection.id)).find((index) => index.name === wanted);
+    const current = (await vectorIndexStatus(database.db, collection.id)).find(
+      (index) => index.name === wanted,
+    );
     if (current && (current.valid || current.building)) return;
     if (attempt >= maxAttempts) {
-      throw new Error(`the HNSW index ${wanted} is still not valid after ${maxAttempts} attempts to build it`);
+      throw new Error(
+        `the HNSW index ${wanted} is still not valid after ${maxAttempts} attempts to build it`,
+      );
     }
     await pause(attempt);
   }
 }
 
 /** `concurrently` on a server; PGlite (one connection, no concurrent writers) builds plainly. */
-async function reconcileVectorIndex(db: SqlExecutor, concurrently: boolean, collection: IndexedCollection): Promise<void> {
+async function reconcileVectorIndex(
+  db: SqlExecutor,
+  concurrently: boolean,
+  collection: IndexedCollection,
+): Promise<void> {
   const wanted = vectorIndexName(collection);
   const partitioned = concurrently && (await isPartitioned(db));
   const existing = await vectorIndexStatus(db, collection.id);
@@ -133,16 +160,22 @@ async function reconcileVectorIndex(db: SqlExecutor, concurrently: boolean, coll
   if (partitioned) {
     if (!current?.valid && !(await buildOnPartitions(db, collection))) return;
   } else {
-    if (current && !current.valid) await db.execute(dropIndex(sql.identifier(wanted), { concurrently }));
-    if (!current || !current.valid) await db.execute(createVectorIndexStatement(collection, { concurrently }));
+    if (current && !current.valid)
+      await db.execute(dropIndex(sql.identifier(wanted), { concurrently }));
+    if (!current || !current.valid)
+      await db.execute(createVectorIndexStatement(collection, { concurrently }));
   }
   for (const index of existing) {
     // DROP INDEX CONCURRENTLY is refused on a partitioned index; dropping it drops its partitions' indexes.
-    if (index.name !== wanted) await db.execute(dropIndex(sql.identifier(index.name), { concurrently: concurrently && !partitioned }));
+    if (index.name !== wanted)
+      await db.execute(
+        dropIndex(sql.identifier(index.name), { concurrently: concurrently && !partitioned }),
+      );
   }
   if (partitioned) {
     for (const stray of await strayPartitionIndexes(db, collection.id)) {
-      if (!stray.name.startsWith(`${wanted}_`)) await db.execute(dropIndex(stray.qualified, { concurrently }));
+      if (!stray.name.startsWith(`${wanted}_`))
+        await db.execute(dropIndex(stray.qualified, { concurrently }));
     }
   }
 }
@@ -152,7 +185,10 @@ function dropIndex(name: SQLWrapper, options: { concurrently: boolean }): SQL {
 }
 
 async function isPartitioned(executor: SqlExecutor): Promise<boolean> {
-  const [row] = await queryRows<{ partitioned: boolean }>(executor, sql`select relkind = 'p' as partitioned from pg_class where oid = ${getTableName(documents)}::regclass`);
+  const [row] = await queryRows<{ partitioned: boolean }>(
+    executor,
+    sql`select relkind = 'p' as partitioned from pg_class where oid = ${getTableName(documents)}::regclass`,
+  );
   return row?.partitioned ?? false;
 }
 
@@ -173,7 +209,12 @@ function partitionIndexName(parent: string, partitionOid: string): string {
 async function buildOnPartitions(db: SqlExecutor, collection: IndexedCollection): Promise<boolean> {
   const parent = vectorIndexName(collection);
   await db.execute(createVectorIndexStatement(collection, { concurrently: false, only: true }));
-  const partitions = await queryRows<{ schema: string; name: string; oid: string; attached: boolean | null }>(
+  const partitions = await queryRows<{
+    schema: string;
+    name: string;
+    oid: string;
+    attached: boolean | null;
+  }>(
     db,
     sql`select n.nspname as schema, p.relname as name, p.oid::text as oid,
           (select bool_and(i.indisvalid) from pg_inherits h join pg_index i on i.indexrelid = h.inhrelid
@@ -208,7 +249,11 @@ function parentIndexOid(parent: string): SQL {
     where i.indrelid = ${getTableName(documents)}::regclass and c.relname = ${parent})`;
 }
 
-async function partitionIndexState(executor: SqlExecutor, partitionOid: string, name: string): Promise<{ valid: boolean; building: boolean } | undefined> {
+async function partitionIndexState(
+  executor: SqlExecutor,
+  partitionOid: string,
+  name: string,
+): Promise<{ valid: boolean; building: boolean } | undefined> {
   const [row] = await queryRows<{ valid: boolean; building: boolean }>(
     executor,
     sql`select i.indisvalid as valid, exists (select 1 from pg_stat_progress_create_index s where s.index_relid = c.oid) as building
@@ -218,7 +263,10 @@ async function partitionIndexState(executor: SqlExecutor, partitionOid: string, 
 }
 
 /** A collection's indexes on partitions that belong to no parent index: left by an interrupted buildOnPartitions. */
-async function strayPartitionIndexes(executor: SqlExecutor, collectionId: number): Promise<Array<{ name: string; qualified: SQL }>> {
+async function strayPartitionIndexes(
+  executor: SqlExecutor,
+  collectionId: number,
+): Promise<Array<{ name: string; qualified: SQL }>> {
   const rows = await queryRows<{ schema: string; name: string }>(
     executor,
     sql`select n.nspname as schema, c.relname as name
@@ -227,9 +275,11 @@ async function strayPartitionIndexes(executor: SqlExecutor, collectionId: number
         where h.inhparent = ${getTableName(documents)}::regclass and not c.relispartition
           and starts_with(c.relname, ${indexNamePrefix(collectionId)})`,
   );
-  return rows.map((row) => ({ name: row.name, qualified: sql`${sql.identifier(row.schema)}.${sql.identifier(row.name)}` }));
+  return rows.map((row) => ({
+    name: row.name,
+    qualified: sql`${sql.identifier(row.schema)}.${sql.identifier(row.name)}`,
+  }));
 }
-
 
 /** A short, jittered wait, so two processes that collided do not collide again. */
 function pause(attempt: number): Promise<void> {

@@ -1,4 +1,11 @@
-import { cosineDistance, innerProduct, l2Distance, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
+import {
+  cosineDistance,
+  innerProduct,
+  l2Distance,
+  sql,
+  type SQL,
+  type SQLWrapper,
+} from 'drizzle-orm';
 import { QuarryError } from './errors';
 import { documents, type Collection, type DistanceMetric } from './schema';
 
@@ -18,7 +25,10 @@ export type VectorShape = Pick<Collection, 'name' | 'dimensions'>;
  */
 export function indexedVectorType(dimensions: number): IndexedVectorType {
   if (!Number.isSafeInteger(dimensions) || dimensions < 1) {
-    throw new QuarryError('INVALID_INPUT', `dimensions must be a positive integer, got ${dimensions}`);
+    throw new QuarryError(
+      'INVALID_INPUT',
+      `dimensions must be a positive integer, got ${dimensions}`,
+    );
   }
   if (dimensions <= MAX_VECTOR_INDEX_DIMENSIONS) return 'vector';
   if (dimensions <= MAX_HALFVEC_INDEX_DIMENSIONS) return 'halfvec';
@@ -34,9 +44,16 @@ export function indexedVectorType(dimensions: number): IndexedVectorType {
  * Refuses a vector that cannot belong to the collection, before any SQL: the message names the
  * collection, the expected and the actual dimension, or the first bad component.
  */
-export function assertVectorFits(collection: VectorShape, vector: readonly number[], label = 'vector'): void {
+export function assertVectorFits(
+  collection: VectorShape,
+  vector: readonly number[],
+  label = 'vector',
+): void {
   if (vector.length === 0) {
-    throw new QuarryError('INVALID_VECTOR', `${label} for collection '${collection.name}' is empty; expected ${collection.dimensions} dimensions`);
+    throw new QuarryError(
+      'INVALID_VECTOR',
+      `${label} for collection '${collection.name}' is empty; expected ${collection.dimensions} dimensions`,
+    );
   }
   if (vector.length !== collection.dimensions) {
     throw new QuarryError(
@@ -73,7 +90,8 @@ export function assertVectorFits(collection: VectorShape, vector: readonly numbe
 function dimensionsLiteral(dimensions: number): SQL {
   // Dimensions come from a validated collection row, never from request text; typmods cannot be
   // bound parameters, and the index expression must match the query expression literally.
-  if (!Number.isSafeInteger(dimensions) || dimensions < 1) throw new Error(`bad dimensions ${dimensions}`);
+  if (!Number.isSafeInteger(dimensions) || dimensions < 1)
+    throw new Error(`bad dimensions ${dimensions}`);
   return sql.raw(String(dimensions));
 }
 
@@ -82,7 +100,10 @@ function dimensionsLiteral(dimensions: number): SQL {
  * `column` is the qualified `documents.embedding` in queries; an index statement on a partition
  * passes the bare column name.
  */
-export function indexedEmbedding(collection: Pick<Collection, 'dimensions'>, column: SQLWrapper = documents.embedding): SQL {
+export function indexedEmbedding(
+  collection: Pick<Collection, 'dimensions'>,
+  column: SQLWrapper = documents.embedding,
+): SQL {
   const type = indexedVectorType(collection.dimensions);
   return type === 'vector'
     ? sql`(${column}::vector(${dimensionsLiteral(collection.dimensions)}))`
@@ -128,7 +149,10 @@ export function similarityFromDistance(metric: DistanceMetric, distance: number)
 }
 
 /** The largest distance that still reaches `similarity`; `null` when every distance does. */
-export function maxDistanceForSimilarity(metric: DistanceMetric, similarity: number): number | null {
+export function maxDistanceForSimilarity(
+  metric: DistanceMetric,
+  similarity: number,
+): number | null {
   switch (metric) {
     case 'cosine':
       return 1 - similarity;

@@ -18,9 +18,13 @@ const tsxLoader = import.meta.resolve('tsx');
 
 /** Starts the API server as a child process (its own event loop, like a deployment) and connects a client. */
 export async function startApiServer(databaseUrl: string): Promise<ApiProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', tsxLoader, serverScript, databaseUrl], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', tsxLoader, serverScript, databaseUrl],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const stdout = child.stdout;
   if (!stdout) throw new Error('API server has no stdout');
   const lines = createInterface({ input: stdout });
@@ -31,13 +35,21 @@ export async function startApiServer(databaseUrl: string): Promise<ApiProcess> {
   const listening = (async () => {
     for await (const line of lines) {
       const parsed: unknown = JSON.parse(line);
-      if (typeof parsed === 'object' && parsed !== null && 'port' in parsed && typeof parsed.port === 'number') return parsed.port;
+      if (
+        typeof parsed === 'object' &&
+        parsed !== null &&
+        'port' in parsed &&
+        typeof parsed.port === 'number'
+      )
+        return parsed.port;
     }
     throw new Error('API server closed its output before listening');
   })();
   const port = await Promise.race([listening, exited]);
   const url = `http://127.0.0.1:${port}/trpc`;
-  const client = createTRPCClient<AppRouter>({ links: [httpLink({ url, methodOverride: 'POST' })] });
+  const client = createTRPCClient<AppRouter>({
+    links: [httpLink({ url, methodOverride: 'POST' })],
+  });
   return {
     client,
     url,

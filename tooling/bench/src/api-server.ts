@@ -14,7 +14,10 @@ const url = process.argv[2];
 if (!url) throw new Error('usage: api-server.ts <database-url>');
 
 const database = await createDb({ driver: 'postgres', url, applicationName: 'quarry-bench-api' });
-const createContext = createContextFactory({ database, embeddings: createEmbeddingRegistry([]) }, createApiKeyVerifier([]));
+const createContext = createContextFactory(
+  { database, embeddings: createEmbeddingRegistry([]) },
+  createApiKeyVerifier([]),
+);
 
 function requestHeaders(req: IncomingMessage): Headers {
   const headers = new Headers();

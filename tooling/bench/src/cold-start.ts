@@ -13,14 +13,17 @@ const { createDb, migrate } = await import('@quarry/db');
 const { createCaller, createContextInner, openAccess } = await import('@quarry/api');
 const { createEmbeddingRegistry } = await import('@quarry/api/embeddings');
 const query: unknown = JSON.parse(await readFile(queryFile, 'utf8'));
-if (!Array.isArray(query) || !query.every((value) => typeof value === 'number')) throw new Error('query.json must hold an array of numbers');
+if (!Array.isArray(query) || !query.every((value) => typeof value === 'number'))
+  throw new Error('query.json must hold an array of numbers');
 const vector: number[] = query;
 const openStarted = performance.now();
 const database = await createDb({ driver: 'embedded', dataDir });
 const migrateStarted = performance.now();
 await migrate(database);
 const opened = performance.now();
-const caller = createCaller(createContextInner({ database, embeddings: createEmbeddingRegistry([]) }, openAccess));
+const caller = createCaller(
+  createContextInner({ database, embeddings: createEmbeddingRegistry([]) }, openAccess),
+);
 const response = await caller.search.query({ collection: 'bench', vector, k: 10 });
 const firstResult = performance.now();
 await database.close();

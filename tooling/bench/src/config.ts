@@ -56,10 +56,18 @@ const usage = `pnpm bench [-- flags]
   --out DIR                results directory (default bench/results)
 `;
 
-function positiveInteger(name: string, value: string | undefined, fallback: number, allowZero = false): number {
+function positiveInteger(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  allowZero = false,
+): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed) || parsed < (allowZero ? 0 : 1)) throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got '${value}'\n\n${usage}`);
+  if (!Number.isSafeInteger(parsed) || parsed < (allowZero ? 0 : 1))
+    throw new Error(
+      `--${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got '${value}'\n\n${usage}`,
+    );
   return parsed;
 }
 
@@ -92,15 +100,24 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig
   const skip = new Set<BenchPart>();
   for (const part of (values.skip ?? '').split(',').filter(Boolean)) {
     const known = benchParts.find((candidate) => candidate === part);
-    if (!known) throw new Error(`--skip: unknown part '${part}'; the parts are ${benchParts.join(', ')}`);
+    if (!known)
+      throw new Error(`--skip: unknown part '${part}'; the parts are ${benchParts.join(', ')}`);
     skip.add(known);
   }
-  const efSearch = (values['ef-search'] ?? '40,100,200').split(',').map((value) => positiveInteger('ef-search', value, 40));
+  const efSearch = (values['ef-search'] ?? '40,100,200')
+    .split(',')
+    .map((value) => positiveInteger('ef-search', value, 40));
   const docs = positiveInteger('docs', values.docs, 50_000);
   return {
-    databaseUrl: values['database-url'] ?? env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    databaseUrl:
+      values['database-url'] ??
+      env.BENCH_DATABASE_URL ??
+      'postgres://postgres@127.0.0.1:5432/postgres',
     docs,
-    apiIngestDocs: Math.min(docs, positiveInteger('api-ingest-docs', values['api-ingest-docs'], 10_000)),
+    apiIngestDocs: Math.min(
+      docs,
+      positiveInteger('api-ingest-docs', values['api-ingest-docs'], 10_000),
+    ),
     indexedIngestDocs: positiveInteger('indexed-ingest-docs', values['indexed-ingest-docs'], 2_000),
     guideIngestSeconds: positiveInteger('guide-ingest-seconds', values['guide-ingest-seconds'], 20),
     bulkChunk: positiveInteger('bulk-chunk', values['bulk-chunk'], 10_000),

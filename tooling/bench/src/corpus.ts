@@ -13,9 +13,21 @@ export interface Corpus {
   externalIds: string[];
 }
 
-export function corpus(label: string, vectors: VectorSet, contents: string[], metadata: Metadata[], externalIds: string[]): Corpus {
-  if (contents.length !== vectors.count || metadata.length !== vectors.count || externalIds.length !== vectors.count) {
-    throw new Error(`corpus ${label}: ${vectors.count} vectors, ${contents.length} texts, ${metadata.length} metadata, ${externalIds.length} ids`);
+export function corpus(
+  label: string,
+  vectors: VectorSet,
+  contents: string[],
+  metadata: Metadata[],
+  externalIds: string[],
+): Corpus {
+  if (
+    contents.length !== vectors.count ||
+    metadata.length !== vectors.count ||
+    externalIds.length !== vectors.count
+  ) {
+    throw new Error(
+      `corpus ${label}: ${vectors.count} vectors, ${contents.length} texts, ${metadata.length} metadata, ${externalIds.length} ids`,
+    );
   }
   return { label, vectors, norms: rowNorms(vectors), contents, metadata, externalIds };
 }

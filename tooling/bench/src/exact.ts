@@ -14,7 +14,11 @@ export function rowNorms(set: VectorSet): Float64Array {
 }
 
 /** Cosine distance from the query to every row: the ground truth, by brute force, in float64. */
-export function cosineDistances(set: VectorSet, norms: Float64Array, query: ArrayLike<number>): Float64Array {
+export function cosineDistances(
+  set: VectorSet,
+  norms: Float64Array,
+  query: ArrayLike<number>,
+): Float64Array {
   const { values, dimensions } = set;
   let queryNorm = 0;
   for (let i = 0; i < dimensions; i++) queryNorm += query[i]! * query[i]!;
@@ -36,7 +40,11 @@ export interface ExactResult {
   matching: number;
 }
 
-export function exactTopK(distances: Float64Array, k: number, passes: (row: number) => boolean = () => true): ExactResult {
+export function exactTopK(
+  distances: Float64Array,
+  k: number,
+  passes: (row: number) => boolean = () => true,
+): ExactResult {
   const rows: number[] = [];
   let matching = 0;
   for (let n = 0; n < distances.length; n++) {
@@ -57,7 +65,12 @@ export function exactTopK(distances: Float64Array, k: number, passes: (row: numb
  * the k-th true distance (plus a float32 tolerance); divided by the number of rows that could be
  * returned, min(k, matching).
  */
-export function recallAtK(distances: Float64Array, exact: ExactResult, returnedRows: readonly number[], k: number): number {
+export function recallAtK(
+  distances: Float64Array,
+  exact: ExactResult,
+  returnedRows: readonly number[],
+  k: number,
+): number {
   const possible = Math.min(k, exact.matching);
   if (possible === 0) return 1;
   const kth = distances[exact.rows[possible - 1]!]!;

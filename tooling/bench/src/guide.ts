@@ -91,12 +91,19 @@ export function guideWriterOnPglite(client: PGlite): GuideWriter {
  * `metadata->>'key' = value` next to the index's ORDER BY ... LIMIT, default settings. Its distance
  * threshold (`< 0.5`) is left out: recall is measured against the k nearest, whatever their distance.
  */
-export function guideQueryText(options: { collectionId: number; dimensions: number; filterKey?: string; k: number }): string {
+export function guideQueryText(options: {
+  collectionId: number;
+  dimensions: number;
+  filterKey?: string;
+  k: number;
+}): string {
   const { collectionId, dimensions, filterKey, k } = options;
   for (const value of [collectionId, dimensions, k]) {
-    if (!Number.isSafeInteger(value) || value < 1) throw new Error(`bad integer in the guide query: ${value}`);
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new Error(`bad integer in the guide query: ${value}`);
   }
-  if (filterKey !== undefined && !/^[a-z0-9_]+$/i.test(filterKey)) throw new Error(`bad filter key ${filterKey}`);
+  if (filterKey !== undefined && !/^[a-z0-9_]+$/i.test(filterKey))
+    throw new Error(`bad filter key ${filterKey}`);
   const distance = `(embedding::vector(${dimensions}) <=> $1::vector(${dimensions}))`;
   const filter = filterKey === undefined ? '' : ` AND metadata->>'${filterKey}' = $2`;
   return `SELECT external_id, 1 - ${distance} AS similarity FROM documents WHERE collection_id = ${collectionId}${filter} ORDER BY ${distance} LIMIT ${k}`;

@@ -1,9 +1,28 @@
-import { bulkIngestDocuments, createCaller, createContextInner, defaultLimits, openAccess } from '@quarry/api';
+import {
+  bulkIngestDocuments,
+  createCaller,
+  createContextInner,
+  defaultLimits,
+  openAccess,
+} from '@quarry/api';
 import { createEmbeddingRegistry } from '@quarry/api/embeddings';
-import { collections, dropVectorIndexes, ensureVectorIndex, eq, sql, type Collection, type Database } from '@quarry/db';
+import {
+  collections,
+  dropVectorIndexes,
+  ensureVectorIndex,
+  eq,
+  sql,
+  type Collection,
+  type Database,
+} from '@quarry/db';
 import { startApiServer } from './api-client';
 import { vectorOf, ingestItems, type Corpus } from './corpus';
-import { GUIDE_INDEX_SQL, GUIDE_SCHEMA_SQL, guideWriterOnPostgres, type GuideWriter } from './guide';
+import {
+  GUIDE_INDEX_SQL,
+  GUIDE_SCHEMA_SQL,
+  guideWriterOnPostgres,
+  type GuideWriter,
+} from './guide';
 import { progress } from './log';
 import { rawBinaryCopy } from './raw-copy';
 import { quarryDatabase, type ScratchServer } from './scratch';
@@ -30,29 +49,66 @@ export interface IngestReport {
 
 const API_BATCH = 1_000;
 
-function measurement(method: IngestMethod, mode: IngestMode, docs: number, milliseconds: number): IngestMeasurement {
+function measurement(
+  method: IngestMethod,
+  mode: IngestMode,
+  docs: number,
+  milliseconds: number,
+): IngestMeasurement {
   const seconds = milliseconds / 1000;
-  const result = { method, mode, docs, seconds: round(seconds, 2), docsPerSecond: round(docs / seconds, 0) };
-  progress(`  ${method} (${mode}): ${docs} docs in ${result.seconds}s = ${result.docsPerSecond} docs/s`);
+  const result = {
+    method,
+    mode,
+    docs,
+    seconds: round(seconds, 2),
+    docsPerSecond: round(docs / seconds, 0),
+  };
+  progress(
+    `  ${method} (${mode}): ${docs} docs in ${result.seconds}s = ${result.docsPerSecond} docs/s`,
+  );
   return result;
 }
 
-async function createCollection(database: Database, name: string, dimensions: number, withIndex: boolean): Promise<Collection> {
-  const caller = createCaller(createContextInner({ database, embeddings: createEmbeddingRegistry([]) }, openAccess));
+async function createCollection(
+  database: Database,
+  name: string,
+  dimensions: number,
+  withIndex: boolean,
+): Promise<Collection> {
+  const caller = createCaller(
+    createContextInner({ database, embeddings: createEmbeddingRegistry([]) }, openAccess),
+  );
   await caller.collections.create({ name, dimensions, embeddingModel: 'bench/synthetic' });
-  const [collection] = await database.db.select().from(collections).where(eq(collections.name, name));
+  const [collection] = await database.db
+    .select()
+    .from(collections)
+    .where(eq(collections.name, name));
   if (!collection) throw new Error(`collection ${name} was not created`);
   if (!withIndex) await dropVectorIndexes(database, collection.id);
   return collection;
 }
 
 /** Quarry's bulk path, one call per chunk; only the calls are timed (building the items is the caller's). */
-async function bulkLoad(database: Database, collection: Collection, corpus: Corpus, docs: number, chunk: number): Promise<number> {
+async function bulkLoad(
+  database: Database,
+  collection: Collection,
+  corpus: Corpus,
+  docs: number,
+  chunk: number,
+): Promise<number> {
   let milliseconds = 0;
   for (let start = 0; start < docs; start += chunk) {
     const items = ingestItems(corpus, start, Math.min(docs, start + chunk));
     const begin = performance.now();
-    await bulkIngestDocuments(database, defaultLimits, createEmbeddingRegistry([]), collection, 'default', items, { statementTimeoutMs: 0 });
+    await bulkIngestDocuments(
+      database,
+      defaultLimits,
+      createEmbeddingRegistry([]),
+      collection,
+      'default',
+      items,
+      { statementTimeoutMs: 0 },
+    );
     milliseconds += performance.now() - begin;
     progress(`    bulk ${Math.min(docs, start + chunk)}/${docs}`);
   }
@@ -73,11 +129,20 @@ function rawRows(corpus: Corpus, docs: number) {
 }
 
 /** The guide's one INSERT per document, until `docs` or the time cap, whichever comes first. */
-async function guideLoad(writer: GuideWriter, corpus: Corpus, docs: number, capSeconds: number): Promise<{ docs: number; milliseconds: number }> {
+async function guideLoad(
+  writer: GuideWriter,
+  corpus: Corpus,
+  docs: number,
+  capSeconds: number,
+): Promise<{ docs: number; milliseconds: number }> {
   const begin = performance.now();
   let written = 0;
   while (written < docs && performance.now() - begin < capSeconds * 1000) {
-    await writer.insert({ content: corpus.contents[written] ?? '', metadata: corpus.metadata[written] ?? {}, embedding: Array.from(vectorOf(corpus, written)) });
+    await writer.insert({
+      content: corpus.contents[written] ?? '',
+      metadata: corpus.metadata[written] ?? {},
+      embedding: Array.from(vectorOf(corpus, written)),
+    });
     written++;
   }
   return { docs: written, milliseconds: performance.now() - begin };
@@ -98,7 +163,11 @@ export interface IngestOptions {
  * index (built afterwards, timed apart) and once into a collection whose index already exists.
  * A checkpoint before each load keeps one method's dirty pages off the next one's clock.
  */
-export async function benchIngest(server: ScratchServer, corpus: Corpus, options: IngestOptions): Promise<IngestReport> {
+export async function benchIngest(
+  server: ScratchServer,
+  corpus: Corpus,
+  options: IngestOptions,
+): Promise<IngestReport> {
   const measurements: IngestMeasurement[] = [];
   const dimensions = corpus.vectors.dimensions;
   const checkpoint = () => server.admin`checkpoint`;
@@ -108,7 +177,14 @@ export async function benchIngest(server: ScratchServer, corpus: Corpus, options
   const database = await quarryDatabase(quarryScratch);
   const collection = await createCollection(database, 'bench', dimensions, false);
   await checkpoint();
-  measurements.push(measurement('quarry-bulk', 'index-after-load', options.docs, await bulkLoad(database, collection, corpus, options.docs, options.bulkChunk)));
+  measurements.push(
+    measurement(
+      'quarry-bulk',
+      'index-after-load',
+      options.docs,
+      await bulkLoad(database, collection, corpus, options.docs, options.bulkChunk),
+    ),
+  );
   progress('  building the HNSW index (ensureVectorIndex)');
   let begin = performance.now();
   await ensureVectorIndex(database, collection);
@@ -116,12 +192,30 @@ export async function benchIngest(server: ScratchServer, corpus: Corpus, options
   progress(`  index built in ${indexBuildSeconds}s`);
   await database.db.execute(sql`vacuum analyze documents`);
 
-  if (!options.compare) return { measurements, indexBuildSeconds, search: { database, url: quarryScratch.url, collection } };
+  if (!options.compare)
+    return {
+      measurements,
+      indexBuildSeconds,
+      search: { database, url: quarryScratch.url, collection },
+    };
 
   progress(`ingest: Quarry bulk path, ${options.indexedIngestDocs} docs, index present`);
   const indexedCollection = await createCollection(database, 'bench-indexed', dimensions, true);
   await checkpoint();
-  measurements.push(measurement('quarry-bulk', 'index-present', options.indexedIngestDocs, await bulkLoad(database, indexedCollection, corpus, options.indexedIngestDocs, options.bulkChunk)));
+  measurements.push(
+    measurement(
+      'quarry-bulk',
+      'index-present',
+      options.indexedIngestDocs,
+      await bulkLoad(
+        database,
+        indexedCollection,
+        corpus,
+        options.indexedIngestDocs,
+        options.bulkChunk,
+      ),
+    ),
+  );
 
   progress(`ingest: raw binary COPY (baseline B), ${options.docs} docs`);
   const rawScratch = await server.create('raw');
@@ -129,16 +223,42 @@ export async function benchIngest(server: ScratchServer, corpus: Corpus, options
   try {
     const rawCollection = await createCollection(rawDatabase, 'bench', dimensions, false);
     await checkpoint();
-    measurements.push(measurement('raw-copy-b', 'index-after-load', options.docs, await rawBinaryCopy(rawScratch.url, rawCollection.id, 'default', rawRows(corpus, options.docs))));
+    measurements.push(
+      measurement(
+        'raw-copy-b',
+        'index-after-load',
+        options.docs,
+        await rawBinaryCopy(
+          rawScratch.url,
+          rawCollection.id,
+          'default',
+          rawRows(corpus, options.docs),
+        ),
+      ),
+    );
     const rawIndexed = await createCollection(rawDatabase, 'bench-indexed', dimensions, true);
     await checkpoint();
-    measurements.push(measurement('raw-copy-b', 'index-present', options.indexedIngestDocs, await rawBinaryCopy(rawScratch.url, rawIndexed.id, 'default', rawRows(corpus, options.indexedIngestDocs))));
+    measurements.push(
+      measurement(
+        'raw-copy-b',
+        'index-present',
+        options.indexedIngestDocs,
+        await rawBinaryCopy(
+          rawScratch.url,
+          rawIndexed.id,
+          'default',
+          rawRows(corpus, options.indexedIngestDocs),
+        ),
+      ),
+    );
   } finally {
     await rawDatabase.close();
     await rawScratch.drop();
   }
 
-  progress(`ingest: Quarry API path over HTTP (documents.ingest, ${API_BATCH} per call), ${options.apiIngestDocs} docs`);
+  progress(
+    `ingest: Quarry API path over HTTP (documents.ingest, ${API_BATCH} per call), ${options.apiIngestDocs} docs`,
+  );
   const apiScratch = await server.create('api');
   const apiDatabase = await quarryDatabase(apiScratch);
   const api = await startApiServer(apiScratch.url);
@@ -164,7 +284,9 @@ export async function benchIngest(server: ScratchServer, corpus: Corpus, options
     await apiScratch.drop();
   }
 
-  progress(`ingest: the guide's pattern (baseline A), one INSERT per document, at most ${options.guideIngestSeconds}s per mode`);
+  progress(
+    `ingest: the guide's pattern (baseline A), one INSERT per document, at most ${options.guideIngestSeconds}s per mode`,
+  );
   const guideScratch = await server.create('guide');
   const writer = guideWriterOnPostgres(guideScratch.url);
   try {
@@ -175,12 +297,21 @@ export async function benchIngest(server: ScratchServer, corpus: Corpus, options
     await writer.exec('TRUNCATE documents');
     await writer.exec(GUIDE_INDEX_SQL);
     await checkpoint();
-    const indexed = await guideLoad(writer, corpus, options.indexedIngestDocs, options.guideIngestSeconds);
+    const indexed = await guideLoad(
+      writer,
+      corpus,
+      options.indexedIngestDocs,
+      options.guideIngestSeconds,
+    );
     measurements.push(measurement('guide-a', 'index-present', indexed.docs, indexed.milliseconds));
   } finally {
     await writer.close();
     await guideScratch.drop();
   }
 
-  return { measurements, indexBuildSeconds, search: { database, url: quarryScratch.url, collection } };
+  return {
+    measurements,
+    indexBuildSeconds,
+    search: { database, url: quarryScratch.url, collection },
+  };
 }

@@ -18,10 +18,21 @@ export interface MachineInfo {
 
 export async function machineInfo(admin: postgres.Sql): Promise<MachineInfo> {
   const [version] = await admin<Array<{ version: string }>>`select version()`;
-  const [vector] = await admin<Array<{ default_version: string }>>`select default_version from pg_available_extensions where name = 'vector'`;
+  const [vector] = await admin<
+    Array<{ default_version: string }>
+  >`select default_version from pg_available_extensions where name = 'vector'`;
   const settings: Record<string, string> = {};
-  for (const name of ['shared_buffers', 'work_mem', 'max_parallel_maintenance_workers', 'max_parallel_workers_per_gather', 'synchronous_commit', 'max_wal_size']) {
-    const [row] = await admin<Array<{ setting: string }>>`select current_setting(${name}) as setting`;
+  for (const name of [
+    'shared_buffers',
+    'work_mem',
+    'max_parallel_maintenance_workers',
+    'max_parallel_workers_per_gather',
+    'synchronous_commit',
+    'max_wal_size',
+  ]) {
+    const [row] = await admin<
+      Array<{ setting: string }>
+    >`select current_setting(${name}) as setting`;
     settings[name] = row?.setting ?? '?';
   }
   settings.maintenance_work_mem = `${INDEX_BUILD_MEMORY} (on the scratch databases; server default left alone)`;

@@ -7,7 +7,13 @@ import { elapsedSeconds, progress } from './log';
 import { finishMachineInfo, machineInfo } from './machine';
 import { benchPglite } from './pglite-bench';
 import { benchRecall, type FilterCase } from './recall-bench';
-import { evaluateTargets, renderMarkdown, renderReadmeSection, replaceReadmeSection, type BenchResult } from './report';
+import {
+  evaluateTargets,
+  renderMarkdown,
+  renderReadmeSection,
+  replaceReadmeSection,
+  type BenchResult,
+} from './report';
 import { recallLatencyChart } from './chart';
 import { scratchServer } from './scratch';
 import { benchLatency, type SearchQuery } from './search-bench';
@@ -17,9 +23,19 @@ import { guideSearchOnPostgres, quarrySearch } from './systems';
 import postgres from 'postgres';
 
 const LATENCY_QUERIES = 100;
-export const SYNTHETIC_SHAPE = { dimensions: 1536, latentDimensions: 32, clusters: 64, clusterSpread: 0.6, noise: 0.05 } as const;
+export const SYNTHETIC_SHAPE = {
+  dimensions: 1536,
+  latentDimensions: 32,
+  clusters: 64,
+  clusterSpread: 0.6,
+  noise: 0.05,
+} as const;
 
-function syntheticData(config: BenchConfig): { data: Corpus; queries: SearchQuery[]; filters: FilterCase[] } {
+function syntheticData(config: BenchConfig): {
+  data: Corpus;
+  queries: SearchQuery[];
+  filters: FilterCase[];
+} {
   const mixture = gaussianMixture({ ...SYNTHETIC_SHAPE, seed: config.seed });
   const vectors = mixture.sample(config.docs, config.seed + 1);
   const metadata = syntheticMetadata(config.docs, vectors.clusters, config.seed + 2);
@@ -27,14 +43,18 @@ function syntheticData(config: BenchConfig): { data: Corpus; queries: SearchQuer
   const data = corpus(
     'synthetic',
     vectors,
-    Array.from({ length: config.docs }, (_, row) => texts.document(row, vectors.clusters[row] ?? 0)),
+    Array.from({ length: config.docs }, (_, row) =>
+      texts.document(row, vectors.clusters[row] ?? 0),
+    ),
     metadata,
     Array.from({ length: config.docs }, (_, row) => `syn-${row}`),
   );
   // Fresh draws from the same mixture: like the data, never in it.
   const sampled = mixture.sample(LATENCY_QUERIES, config.seed + 100);
   const queries = Array.from({ length: LATENCY_QUERIES }, (_, i) => ({
-    vector: Array.from(sampled.values.subarray(i * sampled.dimensions, (i + 1) * sampled.dimensions)),
+    vector: Array.from(
+      sampled.values.subarray(i * sampled.dimensions, (i + 1) * sampled.dimensions),
+    ),
     text: texts.query(i, sampled.clusters[i] ?? 0),
   }));
   const filters: FilterCase[] = [
@@ -63,7 +83,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', interrupted);
   try {
     const machine = await machineInfo(server.admin);
-    progress(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, load ${machine.loadAverageStart}; ${machine.postgres}, pgvector ${machine.pgvector}`);
+    progress(
+      `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, load ${machine.loadAverageStart}; ${machine.postgres}, pgvector ${machine.pgvector}`,
+    );
     const result: BenchResult = {
       startedAt: startedAt.toISOString(),
       finishedAt: '',
@@ -84,22 +106,46 @@ async function main(): Promise<void> {
         seed: config.seed,
       },
       machine,
-      synthetic: { ...SYNTHETIC_SHAPE, docs: config.docs, queries: config.queries, selectivities: selectivities.map(({ name, key }) => ({ name, key })) },
+      synthetic: {
+        ...SYNTHETIC_SHAPE,
+        docs: config.docs,
+        queries: config.queries,
+        selectivities: selectivities.map(({ name, key }) => ({ name, key })),
+      },
       targets: [],
     };
 
-    const needsSynthetic = (['ingest', 'latency', 'recall', 'pglite'] as const).some((part) => !config.skip.has(part));
-    if (needsSynthetic) progress(`data: ${config.docs} synthetic documents of ${SYNTHETIC_SHAPE.dimensions} dimensions`);
+    const needsSynthetic = (['ingest', 'latency', 'recall', 'pglite'] as const).some(
+      (part) => !config.skip.has(part),
+    );
+    if (needsSynthetic)
+      progress(
+        `data: ${config.docs} synthetic documents of ${SYNTHETIC_SHAPE.dimensions} dimensions`,
+      );
     const synthetic = needsSynthetic ? syntheticData(config) : undefined;
 
-    if (synthetic && (!config.skip.has('ingest') || !config.skip.has('latency') || !config.skip.has('recall'))) {
-      const ingest = await benchIngest(server, synthetic.data, { ...config, compare: !config.skip.has('ingest') });
-      result.ingest = { docs: config.docs, measurements: ingest.measurements, indexBuildSeconds: ingest.indexBuildSeconds };
+    if (
+      synthetic &&
+      (!config.skip.has('ingest') || !config.skip.has('latency') || !config.skip.has('recall'))
+    ) {
+      const ingest = await benchIngest(server, synthetic.data, {
+        ...config,
+        compare: !config.skip.has('ingest'),
+      });
+      result.ingest = {
+        docs: config.docs,
+        measurements: ingest.measurements,
+        indexBuildSeconds: ingest.indexBuildSeconds,
+      };
       const { database, url, collection } = ingest.search;
       try {
         if (!config.skip.has('latency')) {
-          progress(`latency: vector, keyword and hybrid search at concurrency 1 and 8, API over HTTP vs direct SQL`);
-          result.latency = await benchLatency(database, url, collection, synthetic.queries, { requests: config.latencyRequests });
+          progress(
+            `latency: vector, keyword and hybrid search at concurrency 1 and 8, API over HTTP vs direct SQL`,
+          );
+          result.latency = await benchLatency(database, url, collection, synthetic.queries, {
+            requests: config.latencyRequests,
+          });
         }
         if (!config.skip.has('recall')) {
           const guideClient = postgres(url, { prepare: false, onnotice: () => {} });
@@ -108,9 +154,14 @@ async function main(): Promise<void> {
               'synthetic',
               synthetic.data,
               new Map(synthetic.data.externalIds.map((id, row) => [id, row])),
-              synthetic.queries.slice(0, config.queries).map((query) => Float32Array.from(query.vector)),
+              synthetic.queries
+                .slice(0, config.queries)
+                .map((query) => Float32Array.from(query.vector)),
               synthetic.filters,
-              { quarry: quarrySearch(database, collection.name), guide: guideSearchOnPostgres(guideClient, collection) },
+              {
+                quarry: quarrySearch(database, collection.name),
+                guide: guideSearchOnPostgres(guideClient, collection),
+              },
               config.efSearch,
             );
           } finally {
@@ -122,15 +173,25 @@ async function main(): Promise<void> {
       }
     }
     if (!config.skip.has('sotu')) {
-      result.sotu = await benchSotu(server, { docs: config.sotuDocs, queries: config.queries, efValues: config.efSearch, seed: config.seed });
+      result.sotu = await benchSotu(server, {
+        docs: config.sotuDocs,
+        queries: config.queries,
+        efValues: config.efSearch,
+        seed: config.seed,
+      });
     }
     if (synthetic && !config.skip.has('pglite')) {
-      result.pglite = await benchPglite(synthetic.data, synthetic.queries.slice(0, config.queries), synthetic.filters, {
-        docs: config.pgliteDocs,
-        guideIngestSeconds: Math.min(config.guideIngestSeconds, 10),
-        requests: Math.min(config.latencyRequests, 100),
-        efValues: config.efSearch,
-      });
+      result.pglite = await benchPglite(
+        synthetic.data,
+        synthetic.queries.slice(0, config.queries),
+        synthetic.filters,
+        {
+          docs: config.pgliteDocs,
+          guideIngestSeconds: Math.min(config.guideIngestSeconds, 10),
+          requests: Math.min(config.latencyRequests, 100),
+          efValues: config.efSearch,
+        },
+      );
     }
 
     result.machine = finishMachineInfo(machine);
@@ -140,14 +201,23 @@ async function main(): Promise<void> {
     await mkdir(config.outDir, { recursive: true });
     await writeFile(join(config.outDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
     if (result.recall) {
-      await writeFile(join(config.outDir, 'recall-latency.svg'), recallLatencyChart(result.recall, `Filtered recall@10 vs p50 latency, ${config.docs.toLocaleString('en')} synthetic documents × ${SYNTHETIC_SHAPE.dimensions} dimensions`));
+      await writeFile(
+        join(config.outDir, 'recall-latency.svg'),
+        recallLatencyChart(
+          result.recall,
+          `Filtered recall@10 vs p50 latency, ${config.docs.toLocaleString('en')} synthetic documents × ${SYNTHETIC_SHAPE.dimensions} dimensions`,
+        ),
+      );
     }
     const markdown = renderMarkdown(result);
     await writeFile(join(config.outDir, 'latest.md'), markdown);
     process.stdout.write(markdown);
     // Only a run that writes the committed results refreshes the README's copy of them.
     if (config.outDir === defaultOutDir && !config.skip.size) {
-      await writeFile(readmePath, replaceReadmeSection(await readFile(readmePath, 'utf8'), renderReadmeSection(result)));
+      await writeFile(
+        readmePath,
+        replaceReadmeSection(await readFile(readmePath, 'utf8'), renderReadmeSection(result)),
+      );
       progress('README.md: benchmark section refreshed');
     }
     progress(`done in ${result.durationSeconds}s; results in ${config.outDir}`);

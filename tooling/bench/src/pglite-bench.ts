@@ -9,7 +9,17 @@ import { createEmbeddingRegistry } from '@quarry/api/embeddings';
 import { vector } from '@electric-sql/pglite-pgvector';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import type { Schema } from '@quarry/db/client';
-import { collections, createDb, dropVectorIndexes, ensureVectorIndex, eq, migrate, sql, type Collection, type Database } from '@quarry/db';
+import {
+  collections,
+  createDb,
+  dropVectorIndexes,
+  ensureVectorIndex,
+  eq,
+  migrate,
+  sql,
+  type Collection,
+  type Database,
+} from '@quarry/db';
 import { bulkIngestDocuments, defaultLimits } from '@quarry/api';
 import { corpus, ingestItems, rowsByExternalId, vectorOf, type Corpus } from './corpus';
 import { GUIDE_SCHEMA_SQL, guideWriterOnPglite } from './guide';
@@ -22,11 +32,23 @@ import { guideSearchOnPglite, quarryCaller, quarrySearch } from './systems';
 export interface PgliteReport {
   docs: number;
   createAndMigrateSeconds: number;
-  ingest: Array<{ method: 'quarry-bulk' | 'quarry-api' | 'guide-a'; docs: number; seconds: number; docsPerSecond: number }>;
+  ingest: Array<{
+    method: 'quarry-bulk' | 'quarry-api' | 'guide-a';
+    docs: number;
+    seconds: number;
+    docsPerSecond: number;
+  }>;
   indexBuildSeconds: number;
   latencyByMode: Record<'vector' | 'keyword' | 'hybrid', { p50: number; p95: number }>;
   recall: RecallPoint[];
-  coldStart: { firstResultMs: number; importsMs: number; openMs: number; migrateMs: number; firstSearchMs: number; results: number };
+  coldStart: {
+    firstResultMs: number;
+    importsMs: number;
+    openMs: number;
+    migrateMs: number;
+    firstSearchMs: number;
+    results: number;
+  };
 }
 
 const coldStartScript = fileURLToPath(new URL('./cold-start.ts', import.meta.url));
@@ -35,11 +57,21 @@ const tsxLoader = import.meta.resolve('tsx');
 function parseColdStart(output: string): PgliteReport['coldStart'] {
   const parsed: unknown = JSON.parse(output);
   const number = (key: string): number => {
-    const value = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)[key] : undefined;
+    const value =
+      typeof parsed === 'object' && parsed !== null
+        ? (parsed as Record<string, unknown>)[key]
+        : undefined;
     if (typeof value !== 'number') throw new Error(`cold start reported no ${key}: ${output}`);
     return value;
   };
-  return { firstResultMs: number('firstResultMs'), importsMs: number('importsMs'), openMs: number('openMs'), migrateMs: number('migrateMs'), firstSearchMs: number('firstSearchMs'), results: number('results') };
+  return {
+    firstResultMs: number('firstResultMs'),
+    importsMs: number('importsMs'),
+    openMs: number('openMs'),
+    migrateMs: number('migrateMs'),
+    firstSearchMs: number('firstSearchMs'),
+    results: number('results'),
+  };
 }
 
 /** The first `count` rows of a corpus, as a corpus of their own. */
@@ -47,16 +79,32 @@ function head(source: Corpus, count: number): Corpus {
   const { dimensions } = source.vectors;
   return corpus(
     `${source.label}-head`,
-    { dimensions, count, values: source.vectors.values.slice(0, count * dimensions), clusters: source.vectors.clusters.slice(0, count) },
+    {
+      dimensions,
+      count,
+      values: source.vectors.values.slice(0, count * dimensions),
+      clusters: source.vectors.clusters.slice(0, count),
+    },
     source.contents.slice(0, count),
     source.metadata.slice(0, count),
     source.externalIds.slice(0, count),
   );
 }
 
-async function createCollection(database: Database, name: string, dimensions: number): Promise<Collection> {
-  await quarryCaller(database).collections.create({ name, dimensions, embeddingModel: 'bench/synthetic' });
-  const [collection] = await database.db.select().from(collections).where(eq(collections.name, name));
+async function createCollection(
+  database: Database,
+  name: string,
+  dimensions: number,
+): Promise<Collection> {
+  await quarryCaller(database).collections.create({
+    name,
+    dimensions,
+    embeddingModel: 'bench/synthetic',
+  });
+  const [collection] = await database.db
+    .select()
+    .from(collections)
+    .where(eq(collections.name, name));
   if (!collection) throw new Error(`collection ${name} missing`);
   await dropVectorIndexes(database, collection.id);
   return collection;
@@ -84,8 +132,17 @@ export async function benchPglite(
     await migrate(database);
     const createAndMigrateSeconds = round((performance.now() - begin) / 1000);
     const ingest: PgliteReport['ingest'] = [];
-    const record = (method: PgliteReport['ingest'][number]['method'], count: number, milliseconds: number) => {
-      const entry = { method, docs: count, seconds: round(milliseconds / 1000), docsPerSecond: round((count / milliseconds) * 1000, 0) };
+    const record = (
+      method: PgliteReport['ingest'][number]['method'],
+      count: number,
+      milliseconds: number,
+    ) => {
+      const entry = {
+        method,
+        docs: count,
+        seconds: round(milliseconds / 1000),
+        docsPerSecond: round((count / milliseconds) * 1000, 0),
+      };
       progress(`  ${method}: ${count} docs, ${entry.docsPerSecond} docs/s`);
       ingest.push(entry);
     };
@@ -93,7 +150,15 @@ export async function benchPglite(
     const collection = await createCollection(database, 'bench', dimensions);
     const items = ingestItems(data, 0, docs);
     begin = performance.now();
-    await bulkIngestDocuments(database, defaultLimits, createEmbeddingRegistry([]), collection, 'default', items, { statementTimeoutMs: 0 });
+    await bulkIngestDocuments(
+      database,
+      defaultLimits,
+      createEmbeddingRegistry([]),
+      collection,
+      'default',
+      items,
+      { statementTimeoutMs: 0 },
+    );
     record('quarry-bulk', docs, performance.now() - begin);
     begin = performance.now();
     await ensureVectorIndex(database, collection);
@@ -119,25 +184,41 @@ export async function benchPglite(
     begin = performance.now();
     let written = 0;
     while (written < docs && performance.now() - begin < options.guideIngestSeconds * 1000) {
-      await writer.insert({ content: data.contents[written] ?? '', metadata: data.metadata[written] ?? {}, embedding: Array.from(vectorOf(data, written)) });
+      await writer.insert({
+        content: data.contents[written] ?? '',
+        metadata: data.metadata[written] ?? {},
+        embedding: Array.from(vectorOf(data, written)),
+      });
       written++;
     }
     record('guide-a', written, performance.now() - begin);
     await writer.close();
 
-    const latencyByMode = { vector: { p50: 0, p95: 0 }, keyword: { p50: 0, p95: 0 }, hybrid: { p50: 0, p95: 0 } };
+    const latencyByMode = {
+      vector: { p50: 0, p95: 0 },
+      keyword: { p50: 0, p95: 0 },
+      hybrid: { p50: 0, p95: 0 },
+    };
     for (const mode of ['vector', 'keyword', 'hybrid'] as const) {
       const latencies: number[] = [];
       for (let i = -1; i < options.requests; i++) {
         const query = queries[Math.max(0, i) % queries.length]!;
         const start = performance.now();
-        await caller.search.query({ collection: 'bench', mode, k: 10, ...(mode === 'keyword' ? {} : { vector: query.vector }), ...(mode === 'vector' ? {} : { text: query.text }) });
+        await caller.search.query({
+          collection: 'bench',
+          mode,
+          k: 10,
+          ...(mode === 'keyword' ? {} : { vector: query.vector }),
+          ...(mode === 'vector' ? {} : { text: query.text }),
+        });
         if (i >= 0) latencies.push(performance.now() - start);
       }
       const summary = summarize(latencies);
       latencyByMode[mode] = { p50: round(summary.p50), p95: round(summary.p95) };
     }
-    progress(`  search p50: vector ${latencyByMode.vector.p50} ms, keyword ${latencyByMode.keyword.p50} ms, hybrid ${latencyByMode.hybrid.p50} ms`);
+    progress(
+      `  search p50: vector ${latencyByMode.vector.p50} ms, keyword ${latencyByMode.keyword.p50} ms, hybrid ${latencyByMode.hybrid.p50} ms`,
+    );
 
     const client = (database.db as PgliteDatabase<Schema> & { $client: PGlite }).$client;
     const recall = await benchRecall(
@@ -154,7 +235,13 @@ export async function benchPglite(
     const queryFile = join(dataDir, 'query.json');
     await writeFile(queryFile, JSON.stringify(queries[0]?.vector ?? []));
     progress('  cold start: a fresh process opens the data directory and searches');
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', tsxLoader, coldStartScript, join(dataDir, 'db'), queryFile]);
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      '--import',
+      tsxLoader,
+      coldStartScript,
+      join(dataDir, 'db'),
+      queryFile,
+    ]);
     const coldStart = parseColdStart(stdout);
     progress(`  first result ${round(coldStart.firstResultMs)} ms after process start`);
     return {

@@ -22,7 +22,14 @@ function encodeRow(collectionId: number, tenant: Buffer, row: RawRow): Buffer {
   const metadata = Buffer.from(row.metadataJson, 'utf8');
   const externalId = Buffer.from(row.externalId, 'utf8');
   const dimensions = row.embedding.length;
-  const size = 2 + (4 + 4) + (4 + tenant.length) + (4 + content.length) + (4 + 1 + metadata.length) + (4 + externalId.length) + (4 + 4 + 4 * dimensions);
+  const size =
+    2 +
+    (4 + 4) +
+    (4 + tenant.length) +
+    (4 + content.length) +
+    (4 + 1 + metadata.length) +
+    (4 + externalId.length) +
+    (4 + 4 + 4 * dimensions);
   const buffer = Buffer.allocUnsafe(size);
   let offset = buffer.writeInt16BE(FIELDS, 0);
   offset = buffer.writeInt32BE(4, offset);
@@ -43,7 +50,11 @@ function encodeRow(collectionId: number, tenant: Buffer, row: RawRow): Buffer {
   return buffer;
 }
 
-function* copyData(collectionId: number, tenant: string, rows: Iterable<RawRow>): Generator<Buffer> {
+function* copyData(
+  collectionId: number,
+  tenant: string,
+  rows: Iterable<RawRow>,
+): Generator<Buffer> {
   yield Buffer.concat([SIGNATURE, Buffer.alloc(8)]);
   const tenantBytes = Buffer.from(tenant, 'utf8');
   let batch: Buffer[] = [];
@@ -61,13 +72,20 @@ function* copyData(collectionId: number, tenant: string, rows: Iterable<RawRow>)
 }
 
 /** Streams every row in one COPY inside one transaction; returns the elapsed milliseconds. */
-export async function rawBinaryCopy(url: string, collectionId: number, tenant: string, rows: Iterable<RawRow>): Promise<number> {
+export async function rawBinaryCopy(
+  url: string,
+  collectionId: number,
+  tenant: string,
+  rows: Iterable<RawRow>,
+): Promise<number> {
   const client = postgres(url, { max: 1, onnotice: () => {} });
   try {
     const started = performance.now();
     await client.begin(async (tx) => {
       const stream = await tx
-        .unsafe('COPY documents (collection_id, tenant_id, content, metadata, external_id, embedding) FROM STDIN (FORMAT BINARY)')
+        .unsafe(
+          'COPY documents (collection_id, tenant_id, content, metadata, external_id, embedding) FROM STDIN (FORMAT BINARY)',
+        )
         .writable();
       await pipeline(Readable.from(copyData(collectionId, tenant, rows)), stream);
     });

@@ -23,8 +23,16 @@ export interface FilterCase {
 }
 
 export interface SearchSystems {
-  quarry(vector: number[], filter: MetadataFilter | undefined, efSearch: number | undefined): Promise<{ externalIds: string[]; strategy: string | null }>;
-  guide(vector: string, filter: { key: string; value: string } | undefined, efSearch: number | undefined): Promise<string[]>;
+  quarry(
+    vector: number[],
+    filter: MetadataFilter | undefined,
+    efSearch: number | undefined,
+  ): Promise<{ externalIds: string[]; strategy: string | null }>;
+  guide(
+    vector: string,
+    filter: { key: string; value: string } | undefined,
+    efSearch: number | undefined,
+  ): Promise<string[]>;
 }
 
 export type SystemName = 'quarry' | 'guide';
@@ -60,8 +68,12 @@ export async function benchRecall(
   systems: SearchSystems,
   efValues: readonly number[],
 ): Promise<RecallPoint[]> {
-  progress(`recall (${label}): exact neighbours of ${queryVectors.length} queries over ${corpus.vectors.count} rows`);
-  const distances = queryVectors.map((vector) => cosineDistances(corpus.vectors, corpus.norms, vector));
+  progress(
+    `recall (${label}): exact neighbours of ${queryVectors.length} queries over ${corpus.vectors.count} rows`,
+  );
+  const distances = queryVectors.map((vector) =>
+    cosineDistances(corpus.vectors, corpus.norms, vector),
+  );
   const queryArrays = queryVectors.map((vector) => Array.from(vector));
   const queryTexts = queryVectors.map((vector) => vectorText(vector));
   const points: RecallPoint[] = [];
@@ -75,8 +87,12 @@ export async function benchRecall(
         const efSearch = ef === DEFAULT_EF_SEARCH ? undefined : ef;
         const run = async (query: number) => {
           const { filter } = perQuery[query]!;
-          if (system === 'quarry') return systems.quarry(queryArrays[query]!, filter?.quarry, efSearch);
-          return { externalIds: await systems.guide(queryTexts[query]!, filter?.guide, efSearch), strategy: null };
+          if (system === 'quarry')
+            return systems.quarry(queryArrays[query]!, filter?.quarry, efSearch);
+          return {
+            externalIds: await systems.guide(queryTexts[query]!, filter?.guide, efSearch),
+            strategy: null,
+          };
         };
         await run(0); // warm-up
         const latencies: number[] = [];
@@ -88,7 +104,9 @@ export async function benchRecall(
           const result = await run(query);
           latencies.push(performance.now() - begin);
           const { exact } = perQuery[query]!;
-          const rows = result.externalIds.map((id) => rowByExternalId.get(id) ?? -1).filter((row) => row >= 0);
+          const rows = result.externalIds
+            .map((id) => rowByExternalId.get(id) ?? -1)
+            .filter((row) => row >= 0);
           recalls.push(recallAtK(distances[query]!, exact, rows, K));
           if (result.externalIds.length < Math.min(K, exact.matching)) short++;
           if (result.strategy) strategies[result.strategy] = (strategies[result.strategy] ?? 0) + 1;
@@ -103,10 +121,15 @@ export async function benchRecall(
           shortShare: round(short / queryVectors.length, 3),
           p50Ms: round(latency.p50),
           p95Ms: round(latency.p95),
-          meanMatching: round(perQuery.reduce((sum, { exact }) => sum + exact.matching, 0) / perQuery.length, 0),
+          meanMatching: round(
+            perQuery.reduce((sum, { exact }) => sum + exact.matching, 0) / perQuery.length,
+            0,
+          ),
           ...(system === 'quarry' ? { strategies } : {}),
         };
-        progress(`  ${filterCase.name} ${system} ef=${ef}: recall ${point.recall}, short ${point.shortShare}, p50 ${point.p50Ms} ms${system === 'quarry' ? ` ${JSON.stringify(strategies)}` : ''}`);
+        progress(
+          `  ${filterCase.name} ${system} ef=${ef}: recall ${point.recall}, short ${point.shortShare}, p50 ${point.p50Ms} ms${system === 'quarry' ? ` ${JSON.stringify(strategies)}` : ''}`,
+        );
         points.push(point);
       }
     }

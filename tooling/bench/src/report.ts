@@ -38,17 +38,23 @@ const PGLITE_METHOD_NAMES: Record<PgliteReport['ingest'][number]['method'], stri
   'quarry-api': 'Quarry `documents.ingest` (in-process caller, 1,000 per call)',
   'guide-a': "A: the guide's pattern (one INSERT per document)",
 };
-const MODE_NAMES: Record<IngestMode, string> = { 'index-after-load': 'no index during the load', 'index-present': 'HNSW index present' };
+const MODE_NAMES: Record<IngestMode, string> = {
+  'index-after-load': 'no index during the load',
+  'index-present': 'HNSW index present',
+};
 
 function find(measurements: readonly IngestMeasurement[], method: IngestMethod, mode: IngestMode) {
   return measurements.find((entry) => entry.method === method && entry.mode === mode);
 }
 
 function ratio(a: number | undefined, b: number | undefined): number | undefined {
-  return a === undefined || b === undefined || b === 0 ? undefined : Math.round((a / b) * 100) / 100;
+  return a === undefined || b === undefined || b === 0
+    ? undefined
+    : Math.round((a / b) * 100) / 100;
 }
 
-const fmt = (value: number | undefined, digits = 2) => (value === undefined ? 'n/a' : value.toLocaleString('en', { maximumFractionDigits: digits }));
+const fmt = (value: number | undefined, digits = 2) =>
+  value === undefined ? 'n/a' : value.toLocaleString('en', { maximumFractionDigits: digits });
 
 export function evaluateTargets(result: BenchResult): Target[] {
   const targets: Target[] = [];
@@ -57,14 +63,35 @@ export function evaluateTargets(result: BenchResult): Target[] {
     const bulk = find(measurements, 'quarry-bulk', mode)?.docsPerSecond;
     const vsA = ratio(bulk, find(measurements, 'guide-a', mode)?.docsPerSecond);
     const vsB = ratio(bulk, find(measurements, 'raw-copy-b', mode)?.docsPerSecond);
-    if (vsA !== undefined) targets.push({ target: `Bulk ingest ≥ 10× baseline A (${MODE_NAMES[mode]})`, measured: `${fmt(vsA)}×`, met: vsA >= 10 });
-    if (vsB !== undefined) targets.push({ target: `Bulk ingest ≥ 0.8× baseline B (${MODE_NAMES[mode]})`, measured: `${fmt(vsB)}×`, met: vsB >= 0.8 });
+    if (vsA !== undefined)
+      targets.push({
+        target: `Bulk ingest ≥ 10× baseline A (${MODE_NAMES[mode]})`,
+        measured: `${fmt(vsA)}×`,
+        met: vsA >= 10,
+      });
+    if (vsB !== undefined)
+      targets.push({
+        target: `Bulk ingest ≥ 0.8× baseline B (${MODE_NAMES[mode]})`,
+        measured: `${fmt(vsB)}×`,
+        met: vsB >= 0.8,
+      });
   }
   for (const entry of result.latency?.measurements ?? []) {
-    targets.push({ target: `API p50 ≤ 1.5× direct SQL p50 (${entry.mode}, concurrency ${entry.concurrency})`, measured: `${fmt(entry.overheadP50)}× (${fmt(entry.api.p50)} vs ${fmt(entry.direct.p50)} ms)`, met: entry.overheadP50 <= 1.5 });
+    targets.push({
+      target: `API p50 ≤ 1.5× direct SQL p50 (${entry.mode}, concurrency ${entry.concurrency})`,
+      measured: `${fmt(entry.overheadP50)}× (${fmt(entry.api.p50)} vs ${fmt(entry.direct.p50)} ms)`,
+      met: entry.overheadP50 <= 1.5,
+    });
   }
-  const defaultPoints = (points: readonly RecallPoint[] | undefined) => (points ?? []).filter((point) => point.system === 'quarry' && point.efSearch === 40 && point.filter !== 'none');
-  for (const [label, points] of [['synthetic', result.recall], ['SOTU', result.sotu?.recall], ['PGlite', result.pglite?.recall]] as const) {
+  const defaultPoints = (points: readonly RecallPoint[] | undefined) =>
+    (points ?? []).filter(
+      (point) => point.system === 'quarry' && point.efSearch === 40 && point.filter !== 'none',
+    );
+  for (const [label, points] of [
+    ['synthetic', result.recall],
+    ['SOTU', result.sotu?.recall],
+    ['PGlite', result.pglite?.recall],
+  ] as const) {
     for (const point of defaultPoints(points)) {
       targets.push({
         target: `Filtered recall@10 ≥ 0.95, no short results (${label}, filter ${point.filter})`,
@@ -74,11 +101,19 @@ export function evaluateTargets(result: BenchResult): Target[] {
     }
   }
   for (const concurrency of [1, 8]) {
-    const vector = result.latency?.measurements.find((entry) => entry.mode === 'vector' && entry.concurrency === concurrency);
-    const hybrid = result.latency?.measurements.find((entry) => entry.mode === 'hybrid' && entry.concurrency === concurrency);
+    const vector = result.latency?.measurements.find(
+      (entry) => entry.mode === 'vector' && entry.concurrency === concurrency,
+    );
+    const hybrid = result.latency?.measurements.find(
+      (entry) => entry.mode === 'hybrid' && entry.concurrency === concurrency,
+    );
     const hybridRatio = ratio(hybrid?.api.p50, vector?.api.p50);
     if (hybridRatio !== undefined) {
-      targets.push({ target: `Hybrid p50 ≤ 2× vector p50 (API, concurrency ${concurrency})`, measured: `${fmt(hybridRatio)}× (${fmt(hybrid?.api.p50)} vs ${fmt(vector?.api.p50)} ms)`, met: hybridRatio <= 2 });
+      targets.push({
+        target: `Hybrid p50 ≤ 2× vector p50 (API, concurrency ${concurrency})`,
+        measured: `${fmt(hybridRatio)}× (${fmt(hybrid?.api.p50)} vs ${fmt(vector?.api.p50)} ms)`,
+        met: hybridRatio <= 2,
+      });
     }
   }
   return targets;
@@ -94,14 +129,18 @@ const HYBRID_NOTE_CANDIDATES = 40;
 
 export function explainResults(result: BenchResult): string[] {
   const notes: string[] = [];
-  const missed = (prefix: string) => result.targets.some((target) => !target.met && target.target.startsWith(prefix));
+  const missed = (prefix: string) =>
+    result.targets.some((target) => !target.met && target.target.startsWith(prefix));
   const measurements = result.ingest?.measurements ?? [];
   if (missed('Bulk ingest ≥ 10× baseline A (HNSW index present)')) {
     const bulk = find(measurements, 'quarry-bulk', 'index-present');
     const raw = find(measurements, 'raw-copy-b', 'index-present');
     const guide = find(measurements, 'guide-a', 'index-present');
     const loaded = find(measurements, 'quarry-bulk', 'index-after-load');
-    const loadAndBuild = loaded && result.ingest ? result.ingest.docs / (loaded.seconds + result.ingest.indexBuildSeconds) : undefined;
+    const loadAndBuild =
+      loaded && result.ingest
+        ? result.ingest.docs / (loaded.seconds + result.ingest.indexBuildSeconds)
+        : undefined;
     notes.push(
       `**Bulk ingest with the index present (${fmt(ratio(bulk?.docsPerSecond, guide?.docsPerSecond))}× A).** With an HNSW index in place every row costs a graph insertion (at 1,536 dimensions, milliseconds each), whatever carries it: even the raw COPY (B) reaches only ${fmt(ratio(raw?.docsPerSecond, guide?.docsPerSecond))}× A, and the bulk path runs at ${fmt(ratio(bulk?.docsPerSecond, raw?.docsPerSecond))}× B. No loader can reach 10× here; the way to load in bulk is to build the index afterwards: Quarry's bulk load plus its index build together run at ${fmt(loadAndBuild, 0)} docs/s, ${fmt(ratio(loadAndBuild, guide?.docsPerSecond))}× the guide's pattern with its index present.`,
     );
@@ -123,12 +162,21 @@ export function explainResults(result: BenchResult): string[] {
       `**Hybrid search (${fmt(hybrid?.api.p50)} ms against ${fmt(vector?.api.p50)} ms for vector and ${fmt(keyword?.api.p50)} ms for keyword alone, through the API).** Most of the cost is in the database, not in Quarry: the direct hybrid statement (both retrievals of ${HYBRID_NOTE_CANDIDATES} candidates fused by RRF in one SELECT) takes ${fmt(hybrid?.direct.p50)} ms, ${fmt(ratio(hybrid?.direct.p50, vector?.direct.p50))}× the direct vector query, because the keyword retrieval ranks every document that matches the query's words with ts_rank_cd (common words match a large share of the synthetic texts) and both retrievals fetch ${HYBRID_NOTE_CANDIDATES} candidates instead of 10. Quarry runs the keyword retrieval first under the planner's defaults (GIN bitmap scan), ranks before joining the candidates' columns back, and fuses in the API: ${fmt(ratio(hybrid?.api.p50, hybrid?.direct.p50))}× the direct hybrid statement.`,
     );
   }
-  const recallMisses = result.targets.filter((target) => !target.met && target.target.startsWith('Filtered recall'));
+  const recallMisses = result.targets.filter(
+    (target) => !target.met && target.target.startsWith('Filtered recall'),
+  );
   if (recallMisses.length > 0) {
-    notes.push(`**Filtered recall.** Missed: ${recallMisses.map((target) => `${target.target.replace('Filtered recall@10 ≥ 0.95, no short results ', '')}: ${target.measured}`).join('; ')}. See the ef_search sweep: Quarry passes \`efSearch\` to its iterative scan.`);
+    notes.push(
+      `**Filtered recall.** Missed: ${recallMisses.map((target) => `${target.target.replace('Filtered recall@10 ≥ 0.95, no short results ', '')}: ${target.measured}`).join('; ')}. See the ef_search sweep: Quarry passes \`efSearch\` to its iterative scan.`,
+    );
   }
-  const guideSotu = result.sotu?.recall.filter((point) => point.system === 'guide' && point.filter !== 'none') ?? [];
-  const guideSynthetic = result.recall?.filter((point) => point.system === 'guide' && point.efSearch === 40 && point.filter !== 'none') ?? [];
+  const guideSotu =
+    result.sotu?.recall.filter((point) => point.system === 'guide' && point.filter !== 'none') ??
+    [];
+  const guideSynthetic =
+    result.recall?.filter(
+      (point) => point.system === 'guide' && point.efSearch === 40 && point.filter !== 'none',
+    ) ?? [];
   if (guideSotu.length > 0 || guideSynthetic.length > 0) {
     notes.push(
       `**The guide's query.** Its plan is the planner's gamble on \`metadata->>'key' = value\`, which it estimates at 0.5 % of rows whatever the truth. On the State of the Union corpus it takes the HNSW index and filters the ~40 candidates ef_search yields: ${guideSotu.map((point) => `${point.filter} recall ${fmt(point.recall, 3)}, short results ${fmt(point.shortShare * 100, 0)} %`).join('; ')}. On the synthetic set it mostly chooses a sequential scan and sort instead, exact but slow: ${guideSynthetic.map((point) => `${point.filter} p50 ${fmt(point.p50Ms)} ms`).join(', ')}. Raising ef_search can tip it to a sequential scan as well (see the sweep). Quarry counts the matching rows first and picks an exact scan (few rows) or the iterative index scan (many), with the index forced.`,
@@ -137,19 +185,41 @@ export function explainResults(result: BenchResult): string[] {
   return notes;
 }
 
-function table(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
-  const line = (cells: ReadonlyArray<string | number>) => `| ${cells.map((cell) => String(cell)).join(' | ')} |`;
+function table(
+  header: readonly string[],
+  rows: ReadonlyArray<ReadonlyArray<string | number>>,
+): string {
+  const line = (cells: ReadonlyArray<string | number>) =>
+    `| ${cells.map((cell) => String(cell)).join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
 function recallTable(points: readonly RecallPoint[], efSearch = 40): string {
   const filters = [...new Set(points.map((point) => point.filter))];
   return table(
-    ['filter', 'rows matching (mean)', 'Quarry recall@10', 'Quarry short results', 'Quarry p50 ms', 'Quarry strategy', 'guide recall@10', 'guide short results', 'guide p50 ms'],
+    [
+      'filter',
+      'rows matching (mean)',
+      'Quarry recall@10',
+      'Quarry short results',
+      'Quarry p50 ms',
+      'Quarry strategy',
+      'guide recall@10',
+      'guide short results',
+      'guide p50 ms',
+    ],
     filters.map((filter) => {
-      const quarry = points.find((point) => point.filter === filter && point.system === 'quarry' && point.efSearch === efSearch);
-      const guide = points.find((point) => point.filter === filter && point.system === 'guide' && point.efSearch === efSearch);
-      const strategies = Object.entries(quarry?.strategies ?? {}).map(([name, count]) => `${name} ×${count}`).join(', ');
+      const quarry = points.find(
+        (point) =>
+          point.filter === filter && point.system === 'quarry' && point.efSearch === efSearch,
+      );
+      const guide = points.find(
+        (point) =>
+          point.filter === filter && point.system === 'guide' && point.efSearch === efSearch,
+      );
+      const strategies = Object.entries(quarry?.strategies ?? {})
+        .map(([name, count]) => `${name} ×${count}`)
+        .join(', ');
       return [
         filter,
         fmt(quarry?.meanMatching ?? guide?.meanMatching, 0),
@@ -169,7 +239,14 @@ export function renderMarkdown(result: BenchResult): string {
   const { machine } = result;
   const out: string[] = [];
   out.push('# Quarry benchmark: latest results', '');
-  out.push(`Run ${result.startedAt} to ${result.finishedAt} (${result.durationSeconds} s), from the repository root:`, '', '```sh', result.command, '```', '');
+  out.push(
+    `Run ${result.startedAt} to ${result.finishedAt} (${result.durationSeconds} s), from the repository root:`,
+    '',
+    '```sh',
+    result.command,
+    '```',
+    '',
+  );
   out.push('## Machine', '');
   out.push(
     table(
@@ -177,7 +254,10 @@ export function renderMarkdown(result: BenchResult): string {
       [
         ['CPU', `${machine.cpu}, ${machine.cores} cores`],
         ['Memory', `${machine.memoryGiB} GiB`],
-        ['Load average (1 min) at start / end', `${machine.loadAverageStart} / ${machine.loadAverageEnd ?? 'n/a'} (a shared machine: other work ran alongside)`],
+        [
+          'Load average (1 min) at start / end',
+          `${machine.loadAverageStart} / ${machine.loadAverageEnd ?? 'n/a'} (a shared machine: other work ran alongside)`,
+        ],
         ['OS / Node', `${machine.os} / ${machine.node}`],
         ['PostgreSQL', machine.postgres],
         ['pgvector', machine.pgvector],
@@ -193,12 +273,24 @@ export function renderMarkdown(result: BenchResult): string {
     `- Queries: fresh draws from the same mixture (never in the data); ${String(synthetic.queries)} for recall, 100 cycled for latency. Ground truth: exact cosine distances computed by brute force over the float32 vectors; ties with the 10th neighbour count as hits.`,
   );
   if (result.sotu) {
-    out.push(`- Real: the State of the Union corpus (\`@quarry/corpus\`), ${fmt(result.sotu.passages, 0)} passages embedded with the offline provider (100 dimensions); ${result.sotu.queries} held-out passages (every 40th, not loaded) as queries; filters by president and by decade, each query's value drawn from the data rows.`);
+    out.push(
+      `- Real: the State of the Union corpus (\`@quarry/corpus\`), ${fmt(result.sotu.passages, 0)} passages embedded with the offline provider (100 dimensions); ${result.sotu.queries} held-out passages (every 40th, not loaded) as queries; filters by president and by decade, each query's value drawn from the data rows.`,
+    );
   }
   out.push('');
 
   out.push('## Targets', '');
-  out.push(table(['target', 'measured', 'met'], result.targets.map((target) => [target.target, target.measured, target.met ? 'yes' : '**missed**'])), '');
+  out.push(
+    table(
+      ['target', 'measured', 'met'],
+      result.targets.map((target) => [
+        target.target,
+        target.measured,
+        target.met ? 'yes' : '**missed**',
+      ]),
+    ),
+    '',
+  );
   const notes = explainResults(result);
   if (notes.length > 0) out.push('### Why', '', ...notes.flatMap((note) => [note, '']));
 
@@ -215,7 +307,9 @@ export function renderMarkdown(result: BenchResult): string {
           fmt(entry.seconds),
           fmt(entry.docsPerSecond, 0),
           fmt(ratio(entry.docsPerSecond, find(measurements, 'guide-a', entry.mode)?.docsPerSecond)),
-          fmt(ratio(entry.docsPerSecond, find(measurements, 'raw-copy-b', entry.mode)?.docsPerSecond)),
+          fmt(
+            ratio(entry.docsPerSecond, find(measurements, 'raw-copy-b', entry.mode)?.docsPerSecond),
+          ),
         ]),
       ),
       '',
@@ -234,7 +328,15 @@ export function renderMarkdown(result: BenchResult): string {
     out.push('## 2. Search latency: HTTP API vs the same SQL sent directly', '');
     out.push(
       table(
-        ['mode', 'concurrency', 'API (HTTP) p50 / p95 / p99 ms', 'in-process caller p50 / p95 / p99 ms', 'direct SQL p50 / p95 / p99 ms', 'API ÷ direct (p50)', 'req/s: API / in-process / direct'],
+        [
+          'mode',
+          'concurrency',
+          'API (HTTP) p50 / p95 / p99 ms',
+          'in-process caller p50 / p95 / p99 ms',
+          'direct SQL p50 / p95 / p99 ms',
+          'API ÷ direct (p50)',
+          'req/s: API / in-process / direct',
+        ],
         result.latency.measurements.map((entry) => [
           entry.mode,
           entry.concurrency,
@@ -253,14 +355,25 @@ export function renderMarkdown(result: BenchResult): string {
 
   if (result.recall) {
     out.push('## 3. Filtered recall@10 against exact search (synthetic)', '');
-    out.push('Default settings (ef_search 40, nothing set): Quarry\'s `search.query` through an in-process caller, and the guide\'s query (HNSW ORDER BY with the filter in the WHERE clause) through postgres.js.', '');
+    out.push(
+      "Default settings (ef_search 40, nothing set): Quarry's `search.query` through an in-process caller, and the guide's query (HNSW ORDER BY with the filter in the WHERE clause) through postgres.js.",
+      '',
+    );
     out.push(recallTable(result.recall), '');
     out.push('![Filtered recall@10 against p50 latency](recall-latency.svg)', '');
     out.push('The ef_search sweep behind the chart:', '');
     out.push(
       table(
         ['filter', 'system', 'ef_search', 'recall@10', 'short results', 'p50 ms', 'p95 ms'],
-        result.recall.map((point) => [point.filter, point.system, point.efSearch, fmt(point.recall, 3), `${fmt(point.shortShare * 100, 1)} %`, fmt(point.p50Ms), fmt(point.p95Ms)]),
+        result.recall.map((point) => [
+          point.filter,
+          point.system,
+          point.efSearch,
+          fmt(point.recall, 3),
+          `${fmt(point.shortShare * 100, 1)} %`,
+          fmt(point.p50Ms),
+          fmt(point.p95Ms),
+        ]),
       ),
       '',
     );
@@ -287,10 +400,19 @@ export function renderMarkdown(result: BenchResult): string {
         ['measure', 'value'],
         [
           ['create + migrate a new database', `${fmt(pglite.createAndMigrateSeconds)} s`],
-          ...pglite.ingest.map((entry) => [`ingest: ${PGLITE_METHOD_NAMES[entry.method]}`, `${fmt(entry.docsPerSecond, 0)} docs/s (${fmt(entry.docs, 0)} docs)`]),
+          ...pglite.ingest.map((entry) => [
+            `ingest: ${PGLITE_METHOD_NAMES[entry.method]}`,
+            `${fmt(entry.docsPerSecond, 0)} docs/s (${fmt(entry.docs, 0)} docs)`,
+          ]),
           ['HNSW index build after the load', `${fmt(pglite.indexBuildSeconds)} s`],
-          ...(['vector', 'keyword', 'hybrid'] as const).map((mode) => [`${mode} search p50 / p95`, `${fmt(pglite.latencyByMode[mode].p50)} / ${fmt(pglite.latencyByMode[mode].p95)} ms`]),
-          ['cold start: new process (Node with tsx) to first search result', `${fmt(pglite.coldStart.firstResultMs, 0)} ms (Node start ${fmt(pglite.coldStart.firstResultMs - pglite.coldStart.importsMs - pglite.coldStart.openMs - pglite.coldStart.migrateMs - pglite.coldStart.firstSearchMs, 0)}, imports ${fmt(pglite.coldStart.importsMs, 0)}, open ${fmt(pglite.coldStart.openMs, 0)}, migrate ${fmt(pglite.coldStart.migrateMs, 0)}, first search ${fmt(pglite.coldStart.firstSearchMs, 0)})`],
+          ...(['vector', 'keyword', 'hybrid'] as const).map((mode) => [
+            `${mode} search p50 / p95`,
+            `${fmt(pglite.latencyByMode[mode].p50)} / ${fmt(pglite.latencyByMode[mode].p95)} ms`,
+          ]),
+          [
+            'cold start: new process (Node with tsx) to first search result',
+            `${fmt(pglite.coldStart.firstResultMs, 0)} ms (Node start ${fmt(pglite.coldStart.firstResultMs - pglite.coldStart.importsMs - pglite.coldStart.openMs - pglite.coldStart.migrateMs - pglite.coldStart.firstSearchMs, 0)}, imports ${fmt(pglite.coldStart.importsMs, 0)}, open ${fmt(pglite.coldStart.openMs, 0)}, migrate ${fmt(pglite.coldStart.migrateMs, 0)}, first search ${fmt(pglite.coldStart.firstSearchMs, 0)})`,
+          ],
         ],
       ),
       '',
@@ -314,7 +436,14 @@ export function renderReadmeSection(result: BenchResult): string {
     '',
     `Latest run: \`${result.command}\`, ${result.finishedAt.slice(0, 10)}, ${machine.cores} cores (${machine.cpu}), PostgreSQL ${machine.postgres.split(' ')[1] ?? machine.postgres} with pgvector ${machine.pgvector}, load average ${machine.loadAverageStart} at start. Every figure, the baselines and why each missed target was missed: [bench/results/latest.md](bench/results/latest.md).`,
     '',
-    table(['target', 'measured', 'met'], result.targets.map((target) => [target.target, target.measured, target.met ? 'yes' : '**missed**'])),
+    table(
+      ['target', 'measured', 'met'],
+      result.targets.map((target) => [
+        target.target,
+        target.measured,
+        target.met ? 'yes' : '**missed**',
+      ]),
+    ),
     '',
     '<!-- prettier-ignore-end -->',
     README_END,

@@ -39,7 +39,9 @@ export function scratchServer(adminUrl: string): ScratchServer {
       if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`bad scratch database name ${name}`);
       await admin.unsafe(`create database "${name}"`);
       open.add(name);
-      await admin.unsafe(`alter database "${name}" set maintenance_work_mem = '${INDEX_BUILD_MEMORY}'`);
+      await admin.unsafe(
+        `alter database "${name}" set maintenance_work_mem = '${INDEX_BUILD_MEMORY}'`,
+      );
       return {
         name,
         url: withDatabase(adminUrl, name),
@@ -61,7 +63,11 @@ export function scratchServer(adminUrl: string): ScratchServer {
 
 /** A migrated Quarry database on a scratch database. */
 export async function quarryDatabase(scratch: ScratchDatabase): Promise<Database> {
-  const database = await createDb({ driver: 'postgres', url: scratch.url, applicationName: 'quarry-bench' });
+  const database = await createDb({
+    driver: 'postgres',
+    url: scratch.url,
+    applicationName: 'quarry-bench',
+  });
   await migrate(database);
   return database;
 }

@@ -47,9 +47,12 @@ const RRF_K = 60;
  * (the same columns, order and limit). Quarry runs the same SELECT inside a transaction with its
  * settings (statement timeout, ef_search) and, for hybrid, fuses the two result lists in the API.
  */
-export function directSql(collection: Pick<Collection, 'id' | 'dimensions'>): Record<SearchMode, string> {
+export function directSql(
+  collection: Pick<Collection, 'id' | 'dimensions'>,
+): Record<SearchMode, string> {
   const { id, dimensions } = collection;
-  if (!Number.isSafeInteger(id) || !Number.isSafeInteger(dimensions)) throw new Error('bad collection');
+  if (!Number.isSafeInteger(id) || !Number.isSafeInteger(dimensions))
+    throw new Error('bad collection');
   const distance = `(embedding::vector(${dimensions}) <=> $1::vector(${dimensions}))`;
   const columns = 'id, external_id, tenant_id, content, metadata, created_at';
   const rank = `ts_rank_cd(search_text, websearch_to_tsquery('english', $TEXT))`;
@@ -84,7 +87,13 @@ export interface LatencyOptions {
  * in-process caller, which splits the overhead into Quarry's own work and HTTP's. The paths run in
  * mirrored order (A-B-C-C-B-A) so drift on the shared machine falls on all alike.
  */
-export async function benchLatency(database: Database, url: string, collection: Collection, queries: readonly SearchQuery[], options: LatencyOptions): Promise<LatencyReport> {
+export async function benchLatency(
+  database: Database,
+  url: string,
+  collection: Collection,
+  queries: readonly SearchQuery[],
+  options: LatencyOptions,
+): Promise<LatencyReport> {
   const sqlByMode = directSql(collection);
   const api = await startApiServer(url);
   const caller = quarryCaller(database);
@@ -103,35 +112,60 @@ export async function benchLatency(database: Database, url: string, collection: 
         ...(mode === 'vector' ? {} : { text: query.text }),
       };
     };
-    const viaApi = (client: ApiClient, mode: SearchMode, index: number) => client.search.query.query(input(mode, index));
+    const viaApi = (client: ApiClient, mode: SearchMode, index: number) =>
+      client.search.query.query(input(mode, index));
     const inProcess = (mode: SearchMode, index: number) => caller.search.query(input(mode, index));
     const viaSql = (mode: SearchMode, index: number) => {
       const position = index % queries.length;
-      const params = mode === 'vector' ? [vectorTexts[position]!] : mode === 'keyword' ? [queries[position]!.text] : [vectorTexts[position]!, queries[position]!.text];
+      const params =
+        mode === 'vector'
+          ? [vectorTexts[position]!]
+          : mode === 'keyword'
+            ? [queries[position]!.text]
+            : [vectorTexts[position]!, queries[position]!.text];
       return direct.unsafe<Array<{ id: string }>>(sqlByMode[mode], params);
     };
     for (const mode of options.modes ?? (['vector', 'keyword', 'hybrid'] as const)) {
       const fromApi = await viaApi(api.client, mode, 0);
       const fromSql = await viaSql(mode, 0);
-      sameResults[mode] = JSON.stringify(fromApi.results.map((result) => result.id)) === JSON.stringify(fromSql.map((row) => row.id));
+      sameResults[mode] =
+        JSON.stringify(fromApi.results.map((result) => result.id)) ===
+        JSON.stringify(fromSql.map((row) => row.id));
       for (const concurrency of options.concurrencies ?? [1, 8]) {
         const total = options.requests * (concurrency > 1 ? 2 : 1);
         const half = Math.ceil(total / 2);
         // Warm both paths: connections, plans, the pages the queries touch.
-        await runConcurrently(Math.min(20, queries.length), concurrency, (i) => viaApi(api.client, mode, i));
+        await runConcurrently(Math.min(20, queries.length), concurrency, (i) =>
+          viaApi(api.client, mode, i),
+        );
         await runConcurrently(Math.min(20, queries.length), concurrency, (i) => viaSql(mode, i));
         await runConcurrently(Math.min(20, queries.length), concurrency, (i) => inProcess(mode, i));
-        const latencies = { api: [] as number[], inProcess: [] as number[], direct: [] as number[] };
+        const latencies = {
+          api: [] as number[],
+          inProcess: [] as number[],
+          direct: [] as number[],
+        };
         const wall = { api: 0, inProcess: 0, direct: 0 };
         const paths = ['direct', 'inProcess', 'api'] as const;
-        for (const [path, offset] of [...paths.map((path) => [path, 0] as const), ...[...paths].reverse().map((path) => [path, half] as const)]) {
+        for (const [path, offset] of [
+          ...paths.map((path) => [path, 0] as const),
+          ...[...paths].reverse().map((path) => [path, half] as const),
+        ]) {
           const run = await runConcurrently(half, concurrency, (i) =>
-            path === 'api' ? viaApi(api.client, mode, offset + i) : path === 'inProcess' ? inProcess(mode, offset + i) : viaSql(mode, offset + i),
+            path === 'api'
+              ? viaApi(api.client, mode, offset + i)
+              : path === 'inProcess'
+                ? inProcess(mode, offset + i)
+                : viaSql(mode, offset + i),
           );
           latencies[path].push(...run.latenciesMs);
           wall[path] += run.wallMs;
         }
-        const summary = (path: (typeof paths)[number]) => roundSummary({ ...summarize(latencies[path]), throughput: round((latencies[path].length / wall[path]) * 1000, 1) });
+        const summary = (path: (typeof paths)[number]) =>
+          roundSummary({
+            ...summarize(latencies[path]),
+            throughput: round((latencies[path].length / wall[path]) * 1000, 1),
+          });
         const result: LatencyMeasurement = {
           mode,
           concurrency,
@@ -140,7 +174,9 @@ export async function benchLatency(database: Database, url: string, collection: 
           direct: summary('direct'),
           overheadP50: round(summarize(latencies.api).p50 / summarize(latencies.direct).p50, 2),
         };
-        progress(`  ${mode} c=${concurrency}: API p50 ${result.api.p50} ms, in-process ${result.inProcess.p50} ms, direct p50 ${result.direct.p50} ms (×${result.overheadP50}); ${result.api.throughput} vs ${result.direct.throughput} req/s`);
+        progress(
+          `  ${mode} c=${concurrency}: API p50 ${result.api.p50} ms, in-process ${result.inProcess.p50} ms, direct p50 ${result.direct.p50} ms (×${result.overheadP50}); ${result.api.throughput} vs ${result.direct.throughput} req/s`,
+        );
         measurements.push(result);
       }
     }

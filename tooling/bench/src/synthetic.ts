@@ -76,7 +76,8 @@ export function gaussianMixture(options: SyntheticOptions) {
       for (let n = 0; n < count; n++) {
         const cluster = Math.floor(draw() * clusterCount);
         clusters[n] = cluster;
-        for (let j = 0; j < latent; j++) z[j] = centres[cluster * latent + j]! + spread * gaussian(draw);
+        for (let j = 0; j < latent; j++)
+          z[j] = centres[cluster * latent + j]! + spread * gaussian(draw);
         const offset = n * dimensions;
         let noiseAt = Math.floor(draw() * 65536);
         const noiseStep = 1 + 2 * Math.floor(draw() * 32768);
@@ -109,7 +110,11 @@ export const selectivities = [
 ] as const;
 export type Selectivity = (typeof selectivities)[number];
 
-export function syntheticMetadata(count: number, clusters: Uint16Array, seed: number): SyntheticMetadata[] {
+export function syntheticMetadata(
+  count: number,
+  clusters: Uint16Array,
+  seed: number,
+): SyntheticMetadata[] {
   const random = seededRandom(seed);
   return Array.from({ length: count }, (_, n) => ({
     sel1: random() < 0.01,
@@ -125,17 +130,38 @@ export function syntheticMetadata(count: number, clusters: Uint16Array, seed: nu
  */
 export function syntheticTexts(clusterCount: number, seed: number) {
   const random = seededRandom(seed);
-  const syllables = ['ka', 'lo', 'mi', 'ren', 'tu', 'sa', 'vel', 'dor', 'ni', 'pra', 'qui', 'zen', 'bo', 'fa', 'gri', 'hul'];
-  const word = () => Array.from({ length: 3 }, () => syllables[Math.floor(random() * syllables.length)]).join('');
+  const syllables = [
+    'ka',
+    'lo',
+    'mi',
+    'ren',
+    'tu',
+    'sa',
+    'vel',
+    'dor',
+    'ni',
+    'pra',
+    'qui',
+    'zen',
+    'bo',
+    'fa',
+    'gri',
+    'hul',
+  ];
+  const word = () =>
+    Array.from({ length: 3 }, () => syllables[Math.floor(random() * syllables.length)]).join('');
   const vocabulary = Array.from({ length: clusterCount }, () => Array.from({ length: 40 }, word));
   const common = Array.from({ length: 200 }, word);
-  const pick = <T>(list: readonly T[], draw: () => number): T => list[Math.floor(draw() * list.length)]!;
+  const pick = <T>(list: readonly T[], draw: () => number): T =>
+    list[Math.floor(draw() * list.length)]!;
   return {
     /** A document's text: mostly words of its cluster, some common ones. */
     document(index: number, cluster: number): string {
       const draw = seededRandom(seed * 7919 + index);
       const own = vocabulary[cluster] ?? common;
-      const words = Array.from({ length: 12 }, () => (draw() < 0.7 ? pick(own, draw) : pick(common, draw)));
+      const words = Array.from({ length: 12 }, () =>
+        draw() < 0.7 ? pick(own, draw) : pick(common, draw),
+      );
       return `document ${index}: ${words.join(' ')}`;
     },
     /** A query's text: two words of its cluster. */

@@ -8,7 +8,16 @@ import type { SearchSystems } from './recall-bench';
 
 /** An in-process caller of Quarry's router: the whole search procedure, without HTTP. */
 export function quarryCaller(database: Database, providers: EmbeddingProvider[] = []) {
-  return createCaller(createContextInner({ database, embeddings: createEmbeddingRegistry(providers), limits: { statementTimeoutMs: 0 } }, openAccess));
+  return createCaller(
+    createContextInner(
+      {
+        database,
+        embeddings: createEmbeddingRegistry(providers),
+        limits: { statementTimeoutMs: 0 },
+      },
+      openAccess,
+    ),
+  );
 }
 
 export function quarrySearch(database: Database, collectionName: string): SearchSystems['quarry'] {
@@ -22,19 +31,33 @@ export function quarrySearch(database: Database, collectionName: string): Search
       ...(filter ? { filter } : {}),
       ...(efSearch ? { efSearch } : {}),
     });
-    return { externalIds: response.results.map((result) => result.externalId ?? ''), strategy: response.stats.strategy };
+    return {
+      externalIds: response.results.map((result) => result.externalId ?? ''),
+      strategy: response.stats.strategy,
+    };
   };
 }
 
 type GuideCollection = Pick<Collection, 'id' | 'dimensions'>;
 
-function guideStatement(collection: GuideCollection, filter: { key: string; value: string } | undefined) {
-  const text = guideQueryText({ collectionId: collection.id, dimensions: collection.dimensions, filterKey: filter?.key, k: 10 });
+function guideStatement(
+  collection: GuideCollection,
+  filter: { key: string; value: string } | undefined,
+) {
+  const text = guideQueryText({
+    collectionId: collection.id,
+    dimensions: collection.dimensions,
+    filterKey: filter?.key,
+    k: 10,
+  });
   return { text, params: (vector: string) => (filter ? [vector, filter.value] : [vector]) };
 }
 
 /** The guide's query through its own client settings (postgres.js, `prepare: false`). */
-export function guideSearchOnPostgres(client: postgres.Sql, collection: GuideCollection): SearchSystems['guide'] {
+export function guideSearchOnPostgres(
+  client: postgres.Sql,
+  collection: GuideCollection,
+): SearchSystems['guide'] {
   return async (vector, filter, efSearch) => {
     const { text, params } = guideStatement(collection, filter);
     const rows =
@@ -48,7 +71,10 @@ export function guideSearchOnPostgres(client: postgres.Sql, collection: GuideCol
   };
 }
 
-export function guideSearchOnPglite(client: PGlite, collection: GuideCollection): SearchSystems['guide'] {
+export function guideSearchOnPglite(
+  client: PGlite,
+  collection: GuideCollection,
+): SearchSystems['guide'] {
   return async (vector, filter, efSearch) => {
     const { text, params } = guideStatement(collection, filter);
     const result =

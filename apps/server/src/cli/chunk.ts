@@ -12,9 +12,18 @@ export interface TextChunk {
 }
 
 export function assertChunkOptions(options: ChunkOptions): void {
-  if (!Number.isInteger(options.size) || options.size < 50) throw new Error(`--chunk-size must be a whole number of at least 50 characters, got ${options.size}`);
-  if (!Number.isInteger(options.overlap) || options.overlap < 0 || options.overlap >= options.size) {
-    throw new Error(`--chunk-overlap must be a whole number from 0 to below --chunk-size (${options.size}), got ${options.overlap}`);
+  if (!Number.isInteger(options.size) || options.size < 50)
+    throw new Error(
+      `--chunk-size must be a whole number of at least 50 characters, got ${options.size}`,
+    );
+  if (
+    !Number.isInteger(options.overlap) ||
+    options.overlap < 0 ||
+    options.overlap >= options.size
+  ) {
+    throw new Error(
+      `--chunk-overlap must be a whole number from 0 to below --chunk-size (${options.size}), got ${options.overlap}`,
+    );
   }
 }
 
@@ -26,7 +35,8 @@ function splitLong(text: string, size: number): string[] {
     if (word.length > size) {
       if (current) pieces.push(current);
       current = '';
-      for (let start = 0; start < word.length; start += size) pieces.push(word.slice(start, start + size));
+      for (let start = 0; start < word.length; start += size)
+        pieces.push(word.slice(start, start + size));
       continue;
     }
     if (current && current.length + 1 + word.length > size) {
@@ -56,14 +66,20 @@ function units(text: string, size: number): Unit[] {
     const sentences = normalized.split(/(?<=[.!?])\s+(?=\S)/);
     sentences.forEach((sentence, index) => {
       const pieces = sentence.length > size ? splitLong(sentence, size) : [sentence];
-      pieces.forEach((piece, pieceIndex) => result.push({ text: piece, paragraphStart: index === 0 && pieceIndex === 0 }));
+      pieces.forEach((piece, pieceIndex) =>
+        result.push({ text: piece, paragraphStart: index === 0 && pieceIndex === 0 }),
+      );
     });
   }
   return result;
 }
 
 const join = (parts: readonly Unit[]) =>
-  parts.map((unit, index) => (index === 0 ? unit.text : `${unit.paragraphStart ? '\n\n' : ' '}${unit.text}`)).join('');
+  parts
+    .map((unit, index) =>
+      index === 0 ? unit.text : `${unit.paragraphStart ? '\n\n' : ' '}${unit.text}`,
+    )
+    .join('');
 const joinedLength = (parts: readonly Unit[]) => join(parts).length;
 
 /**
@@ -99,7 +115,9 @@ export function chunkText(text: string, options: ChunkOptions): string[] {
 
 /** Markdown: chunks never span sections, and each knows its heading. */
 export function chunkMarkdown(text: string, options: ChunkOptions): TextChunk[] {
-  const sections: Array<{ heading: string | undefined; lines: string[] }> = [{ heading: undefined, lines: [] }];
+  const sections: Array<{ heading: string | undefined; lines: string[] }> = [
+    { heading: undefined, lines: [] },
+  ];
   let inFence = false;
   for (const line of text.split('\n')) {
     if (/^\s*(```|~~~)/.test(line)) inFence = !inFence;
@@ -108,6 +126,8 @@ export function chunkMarkdown(text: string, options: ChunkOptions): TextChunk[] 
     else sections.at(-1)?.lines.push(line);
   }
   return sections.flatMap((section) =>
-    chunkText(section.lines.join('\n'), options).map((content) => (section.heading ? { content, heading: section.heading } : { content })),
+    chunkText(section.lines.join('\n'), options).map((content) =>
+      section.heading ? { content, heading: section.heading } : { content },
+    ),
   );
 }

@@ -64,10 +64,29 @@ interface Connection {
   config: ServerConfig;
 }
 
-function connection(values: { url?: string; 'api-key'?: string; 'database-url'?: string; 'data-dir'?: string }, env: Env, cwd: string): Connection {
+function connection(
+  values: { url?: string; 'api-key'?: string; 'database-url'?: string; 'data-dir'?: string },
+  env: Env,
+  cwd: string,
+): Connection {
   const databaseEnv: Record<string, string | undefined> = {};
-  const postgresOnly = ['DATABASE_URL', 'DATABASE_POOLED', 'DATABASE_REPLICA_URLS', 'DATABASE_MAX_CONNECTIONS', 'DATABASE_ACQUIRE_TIMEOUT_MS', 'DATABASE_INDEX_BUILD_MEMORY'];
-  for (const name of [...postgresOnly, 'QUARRY_DATA_DIR', 'QUARRY_OPENAI_BASE_URL', 'QUARRY_OPENAI_MODEL', 'QUARRY_OPENAI_DIMENSIONS', 'QUARRY_OPENAI_API_KEY', 'STATEMENT_TIMEOUT_MS']) {
+  const postgresOnly = [
+    'DATABASE_URL',
+    'DATABASE_POOLED',
+    'DATABASE_REPLICA_URLS',
+    'DATABASE_MAX_CONNECTIONS',
+    'DATABASE_ACQUIRE_TIMEOUT_MS',
+    'DATABASE_INDEX_BUILD_MEMORY',
+  ];
+  for (const name of [
+    ...postgresOnly,
+    'QUARRY_DATA_DIR',
+    'QUARRY_OPENAI_BASE_URL',
+    'QUARRY_OPENAI_MODEL',
+    'QUARRY_OPENAI_DIMENSIONS',
+    'QUARRY_OPENAI_API_KEY',
+    'STATEMENT_TIMEOUT_MS',
+  ]) {
     databaseEnv[name] = env[name];
   }
   if (values['data-dir']) {
@@ -78,8 +97,14 @@ function connection(values: { url?: string; 'api-key'?: string; 'database-url'?:
     delete databaseEnv.QUARRY_DATA_DIR;
     databaseEnv.DATABASE_URL = values['database-url'];
   }
-  const url = values.url ?? (values['data-dir'] || values['database-url'] ? undefined : env.QUARRY_URL || undefined);
-  return { url, apiKey: values['api-key'] ?? (env.QUARRY_API_KEY || undefined), config: loadConfig(databaseEnv, cwd) };
+  const url =
+    values.url ??
+    (values['data-dir'] || values['database-url'] ? undefined : env.QUARRY_URL || undefined);
+  return {
+    url,
+    apiKey: values['api-key'] ?? (env.QUARRY_API_KEY || undefined),
+    config: loadConfig(databaseEnv, cwd),
+  };
 }
 
 async function openTarget(conn: Connection): Promise<QuarryTarget> {
@@ -90,7 +115,8 @@ async function openTarget(conn: Connection): Promise<QuarryTarget> {
 function integer(value: string | undefined, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min) throw new UsageError(`--${name} must be a whole number of at least ${min}, got "${value}"`);
+  if (!Number.isInteger(parsed) || parsed < min)
+    throw new UsageError(`--${name} must be a whole number of at least ${min}, got "${value}"`);
   return parsed;
 }
 
@@ -103,9 +129,17 @@ function json(value: string | undefined, name: string): unknown {
   }
 }
 
-function printSummary(summary: IngestSummary, collection: string, where: string, out: (line: string) => void): void {
-  const rate = summary.seconds > 0 ? Math.round(summary.documents / summary.seconds) : summary.documents;
-  out(`ingested ${summary.documents} documents into '${collection}' (${where}) in ${summary.seconds.toFixed(1)}s, ${rate}/s`);
+function printSummary(
+  summary: IngestSummary,
+  collection: string,
+  where: string,
+  out: (line: string) => void,
+): void {
+  const rate =
+    summary.seconds > 0 ? Math.round(summary.documents / summary.seconds) : summary.documents;
+  out(
+    `ingested ${summary.documents} documents into '${collection}' (${where}) in ${summary.seconds.toFixed(1)}s, ${rate}/s`,
+  );
   out(`  inserted   ${summary.inserted}`);
   out(`  updated    ${summary.updated}`);
   out(`  unchanged  ${summary.unchanged}  (already ingested: skipped)`);
@@ -128,14 +162,19 @@ async function ingestCommand(args: string[], env: Env, cwd: string, io: Io): Pro
     },
   });
   if (!values.collection) throw new UsageError('quarry ingest needs --collection (-c) <name>');
-  const chunking = { size: integer(values['chunk-size'], 'chunk-size', 1000, 50), overlap: integer(values['chunk-overlap'], 'chunk-overlap', 150, 0) };
+  const chunking = {
+    size: integer(values['chunk-size'], 'chunk-size', 1000, 50),
+    overlap: integer(values['chunk-overlap'], 'chunk-overlap', 150, 0),
+  };
   const batchSize = integer(values['batch-size'], 'batch-size', 100);
   const concurrency = integer(values.concurrency, 'concurrency', 4);
   let source: InputSource;
   if (positionals.length === 0 || (positionals.length === 1 && positionals[0] === '-')) {
-    if (io.stdin.isTTY) throw new UsageError('quarry ingest: give files or directories, or pipe data into stdin');
+    if (io.stdin.isTTY)
+      throw new UsageError('quarry ingest: give files or directories, or pipe data into stdin');
     const format = values.format ?? (await sniffStdinFormat(io));
-    if (format !== 'jsonl' && format !== 'text' && format !== 'markdown') throw new UsageError(`--format must be jsonl, text or markdown, got "${format}"`);
+    if (format !== 'jsonl' && format !== 'text' && format !== 'markdown')
+      throw new UsageError(`--format must be jsonl, text or markdown, got "${format}"`);
     source = { kind: 'stdin', stream: io.stdinStream(), format };
   } else {
     source = { kind: 'files', paths: positionals };
@@ -143,26 +182,48 @@ async function ingestCommand(args: string[], env: Env, cwd: string, io: Io): Pro
   const target = await openTarget(connection(values, env, cwd));
   try {
     if (values.create) {
-      const existing = (await target.listCollections()).some((collection) => collection.name === values.collection);
+      const existing = (await target.listCollections()).some(
+        (collection) => collection.name === values.collection,
+      );
       if (!existing) {
-        await target.createCollection({ name: values.collection, dimensions: OFFLINE_DIMENSIONS, embeddingModel: OFFLINE_MODEL });
-        io.err(`created collection '${values.collection}' (${OFFLINE_MODEL}, ${OFFLINE_DIMENSIONS} dimensions)\n`);
+        await target.createCollection({
+          name: values.collection,
+          dimensions: OFFLINE_DIMENSIONS,
+          embeddingModel: OFFLINE_MODEL,
+        });
+        io.err(
+          `created collection '${values.collection}' (${OFFLINE_MODEL}, ${OFFLINE_DIMENSIONS} dimensions)\n`,
+        );
       }
     } else {
       await target.getCollection(values.collection);
     }
-    const progress = createProgress({ label: 'ingest', interactive: io.stderrIsTTY, write: (text) => io.err(text) });
+    const progress = createProgress({
+      label: 'ingest',
+      interactive: io.stderrIsTTY,
+      write: (text) => io.err(text),
+    });
     try {
-      const summary = await ingestInput(target, source, { collection: values.collection, tenant: values.tenant, batchSize, concurrency, chunking }, progress);
+      const summary = await ingestInput(
+        target,
+        source,
+        { collection: values.collection, tenant: values.tenant, batchSize, concurrency, chunking },
+        progress,
+      );
       progress.finish();
       if (values.json) io.out(`${JSON.stringify({ collection: values.collection, ...summary })}\n`);
-      else printSummary(summary, values.collection, target.description, (line) => io.out(`${line}\n`));
+      else
+        printSummary(summary, values.collection, target.description, (line) => io.out(`${line}\n`));
       return 0;
     } catch (error) {
       if (!(error instanceof IngestFailed)) throw error;
       progress.finish();
-      printSummary(error.summary, values.collection, target.description, (line) => io.err(`${line}\n`));
-      io.err(`quarry ingest: ${error.message}\nFix it and run the same command again: what is already stored is skipped.\n`);
+      printSummary(error.summary, values.collection, target.description, (line) =>
+        io.err(`${line}\n`),
+      );
+      io.err(
+        `quarry ingest: ${error.message}\nFix it and run the same command again: what is already stored is skipped.\n`,
+      );
       return 1;
     }
   } finally {
@@ -195,15 +256,23 @@ async function searchCommand(args: string[], env: Env, cwd: string, io: Io): Pro
   if (!values.collection) throw new UsageError('quarry search needs --collection (-c) <name>');
   const text = positionals.join(' ').trim() || undefined;
   const vector = json(values.vector, 'vector');
-  if (!text && vector === undefined) throw new UsageError('quarry search needs query text (or --vector <json array>)');
+  if (!text && vector === undefined)
+    throw new UsageError('quarry search needs query text (or --vector <json array>)');
   const mode = values.mode ?? 'vector';
-  if (mode !== 'vector' && mode !== 'keyword' && mode !== 'hybrid') throw new UsageError(`--mode must be vector, keyword or hybrid, got "${mode}"`);
+  if (mode !== 'vector' && mode !== 'keyword' && mode !== 'hybrid')
+    throw new UsageError(`--mode must be vector, keyword or hybrid, got "${mode}"`);
   const target = await openTarget(connection(values, env, cwd));
   try {
-    const input: SearchInput = { collection: values.collection, mode, k: integer(values.k, 'k', 10), exact: values.exact ?? false };
+    const input: SearchInput = {
+      collection: values.collection,
+      mode,
+      k: integer(values.k, 'k', 10),
+      exact: values.exact ?? false,
+    };
     if (text) input.text = text;
     if (vector !== undefined) {
-      if (!Array.isArray(vector) || !vector.every((component) => typeof component === 'number')) throw new UsageError('--vector must be a JSON array of numbers');
+      if (!Array.isArray(vector) || !vector.every((component) => typeof component === 'number'))
+        throw new UsageError('--vector must be a JSON array of numbers');
       input.vector = vector;
     }
     // The filter's shape is checked by the API's own input schema, as for any caller.
@@ -226,9 +295,13 @@ async function searchCommand(args: string[], env: Env, cwd: string, io: Io): Pro
     ]);
     const headers = ['#', 'similarity', ...(fused ? ['score'] : []), 'id', 'content', 'metadata'];
     const widths = [undefined, undefined, ...(fused ? [undefined] : []), 24, 70, 40];
-    io.out(`${formatTable(headers, rows, { maxWidths: widths, alignRight: [true, true, fused] })}\n`);
+    io.out(
+      `${formatTable(headers, rows, { maxWidths: widths, alignRight: [true, true, fused] })}\n`,
+    );
     const { stats } = response;
-    io.out(`${response.results.length} result(s) in ${stats.tookMs} ms · ${stats.mode}${stats.strategy ? ` · ${stats.strategy}: ${stats.strategyReason ?? ''}` : ''}${stats.fewerThanK ? ' · fewer than k match' : ''}\n`);
+    io.out(
+      `${response.results.length} result(s) in ${stats.tookMs} ms · ${stats.mode}${stats.strategy ? ` · ${stats.strategy}: ${stats.strategyReason ?? ''}` : ''}${stats.fewerThanK ? ' · fewer than k match' : ''}\n`,
+    );
     return 0;
   } finally {
     await target.close();
@@ -262,24 +335,47 @@ async function collectionsCommand(args: string[], env: Env, cwd: string, io: Io)
         io.out('no collections yet: create one with `quarry collections create <name>`\n');
         return 0;
       }
-      const rows = all.map((c) => [c.name, String(c.documentCount), String(c.dimensions), c.metric, c.embeddingModel, c.index ? `${c.index.valid ? 'valid' : c.index.building ? 'building' : 'INVALID'} ${formatBytes(c.index.sizeBytes)}` : 'MISSING']);
-      io.out(`${formatTable(['name', 'documents', 'dimensions', 'metric', 'model', 'index'], rows, { alignRight: [false, true, true] })}\n`);
+      const rows = all.map((c) => [
+        c.name,
+        String(c.documentCount),
+        String(c.dimensions),
+        c.metric,
+        c.embeddingModel,
+        c.index
+          ? `${c.index.valid ? 'valid' : c.index.building ? 'building' : 'INVALID'} ${formatBytes(c.index.sizeBytes)}`
+          : 'MISSING',
+      ]);
+      io.out(
+        `${formatTable(['name', 'documents', 'dimensions', 'metric', 'model', 'index'], rows, { alignRight: [false, true, true] })}\n`,
+      );
       return 0;
     }
     if (action === 'create') {
       if (!name) throw new UsageError('quarry collections create needs a name');
       const metric = values.metric ?? 'cosine';
-      if (metric !== 'cosine' && metric !== 'l2' && metric !== 'inner_product') throw new UsageError(`--metric must be cosine, l2 or inner_product, got "${metric}"`);
+      if (metric !== 'cosine' && metric !== 'l2' && metric !== 'inner_product')
+        throw new UsageError(`--metric must be cosine, l2 or inner_product, got "${metric}"`);
       const m = integer(values.m, 'm', 16, 2);
       const created = await target.createCollection({
         name,
         dimensions: integer(values.dimensions, 'dimensions', OFFLINE_DIMENSIONS),
         embeddingModel: values.model ?? OFFLINE_MODEL,
         metric,
-        hnsw: { m, efConstruction: integer(values['ef-construction'], 'ef-construction', Math.max(64, 2 * m), 4) },
+        hnsw: {
+          m,
+          efConstruction: integer(
+            values['ef-construction'],
+            'ef-construction',
+            Math.max(64, 2 * m),
+            4,
+          ),
+        },
       });
       if (values.json) io.out(`${JSON.stringify(created, null, 2)}\n`);
-      else io.out(`created collection '${created.name}': ${created.dimensions} dimensions, ${created.metric}, model ${created.embeddingModel}, index ${created.index?.name ?? 'none'}\n`);
+      else
+        io.out(
+          `created collection '${created.name}': ${created.dimensions} dimensions, ${created.metric}, model ${created.embeddingModel}, index ${created.index?.name ?? 'none'}\n`,
+        );
       return 0;
     }
     throw new UsageError(`unknown collections action "${action}": use list or create`);
@@ -289,7 +385,10 @@ async function collectionsCommand(args: string[], env: Env, cwd: string, io: Io)
 }
 
 function databaseOnly(conn: Connection, command: string): DatabaseSettings {
-  if (conn.url) throw new UsageError(`quarry ${command} works on the database, not through a server: pass --database-url or --data-dir instead of --url`);
+  if (conn.url)
+    throw new UsageError(
+      `quarry ${command} works on the database, not through a server: pass --database-url or --data-dir instead of --url`,
+    );
   return conn.config.database;
 }
 
@@ -300,7 +399,9 @@ async function migrateCommand(args: string[], env: Env, cwd: string, io: Io): Pr
   try {
     const started = performance.now();
     await migrate(database);
-    io.out(`migrations applied to ${describeDatabase(settings)} in ${Math.round(performance.now() - started)} ms\n`);
+    io.out(
+      `migrations applied to ${describeDatabase(settings)} in ${Math.round(performance.now() - started)} ms\n`,
+    );
     return 0;
   } finally {
     await Promise.allSettled([database.close(), ...replicas.map((replica) => replica.close())]);
@@ -335,19 +436,22 @@ export interface Io {
   stdinStream(): Readable;
 }
 
-const commands: Record<string, (args: string[], env: Env, cwd: string, io: Io) => Promise<number>> = {
-  ingest: ingestCommand,
-  search: searchCommand,
-  collections: collectionsCommand,
-  migrate: migrateCommand,
-  doctor: doctorCommand,
-};
+const commands: Record<string, (args: string[], env: Env, cwd: string, io: Io) => Promise<number>> =
+  {
+    ingest: ingestCommand,
+    search: searchCommand,
+    collections: collectionsCommand,
+    migrate: migrateCommand,
+    doctor: doctorCommand,
+  };
 
 function describeError(error: unknown): string {
   // In-process calls: the API hides internal errors from remote callers, but here the operator
   // is the caller, and the cause is what they need.
-  if (error instanceof TRPCError && error.code === 'INTERNAL_SERVER_ERROR' && error.cause) return `internal error: ${describeError(error.cause)}`;
-  if (error instanceof TRPCError) return `${error.message}${isQuarryError(error.cause) ? ` (${error.cause.code})` : ''}`;
+  if (error instanceof TRPCError && error.code === 'INTERNAL_SERVER_ERROR' && error.cause)
+    return `internal error: ${describeError(error.cause)}`;
+  if (error instanceof TRPCError)
+    return `${error.message}${isQuarryError(error.cause) ? ` (${error.cause.code})` : ''}`;
   if (isQuarryClientError(error)) {
     const code = quarryCodeOf(error);
     return `${error.message}${code ? ` (${code})` : ''}`;
@@ -376,7 +480,11 @@ export async function runCli(argv: string[], env: Env, cwd: string, io: Io): Pro
   try {
     return await run(args, env, cwd, io);
   } catch (error) {
-    const usage = error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'));
+    const usage =
+      error instanceof UsageError ||
+      (error instanceof TypeError &&
+        'code' in error &&
+        String(error.code).startsWith('ERR_PARSE_ARGS'));
     io.err(`quarry ${command}: ${describeError(error)}\n`);
     if (error instanceof InputError) return 1;
     return usage ? 2 : 1;

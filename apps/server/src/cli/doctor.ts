@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { collections, createDb, DEFAULT_INDEX_BUILD_MEMORY, migrationState, queryRows, sql, vectorIndexStatus, type Database } from '@quarry/db';
+import {
+  collections,
+  createDb,
+  DEFAULT_INDEX_BUILD_MEMORY,
+  migrationState,
+  queryRows,
+  sql,
+  vectorIndexStatus,
+  type Database,
+} from '@quarry/db';
 import type { DatabaseSettings } from '../env';
 import { formatBytes } from './table';
 
@@ -23,28 +32,62 @@ function compareVersions(a: string, b: string): number {
 }
 
 async function serverVersion(database: Database): Promise<Finding> {
-  const [row] = await queryRows<{ version: string; num: string | number }>(database.db, sql`select version() as version, current_setting('server_version_num') as num`);
+  const [row] = await queryRows<{ version: string; num: string | number }>(
+    database.db,
+    sql`select version() as version, current_setting('server_version_num') as num`,
+  );
   const num = Number(row?.num ?? 0);
   const release = `${Math.floor(num / 10_000)}.${num % 10_000}`;
-  const engine = database.driver === 'embedded' ? `embedded PGlite (PostgreSQL ${release})` : `PostgreSQL ${release}`;
-  if (num < 130_000) return { verdict: 'fail', check: 'server', detail: `${engine}: pgvector 0.8 needs PostgreSQL 13 or later; upgrade the server` };
+  const engine =
+    database.driver === 'embedded'
+      ? `embedded PGlite (PostgreSQL ${release})`
+      : `PostgreSQL ${release}`;
+  if (num < 130_000)
+    return {
+      verdict: 'fail',
+      check: 'server',
+      detail: `${engine}: pgvector 0.8 needs PostgreSQL 13 or later; upgrade the server`,
+    };
   return { verdict: 'ok', check: 'server', detail: engine };
 }
 
 async function extension(database: Database): Promise<Finding> {
-  const [installed] = await queryRows<{ extversion: string }>(database.db, sql`select extversion from pg_extension where extname = 'vector'`);
-  const [available] = await queryRows<{ default_version: string | null }>(database.db, sql`select default_version from pg_available_extensions where name = 'vector'`);
+  const [installed] = await queryRows<{ extversion: string }>(
+    database.db,
+    sql`select extversion from pg_extension where extname = 'vector'`,
+  );
+  const [available] = await queryRows<{ default_version: string | null }>(
+    database.db,
+    sql`select default_version from pg_available_extensions where name = 'vector'`,
+  );
   if (!installed) {
     return available
-      ? { verdict: 'fail', check: 'pgvector', detail: `not installed in this database (${available.default_version ?? '?'} is available); run \`quarry migrate\`` }
-      : { verdict: 'fail', check: 'pgvector', detail: 'not available on this server; install pgvector (e.g. the postgresql-NN-pgvector package) and run `quarry migrate`' };
+      ? {
+          verdict: 'fail',
+          check: 'pgvector',
+          detail: `not installed in this database (${available.default_version ?? '?'} is available); run \`quarry migrate\``,
+        }
+      : {
+          verdict: 'fail',
+          check: 'pgvector',
+          detail:
+            'not available on this server; install pgvector (e.g. the postgresql-NN-pgvector package) and run `quarry migrate`',
+        };
   }
   const version = installed.extversion;
   if (compareVersions(version, '0.8.0') < 0) {
-    return { verdict: 'warn', check: 'pgvector', detail: `${version}: iterative index scans need 0.8.0, so filtered searches fall back to exact scans more often; ALTER EXTENSION vector UPDATE after upgrading the package` };
+    return {
+      verdict: 'warn',
+      check: 'pgvector',
+      detail: `${version}: iterative index scans need 0.8.0, so filtered searches fall back to exact scans more often; ALTER EXTENSION vector UPDATE after upgrading the package`,
+    };
   }
   if (available?.default_version && compareVersions(available.default_version, version) > 0) {
-    return { verdict: 'warn', check: 'pgvector', detail: `${version} installed, ${available.default_version} available: run ALTER EXTENSION vector UPDATE` };
+    return {
+      verdict: 'warn',
+      check: 'pgvector',
+      detail: `${version} installed, ${available.default_version} available: run ALTER EXTENSION vector UPDATE`,
+    };
   }
   return { verdict: 'ok', check: 'pgvector', detail: version };
 }
@@ -52,8 +95,16 @@ async function extension(database: Database): Promise<Finding> {
 async function migrations(database: Database): Promise<Finding> {
   const state = await migrationState(database);
   return state.applied >= state.committed
-    ? { verdict: 'ok', check: 'migrations', detail: `${state.applied} of ${state.committed} applied` }
-    : { verdict: 'fail', check: 'migrations', detail: `${state.applied} of ${state.committed} applied; run \`quarry migrate\`` };
+    ? {
+        verdict: 'ok',
+        check: 'migrations',
+        detail: `${state.applied} of ${state.committed} applied`,
+      }
+    : {
+        verdict: 'fail',
+        check: 'migrations',
+        detail: `${state.applied} of ${state.committed} applied; run \`quarry migrate\``,
+      };
 }
 
 async function indexes(database: Database, settings: DatabaseSettings): Promise<Finding[]> {
@@ -70,21 +121,49 @@ async function indexes(database: Database, settings: DatabaseSettings): Promise<
     totalBytes += statuses.reduce((sum, status) => sum + status.sizeBytes, 0);
     largestBytes = Math.max(largestBytes, ...statuses.map((status) => status.sizeBytes));
     if (valid) {
-      findings.push({ verdict: 'ok', check, detail: `${valid.name} valid, ${formatBytes(valid.sizeBytes)} (HNSW m=${collection.hnswM}, ef_construction=${collection.hnswEfConstruction})` });
+      findings.push({
+        verdict: 'ok',
+        check,
+        detail: `${valid.name} valid, ${formatBytes(valid.sizeBytes)} (HNSW m=${collection.hnswM}, ef_construction=${collection.hnswEfConstruction})`,
+      });
     } else if (building) {
-      findings.push({ verdict: 'warn', check, detail: `${building.name} is still being built; searches scan the table until it is done` });
+      findings.push({
+        verdict: 'warn',
+        check,
+        detail: `${building.name} is still being built; searches scan the table until it is done`,
+      });
     } else if (statuses.length > 0) {
-      findings.push({ verdict: 'fail', check, detail: `${statuses.map((s) => s.name).join(', ')} invalid (an interrupted CREATE INDEX CONCURRENTLY?); run \`quarry migrate\`, which rebuilds it` });
+      findings.push({
+        verdict: 'fail',
+        check,
+        detail: `${statuses.map((s) => s.name).join(', ')} invalid (an interrupted CREATE INDEX CONCURRENTLY?); run \`quarry migrate\`, which rebuilds it`,
+      });
     } else {
-      findings.push({ verdict: 'fail', check, detail: 'no HNSW index: every search is a sequential scan; run `quarry migrate`, which builds missing indexes' });
+      findings.push({
+        verdict: 'fail',
+        check,
+        detail:
+          'no HNSW index: every search is a sequential scan; run `quarry migrate`, which builds missing indexes',
+      });
     }
   }
-  const [buffers] = await queryRows<{ bytes: string | number }>(database.db, sql`select pg_size_bytes(current_setting('shared_buffers')) as bytes`).catch(() => []);
+  const [buffers] = await queryRows<{ bytes: string | number }>(
+    database.db,
+    sql`select pg_size_bytes(current_setting('shared_buffers')) as bytes`,
+  ).catch(() => []);
   const sharedBuffers = Number(buffers?.bytes ?? 0);
   if (sharedBuffers > 0 && totalBytes > sharedBuffers) {
-    findings.push({ verdict: 'warn', check: 'index memory', detail: `HNSW indexes total ${formatBytes(totalBytes)}, more than shared_buffers (${formatBytes(sharedBuffers)}): searches will read from disk; raise shared_buffers or use halfvec/fewer dimensions` });
+    findings.push({
+      verdict: 'warn',
+      check: 'index memory',
+      detail: `HNSW indexes total ${formatBytes(totalBytes)}, more than shared_buffers (${formatBytes(sharedBuffers)}): searches will read from disk; raise shared_buffers or use halfvec/fewer dimensions`,
+    });
   } else if (sharedBuffers > 0) {
-    findings.push({ verdict: 'ok', check: 'index memory', detail: `HNSW indexes total ${formatBytes(totalBytes)}, within shared_buffers (${formatBytes(sharedBuffers)})` });
+    findings.push({
+      verdict: 'ok',
+      check: 'index memory',
+      detail: `HNSW indexes total ${formatBytes(totalBytes)}, within shared_buffers (${formatBytes(sharedBuffers)})`,
+    });
   }
   findings.push(await indexBuildMemory(database, settings, largestBytes));
   return findings;
@@ -96,21 +175,40 @@ async function indexes(database: Database, settings: DatabaseSettings): Promise<
  * its own builds on a direct connection (DATABASE_INDEX_BUILD_MEMORY); through a pooler the
  * server's setting applies.
  */
-async function indexBuildMemory(database: Database, settings: DatabaseSettings, largestIndexBytes: number): Promise<Finding> {
-  const raised = settings.driver === 'postgres' && !settings.pooled && settings.indexBuildMemory !== false ? (settings.indexBuildMemory ?? DEFAULT_INDEX_BUILD_MEMORY) : '0';
+async function indexBuildMemory(
+  database: Database,
+  settings: DatabaseSettings,
+  largestIndexBytes: number,
+): Promise<Finding> {
+  const raised =
+    settings.driver === 'postgres' && !settings.pooled && settings.indexBuildMemory !== false
+      ? (settings.indexBuildMemory ?? DEFAULT_INDEX_BUILD_MEMORY)
+      : '0';
   const [row] = await queryRows<{ server: string | number; raised: string | number }>(
     database.db,
     sql`select pg_size_bytes(current_setting('maintenance_work_mem')) as server, pg_size_bytes(${raised}) as raised`,
   );
   const buildBytes = Math.max(Number(row?.server ?? 0), Number(row?.raised ?? 0));
   const detail = `largest HNSW index ${formatBytes(largestIndexBytes)}, builds get ${formatBytes(buildBytes)} of maintenance_work_mem`;
-  if (largestIndexBytes <= buildBytes) return { verdict: 'ok', check: 'index build memory', detail };
-  const advice = settings.driver === 'postgres' && settings.pooled ? 'ALTER ROLE <the role> SET maintenance_work_mem' : 'DATABASE_INDEX_BUILD_MEMORY';
-  return { verdict: 'warn', check: 'index build memory', detail: `${detail}: a rebuild (updateIndex, migrate after an interrupted build) will spill and run far slower; raise it with ${advice} if the database server has the RAM` };
+  if (largestIndexBytes <= buildBytes)
+    return { verdict: 'ok', check: 'index build memory', detail };
+  const advice =
+    settings.driver === 'postgres' && settings.pooled
+      ? 'ALTER ROLE <the role> SET maintenance_work_mem'
+      : 'DATABASE_INDEX_BUILD_MEMORY';
+  return {
+    verdict: 'warn',
+    check: 'index build memory',
+    detail: `${detail}: a rebuild (updateIndex, migrate after an interrupted build) will spill and run far slower; raise it with ${advice} if the database server has the RAM`,
+  };
 }
 
 async function deadTuples(database: Database): Promise<Finding> {
-  const [row] = await queryRows<{ live: string | number | null; dead: string | number | null; vacuumed: Date | string | null }>(
+  const [row] = await queryRows<{
+    live: string | number | null;
+    dead: string | number | null;
+    vacuumed: Date | string | null;
+  }>(
     database.db,
     sql`select n_live_tup as live, n_dead_tup as dead, greatest(last_vacuum, last_autovacuum) as vacuumed
         from pg_stat_user_tables where relid = to_regclass('documents')`,
@@ -118,10 +216,16 @@ async function deadTuples(database: Database): Promise<Finding> {
   const live = Number(row?.live ?? 0);
   const dead = Number(row?.dead ?? 0);
   const ratio = live + dead > 0 ? dead / (live + dead) : 0;
-  const vacuumed = row?.vacuumed ? `last vacuum ${new Date(row.vacuumed).toISOString()}` : 'never vacuumed';
+  const vacuumed = row?.vacuumed
+    ? `last vacuum ${new Date(row.vacuumed).toISOString()}`
+    : 'never vacuumed';
   const detail = `documents: ${live.toLocaleString('en-US')} live, ${dead.toLocaleString('en-US')} dead (${(ratio * 100).toFixed(1)}%), ${vacuumed}`;
   if (dead > 1_000 && ratio > 0.2) {
-    return { verdict: 'warn', check: 'dead tuples', detail: `${detail}; dead rows slow HNSW scans: run VACUUM (ANALYZE) documents or tune autovacuum` };
+    return {
+      verdict: 'warn',
+      check: 'dead tuples',
+      detail: `${detail}; dead rows slow HNSW scans: run VACUUM (ANALYZE) documents or tune autovacuum`,
+    };
   }
   return { verdict: 'ok', check: 'dead tuples', detail };
 }
@@ -132,17 +236,35 @@ async function deadTuples(database: Database): Promise<Finding> {
  * connection while the first is busy, because the pooler hands server connections around.
  */
 async function detectTransactionPooler(url: string): Promise<boolean> {
-  const first = await createDb({ driver: 'postgres', url, pooled: true, maxConnections: 1, applicationName: 'quarry-doctor' });
-  const second = await createDb({ driver: 'postgres', url, pooled: true, maxConnections: 1, applicationName: 'quarry-doctor' });
+  const first = await createDb({
+    driver: 'postgres',
+    url,
+    pooled: true,
+    maxConnections: 1,
+    applicationName: 'quarry-doctor',
+  });
+  const second = await createDb({
+    driver: 'postgres',
+    url,
+    pooled: true,
+    maxConnections: 1,
+    applicationName: 'quarry-doctor',
+  });
   try {
     const token = randomBytes(8).toString('hex');
     await first.db.execute(sql`select set_config('quarry.doctor_probe', ${token}, false)`);
     let sawForeign = false;
     let keptOwn = true;
     await second.db.transaction(async (tx) => {
-      const [other] = await queryRows<{ probe: string | null }>(tx, sql`select current_setting('quarry.doctor_probe', true) as probe`);
+      const [other] = await queryRows<{ probe: string | null }>(
+        tx,
+        sql`select current_setting('quarry.doctor_probe', true) as probe`,
+      );
       sawForeign = other?.probe === token;
-      const [own] = await queryRows<{ probe: string | null }>(first.db, sql`select current_setting('quarry.doctor_probe', true) as probe`);
+      const [own] = await queryRows<{ probe: string | null }>(
+        first.db,
+        sql`select current_setting('quarry.doctor_probe', true) as probe`,
+      );
       keptOwn = own?.probe === token;
     });
     return sawForeign || !keptOwn;
@@ -151,41 +273,87 @@ async function detectTransactionPooler(url: string): Promise<boolean> {
   }
 }
 
-async function pooler(settings: Extract<DatabaseSettings, { driver: 'postgres' }>): Promise<Finding> {
+async function pooler(
+  settings: Extract<DatabaseSettings, { driver: 'postgres' }>,
+): Promise<Finding> {
   const detected = await detectTransactionPooler(settings.url);
   if (detected && !settings.pooled) {
-    return { verdict: 'fail', check: 'pooler', detail: 'a transaction-mode pooler is in front, but DATABASE_POOLED is not set: prepared statements will fail ("prepared statement already exists"); set DATABASE_POOLED=true' };
+    return {
+      verdict: 'fail',
+      check: 'pooler',
+      detail:
+        'a transaction-mode pooler is in front, but DATABASE_POOLED is not set: prepared statements will fail ("prepared statement already exists"); set DATABASE_POOLED=true',
+    };
   }
-  if (detected) return { verdict: 'ok', check: 'pooler', detail: 'transaction-mode pooler detected; DATABASE_POOLED=true (prepared statements off, settings per transaction)' };
+  if (detected)
+    return {
+      verdict: 'ok',
+      check: 'pooler',
+      detail:
+        'transaction-mode pooler detected; DATABASE_POOLED=true (prepared statements off, settings per transaction)',
+    };
   if (settings.pooled) {
-    return { verdict: 'warn', check: 'pooler', detail: 'DATABASE_POOLED=true but connections keep their session: no transaction pooler detected; prepared statements are off needlessly' };
+    return {
+      verdict: 'warn',
+      check: 'pooler',
+      detail:
+        'DATABASE_POOLED=true but connections keep their session: no transaction pooler detected; prepared statements are off needlessly',
+    };
   }
-  return { verdict: 'ok', check: 'pooler', detail: 'direct connections (or a session-mode pooler)' };
+  return {
+    verdict: 'ok',
+    check: 'pooler',
+    detail: 'direct connections (or a session-mode pooler)',
+  };
 }
 
-async function replicaLag(primary: Database, replicas: readonly Database[], urls: readonly string[]): Promise<Finding[]> {
-  if (replicas.length === 0) return [{ verdict: 'ok', check: 'replicas', detail: 'none configured: the primary serves searches' }];
-  const [primaryRow] = await queryRows<{ lsn: string }>(primary.db, sql`select pg_current_wal_lsn()::text as lsn`);
+async function replicaLag(
+  primary: Database,
+  replicas: readonly Database[],
+  urls: readonly string[],
+): Promise<Finding[]> {
+  if (replicas.length === 0)
+    return [
+      { verdict: 'ok', check: 'replicas', detail: 'none configured: the primary serves searches' },
+    ];
+  const [primaryRow] = await queryRows<{ lsn: string }>(
+    primary.db,
+    sql`select pg_current_wal_lsn()::text as lsn`,
+  );
   const findings: Finding[] = [];
   for (const [index, replica] of replicas.entries()) {
     const check = `replica ${new URL(urls[index] ?? '').host}`;
     try {
-      const [row] = await queryRows<{ recovering: boolean; behind_bytes: string | number | null; replay_age: string | number | null }>(
+      const [row] = await queryRows<{
+        recovering: boolean;
+        behind_bytes: string | number | null;
+        replay_age: string | number | null;
+      }>(
         replica.db,
         sql`select pg_is_in_recovery() as recovering,
                    pg_wal_lsn_diff(${primaryRow?.lsn ?? '0/0'}::pg_lsn, pg_last_wal_replay_lsn()) as behind_bytes,
                    extract(epoch from now() - pg_last_xact_replay_timestamp()) as replay_age`,
       );
       if (!row?.recovering) {
-        findings.push({ verdict: 'fail', check, detail: 'is not a replica (not in recovery): it would serve searches from a diverging database; check DATABASE_REPLICA_URLS' });
+        findings.push({
+          verdict: 'fail',
+          check,
+          detail:
+            'is not a replica (not in recovery): it would serve searches from a diverging database; check DATABASE_REPLICA_URLS',
+        });
         continue;
       }
       const behind = Math.max(0, Number(row.behind_bytes ?? 0));
       const age = row.replay_age === null ? null : Number(row.replay_age);
       if (behind === 0) {
-        findings.push({ verdict: 'ok', check, detail: 'caught up with the primary (0 bytes behind)' });
+        findings.push({
+          verdict: 'ok',
+          check,
+          detail: 'caught up with the primary (0 bytes behind)',
+        });
       } else {
-        const seconds = age === null ? 'unknown' : `${age.toFixed(1)} s since the last replayed transaction`;
+        const seconds =
+          age === null ? 'unknown' : `${age.toFixed(1)} s since the last replayed transaction`;
         findings.push({
           verdict: behind > 64 * 1024 * 1024 || (age !== null && age > 60) ? 'warn' : 'ok',
           check,
@@ -200,8 +368,15 @@ async function replicaLag(primary: Database, replicas: readonly Database[], urls
 }
 
 /** Every check of the database, each turned into a finding even when it throws. */
-export async function diagnoseDatabase(settings: DatabaseSettings, database: Database, replicas: readonly Database[]): Promise<Finding[]> {
-  const guarded = async (check: string, run: () => Promise<Finding | Finding[]>): Promise<Finding[]> => {
+export async function diagnoseDatabase(
+  settings: DatabaseSettings,
+  database: Database,
+  replicas: readonly Database[],
+): Promise<Finding[]> {
+  const guarded = async (
+    check: string,
+    run: () => Promise<Finding | Finding[]>,
+  ): Promise<Finding[]> => {
     try {
       const result = await run();
       return Array.isArray(result) ? result : [result];
@@ -210,45 +385,91 @@ export async function diagnoseDatabase(settings: DatabaseSettings, database: Dat
     }
   };
   const connected = await guarded('connection', () => serverVersion(database));
-  if (connected.some((finding) => finding.verdict === 'fail' && finding.check === 'connection')) return connected;
+  if (connected.some((finding) => finding.verdict === 'fail' && finding.check === 'connection'))
+    return connected;
   const findings = [
     ...connected,
     ...(await guarded('pgvector', () => extension(database))),
     ...(await guarded('migrations', () => migrations(database))),
   ];
   if (findings.some((finding) => finding.check === 'migrations' && finding.verdict === 'ok')) {
-    findings.push(...(await guarded('indexes', () => indexes(database, settings))), ...(await guarded('dead tuples', () => deadTuples(database))));
+    findings.push(
+      ...(await guarded('indexes', () => indexes(database, settings))),
+      ...(await guarded('dead tuples', () => deadTuples(database))),
+    );
   }
   if (settings.driver === 'postgres') {
-    findings.push(...(await guarded('pooler', () => pooler(settings))), ...(await guarded('replicas', () => replicaLag(database, replicas, settings.replicaUrls))));
+    findings.push(
+      ...(await guarded('pooler', () => pooler(settings))),
+      ...(await guarded('replicas', () => replicaLag(database, replicas, settings.replicaUrls))),
+    );
   }
   return findings;
 }
 
 /** A running server's view of itself: /healthz, /readyz, and whether the key is accepted. */
-export async function diagnoseServer(url: string, apiKey: string | undefined, fetchImpl: typeof fetch = fetch): Promise<Finding[]> {
+export async function diagnoseServer(
+  url: string,
+  apiKey: string | undefined,
+  fetchImpl: typeof fetch = fetch,
+): Promise<Finding[]> {
   const findings: Finding[] = [];
   try {
     const health = await fetchImpl(new URL('/healthz', url));
-    findings.push(health.ok ? { verdict: 'ok', check: 'server', detail: `${url} is up` } : { verdict: 'fail', check: 'server', detail: `/healthz answered ${health.status}` });
+    findings.push(
+      health.ok
+        ? { verdict: 'ok', check: 'server', detail: `${url} is up` }
+        : { verdict: 'fail', check: 'server', detail: `/healthz answered ${health.status}` },
+    );
   } catch (error) {
-    return [{ verdict: 'fail', check: 'server', detail: `${url} is unreachable: ${message(error)}` }];
+    return [
+      { verdict: 'fail', check: 'server', detail: `${url} is unreachable: ${message(error)}` },
+    ];
   }
   const ready = await fetchImpl(new URL('/readyz', url));
-  const body = (await ready.json().catch(() => ({}))) as { checks?: Record<string, { ok: boolean; detail: string }> };
+  const body = (await ready.json().catch(() => ({}))) as {
+    checks?: Record<string, { ok: boolean; detail: string }>;
+  };
   for (const [name, check] of Object.entries(body.checks ?? {})) {
     findings.push({ verdict: check.ok ? 'ok' : 'fail', check: name, detail: check.detail });
   }
   const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
   const probe = await fetchImpl(new URL('/trpc/collections.list', url), { headers });
-  if (probe.status === 401) findings.push({ verdict: 'fail', check: 'api key', detail: apiKey ? 'the server rejected the key (401)' : 'the server needs an API key: pass --api-key or set QUARRY_API_KEY' });
-  else if (probe.status === 403) findings.push({ verdict: 'warn', check: 'api key', detail: 'accepted, but without the read scope' });
-  else if (probe.ok) findings.push({ verdict: 'ok', check: 'api key', detail: apiKey ? 'accepted' : 'none needed (the server has open access)' });
-  else findings.push({ verdict: 'fail', check: 'api', detail: `collections.list answered ${probe.status}` });
+  if (probe.status === 401)
+    findings.push({
+      verdict: 'fail',
+      check: 'api key',
+      detail: apiKey
+        ? 'the server rejected the key (401)'
+        : 'the server needs an API key: pass --api-key or set QUARRY_API_KEY',
+    });
+  else if (probe.status === 403)
+    findings.push({
+      verdict: 'warn',
+      check: 'api key',
+      detail: 'accepted, but without the read scope',
+    });
+  else if (probe.ok)
+    findings.push({
+      verdict: 'ok',
+      check: 'api key',
+      detail: apiKey ? 'accepted' : 'none needed (the server has open access)',
+    });
+  else
+    findings.push({
+      verdict: 'fail',
+      check: 'api',
+      detail: `collections.list answered ${probe.status}`,
+    });
   return findings;
 }
 
 export function formatFindings(findings: readonly Finding[]): string {
   const width = Math.max(...findings.map((finding) => finding.check.length));
-  return findings.map((finding) => `${finding.verdict.toUpperCase().padEnd(4)}  ${finding.check.padEnd(width)}  ${finding.detail}`).join('\n');
+  return findings
+    .map(
+      (finding) =>
+        `${finding.verdict.toUpperCase().padEnd(4)}  ${finding.check.padEnd(width)}  ${finding.detail}`,
+    )
+    .join('\n');
 }

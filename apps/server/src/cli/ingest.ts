@@ -43,7 +43,14 @@ export async function ingestInput(
   progress: { setTotal(total: number): void; update(done: number): void },
 ): Promise<IngestSummary> {
   const started = performance.now();
-  const summary: IngestSummary = { documents: 0, inserted: 0, updated: 0, unchanged: 0, batches: 0, seconds: 0 };
+  const summary: IngestSummary = {
+    documents: 0,
+    inserted: 0,
+    updated: 0,
+    unchanged: 0,
+    batches: 0,
+    seconds: 0,
+  };
   // Files are read twice (count, then send) so the bar has a total and bad input fails before any write.
   if (source.kind === 'files') progress.setTotal(await countDocuments(source, options.chunking));
   const concurrency = Math.max(1, Math.min(options.concurrency, target.maxConcurrency));
@@ -52,7 +59,11 @@ export async function ingestInput(
 
   const send = (batch: SourcedDocument[]) => {
     const task = target
-      .ingest({ collection: options.collection, ...(options.tenant ? { tenant: options.tenant } : {}), documents: batch.map((item) => item.document) })
+      .ingest({
+        collection: options.collection,
+        ...(options.tenant ? { tenant: options.tenant } : {}),
+        documents: batch.map((item) => item.document),
+      })
       .then((result) => {
         summary.inserted += result.inserted;
         summary.updated += result.updated;

@@ -10,7 +10,8 @@ function peekableStdin() {
     const head = await peek();
     if (head.done) return;
     yield head.value;
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next())
+      yield next.value;
   }
   return {
     peek: async () => {

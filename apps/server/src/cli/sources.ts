@@ -31,20 +31,28 @@ const jsonlLineSchema = z
 const JSONL_EXTENSIONS = new Set(['.jsonl', '.ndjson']);
 const MARKDOWN_EXTENSIONS = new Set(['.md', '.markdown', '.mdx']);
 const TEXT_EXTENSIONS = new Set(['.txt', '.text', '.rst', '.adoc']);
-export const INGESTIBLE_EXTENSIONS = [...JSONL_EXTENSIONS, ...MARKDOWN_EXTENSIONS, ...TEXT_EXTENSIONS];
+export const INGESTIBLE_EXTENSIONS = [
+  ...JSONL_EXTENSIONS,
+  ...MARKDOWN_EXTENSIONS,
+  ...TEXT_EXTENSIONS,
+];
 
 function parseJsonLine(line: string, origin: string): IngestDocument {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
-    throw new InputError(`${origin}: not valid JSON; each line must be one object like {"content": "...", "metadata": {...}}`);
+    throw new InputError(
+      `${origin}: not valid JSON; each line must be one object like {"content": "...", "metadata": {...}}`,
+    );
   }
   const parsed = jsonlLineSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue?.path.length ? `${issue.path.join('.')}: ` : '';
-    throw new InputError(`${origin}: ${field}${issue?.message ?? 'invalid line'} (fields: content, metadata, embedding, id)`);
+    throw new InputError(
+      `${origin}: ${field}${issue?.message ?? 'invalid line'} (fields: content, metadata, embedding, id)`,
+    );
   }
   const { content, metadata, embedding, id } = parsed.data;
   return {
@@ -65,24 +73,43 @@ async function* jsonlLines(stream: Readable, name: string): AsyncGenerator<Sourc
   }
 }
 
-function textDocuments(text: string, name: string, markdown: boolean, chunking: ChunkOptions): SourcedDocument[] {
-  const chunks = markdown ? chunkMarkdown(text, chunking) : chunkText(text, chunking).map((content) => ({ content, heading: undefined }));
+function textDocuments(
+  text: string,
+  name: string,
+  markdown: boolean,
+  chunking: ChunkOptions,
+): SourcedDocument[] {
+  const chunks = markdown
+    ? chunkMarkdown(text, chunking)
+    : chunkText(text, chunking).map((content) => ({ content, heading: undefined }));
   return chunks.map((chunk, index) => ({
-    document: { content: chunk.content, metadata: { source: name, chunk: index, ...(chunk.heading ? { heading: chunk.heading } : {}) } },
+    document: {
+      content: chunk.content,
+      metadata: {
+        source: name,
+        chunk: index,
+        ...(chunk.heading ? { heading: chunk.heading } : {}),
+      },
+    },
     origin: `${name}#${index}`,
   }));
 }
 
 /** Files under the given paths that `quarry ingest` reads, in a stable order. Hidden entries and node_modules are skipped. */
-export async function listInputFiles(paths: readonly string[]): Promise<Array<{ path: string; name: string }>> {
+export async function listInputFiles(
+  paths: readonly string[],
+): Promise<Array<{ path: string; name: string }>> {
   const files: Array<{ path: string; name: string }> = [];
   async function walk(root: string, dir: string) {
-    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    );
     for (const entry of entries) {
       if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
       const full = join(dir, entry.name);
       if (entry.isDirectory()) await walk(root, full);
-      else if (entry.isFile() && INGESTIBLE_EXTENSIONS.includes(extname(entry.name).toLowerCase())) files.push({ path: full, name: relative(root, full) });
+      else if (entry.isFile() && INGESTIBLE_EXTENSIONS.includes(extname(entry.name).toLowerCase()))
+        files.push({ path: full, name: relative(root, full) });
     }
   }
   for (const path of paths) {
@@ -99,7 +126,10 @@ export type InputSource =
   | { kind: 'stdin'; stream: Readable; format: 'jsonl' | 'text' | 'markdown' };
 
 /** Every document the input holds, in order; files are read one at a time. */
-export async function* readDocuments(source: InputSource, chunking: ChunkOptions): AsyncGenerator<SourcedDocument> {
+export async function* readDocuments(
+  source: InputSource,
+  chunking: ChunkOptions,
+): AsyncGenerator<SourcedDocument> {
   if (source.kind === 'stdin') {
     if (source.format === 'jsonl') {
       yield* jsonlLines(source.stream, 'stdin');
@@ -115,7 +145,12 @@ export async function* readDocuments(source: InputSource, chunking: ChunkOptions
     if (JSONL_EXTENSIONS.has(extension)) {
       yield* jsonlLines(createReadStream(file.path), file.name);
     } else {
-      yield* textDocuments(await readFile(file.path, 'utf8'), file.name, MARKDOWN_EXTENSIONS.has(extension), chunking);
+      yield* textDocuments(
+        await readFile(file.path, 'utf8'),
+        file.name,
+        MARKDOWN_EXTENSIONS.has(extension),
+        chunking,
+      );
     }
   }
 }

@@ -1,4 +1,10 @@
-import { createCaller, createContextInner, openAccess, type RouterInputs, type RouterOutputs } from '@quarry/api';
+import {
+  createCaller,
+  createContextInner,
+  openAccess,
+  type RouterInputs,
+  type RouterOutputs,
+} from '@quarry/api';
 import { createEmbeddingRegistry } from '@quarry/api/embeddings';
 import { createQuarryClient } from '@quarry/client';
 import { migrate, migrationState, QuarryError, type Database } from '@quarry/db';
@@ -15,7 +21,9 @@ export interface QuarryTarget {
   search(input: RouterInputs['search']['query']): Promise<RouterOutputs['search']['query']>;
   listCollections(): Promise<RouterOutputs['collections']['list']>;
   getCollection(name: string): Promise<RouterOutputs['collections']['get']>;
-  createCollection(input: RouterInputs['collections']['create']): Promise<RouterOutputs['collections']['create']>;
+  createCollection(
+    input: RouterInputs['collections']['create'],
+  ): Promise<RouterOutputs['collections']['create']>;
   /** Calls that can usefully run at once: one for the single-connection embedded database. */
   maxConcurrency: number;
   close(): Promise<void>;
@@ -40,7 +48,10 @@ export function httpTarget(url: string, apiKey: string | undefined): QuarryTarge
  * does); a server database must already be migrated (`quarry migrate`), since migrating is a
  * deliberate step there.
  */
-export async function databaseTarget(settings: DatabaseSettings, openai: OpenAISettings | undefined): Promise<QuarryTarget & { database: Database }> {
+export async function databaseTarget(
+  settings: DatabaseSettings,
+  openai: OpenAISettings | undefined,
+): Promise<QuarryTarget & { database: Database }> {
   const { database, replicas } = await openDatabase(settings, 'quarry-cli');
   try {
     if (settings.driver === 'embedded') {
@@ -48,7 +59,10 @@ export async function databaseTarget(settings: DatabaseSettings, openai: OpenAIS
     } else {
       const state = await migrationState(database);
       if (state.applied < state.committed) {
-        throw new QuarryError('INVALID_INPUT', `the database has ${state.applied} of ${state.committed} migrations applied; run \`quarry migrate\` first`);
+        throw new QuarryError(
+          'INVALID_INPUT',
+          `the database has ${state.applied} of ${state.committed} migrations applied; run \`quarry migrate\` first`,
+        );
       }
     }
   } catch (error) {
@@ -57,7 +71,11 @@ export async function databaseTarget(settings: DatabaseSettings, openai: OpenAIS
     throw error;
   }
   const caller = createCaller(
-    createContextInner({ database, replicas, embeddings: createEmbeddingRegistry(embeddingProviders(openai)) }, openAccess, 'cli'),
+    createContextInner(
+      { database, replicas, embeddings: createEmbeddingRegistry(embeddingProviders(openai)) },
+      openAccess,
+      'cli',
+    ),
   );
   return {
     database,

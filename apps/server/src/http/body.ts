@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 
-export type BodyResult = { ok: true; body: Buffer } | { ok: false; reason: 'too_large'; receivedBytes: number };
+export type BodyResult =
+  { ok: true; body: Buffer } | { ok: false; reason: 'too_large'; receivedBytes: number };
 
 /**
  * Reads the request body into memory, but never more than `maxBytes`: a declared Content-Length

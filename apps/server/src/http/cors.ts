@@ -1,13 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-const ALLOWED_HEADERS = 'authorization, content-type, x-api-key, x-request-id, x-quarry-read-from, trpc-accept';
+const ALLOWED_HEADERS =
+  'authorization, content-type, x-api-key, x-request-id, x-quarry-read-from, trpc-accept';
 
 /**
  * CORS only for the configured origins. Requests from other origins are not blocked here (the
  * dashboard is same-origin, and servers do not send Origin); they simply get no CORS headers, so
  * a browser keeps their responses from the page. Returns true when it answered a preflight.
  */
-export function applyCors(req: IncomingMessage, res: ServerResponse, allowedOrigins: ReadonlySet<string>): boolean {
+export function applyCors(
+  req: IncomingMessage,
+  res: ServerResponse,
+  allowedOrigins: ReadonlySet<string>,
+): boolean {
   const origin = req.headers.origin;
   res.appendHeader('vary', 'Origin');
   const allowed = origin !== undefined && allowedOrigins.has(origin);
@@ -25,7 +30,11 @@ export function applyCors(req: IncomingMessage, res: ServerResponse, allowedOrig
     res.end();
   } else {
     res.writeHead(403, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: `origin ${origin ?? '(none)'} is not allowed; add it to CORS_ORIGINS` }));
+    res.end(
+      JSON.stringify({
+        error: `origin ${origin ?? '(none)'} is not allowed; add it to CORS_ORIGINS`,
+      }),
+    );
   }
   return true;
 }

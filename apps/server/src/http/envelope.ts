@@ -9,17 +9,30 @@ import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/
  */
 export function trpcErrorBody(
   url: URL,
-  options: { httpStatus: number; code: TRPC_ERROR_CODE_KEY; quarryCode?: QuarryErrorCode; message: string },
+  options: {
+    httpStatus: number;
+    code: TRPC_ERROR_CODE_KEY;
+    quarryCode?: QuarryErrorCode;
+    message: string;
+  },
 ): string {
   const procedures = decodeURIComponent(url.pathname.replace(/^\/trpc\/?/, '')).split(',');
   const envelope = (path: string | undefined) => ({
     error: {
       message: options.message,
       code: TRPC_ERROR_CODES_BY_KEY[options.code],
-      data: { code: options.code, httpStatus: options.httpStatus, path: path || undefined, quarryCode: options.quarryCode, zodError: null },
+      data: {
+        code: options.code,
+        httpStatus: options.httpStatus,
+        path: path || undefined,
+        quarryCode: options.quarryCode,
+        zodError: null,
+      },
     },
   });
-  return JSON.stringify(url.searchParams.get('batch') === '1' ? procedures.map(envelope) : envelope(procedures[0]));
+  return JSON.stringify(
+    url.searchParams.get('batch') === '1' ? procedures.map(envelope) : envelope(procedures[0]),
+  );
 }
 
 /** Procedure names a tRPC URL addresses, for the request log. */

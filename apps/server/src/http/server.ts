@@ -2,7 +2,12 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { appRouter, createContextFactory, type createApiKeyVerifier, type QuarryServices } from '@quarry/api';
+import {
+  appRouter,
+  createContextFactory,
+  type createApiKeyVerifier,
+  type QuarryServices,
+} from '@quarry/api';
 import { isQuarryError } from '@quarry/db';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import type { Logger } from '../log';
@@ -48,9 +53,18 @@ function headersOf(req: IncomingMessage): Headers {
   return headers;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  extraHeaders: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extraHeaders });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...extraHeaders,
+  });
   res.end(text);
 }
 
@@ -76,14 +90,29 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
-  async function handleTrpc(req: IncomingMessage, res: ServerResponse, url: URL, record: RequestRecord): Promise<void> {
+  async function handleTrpc(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    record: RequestRecord,
+  ): Promise<void> {
     record.procedures = proceduresOf(url);
     if (!startup.ok) {
       res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' });
-      res.end(trpcErrorBody(url, { httpStatus: 503, code: 'SERVICE_UNAVAILABLE', quarryCode: 'DATABASE_UNAVAILABLE', message: `Quarry is starting (${startup.detail}); retry shortly` }));
+      res.end(
+        trpcErrorBody(url, {
+          httpStatus: 503,
+          code: 'SERVICE_UNAVAILABLE',
+          quarryCode: 'DATABASE_UNAVAILABLE',
+          message: `Quarry is starting (${startup.detail}); retry shortly`,
+        }),
+      );
       return;
     }
-    const body = req.method === 'GET' || req.method === 'HEAD' ? { ok: true as const, body: Buffer.alloc(0) } : await readBody(req, options.maxBodyBytes);
+    const body =
+      req.method === 'GET' || req.method === 'HEAD'
+        ? { ok: true as const, body: Buffer.alloc(0) }
+        : await readBody(req, options.maxBodyBytes);
     if (!body.ok) {
       record.requestBytes = body.receivedBytes;
       res.writeHead(413, { 'content-type': 'application/json' });
@@ -104,7 +133,14 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
     // Decoding would turn invalid bytes into U+FFFD silently, and store text nobody sent.
     if (!isUtf8(body.body)) {
       res.writeHead(400, { 'content-type': 'application/json' });
-      res.end(trpcErrorBody(url, { httpStatus: 400, code: 'BAD_REQUEST', quarryCode: 'INVALID_INPUT', message: 'the request body is not valid UTF-8' }));
+      res.end(
+        trpcErrorBody(url, {
+          httpStatus: 400,
+          code: 'BAD_REQUEST',
+          quarryCode: 'INVALID_INPUT',
+          message: 'the request body is not valid UTF-8',
+        }),
+      );
       return;
     }
     const request = new Request(url, {
@@ -121,7 +157,10 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
       allowMethodOverride: true,
       createContext: ({ req: fetchRequest }) => {
         const fromPrimary = fetchRequest.headers.get('x-quarry-read-from') === 'primary';
-        const ctx = (fromPrimary ? createPrimaryContext : createContext)({ headers: fetchRequest.headers, requestId: record.requestId });
+        const ctx = (fromPrimary ? createPrimaryContext : createContext)({
+          headers: fetchRequest.headers,
+          requestId: record.requestId,
+        });
         record.principal = ctx.principal?.name;
         return ctx;
       },
@@ -129,7 +168,11 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
         const quarryCode = isQuarryError(error.cause) ? error.cause.code : undefined;
         (record.errors ??= []).push({ procedure: path, code: error.code, quarryCode });
         if (error.code === 'INTERNAL_SERVER_ERROR') {
-          log.error('procedure failed', { requestId: record.requestId, procedure: path, error: error.cause ?? error });
+          log.error('procedure failed', {
+            requestId: record.requestId,
+            procedure: path,
+            error: error.cause ?? error,
+          });
         }
       },
     });
@@ -142,12 +185,22 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
     res.end(req.method === 'HEAD' ? undefined : payload);
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse, url: URL, record: RequestRecord): Promise<void> {
+  async function route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    record: RequestRecord,
+  ): Promise<void> {
     if (applyCors(req, res, allowedOrigins)) return;
     const path = url.pathname;
     if (path === '/trpc' || path.startsWith('/trpc/')) return handleTrpc(req, res, url, record);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendJson(res, 405, { error: `${req.method ?? 'this method'} is not allowed on ${path}` }, { allow: 'GET, HEAD' });
+      sendJson(
+        res,
+        405,
+        { error: `${req.method ?? 'this method'} is not allowed on ${path}` },
+        { allow: 'GET, HEAD' },
+      );
       return;
     }
     if (path === '/healthz') {
@@ -157,7 +210,12 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
     if (path === '/readyz') {
       const readiness = await checkReadiness(services.database, startup);
       const ready = readiness.ready && !draining;
-      sendJson(res, ready ? 200 : 503, { ...readiness, ready, draining }, { 'cache-control': 'no-store' });
+      sendJson(
+        res,
+        ready ? 200 : 503,
+        { ...readiness, ready, draining },
+        { 'cache-control': 'no-store' },
+      );
       return;
     }
     return serveAdmin(req, res, url, options.adminDist);

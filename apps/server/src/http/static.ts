@@ -48,7 +48,10 @@ function placeholderPage(dist: string): string {
 }
 
 function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[char] ?? char);
+  return text.replace(
+    /[&<>"]/g,
+    (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[char] ?? char,
+  );
 }
 
 /**
@@ -57,13 +60,22 @@ function escapeHtml(text: string): string {
  * never. Before the dashboard is built, a page says how to build it. The build is looked up per
  * request, so building it while the server runs needs no restart.
  */
-export async function serveAdmin(req: IncomingMessage, res: ServerResponse, url: URL, dist: string): Promise<void> {
+export async function serveAdmin(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  dist: string,
+): Promise<void> {
   const root = resolve(dist);
   const index = join(root, 'index.html');
   const head = req.method === 'HEAD';
   if ((await fileSize(index)) === undefined) {
     const page = placeholderPage(root);
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(page) });
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-length': Buffer.byteLength(page),
+    });
     res.end(head ? undefined : page);
     return;
   }
@@ -80,7 +92,9 @@ export async function serveAdmin(req: IncomingMessage, res: ServerResponse, url:
   let size = await fileSize(file);
   if (size === undefined) {
     if (extname(pathname) !== '') {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`not found: ${pathname}`);
+      res
+        .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+        .end(`not found: ${pathname}`);
       return;
     }
     file = index;
@@ -90,7 +104,11 @@ export async function serveAdmin(req: IncomingMessage, res: ServerResponse, url:
   res.writeHead(200, {
     'content-type': contentTypes[extname(file).toLowerCase()] ?? 'application/octet-stream',
     'content-length': size,
-    'cache-control': isIndex ? 'no-cache' : pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'public, max-age=300',
+    'cache-control': isIndex
+      ? 'no-cache'
+      : pathname.startsWith('/assets/')
+        ? 'public, max-age=31536000, immutable'
+        : 'public, max-age=300',
   });
   if (head) {
     res.end();

@@ -1,4 +1,9 @@
-export { createEmbeddingRegistry, type EmbeddingProvider, type EmbeddingRegistry, type EmbedOptions } from './provider';
+export {
+  createEmbeddingRegistry,
+  type EmbeddingProvider,
+  type EmbeddingRegistry,
+  type EmbedOptions,
+} from './provider';
 export {
   createOfflineEmbeddingProvider,
   defaultOfflineCacheDir,

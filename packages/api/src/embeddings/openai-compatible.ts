@@ -27,7 +27,9 @@ export interface OpenAICompatibleOptions {
 }
 
 const responseSchema = z.object({
-  data: z.array(z.object({ index: z.number().int().nonnegative(), embedding: z.array(z.number()) })),
+  data: z.array(
+    z.object({ index: z.number().int().nonnegative(), embedding: z.array(z.number()) }),
+  ),
 });
 
 const MAX_RETRY_DELAY_MS = 30_000;
@@ -35,12 +37,20 @@ const MAX_RETRY_DELAY_MS = 30_000;
 /** What one request ended with; `retryable` failures are tried again until retries run out. */
 type Attempt =
   | { ok: true; vectors: number[][] }
-  | { ok: false; retryable: boolean; reason: string; retryAfterMs?: number; status?: number; body?: string };
+  | {
+      ok: false;
+      retryable: boolean;
+      reason: string;
+      retryAfterMs?: number;
+      status?: number;
+      body?: string;
+    };
 
 /** Reads Retry-After (seconds or an HTTP date) and OpenAI's `retry-after-ms`. */
 function retryAfterMs(headers: Headers): number | undefined {
   const milliseconds = Number(headers.get('retry-after-ms'));
-  if (headers.has('retry-after-ms') && Number.isFinite(milliseconds) && milliseconds >= 0) return milliseconds;
+  if (headers.has('retry-after-ms') && Number.isFinite(milliseconds) && milliseconds >= 0)
+    return milliseconds;
   const value = headers.get('retry-after');
   if (value === null) return undefined;
   const seconds = Number(value);
@@ -52,9 +62,15 @@ function retryAfterMs(headers: Headers): number | undefined {
 /** The server's own words: OpenAI-style `{ error: { message } }`, else the start of the body. */
 function errorDetail(body: string): string {
   try {
-    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown; detail?: unknown };
+    const parsed = JSON.parse(body) as {
+      error?: { message?: unknown } | string;
+      message?: unknown;
+      detail?: unknown;
+    };
     const message =
-      typeof parsed.error === 'string' ? parsed.error : (parsed.error?.message ?? parsed.message ?? parsed.detail);
+      typeof parsed.error === 'string'
+        ? parsed.error
+        : (parsed.error?.message ?? parsed.message ?? parsed.detail);
     if (typeof message === 'string' && message !== '') return message;
   } catch {
     // not JSON: fall through to the raw text
@@ -64,8 +80,10 @@ function errorDetail(body: string): string {
 }
 
 function hintForStatus(status: number): string {
-  if (status === 401 || status === 403) return ' Check the API key (apiKey, or the headers option for Azure).';
-  if (status === 404) return ' Check baseUrl (it should end with the API version, e.g. /v1) and the model name.';
+  if (status === 401 || status === 403)
+    return ' Check the API key (apiKey, or the headers option for Azure).';
+  if (status === 404)
+    return ' Check baseUrl (it should end with the API version, e.g. /v1) and the model name.';
   return '';
 }
 
@@ -99,7 +117,9 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * - Every vector must have `dimensions` components (else EMBEDDING_PROVIDER_MISMATCH); results are
  *   ordered by their `index`.
  */
-export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions): EmbeddingProvider {
+export function createOpenAICompatibleProvider(
+  options: OpenAICompatibleOptions,
+): EmbeddingProvider {
   const {
     model,
     dimensions,
@@ -120,12 +140,18 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
     ['timeoutMs', timeoutMs, 1],
   ] as const) {
     if (!Number.isSafeInteger(value) || value < minimum) {
-      throw new QuarryError('INVALID_INPUT', `${modelId}: ${name} must be an integer ≥ ${minimum}, got ${value}`);
+      throw new QuarryError(
+        'INVALID_INPUT',
+        `${modelId}: ${name} must be an integer ≥ ${minimum}, got ${value}`,
+      );
     }
   }
   let sendDimensions = true;
 
-  async function attempt(batch: readonly string[], signal: AbortSignal | undefined): Promise<Attempt> {
+  async function attempt(
+    batch: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<Attempt> {
     const timeout = AbortSignal.timeout(timeoutMs);
     let response: Response;
     let body: string;
@@ -143,9 +169,19 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
       body = await response.text();
     } catch (error) {
       if (signal?.aborted) throw error;
-      if (timeout.aborted) return { ok: false, retryable: true, reason: `no response within ${timeoutMs} ms (timeoutMs)` };
-      const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-      return { ok: false, retryable: true, reason: `network error (${error instanceof Error ? error.message : String(error)}${cause})` };
+      if (timeout.aborted)
+        return {
+          ok: false,
+          retryable: true,
+          reason: `no response within ${timeoutMs} ms (timeoutMs)`,
+        };
+      const cause =
+        error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      return {
+        ok: false,
+        retryable: true,
+        reason: `network error (${error instanceof Error ? error.message : String(error)}${cause})`,
+      };
     }
     if (!response.ok) {
       const { status } = response;
@@ -155,7 +191,9 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
         reason: `HTTP ${status}: ${errorDetail(body)}`,
         status,
         body,
-        ...(status === 429 || status === 503 ? { retryAfterMs: retryAfterMs(response.headers) } : {}),
+        ...(status === 429 || status === 503
+          ? { retryAfterMs: retryAfterMs(response.headers) }
+          : {}),
       };
     }
     let parsed: z.infer<typeof responseSchema>;
@@ -171,14 +209,23 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
     return { ok: true, vectors: orderedVectors(parsed.data, batch.length) };
   }
 
-  function orderedVectors(data: { index: number; embedding: number[] }[], expectedCount: number): number[][] {
+  function orderedVectors(
+    data: { index: number; embedding: number[] }[],
+    expectedCount: number,
+  ): number[][] {
     if (data.length !== expectedCount) {
-      throw new QuarryError('EMBEDDING_PROVIDER_FAILED', `${modelId} at ${url} returned ${data.length} embeddings for ${expectedCount} inputs`);
+      throw new QuarryError(
+        'EMBEDDING_PROVIDER_FAILED',
+        `${modelId} at ${url} returned ${data.length} embeddings for ${expectedCount} inputs`,
+      );
     }
     const vectors = new Array<number[] | undefined>(expectedCount);
     for (const { index, embedding } of data) {
       if (index >= expectedCount || vectors[index]) {
-        throw new QuarryError('EMBEDDING_PROVIDER_FAILED', `${modelId} at ${url} returned index ${index} out of range or twice (${expectedCount} inputs)`);
+        throw new QuarryError(
+          'EMBEDDING_PROVIDER_FAILED',
+          `${modelId} at ${url} returned index ${index} out of range or twice (${expectedCount} inputs)`,
+        );
       }
       if (embedding.length !== dimensions) {
         throw new QuarryError(
@@ -192,11 +239,19 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
     return vectors as number[][];
   }
 
-  async function embedBatch(batch: readonly string[], signal: AbortSignal | undefined): Promise<number[][]> {
+  async function embedBatch(
+    batch: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<number[][]> {
     for (let retry = 0; ; retry++) {
       const result = await attempt(batch, signal);
       if (result.ok) return result.vectors;
-      if (result.status === 400 && sendDimensions && result.body !== undefined && /dimension/i.test(result.body)) {
+      if (
+        result.status === 400 &&
+        sendDimensions &&
+        result.body !== undefined &&
+        /dimension/i.test(result.body)
+      ) {
         sendDimensions = false;
         retry--; // a change of request, not a retry of the same one
         continue;
@@ -217,7 +272,10 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
       }
       // Exponential backoff with "equal jitter": half fixed, half random, so clients spread out.
       const backoff = Math.min(MAX_RETRY_DELAY_MS, initialRetryDelayMs * 2 ** retry);
-      await sleep(Math.max(result.retryAfterMs ?? 0, backoff / 2 + Math.random() * (backoff / 2)), signal);
+      await sleep(
+        Math.max(result.retryAfterMs ?? 0, backoff / 2 + Math.random() * (backoff / 2)),
+        signal,
+      );
     }
   }
 
@@ -233,7 +291,11 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
         }
       } catch (error) {
         if (error instanceof QuarryError || !signal?.aborted) throw error;
-        throw new QuarryError('EMBEDDING_PROVIDER_FAILED', `${modelId}: embedding was aborted by the caller`, { cause: signal.reason });
+        throw new QuarryError(
+          'EMBEDDING_PROVIDER_FAILED',
+          `${modelId}: embedding was aborted by the caller`,
+          { cause: signal.reason },
+        );
       }
       return embeddings;
     },

@@ -22,11 +22,16 @@ import type { Context } from '../context';
 import { collectionNameSchema, hnswParametersSchema, metricSchema, storableText } from '../inputs';
 import { adminProcedure, readProcedure } from '../trpc';
 
-async function describeCollection(ctx: Context, collection: Collection, tenant: string | undefined) {
+async function describeCollection(
+  ctx: Context,
+  collection: Collection,
+  tenant: string | undefined,
+) {
   const db = ctx.database.db;
-  const scope = tenant === undefined
-    ? eq(documents.collectionId, collection.id)
-    : and(eq(documents.collectionId, collection.id), eq(documents.tenantId, tenant));
+  const scope =
+    tenant === undefined
+      ? eq(documents.collectionId, collection.id)
+      : and(eq(documents.collectionId, collection.id), eq(documents.tenantId, tenant));
   const [counted] = await db.select({ documents: count() }).from(documents).where(scope);
   const indexes = await vectorIndexStatus(db, collection.id);
   const index = indexes.find((candidate) => candidate.valid) ?? indexes[0];
@@ -42,7 +47,12 @@ async function describeCollection(ctx: Context, collection: Collection, tenant: 
     createdAt: collection.createdAt.toISOString(),
     documentCount: counted?.documents ?? 0,
     index: index
-      ? { name: index.name, valid: index.valid, building: index.building, sizeBytes: index.sizeBytes }
+      ? {
+          name: index.name,
+          valid: index.valid,
+          building: index.building,
+          sizeBytes: index.sizeBytes,
+        }
       : null,
   };
 }
@@ -50,9 +60,13 @@ async function describeCollection(ctx: Context, collection: Collection, tenant: 
 /** Table-level health (shared by all collections, since they share the table). */
 async function tableHealth(database: Database) {
   const [stats] = await queryRows<{
-    table_bytes: string | number; live_tuples: string | number | null; dead_tuples: string | number | null;
-    last_vacuum: Date | string | null; last_autovacuum: Date | string | null;
-    last_analyze: Date | string | null; last_autoanalyze: Date | string | null;
+    table_bytes: string | number;
+    live_tuples: string | number | null;
+    dead_tuples: string | number | null;
+    last_vacuum: Date | string | null;
+    last_autovacuum: Date | string | null;
+    last_analyze: Date | string | null;
+    last_autoanalyze: Date | string | null;
   }>(
     database.db,
     sql`select pg_table_size(c.oid) as table_bytes, s.n_live_tup as live_tuples, s.n_dead_tup as dead_tuples,
@@ -60,8 +74,15 @@ async function tableHealth(database: Database) {
         from pg_class c left join pg_stat_user_tables s on s.relid = c.oid
         where c.oid = to_regclass('documents')`,
   );
-  const iso = (value: Date | string | null | undefined) => (value ? new Date(value).toISOString() : null);
-  const progress = await queryRows<{ phase: string; blocks_done: string | number; blocks_total: string | number; tuples_done: string | number; tuples_total: string | number }>(
+  const iso = (value: Date | string | null | undefined) =>
+    value ? new Date(value).toISOString() : null;
+  const progress = await queryRows<{
+    phase: string;
+    blocks_done: string | number;
+    blocks_total: string | number;
+    tuples_done: string | number;
+    tuples_total: string | number;
+  }>(
     database.db,
     sql`select phase, blocks_done, blocks_total, tuples_done, tuples_total from pg_stat_progress_create_index where relid = to_regclass('documents')`,
   ).catch(() => []);
@@ -113,25 +134,33 @@ export const collectionsRouter = {
         })
         .onConflictDoNothing({ target: collections.name })
         .returning();
-      if (!created) throw new QuarryError('COLLECTION_EXISTS', `collection '${input.name}' already exists`);
+      if (!created)
+        throw new QuarryError('COLLECTION_EXISTS', `collection '${input.name}' already exists`);
       await ensureVectorIndex(ctx.database, created);
       return describeCollection(ctx, created, ctx.principal.tenant);
     }),
 
   list: readProcedure.query(async ({ ctx }) => {
     const all = await ctx.database.db.select().from(collections).orderBy(collections.name);
-    return Promise.all(all.map((collection) => describeCollection(ctx, collection, ctx.principal.tenant)));
+    return Promise.all(
+      all.map((collection) => describeCollection(ctx, collection, ctx.principal.tenant)),
+    );
   }),
 
   /**
    * `table` is null for a key bound to a tenant: the table's figures (live rows, size) count every
    * tenant's documents.
    */
-  get: readProcedure.input(z.object({ name: collectionNameSchema })).query(async ({ ctx, input }) => {
-    const collection = await loadCollection(ctx.database.db, input.name);
-    const tenant = ctx.principal.tenant;
-    return { ...(await describeCollection(ctx, collection, tenant)), table: tenant === undefined ? await tableHealth(ctx.database) : null };
-  }),
+  get: readProcedure
+    .input(z.object({ name: collectionNameSchema }))
+    .query(async ({ ctx, input }) => {
+      const collection = await loadCollection(ctx.database.db, input.name);
+      const tenant = ctx.principal.tenant;
+      return {
+        ...(await describeCollection(ctx, collection, tenant)),
+        table: tenant === undefined ? await tableHealth(ctx.database) : null,
+      };
+    }),
 
   /** New HNSW parameters: the index is rebuilt (concurrently on a server) and then swapped in. */
   updateIndex: adminProcedure
@@ -143,7 +172,8 @@ export const collectionsRouter = {
         .set({ hnswM: input.hnsw.m, hnswEfConstruction: input.hnsw.efConstruction })
         .where(eq(collections.id, collection.id))
         .returning();
-      if (!updated) throw new QuarryError('COLLECTION_NOT_FOUND', `collection '${input.name}' does not exist`);
+      if (!updated)
+        throw new QuarryError('COLLECTION_NOT_FOUND', `collection '${input.name}' does not exist`);
       await ensureVectorIndex(ctx.database, updated);
       return describeCollection(ctx, updated, ctx.principal.tenant);
     }),
@@ -153,14 +183,23 @@ export const collectionsRouter = {
     .input(z.object({ name: collectionNameSchema, confirm: z.string() }))
     .mutation(async ({ ctx, input }) => {
       if (input.confirm !== input.name) {
-        throw new QuarryError('CONFIRMATION_REQUIRED', `deleting collection '${input.name}' removes all its documents; pass confirm: '${input.name}' to proceed`);
+        throw new QuarryError(
+          'CONFIRMATION_REQUIRED',
+          `deleting collection '${input.name}' removes all its documents; pass confirm: '${input.name}' to proceed`,
+        );
       }
       if (ctx.principal.tenant !== undefined) {
-        throw new QuarryError('FORBIDDEN', 'a key bound to one tenant cannot delete a whole collection, which holds every tenant\'s documents');
+        throw new QuarryError(
+          'FORBIDDEN',
+          "a key bound to one tenant cannot delete a whole collection, which holds every tenant's documents",
+        );
       }
       const collection = await loadCollection(ctx.database.db, input.name);
       const deletedDocuments = await ctx.database.db.transaction(async (tx) => {
-        const [counted] = await tx.select({ documents: count() }).from(documents).where(eq(documents.collectionId, collection.id));
+        const [counted] = await tx
+          .select({ documents: count() })
+          .from(documents)
+          .where(eq(documents.collectionId, collection.id));
         // Documents go with the collection (foreign key ON DELETE CASCADE).
         await tx.delete(collections).where(eq(collections.id, collection.id));
         return counted?.documents ?? 0;

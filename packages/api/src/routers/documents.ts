@@ -23,7 +23,15 @@ import { loadCollection } from '../collections';
 import { metadataFilterSchema } from '../filter';
 import { compileFilter } from '../filter';
 import { ingestDocuments } from '../ingest';
-import { collectionNameSchema, createdRangeSchema, documentIdSchema, instantSchema, storableText, tenantSchema, vectorSchema } from '../inputs';
+import {
+  collectionNameSchema,
+  createdRangeSchema,
+  documentIdSchema,
+  instantSchema,
+  storableText,
+  tenantSchema,
+  vectorSchema,
+} from '../inputs';
 import { HARD_LIMITS } from '../limits';
 import { resolveTenant } from '../tenancy';
 import { inTransaction } from '../transaction';
@@ -31,7 +39,14 @@ import { readProcedure, writeProcedure } from '../trpc';
 import type { Context } from '../context';
 
 const jsonValueSchema: z.ZodType<Metadata[string], Metadata[string]> = z.lazy(() =>
-  z.union([storableText(z.string()), z.number(), z.boolean(), z.null(), z.array(jsonValueSchema), z.record(storableText(z.string().max(256)), jsonValueSchema)]),
+  z.union([
+    storableText(z.string()),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(jsonValueSchema),
+    z.record(storableText(z.string().max(256)), jsonValueSchema),
+  ]),
 );
 
 /** Levels of arrays and objects in `value`, counted without recursion and only up to `cap + 1`. */
@@ -57,7 +72,9 @@ const metadataSchema = z
   .pipe(z.record(storableText(z.string().max(256)), jsonValueSchema));
 
 const ingestItemSchema = z.object({
-  content: storableText(z.string().min(1, 'content must not be empty').max(HARD_LIMITS.contentChars)),
+  content: storableText(
+    z.string().min(1, 'content must not be empty').max(HARD_LIMITS.contentChars),
+  ),
   metadata: metadataSchema.optional(),
   externalId: storableText(z.string().min(1).max(512)).optional(),
   embedding: vectorSchema.optional(),
@@ -72,12 +89,18 @@ const selectionSchema = z.object({
 });
 type Selection = z.infer<typeof selectionSchema>;
 
-function selectionWhere(collection: Collection, tenant: string | undefined, selection: Selection): SQL | undefined {
+function selectionWhere(
+  collection: Collection,
+  tenant: string | undefined,
+  selection: Selection,
+): SQL | undefined {
   return and(
     inCollection(collection.id),
     tenant === undefined ? undefined : eq(documents.tenantId, tenant),
     selection.createdAfter ? gte(documents.createdAt, new Date(selection.createdAfter)) : undefined,
-    selection.createdBefore ? lte(documents.createdAt, new Date(selection.createdBefore)) : undefined,
+    selection.createdBefore
+      ? lte(documents.createdAt, new Date(selection.createdBefore))
+      : undefined,
     compileFilter(selection.filter),
   );
 }
@@ -112,7 +135,10 @@ function decodeCursor(cursor: string): z.infer<typeof cursorSchema> {
   try {
     return cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
   } catch {
-    throw new QuarryError('INVALID_INPUT', 'the cursor is not one this API returned; start again without a cursor');
+    throw new QuarryError(
+      'INVALID_INPUT',
+      'the cursor is not one this API returned; start again without a cursor',
+    );
   }
 }
 
@@ -135,24 +161,53 @@ export const documentsRouter = {
     .mutation(async ({ ctx, input }) => {
       const collection = await loadCollection(ctx.database.db, input.collection);
       const tenant = resolveTenant(ctx.principal, input.tenant, 'write');
-      return ingestDocuments(ctx.database.db, ctx.limits, ctx.embeddings, collection, tenant, input.documents);
+      return ingestDocuments(
+        ctx.database.db,
+        ctx.limits,
+        ctx.embeddings,
+        collection,
+        tenant,
+        input.documents,
+      );
     }),
 
   get: readProcedure
-    .input(z.object({ collection: collectionNameSchema, id: documentIdSchema, tenant: tenantSchema.optional(), includeEmbedding: z.boolean().default(false) }))
+    .input(
+      z.object({
+        collection: collectionNameSchema,
+        id: documentIdSchema,
+        tenant: tenantSchema.optional(),
+        includeEmbedding: z.boolean().default(false),
+      }),
+    )
     .query(async ({ ctx, input }) => {
       const collection = await loadCollection(ctx.database.db, input.collection);
       const tenant = resolveTenant(ctx.principal, input.tenant, 'read');
       const [row] = await ctx.database.db
         .select()
         .from(documents)
-        .where(and(inCollection(collection.id), eq(documents.id, input.id), tenant === undefined ? undefined : eq(documents.tenantId, tenant)));
-      if (!row) throw new QuarryError('DOCUMENT_NOT_FOUND', `document ${input.id} is not in collection '${collection.name}'${tenant ? ` for tenant '${tenant}'` : ''}`);
+        .where(
+          and(
+            inCollection(collection.id),
+            eq(documents.id, input.id),
+            tenant === undefined ? undefined : eq(documents.tenantId, tenant),
+          ),
+        );
+      if (!row)
+        throw new QuarryError(
+          'DOCUMENT_NOT_FOUND',
+          `document ${input.id} is not in collection '${collection.name}'${tenant ? ` for tenant '${tenant}'` : ''}`,
+        );
       return toDocument(row, input.includeEmbedding);
     }),
 
   list: readProcedure
-    .input(selectionSchema.extend({ limit: z.number().int().min(1).max(500).default(50), cursor: z.string().max(512).optional() }))
+    .input(
+      selectionSchema.extend({
+        limit: z.number().int().min(1).max(500).default(50),
+        cursor: z.string().max(512).optional(),
+      }),
+    )
     .query(async ({ ctx, input }) => {
       const { where } = await scoped(ctx, ctx.principal, input);
       const after = input.cursor ? decodeCursor(input.cursor) : undefined;
@@ -164,7 +219,10 @@ export const documentsRouter = {
           and(
             where,
             after && afterTime
-              ? or(lt(documents.createdAt, afterTime), and(eq(documents.createdAt, afterTime), lt(documents.id, after.id)))
+              ? or(
+                  lt(documents.createdAt, afterTime),
+                  and(eq(documents.createdAt, afterTime), lt(documents.id, after.id)),
+                )
               : undefined,
           ),
         )
@@ -174,7 +232,10 @@ export const documentsRouter = {
       const last = items.at(-1);
       return {
         items: items.map((row) => toDocument(row.document, false)),
-        nextCursor: page.length > input.limit && last ? encodeCursor(last.cursorTime, last.document.id) : null,
+        nextCursor:
+          page.length > input.limit && last
+            ? encodeCursor(last.cursorTime, last.document.id)
+            : null,
       };
     }),
 
@@ -194,9 +255,16 @@ export const documentsRouter = {
     )
     .mutation(async ({ ctx, input }) => {
       const { where } = await scoped(ctx, ctx.principal, input);
-      const narrowed = input.ids !== undefined || input.filter !== undefined || input.createdAfter !== undefined || input.createdBefore !== undefined;
+      const narrowed =
+        input.ids !== undefined ||
+        input.filter !== undefined ||
+        input.createdAfter !== undefined ||
+        input.createdBefore !== undefined;
       if (!narrowed && !input.all) {
-        throw new QuarryError('CONFIRMATION_REQUIRED', `no ids, filter or date range given: this would delete every document in '${input.collection}'${input.tenant ? ` for tenant '${input.tenant}'` : ''}; pass all: true to mean it`);
+        throw new QuarryError(
+          'CONFIRMATION_REQUIRED',
+          `no ids, filter or date range given: this would delete every document in '${input.collection}'${input.tenant ? ` for tenant '${input.tenant}'` : ''}; pass all: true to mean it`,
+        );
       }
       const deleted = await inTransaction(ctx.database.db, ctx.limits, (tx) =>
         tx

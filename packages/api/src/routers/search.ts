@@ -1,6 +1,10 @@
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
-import { DEFAULT_METADATA_KEYS_SAMPLE_SIZE, MAX_METADATA_KEYS_SAMPLE_SIZE, metadataKeys } from '../filter';
+import {
+  DEFAULT_METADATA_KEYS_SAMPLE_SIZE,
+  MAX_METADATA_KEYS_SAMPLE_SIZE,
+  metadataKeys,
+} from '../filter';
 import { loadCollection } from '../collections';
 import { collectionNameSchema, tenantSchema } from '../inputs';
 import { runSearch } from '../search/execute';
@@ -11,7 +15,9 @@ import { readProcedure } from '../trpc';
 
 export const searchRouter = {
   /** Vector, keyword or hybrid search; see SearchInput for every option. */
-  query: readProcedure.input(searchInputSchema).query(({ ctx, input }) => runSearch(ctx, ctx.principal, input)),
+  query: readProcedure
+    .input(searchInputSchema)
+    .query(({ ctx, input }) => runSearch(ctx, ctx.principal, input)),
 
   /** "Why not document X?" for a query. */
   inspectDocument: readProcedure
@@ -24,7 +30,12 @@ export const searchRouter = {
       z.object({
         collection: collectionNameSchema,
         tenant: tenantSchema.optional(),
-        sampleSize: z.number().int().min(1).max(MAX_METADATA_KEYS_SAMPLE_SIZE).default(DEFAULT_METADATA_KEYS_SAMPLE_SIZE),
+        sampleSize: z
+          .number()
+          .int()
+          .min(1)
+          .max(MAX_METADATA_KEYS_SAMPLE_SIZE)
+          .default(DEFAULT_METADATA_KEYS_SAMPLE_SIZE),
       }),
     )
     .query(async ({ ctx, input }) => {

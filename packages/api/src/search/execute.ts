@@ -101,7 +101,11 @@ export interface PreparedQuery {
 }
 
 /** Resolves everything a search needs before touching the documents: collection, tenant, query vector, filter. */
-export async function prepareQuery(ctx: Context, principal: Principal, input: SearchInput): Promise<PreparedQuery> {
+export async function prepareQuery(
+  ctx: Context,
+  principal: Principal,
+  input: SearchInput,
+): Promise<PreparedQuery> {
   const db = readDatabase(ctx).db;
   const collection = await loadCollection(db, input.collection);
   const tenant = resolveTenant(principal, input.tenant, 'read');
@@ -117,31 +121,54 @@ export async function prepareQuery(ctx: Context, principal: Principal, input: Se
     const [row] = await db
       .select({ embedding: documents.embedding })
       .from(documents)
-      .where(and(inCollection(collection.id), eq(documents.id, input.likeDocumentId), tenant === undefined ? undefined : eq(documents.tenantId, tenant)));
+      .where(
+        and(
+          inCollection(collection.id),
+          eq(documents.id, input.likeDocumentId),
+          tenant === undefined ? undefined : eq(documents.tenantId, tenant),
+        ),
+      );
     if (!row?.embedding) {
-      throw new QuarryError('DOCUMENT_NOT_FOUND', `document ${input.likeDocumentId} is not in collection '${collection.name}'${tenant ? ` for tenant '${tenant}'` : ''} or has no embedding`);
+      throw new QuarryError(
+        'DOCUMENT_NOT_FOUND',
+        `document ${input.likeDocumentId} is not in collection '${collection.name}'${tenant ? ` for tenant '${tenant}'` : ''} or has no embedding`,
+      );
     }
     vector = row.embedding;
   } else if (needsVector) {
-    if (!input.text) throw new QuarryError('INVALID_INPUT', 'vector search needs a query: text, vector or likeDocumentId');
+    if (!input.text)
+      throw new QuarryError(
+        'INVALID_INPUT',
+        'vector search needs a query: text, vector or likeDocumentId',
+      );
     const provider = ctx.embeddings.get(collection.embeddingModel);
     if (!provider) {
-      throw new QuarryError('EMBEDDING_PROVIDER_MISMATCH', `collection '${collection.name}' uses model '${collection.embeddingModel}', which this server cannot run; send a query vector instead of text`);
+      throw new QuarryError(
+        'EMBEDDING_PROVIDER_MISMATCH',
+        `collection '${collection.name}' uses model '${collection.embeddingModel}', which this server cannot run; send a query vector instead of text`,
+      );
     }
     if (provider.dimensions !== collection.dimensions) {
-      throw new QuarryError('EMBEDDING_PROVIDER_MISMATCH', `model '${provider.model}' produces ${provider.dimensions} dimensions, but collection '${collection.name}' expects ${collection.dimensions}`);
+      throw new QuarryError(
+        'EMBEDDING_PROVIDER_MISMATCH',
+        `model '${provider.model}' produces ${provider.dimensions} dimensions, but collection '${collection.name}' expects ${collection.dimensions}`,
+      );
     }
     const [embedded = []] = await provider.embed([input.text]);
     assertVectorFits(collection, embedded, 'embedded query text');
     vector = embedded;
   }
   if (input.minSimilarity !== undefined && !vector) {
-    throw new QuarryError('INVALID_INPUT', 'minSimilarity needs a query vector (or text the collection can embed)');
+    throw new QuarryError(
+      'INVALID_INPUT',
+      'minSimilarity needs a query vector (or text the collection can embed)',
+    );
   }
   const restrictions: SQL[] = [];
   if (tenant !== undefined) restrictions.push(eq(documents.tenantId, tenant));
   if (input.createdAfter) restrictions.push(gte(documents.createdAt, new Date(input.createdAfter)));
-  if (input.createdBefore) restrictions.push(lte(documents.createdAt, new Date(input.createdBefore)));
+  if (input.createdBefore)
+    restrictions.push(lte(documents.createdAt, new Date(input.createdBefore)));
   const filter = compileFilter(input.filter);
   if (filter) restrictions.push(filter);
   return { collection, tenant, vector, restrictions };
@@ -155,26 +182,48 @@ export function readDatabase(ctx: Context) {
 
 /** The rows a vector retrieval ranks: the collection's rows with an embedding, within the restrictions. */
 function vectorScope(prepared: PreparedQuery): SQL | undefined {
-  return and(inCollection(prepared.collection.id), isNotNull(documents.embedding), ...prepared.restrictions);
+  return and(
+    inCollection(prepared.collection.id),
+    isNotNull(documents.embedding),
+    ...prepared.restrictions,
+  );
 }
 
 /** Rows matching the scope, counted up to `cap` (the LIMIT keeps the count cheap on big sets). */
 async function countUpTo(tx: Transaction, scope: SQL | undefined, cap: number): Promise<number> {
-  const matching = tx.select({ one: sql`1` }).from(documents).where(scope).limit(cap).as('matching');
+  const matching = tx
+    .select({ one: sql`1` })
+    .from(documents)
+    .where(scope)
+    .limit(cap)
+    .as('matching');
   const [row] = await tx.select({ n: count() }).from(matching);
   return row?.n ?? 0;
 }
 
-function candidateColumns(collection: Collection, vector: number[] | undefined, contentMaxChars: number | undefined, exact: boolean) {
+function candidateColumns(
+  collection: Collection,
+  vector: number[] | undefined,
+  contentMaxChars: number | undefined,
+  exact: boolean,
+) {
   return {
     id: documents.id,
     externalId: documents.externalId,
     tenant: documents.tenantId,
-    content: contentMaxChars === undefined ? documents.content : sql<string>`left(${documents.content}, ${contentMaxChars})`,
-    contentTruncated: contentMaxChars === undefined ? sql<boolean>`false` : sql<boolean>`char_length(${documents.content}) > ${contentMaxChars}`,
+    content:
+      contentMaxChars === undefined
+        ? documents.content
+        : sql<string>`left(${documents.content}, ${contentMaxChars})`,
+    contentTruncated:
+      contentMaxChars === undefined
+        ? sql<boolean>`false`
+        : sql<boolean>`char_length(${documents.content}) > ${contentMaxChars}`,
     metadata: sql<Record<string, unknown>>`${documents.metadata}`,
     createdAt: documents.createdAt,
-    distance: vector ? sql<number>`${distanceTo(collection, vector, { exact })}`.mapWith(Number).as('distance') : sql<null>`null`,
+    distance: vector
+      ? sql<number>`${distanceTo(collection, vector, { exact })}`.mapWith(Number).as('distance')
+      : sql<null>`null`,
   };
 }
 
@@ -212,16 +261,33 @@ interface VectorPlan {
  *   here), so the index keeps walking until enough rows pass the restrictions.
  * The first two need no database; `undefined` means the rows must be counted (`planByCount`).
  */
-function planWithoutCounting(input: SearchInput, restricted: boolean, wanted: number): VectorPlan | undefined {
-  const unCounted = { matchedRows: null, matchedRowsCappedAt: null, efSearch: efSearchFor(input, wanted) };
+function planWithoutCounting(
+  input: SearchInput,
+  restricted: boolean,
+  wanted: number,
+): VectorPlan | undefined {
+  const unCounted = {
+    matchedRows: null,
+    matchedRowsCappedAt: null,
+    efSearch: efSearchFor(input, wanted),
+  };
   if (input.exact) return { strategy: 'exact', reason: 'exact search was requested', ...unCounted };
   if (!restricted) return { strategy: 'hnsw', reason: 'no restrictions: HNSW index', ...unCounted };
   return undefined;
 }
 
 /** See `planWithoutCounting`; `matchedRows` is counted up to `exactSearchMaxRows + 1`. */
-function planByCount(input: SearchInput, wanted: number, matchedRows: number, exactSearchMaxRows: number): VectorPlan {
-  const counted = { matchedRows, matchedRowsCappedAt: exactSearchMaxRows, efSearch: efSearchFor(input, wanted) };
+function planByCount(
+  input: SearchInput,
+  wanted: number,
+  matchedRows: number,
+  exactSearchMaxRows: number,
+): VectorPlan {
+  const counted = {
+    matchedRows,
+    matchedRowsCappedAt: exactSearchMaxRows,
+    efSearch: efSearchFor(input, wanted),
+  };
   if (matchedRows <= exactSearchMaxRows) {
     return {
       strategy: 'exact',
@@ -272,7 +338,12 @@ async function retrieveByVector(
     const columns = candidateColumns(collection, vector, input.contentMaxChars, exact);
     // Ordered by the projected distance: the query vector is bound once, and the expression is the
     // indexed one, so the HNSW index still serves the ORDER BY ... LIMIT.
-    const query = tx.select(columns).from(documents).where(scope).orderBy(sql`${sql.identifier('distance')}`).limit(wanted);
+    const query = tx
+      .select(columns)
+      .from(documents)
+      .where(scope)
+      .orderBy(sql`${sql.identifier('distance')}`)
+      .limit(wanted);
     const rows = (await query) as Candidate[];
     const plan = input.explain ? await explainAnalyze(tx, query) : null;
     return { rows, plan };
@@ -303,25 +374,46 @@ async function retrieveByVector(
 }
 
 async function explainAnalyze(tx: Transaction, query: SQLWrapper): Promise<string[]> {
-  const rows = await queryRows<Record<string, string>>(tx, sql`explain (analyze, costs, buffers off) ${query}`);
+  const rows = await queryRows<Record<string, string>>(
+    tx,
+    sql`explain (analyze, costs, buffers off) ${query}`,
+  );
   return rows.map((row) => Object.values(row)[0] ?? '');
 }
 
-async function retrieveByKeyword(tx: Transaction, prepared: PreparedQuery, text: string, wanted: number, input: SearchInput): Promise<{ rows: Candidate[]; plan: string[] | null }> {
+async function retrieveByKeyword(
+  tx: Transaction,
+  prepared: PreparedQuery,
+  text: string,
+  wanted: number,
+  input: SearchInput,
+): Promise<{ rows: Candidate[]; plan: string[] | null }> {
   const { collection, vector } = prepared;
   const query = sql`websearch_to_tsquery('english', ${text})`;
   // The matches are ranked first and only the top ones are joined back for their columns: a query
   // vector's distance in the same SELECT would be computed (and each embedding detoasted) for every
   // matching row, not just the ones kept.
   const hits = tx
-    .select({ id: documents.id, keywordScore: sql<number>`ts_rank_cd(${documents.searchText}, ${query})`.as('keyword_score') })
+    .select({
+      id: documents.id,
+      keywordScore: sql<number>`ts_rank_cd(${documents.searchText}, ${query})`.as('keyword_score'),
+    })
     .from(documents)
-    .where(and(inCollection(collection.id), sql`${documents.searchText} @@ ${query}`, ...prepared.restrictions))
+    .where(
+      and(
+        inCollection(collection.id),
+        sql`${documents.searchText} @@ ${query}`,
+        ...prepared.restrictions,
+      ),
+    )
     .orderBy(sql`keyword_score desc`, documents.id)
     .limit(wanted)
     .as('hits');
   const select = tx
-    .select({ ...candidateColumns(collection, vector, input.contentMaxChars, true), keywordScore: sql<number>`${hits.keywordScore}`.mapWith(Number) })
+    .select({
+      ...candidateColumns(collection, vector, input.contentMaxChars, true),
+      keywordScore: sql<number>`${hits.keywordScore}`.mapWith(Number),
+    })
     .from(hits)
     .innerJoin(documents, eq(documents.id, hits.id))
     .orderBy(sql`${hits.keywordScore} desc`, documents.id);
@@ -329,21 +421,37 @@ async function retrieveByKeyword(tx: Transaction, prepared: PreparedQuery, text:
   return { rows, plan: input.explain ? await explainAnalyze(tx, select) : null };
 }
 
-export async function runSearch(ctx: Context, principal: Principal, input: SearchInput): Promise<SearchResponse> {
+export async function runSearch(
+  ctx: Context,
+  principal: Principal,
+  input: SearchInput,
+): Promise<SearchResponse> {
   const started = performance.now();
   if (input.k > ctx.limits.maxK) {
-    throw new QuarryError('INVALID_INPUT', `k is at most ${ctx.limits.maxK} on this server, got ${input.k}; page with a threshold or a filter instead`);
+    throw new QuarryError(
+      'INVALID_INPUT',
+      `k is at most ${ctx.limits.maxK} on this server, got ${input.k}; page with a threshold or a filter instead`,
+    );
   }
   if (input.hybrid.candidates !== undefined && input.hybrid.candidates > ctx.limits.maxK) {
-    throw new QuarryError('INVALID_INPUT', `hybrid.candidates is at most ${ctx.limits.maxK} on this server, got ${input.hybrid.candidates}`);
+    throw new QuarryError(
+      'INVALID_INPUT',
+      `hybrid.candidates is at most ${ctx.limits.maxK} on this server, got ${input.hybrid.candidates}`,
+    );
   }
   const prepared = await prepareQuery(ctx, principal, input);
   const { collection, vector } = prepared;
-  const candidates = input.mode === 'hybrid' ? (input.hybrid.candidates ?? Math.max(40, Math.min(input.k * 4, HARD_LIMITS.k))) : input.k;
+  const candidates =
+    input.mode === 'hybrid'
+      ? (input.hybrid.candidates ?? Math.max(40, Math.min(input.k * 4, HARD_LIMITS.k)))
+      : input.k;
 
   const restricted = prepared.restrictions.length > 0;
   const keywordText = input.mode !== 'vector' ? input.text : undefined;
-  const knownPlan = vector && input.mode !== 'keyword' ? planWithoutCounting(input, restricted, candidates) : undefined;
+  const knownPlan =
+    vector && input.mode !== 'keyword'
+      ? planWithoutCounting(input, restricted, candidates)
+      : undefined;
   // A vector-only HNSW search knows its plan before touching the database: its settings go out
   // with the statement timeout, in the transaction's first statement.
   const settingsUpFront = input.mode === 'vector' && knownPlan?.strategy === 'hnsw';
@@ -353,18 +461,40 @@ export async function runSearch(ctx: Context, principal: Principal, input: Searc
     async (tx) => {
       // Keyword first: the vector retrieval leaves sequential and bitmap scans off, which the
       // keyword query's GIN index (a bitmap scan) needs.
-      const byKeyword = keywordText ? await retrieveByKeyword(tx, prepared, keywordText, candidates, input) : null;
+      const byKeyword = keywordText
+        ? await retrieveByKeyword(tx, prepared, keywordText, candidates, input)
+        : null;
       if (input.mode === 'keyword' || !vector) return { byVector: null, byKeyword };
       const { exactSearchMaxRows } = ctx.limits;
-      const vectorPlan = knownPlan ?? planByCount(input, candidates, await countUpTo(tx, vectorScope(prepared), exactSearchMaxRows + 1), exactSearchMaxRows);
-      const byVector = await retrieveByVector(tx, prepared, vector, candidates, input, vectorPlan, settingsUpFront);
+      const vectorPlan =
+        knownPlan ??
+        planByCount(
+          input,
+          candidates,
+          await countUpTo(tx, vectorScope(prepared), exactSearchMaxRows + 1),
+          exactSearchMaxRows,
+        );
+      const byVector = await retrieveByVector(
+        tx,
+        prepared,
+        vector,
+        candidates,
+        input,
+        vectorPlan,
+        settingsUpFront,
+      );
       return { byVector, byKeyword };
     },
     settingsUpFront ? hnswSettings(knownPlan) : {},
   );
 
-  const merged = new Map<string, { candidate: Candidate; vectorRank: number | null; keywordRank: number | null }>();
-  outcome.byVector?.rows.forEach((candidate, index) => merged.set(candidate.id, { candidate, vectorRank: index + 1, keywordRank: null }));
+  const merged = new Map<
+    string,
+    { candidate: Candidate; vectorRank: number | null; keywordRank: number | null }
+  >();
+  outcome.byVector?.rows.forEach((candidate, index) =>
+    merged.set(candidate.id, { candidate, vectorRank: index + 1, keywordRank: null }),
+  );
   outcome.byKeyword?.rows.forEach((candidate, index) => {
     const existing = merged.get(candidate.id);
     if (existing) {
@@ -375,7 +505,10 @@ export async function runSearch(ctx: Context, principal: Principal, input: Searc
     }
   });
 
-  const maxDistance = input.minSimilarity === undefined ? null : maxDistanceForSimilarity(collection.metric, input.minSimilarity);
+  const maxDistance =
+    input.minSimilarity === undefined
+      ? null
+      : maxDistanceForSimilarity(collection.metric, input.minSimilarity);
   const { rrfK, vectorWeight, keywordWeight } = input.hybrid;
   const scored: SearchResult[] = [];
   for (const { candidate, vectorRank, keywordRank } of merged.values()) {
@@ -383,13 +516,15 @@ export async function runSearch(ctx: Context, principal: Principal, input: Searc
     // The threshold is applied after the LIMIT, never inside the index scan: a threshold no row
     // reaches would otherwise make an iterative scan walk the whole index (pgvector's max_scan_tuples trap).
     if (maxDistance !== null && (distance === null || distance > maxDistance)) continue;
-    const similarity = distance === null ? null : similarityFromDistance(collection.metric, distance);
+    const similarity =
+      distance === null ? null : similarityFromDistance(collection.metric, distance);
     const score =
       input.mode === 'vector'
         ? (similarity ?? 0)
         : input.mode === 'keyword'
           ? (candidate.keywordScore ?? 0)
-          : (vectorRank ? vectorWeight / (rrfK + vectorRank) : 0) + (keywordRank ? keywordWeight / (rrfK + keywordRank) : 0);
+          : (vectorRank ? vectorWeight / (rrfK + vectorRank) : 0) +
+            (keywordRank ? keywordWeight / (rrfK + keywordRank) : 0);
     scored.push({
       id: candidate.id,
       externalId: candidate.externalId,
@@ -406,7 +541,10 @@ export async function runSearch(ctx: Context, principal: Principal, input: Searc
       score,
     });
   }
-  if (input.mode === 'hybrid') scored.sort((a, b) => b.score - a.score || (a.vectorRank ?? Infinity) - (b.vectorRank ?? Infinity));
+  if (input.mode === 'hybrid')
+    scored.sort(
+      (a, b) => b.score - a.score || (a.vectorRank ?? Infinity) - (b.vectorRank ?? Infinity),
+    );
   const results = scored.slice(0, input.k);
   const byVector = outcome.byVector;
   return {

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { metadataFilterSchema } from '../filter';
 import { HARD_LIMITS } from '../limits';
-import { collectionNameSchema, createdRangeSchema, documentIdSchema, storableText, tenantSchema, vectorSchema } from '../inputs';
+import {
+  collectionNameSchema,
+  createdRangeSchema,
+  documentIdSchema,
+  storableText,
+  tenantSchema,
+  vectorSchema,
+} from '../inputs';
 
 export const searchModes = ['vector', 'keyword', 'hybrid'] as const;
 export type SearchMode = (typeof searchModes)[number];

@@ -1,4 +1,16 @@
-import { and, count, distanceTo, documents, eq, inCollection, isNotNull, lt, QuarryError, similarityFromDistance, sql } from '@quarry/db';
+import {
+  and,
+  count,
+  distanceTo,
+  documents,
+  eq,
+  inCollection,
+  isNotNull,
+  lt,
+  QuarryError,
+  similarityFromDistance,
+  sql,
+} from '@quarry/db';
 import type { z } from 'zod';
 import type { Principal } from '../auth';
 import type { Context } from '../context';
@@ -8,17 +20,24 @@ import { inTransaction } from '../transaction';
 import { prepareQuery, readDatabase } from './execute';
 import { searchInputSchema } from './input';
 
-export const inspectDocumentInputSchema = searchInputSchema.extend({ documentId: documentIdSchema });
+export const inspectDocumentInputSchema = searchInputSchema.extend({
+  documentId: documentIdSchema,
+});
 export type InspectDocumentInput = z.infer<typeof inspectDocumentInputSchema>;
 
 /**
  * "Why not document X?": where one document stands against a query — its exact distance, whether
  * it passes each restriction and the threshold, and its exact rank among the documents that pass.
  */
-export async function inspectDocument(ctx: Context, principal: Principal, input: InspectDocumentInput) {
+export async function inspectDocument(
+  ctx: Context,
+  principal: Principal,
+  input: InspectDocumentInput,
+) {
   const prepared = await prepareQuery(ctx, principal, { ...input, mode: 'vector' });
   const { collection, vector, tenant } = prepared;
-  if (!vector) throw new QuarryError('INVALID_INPUT', 'inspecting a document needs a query vector or text');
+  if (!vector)
+    throw new QuarryError('INVALID_INPUT', 'inspecting a document needs a query vector or text');
   return inTransaction(readDatabase(ctx).db, ctx.limits, async (tx) => {
     const exactDistance = distanceTo(collection, vector, { exact: true });
     const filter = compileFilter(input.filter);
@@ -28,26 +47,48 @@ export async function inspectDocument(ctx: Context, principal: Principal, input:
         tenant: documents.tenantId,
         createdAt: documents.createdAt,
         hasEmbedding: sql<boolean>`${documents.embedding} is not null`,
-        distance: sql<number | null>`${exactDistance}`.mapWith((value: unknown) => (value === null ? null : Number(value))),
+        distance: sql<number | null>`${exactDistance}`.mapWith((value: unknown) =>
+          value === null ? null : Number(value),
+        ),
         passesFilter: filter ? sql<boolean>`coalesce(${filter}, false)` : sql<boolean>`true`,
       })
       .from(documents)
-      .where(and(inCollection(collection.id), eq(documents.id, input.documentId), tenant === undefined ? undefined : eq(documents.tenantId, tenant)));
+      .where(
+        and(
+          inCollection(collection.id),
+          eq(documents.id, input.documentId),
+          tenant === undefined ? undefined : eq(documents.tenantId, tenant),
+        ),
+      );
     if (!row) {
-      throw new QuarryError('DOCUMENT_NOT_FOUND', `document ${input.documentId} is not in collection '${collection.name}'${tenant ? ` for tenant '${tenant}'` : ''}`);
+      throw new QuarryError(
+        'DOCUMENT_NOT_FOUND',
+        `document ${input.documentId} is not in collection '${collection.name}'${tenant ? ` for tenant '${tenant}'` : ''}`,
+      );
     }
     const createdAt = new Date(row.createdAt);
     const inDateRange =
-      (!input.createdAfter || createdAt >= new Date(input.createdAfter)) && (!input.createdBefore || createdAt <= new Date(input.createdBefore));
-    const similarity = row.distance === null ? null : similarityFromDistance(collection.metric, row.distance);
-    const passesThreshold = input.minSimilarity === undefined || (similarity !== null && similarity >= input.minSimilarity);
+      (!input.createdAfter || createdAt >= new Date(input.createdAfter)) &&
+      (!input.createdBefore || createdAt <= new Date(input.createdBefore));
+    const similarity =
+      row.distance === null ? null : similarityFromDistance(collection.metric, row.distance);
+    const passesThreshold =
+      input.minSimilarity === undefined ||
+      (similarity !== null && similarity >= input.minSimilarity);
     const passesRestrictions = Boolean(row.passesFilter) && inDateRange && row.hasEmbedding;
     let exactRank: number | null = null;
     if (passesRestrictions && row.distance !== null) {
       const [closer] = await tx
         .select({ n: count() })
         .from(documents)
-        .where(and(inCollection(collection.id), isNotNull(documents.embedding), ...prepared.restrictions, lt(exactDistance, row.distance)));
+        .where(
+          and(
+            inCollection(collection.id),
+            isNotNull(documents.embedding),
+            ...prepared.restrictions,
+            lt(exactDistance, row.distance),
+          ),
+        );
       exactRank = (closer?.n ?? 0) + 1;
     }
     return {

@@ -6,22 +6,43 @@ export interface RecordedRequest {
   body: { model: string; input: string[]; dimensions?: number };
 }
 
-export type Respond = (request: RecordedRequest, response: ServerResponse, requestNumber: number) => void;
+export type Respond = (
+  request: RecordedRequest,
+  response: ServerResponse,
+  requestNumber: number,
+) => void;
 
 /** A deterministic stand-in for a model: the vector depends only on the text. */
 export function fakeEmbedding(text: string, dimensions: number): number[] {
-  return Array.from({ length: dimensions }, (_, i) => (text.charCodeAt(i % Math.max(text.length, 1)) || 0) / 100 + i);
+  return Array.from(
+    { length: dimensions },
+    (_, i) => (text.charCodeAt(i % Math.max(text.length, 1)) || 0) / 100 + i,
+  );
 }
 
-export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   response.writeHead(status, { 'content-type': 'application/json', ...headers });
   response.end(JSON.stringify(body));
 }
 
 /** Answers like a well-behaved /v1/embeddings endpoint, with `data` deliberately in reverse order. */
 export function embeddingsResponse(request: RecordedRequest, dimensions: number): unknown {
-  const data = request.body.input.map((text, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(text, dimensions) }));
-  return { object: 'list', model: request.body.model, data: data.reverse(), usage: { prompt_tokens: 1, total_tokens: 1 } };
+  const data = request.body.input.map((text, index) => ({
+    object: 'embedding',
+    index,
+    embedding: fakeEmbedding(text, dimensions),
+  }));
+  return {
+    object: 'list',
+    model: request.body.model,
+    data: data.reverse(),
+    usage: { prompt_tokens: 1, total_tokens: 1 },
+  };
 }
 
 /** A real HTTP server on an ephemeral port that records every POST /v1/embeddings it receives. */
@@ -35,7 +56,10 @@ export async function startEmbeddingsServer(respond: Respond) {
         sendJson(res, 404, { error: { message: `no route ${req.method} ${req.url}` } });
         return;
       }
-      const request: RecordedRequest = { headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as RecordedRequest['body'] };
+      const request: RecordedRequest = {
+        headers: req.headers,
+        body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as RecordedRequest['body'],
+      };
       requests.push(request);
       respond(request, res, requests.length);
     });

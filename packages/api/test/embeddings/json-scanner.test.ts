@@ -19,7 +19,8 @@ function scanToValue(chunks: Buffer[]): unknown {
     punctuation(code) {
       const character = String.fromCharCode(code);
       if (character === '[' || character === '{') {
-        const container: Container = character === '[' ? { value: [] } : { value: {}, key: undefined };
+        const container: Container =
+          character === '[' ? { value: [] } : { value: {}, key: undefined };
         place(container.value);
         stack.push(container);
       } else if (character === ']' || character === '}') {
@@ -28,7 +29,8 @@ function scanToValue(chunks: Buffer[]): unknown {
     },
     string(value) {
       const top = stack[stack.length - 1];
-      if (top && !Array.isArray(top.value) && 'key' in top && top.key === undefined) top.key = value;
+      if (top && !Array.isArray(top.value) && 'key' in top && top.key === undefined)
+        top.key = value;
       else place(value);
     },
     number: place,
@@ -59,7 +61,9 @@ describe('JsonScanner', () => {
   });
 
   it('parses decimal numbers to the same doubles as Number()', () => {
-    const text = JSON.stringify(Array.from({ length: 2000 }, (_, i) => Number((Math.sin(i) * 10 ** (i % 7)).toFixed(i % 9))));
+    const text = JSON.stringify(
+      Array.from({ length: 2000 }, (_, i) => Number((Math.sin(i) * 10 ** (i % 7)).toFixed(i % 9))),
+    );
     expect(scanToValue([Buffer.from(text)])).toEqual(JSON.parse(text));
   });
 

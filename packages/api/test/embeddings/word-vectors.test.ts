@@ -25,9 +25,16 @@ describe('readWinkVectors', () => {
     const { header, wordCount } = await readWinkVectors(jsonPath, ({ word, rank, vector }) => {
       seen.push({ word, rank, vector: Array.from(vector) });
     });
-    expect(header).toEqual({ dimensions: DIMENSIONS, size: words.length, l2NormIndex: DIMENSIONS, wordIndex: DIMENSIONS + 1 });
+    expect(header).toEqual({
+      dimensions: DIMENSIONS,
+      size: words.length,
+      l2NormIndex: DIMENSIONS,
+      wordIndex: DIMENSIONS + 1,
+    });
     expect(wordCount).toBe(words.length);
-    expect(seen.map(({ word, rank }) => [word, rank])).toEqual(words.map((word, rank) => [word, rank]));
+    expect(seen.map(({ word, rank }) => [word, rank])).toEqual(
+      words.map((word, rank) => [word, rank]),
+    );
     seen.forEach(({ rank, vector }) => {
       expect(vector).toEqual(Array.from(new Float32Array(fixtureVector(rank, DIMENSIONS))));
     });
@@ -48,7 +55,10 @@ describe('loadWordVectors', () => {
 
   it('serves two loads that build the same cache at once', async () => {
     const source = { jsonPath, version: '1.0.0-test' };
-    const [first, second] = await Promise.all([loadWordVectors(cacheDir(), source), loadWordVectors(cacheDir(), source)]);
+    const [first, second] = await Promise.all([
+      loadWordVectors(cacheDir(), source),
+      loadWordVectors(cacheDir(), source),
+    ]);
     expect(second.vectors.matrix).toEqual(first.vectors.matrix);
     expect((await loadWordVectors(cacheDir(), source)).report.built).toBe(false);
   });
@@ -94,8 +104,17 @@ describe('loadWordVectors', () => {
     const path = join(directory, 'out-of-order.json');
     await writeFile(
       path,
-      JSON.stringify({ l2NormIndex: 2, wordIndex: 3, size: 2, dimensions: 2, words: ['b', 'a'], vectors: { a: [1, 0, 1, 1], b: [0, 1, 1, 0] } }),
+      JSON.stringify({
+        l2NormIndex: 2,
+        wordIndex: 3,
+        size: 2,
+        dimensions: 2,
+        words: ['b', 'a'],
+        vectors: { a: [1, 0, 1, 1], b: [0, 1, 1, 0] },
+      }),
     );
-    await expect(loadWordVectors(cacheDir(), { jsonPath: path, version: 'x' })).rejects.toThrow(/rank 1 but appears at position 0/);
+    await expect(loadWordVectors(cacheDir(), { jsonPath: path, version: 'x' })).rejects.toThrow(
+      /rank 1 but appears at position 0/,
+    );
   });
 });

@@ -130,14 +130,18 @@ export class JsonScanner {
         }
         if (cursor >= length) break;
         handler.string(
-          escaped ? (JSON.parse(bytes.toString('utf8', index, cursor + 1)) as string) : bytes.toString('utf8', index + 1, cursor),
+          escaped
+            ? (JSON.parse(bytes.toString('utf8', index, cursor + 1)) as string)
+            : bytes.toString('utf8', index + 1, cursor),
         );
         index = cursor + 1;
       } else {
         const literal = readLiteral(bytes, index);
         if (literal === undefined) {
           if (length - index < 5 && !final) break;
-          throw new SyntaxError(`unexpected byte 0x${byte.toString(16)} in JSON at byte ${this.offset + index}`);
+          throw new SyntaxError(
+            `unexpected byte 0x${byte.toString(16)} in JSON at byte ${this.offset + index}`,
+          );
         }
         handler.literal(literal.value);
         index += literal.length;
@@ -148,9 +152,17 @@ export class JsonScanner {
   }
 }
 
-function readLiteral(bytes: Buffer, index: number): { value: boolean | null; length: number } | undefined {
-  for (const [text, value] of [['true', true], ['false', false], ['null', null]] as const) {
-    if (bytes.toString('latin1', index, index + text.length) === text) return { value, length: text.length };
+function readLiteral(
+  bytes: Buffer,
+  index: number,
+): { value: boolean | null; length: number } | undefined {
+  for (const [text, value] of [
+    ['true', true],
+    ['false', false],
+    ['null', null],
+  ] as const) {
+    if (bytes.toString('latin1', index, index + text.length) === text)
+      return { value, length: text.length };
   }
   return undefined;
 }

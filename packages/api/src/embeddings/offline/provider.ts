@@ -8,7 +8,9 @@ export const OFFLINE_MODEL = 'quarry/wink-sg-100d';
 export const OFFLINE_DIMENSIONS = 100;
 
 /** The api package's own `node_modules/.cache`, so every app in the workspace shares one cache. */
-export const defaultOfflineCacheDir = fileURLToPath(new URL('../../../node_modules/.cache/quarry-embeddings', import.meta.url));
+export const defaultOfflineCacheDir = fileURLToPath(
+  new URL('../../../node_modules/.cache/quarry-embeddings', import.meta.url),
+);
 
 /**
  * SIF's smoothing constant: a word's weight is a / (a + p(word)). With a = 1e-3, "the" weighs ~0.01,
@@ -49,7 +51,11 @@ function zipfProbabilities(size: number): (row: number) => number {
  * stand-in: the expected SIF-weighted word vector under the Zipf model. On the State of the Union
  * corpus it lies within cos 0.97 of the corpus's own first component.
  */
-function expectedWordDirection(vectors: WordVectors, weights: Float32Array, probability: (row: number) => number): Float64Array {
+function expectedWordDirection(
+  vectors: WordVectors,
+  weights: Float32Array,
+  probability: (row: number) => number,
+): Float64Array {
   const { dimensions, matrix, size } = vectors;
   const direction = new Float64Array(dimensions);
   for (let row = 0; row < size; row++) {
@@ -72,12 +78,20 @@ function normalize(vector: Float64Array): Float64Array | undefined {
 async function loadModel(cacheDir: string): Promise<EmbeddingModel> {
   const { vectors, report } = await loadWordVectors(cacheDir);
   if (vectors.dimensions !== OFFLINE_DIMENSIONS) {
-    throw new Error(`word vectors have ${vectors.dimensions} dimensions, expected ${OFFLINE_DIMENSIONS}`);
+    throw new Error(
+      `word vectors have ${vectors.dimensions} dimensions, expected ${OFFLINE_DIMENSIONS}`,
+    );
   }
   const probability = zipfProbabilities(vectors.size);
   const weights = new Float32Array(vectors.size);
-  for (let row = 0; row < vectors.size; row++) weights[row] = SIF_SMOOTHING / (SIF_SMOOTHING + probability(row));
-  return { vectors, weights, commonDirection: expectedWordDirection(vectors, weights, probability), report };
+  for (let row = 0; row < vectors.size; row++)
+    weights[row] = SIF_SMOOTHING / (SIF_SMOOTHING + probability(row));
+  return {
+    vectors,
+    weights,
+    commonDirection: expectedWordDirection(vectors, weights, probability),
+    report,
+  };
 }
 
 function embedText(model: EmbeddingModel, text: string): number[] {
@@ -116,7 +130,9 @@ function embedText(model: EmbeddingModel, text: string): number[] {
  * `cacheDir` streams the package's ~300 MB JSON into a compact Float32 file (a few seconds, ~170 MB
  * peak); later loads read only that (well under a second, ~140 MB resident).
  */
-export function createOfflineEmbeddingProvider(options: { cacheDir?: string } = {}): OfflineEmbeddingProvider {
+export function createOfflineEmbeddingProvider(
+  options: { cacheDir?: string } = {},
+): OfflineEmbeddingProvider {
   const cacheDir = options.cacheDir ?? defaultOfflineCacheDir;
   let loading: Promise<EmbeddingModel> | undefined;
 
@@ -145,11 +161,16 @@ export function createOfflineEmbeddingProvider(options: { cacheDir?: string } = 
       for (let start = 0; start < texts.length; start += TEXTS_PER_SLICE) {
         if (start > 0) await new Promise((resolve) => setImmediate(resolve));
         if (embedOptions.signal?.aborted) {
-          throw new QuarryError('EMBEDDING_PROVIDER_FAILED', `embedding with '${OFFLINE_MODEL}' was aborted by the caller`, {
-            cause: embedOptions.signal.reason,
-          });
+          throw new QuarryError(
+            'EMBEDDING_PROVIDER_FAILED',
+            `embedding with '${OFFLINE_MODEL}' was aborted by the caller`,
+            {
+              cause: embedOptions.signal.reason,
+            },
+          );
         }
-        for (const text of texts.slice(start, start + TEXTS_PER_SLICE)) embeddings.push(embedText(loaded, text));
+        for (const text of texts.slice(start, start + TEXTS_PER_SLICE))
+          embeddings.push(embedText(loaded, text));
       }
       return embeddings;
     },

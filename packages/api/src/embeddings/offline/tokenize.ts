@@ -23,7 +23,11 @@ const negatedBases: Record<string, string> = { wo: 'will', ca: 'can', sha: 'shal
 
 /** Lowercase words of `text`, accents removed ("Café" → "cafe"), in order. */
 export function tokenize(text: string): string[] {
-  const folded = text.normalize('NFKD').replace(COMBINING_MARKS, '').replace(APOSTROPHES, "'").toLowerCase();
+  const folded = text
+    .normalize('NFKD')
+    .replace(COMBINING_MARKS, '')
+    .replace(APOSTROPHES, "'")
+    .toLowerCase();
   return folded.match(WORD) ?? [];
 }
 
@@ -36,14 +40,20 @@ export function vocabularyWords(token: string, isKnown: (word: string) => boolea
   if (isKnown(token)) return [token];
   if (token.endsWith("n't")) {
     const base = token.slice(0, -3);
-    return [...vocabularyWords(negatedBases[base] ?? base, isKnown), ...(isKnown('not') ? ['not'] : [])];
+    return [
+      ...vocabularyWords(negatedBases[base] ?? base, isKnown),
+      ...(isKnown('not') ? ['not'] : []),
+    ];
   }
   const apostrophe = token.lastIndexOf("'");
   if (apostrophe > 0) {
     const suffix = token.slice(apostrophe);
     if (suffix in contractionSuffixes) {
       const expansion = contractionSuffixes[suffix];
-      return [...vocabularyWords(token.slice(0, apostrophe), isKnown), ...(expansion && isKnown(expansion) ? [expansion] : [])];
+      return [
+        ...vocabularyWords(token.slice(0, apostrophe), isKnown),
+        ...(expansion && isKnown(expansion) ? [expansion] : []),
+      ];
     }
     const joined = token.replaceAll("'", '');
     if (isKnown(joined)) return [joined];

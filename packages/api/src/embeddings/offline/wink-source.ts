@@ -54,7 +54,12 @@ class WinkHandler implements JsonTokenHandler {
         this.stack.push({ kind: 'object', key: undefined, awaitingKey: true });
         return;
       case OPEN_ARRAY:
-        if (this.stack.length === 2 && this.pathKey(0) === 'vectors' && top?.kind === 'object' && top.key !== undefined) {
+        if (
+          this.stack.length === 2 &&
+          this.pathKey(0) === 'vectors' &&
+          top?.kind === 'object' &&
+          top.key !== undefined
+        ) {
           this.collecting = { word: top.key, values: [] };
         }
         this.stack.push({ kind: 'array' });
@@ -85,15 +90,23 @@ class WinkHandler implements JsonTokenHandler {
       return;
     }
     const field = this.stack.length === 1 ? this.pathKey(0) : undefined;
-    if (field && (headerFields as readonly string[]).includes(field)) this.header[field as keyof WinkHeader] = value;
+    if (field && (headerFields as readonly string[]).includes(field))
+      this.header[field as keyof WinkHeader] = value;
   }
 
   literal(): void {}
 
   completeHeader(): WinkHeader {
     const { dimensions, size, l2NormIndex, wordIndex } = this.header;
-    if (dimensions === undefined || size === undefined || l2NormIndex === undefined || wordIndex === undefined) {
-      throw new Error(`word-vector file lacks header fields before "vectors" (found ${JSON.stringify(this.header)})`);
+    if (
+      dimensions === undefined ||
+      size === undefined ||
+      l2NormIndex === undefined ||
+      wordIndex === undefined
+    ) {
+      throw new Error(
+        `word-vector file lacks header fields before "vectors" (found ${JSON.stringify(this.header)})`,
+      );
     }
     return { dimensions, size, l2NormIndex, wordIndex };
   }
@@ -106,7 +119,9 @@ class WinkHandler implements JsonTokenHandler {
   private finishWord({ word, values }: { word: string; values: number[] }): void {
     const header = this.completeHeader();
     if (values.length !== header.dimensions + 2) {
-      throw new Error(`vector for '${word}' has ${values.length} numbers, expected ${header.dimensions} components plus norm and rank`);
+      throw new Error(
+        `vector for '${word}' has ${values.length} numbers, expected ${header.dimensions} components plus norm and rank`,
+      );
     }
     this.vector ??= new Float32Array(header.dimensions);
     for (let i = 0; i < header.dimensions; i++) this.vector[i] = values[i]!;

@@ -79,14 +79,21 @@ function expectedManifest(source: SourcePackage, dimensions: number, size: numbe
   };
 }
 
-async function readManifest(directory: string, source: SourcePackage): Promise<Manifest | undefined> {
+async function readManifest(
+  directory: string,
+  source: SourcePackage,
+): Promise<Manifest | undefined> {
   try {
     const manifest = JSON.parse(await readFile(join(directory, MANIFEST_FILE), 'utf8')) as Manifest;
     const expected = expectedManifest(source, manifest.dimensions, manifest.size);
-    const matches = (Object.keys(expected) as (keyof Manifest)[]).every((key) => manifest[key] === expected[key]);
+    const matches = (Object.keys(expected) as (keyof Manifest)[]).every(
+      (key) => manifest[key] === expected[key],
+    );
     if (!matches) return undefined;
     const vectorBytes = (await stat(join(directory, VECTORS_FILE))).size;
-    return vectorBytes === manifest.size * manifest.dimensions * Float32Array.BYTES_PER_ELEMENT ? manifest : undefined;
+    return vectorBytes === manifest.size * manifest.dimensions * Float32Array.BYTES_PER_ELEMENT
+      ? manifest
+      : undefined;
   } catch {
     return undefined;
   }
@@ -96,7 +103,11 @@ async function readManifest(directory: string, source: SourcePackage): Promise<M
  * Streams the package JSON into a private staging directory, then installs it with a rename, so a
  * reader never sees a half-written cache and processes building at once all end up with a valid one.
  */
-async function buildCache(cacheDir: string, directory: string, source: SourcePackage): Promise<void> {
+async function buildCache(
+  cacheDir: string,
+  directory: string,
+  source: SourcePackage,
+): Promise<void> {
   await mkdir(cacheDir, { recursive: true });
   const staging = join(cacheDir, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(staging);
@@ -112,27 +123,39 @@ async function buildCache(cacheDir: string, directory: string, source: SourcePac
         if (!block || blockRows === 0) return;
         const filled = block.subarray(0, (block.length / rowsPerBlock) * blockRows);
         const bytes = new Uint8Array(filled.buffer, filled.byteOffset, filled.byteLength);
-        for (let written = 0; written < bytes.length; ) written += writeSync(vectorsFd, bytes, written);
+        for (let written = 0; written < bytes.length;)
+          written += writeSync(vectorsFd, bytes, written);
         blockRows = 0;
       };
-      const { header, wordCount } = await readWinkVectors(source.jsonPath, ({ word, rank, vector }, { dimensions }) => {
-        // Row order is the rank order: the vocabulary file then needs no rank column.
-        if (rank !== words.length) {
-          throw new Error(`${SOURCE_PACKAGE}: word '${word}' has rank ${rank} but appears at position ${words.length}`);
-        }
-        if (word.includes('\n')) throw new Error(`${SOURCE_PACKAGE}: word ${JSON.stringify(word)} contains a newline`);
-        block ??= new Float32Array(rowsPerBlock * dimensions);
-        block.set(vector, blockRows * dimensions);
-        blockRows++;
-        words.push(word);
-        if (blockRows === rowsPerBlock) writeBlock();
-      });
+      const { header, wordCount } = await readWinkVectors(
+        source.jsonPath,
+        ({ word, rank, vector }, { dimensions }) => {
+          // Row order is the rank order: the vocabulary file then needs no rank column.
+          if (rank !== words.length) {
+            throw new Error(
+              `${SOURCE_PACKAGE}: word '${word}' has rank ${rank} but appears at position ${words.length}`,
+            );
+          }
+          if (word.includes('\n'))
+            throw new Error(`${SOURCE_PACKAGE}: word ${JSON.stringify(word)} contains a newline`);
+          block ??= new Float32Array(rowsPerBlock * dimensions);
+          block.set(vector, blockRows * dimensions);
+          blockRows++;
+          words.push(word);
+          if (blockRows === rowsPerBlock) writeBlock();
+        },
+      );
       writeBlock();
       if (wordCount !== header.size) {
-        throw new Error(`${SOURCE_PACKAGE}: header announces ${header.size} words, file holds ${wordCount}`);
+        throw new Error(
+          `${SOURCE_PACKAGE}: header announces ${header.size} words, file holds ${wordCount}`,
+        );
       }
       await writeFile(join(staging, VOCABULARY_FILE), words.join('\n'));
-      await writeFile(join(staging, MANIFEST_FILE), JSON.stringify(expectedManifest(source, header.dimensions, header.size), null, 2));
+      await writeFile(
+        join(staging, MANIFEST_FILE),
+        JSON.stringify(expectedManifest(source, header.dimensions, header.size), null, 2),
+      );
     } finally {
       closeSync(vectorsFd);
     }
@@ -147,7 +170,11 @@ async function buildCache(cacheDir: string, directory: string, source: SourcePac
  * another process installed first is never replaced while it may be read; only an invalid leftover
  * is moved aside (atomically, under a unique name) and then deleted.
  */
-async function installCache(staging: string, directory: string, source: SourcePackage): Promise<void> {
+async function installCache(
+  staging: string,
+  directory: string,
+  source: SourcePackage,
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await rename(staging, directory);
@@ -177,14 +204,18 @@ async function loadCache(directory: string, manifest: Manifest): Promise<WordVec
     let offset = 0;
     while (offset < target.length) {
       const { bytesRead } = await file.read(target, offset, target.length - offset, offset);
-      if (bytesRead === 0) throw new Error(`${join(directory, VECTORS_FILE)} ended after ${offset} bytes`);
+      if (bytesRead === 0)
+        throw new Error(`${join(directory, VECTORS_FILE)} ended after ${offset} bytes`);
       offset += bytesRead;
     }
   } finally {
     await file.close();
   }
   const words = (await readFile(join(directory, VOCABULARY_FILE), 'utf8')).split('\n');
-  if (words.length !== size) throw new Error(`${join(directory, VOCABULARY_FILE)} has ${words.length} words, expected ${size}`);
+  if (words.length !== size)
+    throw new Error(
+      `${join(directory, VOCABULARY_FILE)} has ${words.length} words, expected ${size}`,
+    );
   const rows = new Map<string, number>();
   for (let row = 0; row < words.length; row++) rows.set(words[row]!, row);
   return { dimensions, size, matrix, rowOf: (word) => rows.get(word) };
@@ -207,10 +238,19 @@ export async function loadWordVectors(
     await buildCache(cacheDir, directory, source);
     buildMs = performance.now() - started;
     manifest = await readManifest(directory, source);
-    if (!manifest) throw new Error(`word-vector cache in ${directory} is unreadable right after it was built`);
+    if (!manifest)
+      throw new Error(`word-vector cache in ${directory} is unreadable right after it was built`);
   }
   const started = performance.now();
   const vectors = await loadCache(directory, manifest);
   const loadMs = performance.now() - started;
-  return { vectors, report: { built: buildMs !== undefined, directory, loadMs, ...(buildMs === undefined ? {} : { buildMs }) } };
+  return {
+    vectors,
+    report: {
+      built: buildMs !== undefined,
+      directory,
+      loadMs,
+      ...(buildMs === undefined ? {} : { buildMs }),
+    },
+  };
 }

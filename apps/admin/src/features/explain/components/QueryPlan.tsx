@@ -26,7 +26,8 @@ export function QueryPlan({ query }: { query: ApiQuery<SearchResponse> }) {
             <>
               <h4>Keyword retrieval</h4>
               <p className="muted small">
-                A <code>Bitmap Index Scan on …search_text…</code> means the full-text index found the matches.
+                A <code>Bitmap Index Scan on …search_text…</code> means the full-text index found
+                the matches.
               </p>
               <pre className="plan">{keywordPlan.join('\n')}</pre>
             </>
