@@ -37,6 +37,10 @@ describe('dependency floors that close known advisories', () => {
         '@trpc/server',
       ),
     ).toBe('11.7.0');
+    expect(catalogMinimum("catalog:\n  '@trpc/server': '>=11.6.0'\n", '@trpc/server')).toBe(
+      '11.6.0',
+    );
+    expect(catalogMinimum('catalog:\n  drizzle-orm: ~0.45.1\n', 'drizzle-orm')).toBe('0.45.1');
     const below = belowFloor([
       { name: '@trpc/server', where: 'pnpm-lock.yaml', version: '11.7.2' },
       { name: 'drizzle-orm', where: 'catalog', version: '0.45.1' },

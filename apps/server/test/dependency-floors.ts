@@ -60,7 +60,10 @@ export function lockfileVersions(lockfile: string, name: string): string[] {
 /** The lowest version a catalog entry admits ("11.22.1", "^11.22.1", ">=11.8.0" → its version). */
 export function catalogMinimum(workspaceYaml: string, name: string): string | undefined {
   const escaped = name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  const match = new RegExp(`^ {2}"?${escaped}"?:\\s*"?([^"\\s]+)`, 'm').exec(workspaceYaml);
+  // Keys and values may be bare, 'single-' or "double-quoted" YAML.
+  const match = new RegExp(`^ {2}["']?${escaped}["']?:\\s*["']?([^"'\\s]+)`, 'm').exec(
+    workspaceYaml,
+  );
   return match?.[1]?.replace(/^[\^~>=v]+/, '');
 }
 
