@@ -1,6 +1,6 @@
 import { HARD_LIMITS } from '@quarry/api';
+import { hostileFilterArb, hostileQueryTextArb, seededMetadata } from '@quarry/api/testing';
 import { matchesFilter, type MetadataFilter } from '@quarry/api/filter';
-import type { Metadata } from '@quarry/db';
 import { fingerprintSql } from '@quarry/db/testing';
 import fc from 'fast-check';
 import postgres from 'postgres';
@@ -29,17 +29,6 @@ const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_INGEST_BATCH = 100;
 const MAX_BATCH_CALLS = 50;
 const TENANT_KEY = 'tenant-acme-key-0123456789abcdef';
-
-const seeded: Metadata[] = [
-  { kind: 'a', n: 1, tags: ['red', 'blue'] },
-  { kind: 'b', n: 2.5, nested: { deep: { x: 'y' } } },
-  { kind: 'a', n: -0.5, tags: [] },
-  { kind: null, s: 'é', n: '3' },
-  { "it's": true, '': 0, __proto__: 'p' },
-  { n: 1e21, tags: ['red', ['red']], kind: 'C' },
-  {},
-  { kind: 'b', tags: [{ id: 1 }, { id: 2, x: 3 }], s: '😀' },
-];
 
 interface Reply {
   status: number;
@@ -190,7 +179,7 @@ describe.skipIf(!postgresUrl)('hostile input over HTTP against the real server',
     const ingested = await call('documents.ingest', {
       collection: 'filtered',
       tenant: 'acme',
-      documents: seeded.map((metadata, i) => ({
+      documents: seededMetadata.map((metadata, i) => ({
         content: `plan number ${i}`,
         metadata,
         embedding: [1, i],
@@ -200,7 +189,7 @@ describe.skipIf(!postgresUrl)('hostile input over HTTP against the real server',
     await call('documents.ingest', {
       collection: 'filtered',
       tenant: 'globex',
-      documents: seeded.map((metadata, i) => ({
+      documents: seededMetadata.map((metadata, i) => ({
         content: `globex plan ${i}`,
         metadata,
         embedding: [1, i],
@@ -215,85 +204,16 @@ describe.skipIf(!postgresUrl)('hostile input over HTTP against the real server',
   });
 
   it('filters from well-formed to garbage: a 4xx that changes nothing, or exactly the reference evaluator selection', async () => {
-    const keyArb = fc.oneof(
-      fc.constantFrom<unknown>(
-        'kind',
-        'n',
-        'tags',
-        's',
-        '',
-        "it's",
-        '__proto__',
-        ['nested', 'deep', 'x'],
-        'k'.repeat(300),
-      ),
-      fc.string({ unit: 'binary', maxLength: 6 }),
-      fc.array(fc.string({ maxLength: 4 }), { maxLength: 10 }),
-    );
-    const valueArb = fc.oneof(
-      fc.constantFrom<unknown>(
-        'a',
-        'b',
-        'C',
-        'red',
-        'é',
-        1,
-        2.5,
-        1e21,
-        null,
-        true,
-        '\u0000',
-        '\ud800',
-        's'.repeat(1100),
-      ),
-      fc.jsonValue({ maxDepth: 3 }),
-    );
-    const { filter } = fc.letrec<{ filter: unknown }>((tie) => ({
-      filter: fc.oneof(
-        { depthSize: 'small' },
-        fc.record(
-          {
-            key: keyArb,
-            op: fc.constantFrom(
-              'eq',
-              'ne',
-              'gt',
-              'lte',
-              'in',
-              'nin',
-              'exists',
-              'contains',
-              'like',
-              '',
-            ),
-            value: valueArb,
-          },
-          { requiredKeys: ['key', 'op'] },
-        ),
-        fc.record({
-          key: keyArb,
-          op: fc.constantFrom('in', 'nin'),
-          values: fc.array(valueArb, { maxLength: 120 }),
-        }),
-        fc.record({ and: fc.array(tie('filter'), { maxLength: 4 }) }),
-        fc.record({ or: fc.array(tie('filter'), { maxLength: 4 }) }),
-        fc.record({ not: tie('filter') }),
-        // Deeper filters are sent as text in the malformed-requests scenario (a 10,000-deep object overflows this process's stack).
-        fc.integer({ min: 1, max: 1_000 }).map((depth) => {
-          let wrapped: unknown = { key: 'kind', op: 'eq', value: 'a' };
-          for (let level = 0; level < depth; level++) wrapped = { not: wrapped };
-          return wrapped;
-        }),
-        fc.jsonValue({ maxDepth: 4 }),
-      ),
-    }));
+    const filter = hostileFilterArb({ overHttp: true });
     await property(
       'Filters from well-formed to garbage (count, list, search by a tenant key)',
       filter,
       async (candidate) => {
         let expected: boolean[] | undefined;
         try {
-          expected = seeded.map((metadata) => matchesFilter(metadata, candidate as MetadataFilter));
+          expected = seededMetadata.map((metadata) =>
+            matchesFilter(metadata, candidate as MetadataFilter),
+          );
         } catch {
           expected = undefined;
         }
@@ -427,46 +347,10 @@ describe.skipIf(!postgresUrl)('hostile input over HTTP against the real server',
   });
 
   it('keyword and hybrid text of any Unicode and operators, by a tenant key', async () => {
-    const textArb = fc.oneof(
-      fc.string({ unit: 'binary', maxLength: 40 }),
-      fc.string({ unit: 'grapheme', maxLength: 40 }),
-      fc
-        .array(
-          fc.constantFrom(
-            'plan',
-            'globex',
-            '&',
-            '|',
-            '!',
-            '<->',
-            '<2>',
-            ':*',
-            '(',
-            ')',
-            '"',
-            "'",
-            '-',
-            'OR',
-            'AND',
-            'NOT',
-            '\\',
-            '*',
-            ' ',
-            '\n',
-            '\u0000',
-            '\ud800',
-            '😀',
-            "'; drop table documents; --",
-          ),
-          { maxLength: 12 },
-        )
-        .map((parts) => parts.join('')),
-      fc.constant('x'.repeat(HARD_LIMITS.queryTextChars + 1)),
-    );
     const acmeIds = new Set(seededIds);
     await property(
       'Keyword and hybrid query text of any Unicode and operators (tenant key)',
-      fc.tuple(textArb, fc.constantFrom('keyword', 'hybrid')),
+      fc.tuple(hostileQueryTextArb, fc.constantFrom('keyword', 'hybrid')),
       async ([text, mode]) => {
         // JSON.stringify sends a lone surrogate as its \ud800 escape: the server sees it, and refuses it.
         const valid =

@@ -69,10 +69,3 @@ export function nestingDepth(value: unknown): number {
   if (value === null || typeof value !== 'object') return 0;
   return 1 + Math.max(0, ...Object.values(value).map(nestingDepth));
 }
-
-/** A value nested `depth` levels deep, alternating objects and arrays, with `leaf` at the bottom. */
-export function nested(depth: number, leaf: unknown = 1): unknown {
-  let value = leaf;
-  for (let level = 0; level < depth; level++) value = level % 2 === 0 ? [value] : { k: value };
-  return value;
-}

@@ -1,13 +1,13 @@
-import type { JsonValue, Metadata } from '@quarry/db';
+import type { JsonValue } from '@quarry/db';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matchesFilter, type MetadataFilter } from '../src/filter';
 import { HARD_LIMITS } from '../src/limits';
+import { hostileFilterArb, hostileQueryTextArb, nested, seededMetadata } from '../src/testing';
 import { createHarness, principal, testTargets, type Harness } from './harness';
 import {
   everyString,
   isStorable,
-  nested,
   nestingDepth,
   refusedOrAnswered,
   verdict,
@@ -84,151 +84,12 @@ function fits(vector: readonly number[], dimensions: number): boolean {
   );
 }
 
-/** Text with operators of every search syntax, quotes, controls and arbitrary code units. */
-const queryTextArb = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 30 }),
-  fc.string({ unit: 'grapheme', maxLength: 30 }),
-  fc
-    .array(
-      fc.constantFrom(
-        'plan',
-        'secret',
-        'acme',
-        'globex',
-        '&',
-        '|',
-        '!',
-        '<->',
-        '<2>',
-        ':*',
-        '(',
-        ')',
-        '"',
-        "'",
-        '-',
-        'OR',
-        'AND',
-        'NOT',
-        'or',
-        '\\',
-        '*',
-        ' ',
-        '\t',
-        '\n',
-        '\u0000',
-        '\ud800',
-        '😀',
-        'İ',
-        'ß',
-        "'; drop table documents; --",
-      ),
-      { maxLength: 12 },
-    )
-    .map((parts) => parts.join('')),
-  fc.constant('x'.repeat(HARD_LIMITS.queryTextChars + 1)),
-);
-
-/** Metadata the seeded documents hold: the filters' reference evaluates them in memory. */
-const seeded: Metadata[] = [
-  { kind: 'a', n: 1, tags: ['red', 'blue'] },
-  { kind: 'b', n: 2.5, nested: { deep: { x: 'y' } } },
-  { kind: 'a', n: -0.5, tags: [] },
-  { kind: null, s: 'é', n: '3' },
-  { "it's": true, '': 0, __proto__: 'p' },
-  { n: 1e21, tags: ['red', ['red']], kind: 'C' },
-  {},
-  { kind: 'b', tags: [{ id: 1 }, { id: 2, x: 3 }], s: '😀' },
-];
-
-const keyArb = fc.oneof(
-  fc.constantFrom<string | string[]>(
-    'kind',
-    'n',
-    'tags',
-    's',
-    '',
-    "it's",
-    '__proto__',
-    ['nested', 'deep', 'x'],
-    ['tags', '0'],
-  ),
-  fc.string({ unit: 'binary', maxLength: 6 }),
-  fc.array(fc.string({ maxLength: 4 }), { maxLength: 10 }),
-  fc.constant('k'.repeat(300)),
-);
-const valueArb: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom<unknown>(
-    'a',
-    'b',
-    'C',
-    'red',
-    'é',
-    '😀',
-    1,
-    2.5,
-    -0,
-    1e21,
-    null,
-    true,
-    Number.NaN,
-    Infinity,
-    '\u0000',
-    '\ud800',
-    's'.repeat(1100),
-  ),
-  fc.jsonValue({ maxDepth: 3 }),
-  fc.constant(nested(12, 'red')),
-);
-const opArb = fc.constantFrom(
-  'eq',
-  'ne',
-  'gt',
-  'gte',
-  'lt',
-  'lte',
-  'in',
-  'nin',
-  'exists',
-  'contains',
-  'like',
-  '$where',
-  '',
-);
-
-/**
- * Filters from well-formed to garbage: conditions with any operator and value, combinators nested
- * past the depth cap or wider than the condition cap, lists past the `in` cap, extra properties,
- * and arbitrary JSON.
- */
-const { filter: filterArb } = fc.letrec<{ filter: unknown }>((tie) => ({
-  filter: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    fc.record({ key: keyArb, op: opArb, value: valueArb }, { requiredKeys: ['key', 'op'] }),
-    fc.record({
-      key: keyArb,
-      op: fc.constantFrom('in', 'nin'),
-      values: fc.array(valueArb, { maxLength: 120 }),
-    }),
-    fc.record({ key: keyArb, op: fc.constant('eq'), value: valueArb, extra: fc.anything() }),
-    fc.record({ and: fc.array(tie('filter'), { maxLength: 4 }) }),
-    fc.record({ or: fc.array(tie('filter'), { maxLength: 4 }) }),
-    fc.record({ not: tie('filter') }),
-    fc.tuple(fc.integer({ min: 1, max: 20 }), tie('filter')).map(([depth, inner]) => {
-      let wrapped = inner;
-      for (let level = 0; level < depth; level++) wrapped = { not: wrapped };
-      return wrapped;
-    }),
-    fc.integer({ min: 50, max: 80 }).map((n) => ({
-      and: Array.from({ length: n }, (_, i) => ({ key: 'n', op: 'ne', value: i })),
-    })),
-    fc.jsonValue({ maxDepth: 4 }),
-  ),
-}));
+const filterArb = hostileFilterArb({ overHttp: false });
 
 /** The reference: which seeded documents the filter selects, or `undefined` when the evaluator refuses it. */
 function reference(filter: unknown): boolean[] | undefined {
   try {
-    return seeded.map((metadata) => matchesFilter(metadata, filter as MetadataFilter));
+    return seededMetadata.map((metadata) => matchesFilter(metadata, filter as MetadataFilter));
   } catch {
     return undefined;
   }
@@ -261,7 +122,7 @@ describe.each(testTargets())('hostile input properties on $name', (target) => {
       await harness.as().documents.ingest({
         collection: 'filtered',
         tenant: 'acme',
-        documents: seeded.map((metadata, i) => ({
+        documents: seededMetadata.map((metadata, i) => ({
           content: `plan number ${i}`,
           metadata,
           embedding: [1, i],
@@ -271,7 +132,7 @@ describe.each(testTargets())('hostile input properties on $name', (target) => {
     await harness.as().documents.ingest({
       collection: 'filtered',
       tenant: 'globex',
-      documents: seeded.map((metadata, i) => ({
+      documents: seededMetadata.map((metadata, i) => ({
         content: `globex plan ${i}`,
         metadata,
         embedding: [1, i],
@@ -329,7 +190,7 @@ describe.each(testTargets())('hostile input properties on $name', (target) => {
     const acmeIds = new Set(seededIds);
     await fc.assert(
       fc.asyncProperty(
-        queryTextArb,
+        hostileQueryTextArb,
         fc.constantFrom('keyword', 'hybrid'),
         fc.integer({ min: 1, max: 20 }),
         async (text, mode, k) => {
@@ -398,7 +259,7 @@ describe.each(testTargets())('hostile input properties on $name', (target) => {
         const expected = reference(filter);
         const { ids } = await harness.as().documents.ingest({
           collection: 'batches',
-          documents: seeded.map((metadata, i) => ({
+          documents: seededMetadata.map((metadata, i) => ({
             content: `doomed ${i}`,
             metadata,
             embedding: [1, i],

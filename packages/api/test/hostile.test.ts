@@ -3,7 +3,8 @@ import { TRPCError } from '@trpc/server';
 import type { MetadataFilter } from '../src/filter';
 import { HARD_LIMITS } from '../src/limits';
 import { createHarness, testTargets, type Harness } from './harness';
-import { nested, refused } from './hostile-fixture';
+import { nested } from '../src/testing';
+import { refused } from './hostile-fixture';
 
 const hostileStrings = [
   "'",

@@ -1,0 +1,171 @@
+/**
+ * fast-check arbitraries of hostile input, shared by the fast property tests (packages/api/test)
+ * and the long suite over HTTP (apps/server/reliability). Test support only: fast-check is a
+ * development dependency.
+ */
+import type { Metadata } from '@quarry/db';
+import fc from 'fast-check';
+import { HARD_LIMITS } from './limits';
+
+/** A value nested `depth` levels deep, alternating objects and arrays, with `leaf` at the bottom. */
+export function nested(depth: number, leaf: unknown = 1): unknown {
+  let value = leaf;
+  for (let level = 0; level < depth; level++) value = level % 2 === 0 ? [value] : { k: value };
+  return value;
+}
+
+/** Metadata for seeded documents, against which a filter's reference selection is evaluated in memory. */
+export const seededMetadata: Metadata[] = [
+  { kind: 'a', n: 1, tags: ['red', 'blue'] },
+  { kind: 'b', n: 2.5, nested: { deep: { x: 'y' } } },
+  { kind: 'a', n: -0.5, tags: [] },
+  { kind: null, s: 'é', n: '3' },
+  { "it's": true, '': 0, __proto__: 'p' },
+  { n: 1e21, tags: ['red', ['red']], kind: 'C' },
+  {},
+  { kind: 'b', tags: [{ id: 1 }, { id: 2, x: 3 }], s: '😀' },
+];
+
+/**
+ * Filters from well-formed to garbage: conditions with any operator and value, combinators nested
+ * past the depth cap or wider than the condition cap, lists past the `in` cap, extra properties,
+ * and arbitrary JSON. `overHttp` leaves out what JSON cannot carry unchanged (NaN, infinities, -0,
+ * properties whose value JSON drops), so the reference sees what the server receives.
+ */
+export function hostileFilterArb({ overHttp }: { overHttp: boolean }): fc.Arbitrary<unknown> {
+  const keyArb = fc.oneof(
+    fc.constantFrom<string | string[]>(
+      'kind',
+      'n',
+      'tags',
+      's',
+      '',
+      "it's",
+      '__proto__',
+      ['nested', 'deep', 'x'],
+      ['tags', '0'],
+    ),
+    fc.string({ unit: 'binary', maxLength: 6 }),
+    fc.array(fc.string({ maxLength: 4 }), { maxLength: 10 }),
+    fc.constant('k'.repeat(300)),
+  );
+  const notJson = overHttp ? [] : [-0, Number.NaN, Infinity];
+  const valueArb: fc.Arbitrary<unknown> = fc.oneof(
+    fc.constantFrom<unknown>(
+      'a',
+      'b',
+      'C',
+      'red',
+      'é',
+      '😀',
+      1,
+      2.5,
+      1e21,
+      null,
+      true,
+      '\u0000',
+      '\ud800',
+      's'.repeat(1100),
+      ...notJson,
+    ),
+    fc.jsonValue({ maxDepth: 3 }),
+    fc.constant(nested(12, 'red')),
+  );
+  const opArb = fc.constantFrom(
+    'eq',
+    'ne',
+    'gt',
+    'gte',
+    'lt',
+    'lte',
+    'in',
+    'nin',
+    'exists',
+    'contains',
+    'like',
+    '$where',
+    '',
+  );
+  const extraProperty = fc.record({
+    key: keyArb,
+    op: fc.constant('eq'),
+    value: valueArb,
+    extra: fc.anything(),
+  });
+  const { filter } = fc.letrec<{ filter: unknown }>((tie) => ({
+    filter: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.record({ key: keyArb, op: opArb, value: valueArb }, { requiredKeys: ['key', 'op'] }),
+      fc.record({
+        key: keyArb,
+        op: fc.constantFrom('in', 'nin'),
+        values: fc.array(valueArb, { maxLength: 120 }),
+      }),
+      ...(overHttp ? [] : [extraProperty]),
+      fc.record({ and: fc.array(tie('filter'), { maxLength: 4 }) }),
+      fc.record({ or: fc.array(tie('filter'), { maxLength: 4 }) }),
+      fc.record({ not: tie('filter') }),
+      fc.tuple(fc.integer({ min: 1, max: 20 }), tie('filter')).map(([depth, inner]) => {
+        let wrapped = inner;
+        for (let level = 0; level < depth; level++) wrapped = { not: wrapped };
+        return wrapped;
+      }),
+      // Far past the depth cap. (Deeper than this, the test process's own stack overflows: deeper
+      // filters are sent as text by the HTTP suite.)
+      fc.integer({ min: 1, max: 1_000 }).map((depth) => {
+        let wrapped: unknown = { key: 'kind', op: 'eq', value: 'a' };
+        for (let level = 0; level < depth; level++) wrapped = { not: wrapped };
+        return wrapped;
+      }),
+      fc.integer({ min: 50, max: 80 }).map((n) => ({
+        and: Array.from({ length: n }, (_, i) => ({ key: 'n', op: 'ne', value: i })),
+      })),
+      fc.jsonValue({ maxDepth: 4 }),
+    ),
+  }));
+  return filter;
+}
+
+/** Query text with operators of every search syntax, quotes, controls and arbitrary code units. */
+export const hostileQueryTextArb: fc.Arbitrary<string> = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+  fc
+    .array(
+      fc.constantFrom(
+        'plan',
+        'secret',
+        'acme',
+        'globex',
+        '&',
+        '|',
+        '!',
+        '<->',
+        '<2>',
+        ':*',
+        '(',
+        ')',
+        '"',
+        "'",
+        '-',
+        'OR',
+        'AND',
+        'NOT',
+        'or',
+        '\\',
+        '*',
+        ' ',
+        '\t',
+        '\n',
+        '\u0000',
+        '\ud800',
+        '😀',
+        'İ',
+        'ß',
+        "'; drop table documents; --",
+      ),
+      { maxLength: 12 },
+    )
+    .map((parts) => parts.join('')),
+  fc.constant('x'.repeat(HARD_LIMITS.queryTextChars + 1)),
+);
