@@ -1,20 +1,4 @@
-import {
-  bulkIngestDocuments,
-  createCaller,
-  createContextInner,
-  defaultLimits,
-  openAccess,
-} from '@quarry/api';
-import { createEmbeddingRegistry } from '@quarry/api/embeddings';
-import {
-  collections,
-  dropVectorIndexes,
-  ensureVectorIndex,
-  eq,
-  sql,
-  type Collection,
-  type Database,
-} from '@quarry/db';
+import { ensureVectorIndex, sql, type Collection, type Database } from '@quarry/db';
 import { startApiServer } from './api-client';
 import { vectorOf, ingestItems, type Corpus } from './corpus';
 import {
@@ -27,6 +11,7 @@ import { progress } from './log';
 import { rawBinaryCopy } from './raw-copy';
 import { quarryDatabase, type ScratchServer } from './scratch';
 import { round } from './stats';
+import { createBenchCollection, quarryBulkIngest } from './systems';
 
 export type IngestMethod = 'quarry-bulk' | 'quarry-api' | 'guide-a' | 'raw-copy-b';
 export type IngestMode = 'index-after-load' | 'index-present';
@@ -69,25 +54,6 @@ function measurement(
   return result;
 }
 
-async function createCollection(
-  database: Database,
-  name: string,
-  dimensions: number,
-  withIndex: boolean,
-): Promise<Collection> {
-  const caller = createCaller(
-    createContextInner({ database, embeddings: createEmbeddingRegistry([]) }, openAccess),
-  );
-  await caller.collections.create({ name, dimensions, embeddingModel: 'bench/synthetic' });
-  const [collection] = await database.db
-    .select()
-    .from(collections)
-    .where(eq(collections.name, name));
-  if (!collection) throw new Error(`collection ${name} was not created`);
-  if (!withIndex) await dropVectorIndexes(database, collection.id);
-  return collection;
-}
-
 /** Quarry's bulk path, one call per chunk; only the calls are timed (building the items is the caller's). */
 async function bulkLoad(
   database: Database,
@@ -100,15 +66,7 @@ async function bulkLoad(
   for (let start = 0; start < docs; start += chunk) {
     const items = ingestItems(corpus, start, Math.min(docs, start + chunk));
     const begin = performance.now();
-    await bulkIngestDocuments(
-      database,
-      defaultLimits,
-      createEmbeddingRegistry([]),
-      collection,
-      'default',
-      items,
-      { statementTimeoutMs: 0 },
-    );
+    await quarryBulkIngest(database, collection, items);
     milliseconds += performance.now() - begin;
     progress(`    bulk ${Math.min(docs, start + chunk)}/${docs}`);
   }
@@ -175,7 +133,9 @@ export async function benchIngest(
   progress(`ingest: Quarry bulk path, ${options.docs} docs, index built after the load`);
   const quarryScratch = await server.create('quarry');
   const database = await quarryDatabase(quarryScratch);
-  const collection = await createCollection(database, 'bench', dimensions, false);
+  const collection = await createBenchCollection(database, 'bench', dimensions, {
+    withIndex: false,
+  });
   await checkpoint();
   measurements.push(
     measurement(
@@ -200,7 +160,9 @@ export async function benchIngest(
     };
 
   progress(`ingest: Quarry bulk path, ${options.indexedIngestDocs} docs, index present`);
-  const indexedCollection = await createCollection(database, 'bench-indexed', dimensions, true);
+  const indexedCollection = await createBenchCollection(database, 'bench-indexed', dimensions, {
+    withIndex: true,
+  });
   await checkpoint();
   measurements.push(
     measurement(
@@ -221,7 +183,9 @@ export async function benchIngest(
   const rawScratch = await server.create('raw');
   const rawDatabase = await quarryDatabase(rawScratch);
   try {
-    const rawCollection = await createCollection(rawDatabase, 'bench', dimensions, false);
+    const rawCollection = await createBenchCollection(rawDatabase, 'bench', dimensions, {
+      withIndex: false,
+    });
     await checkpoint();
     measurements.push(
       measurement(
@@ -236,7 +200,9 @@ export async function benchIngest(
         ),
       ),
     );
-    const rawIndexed = await createCollection(rawDatabase, 'bench-indexed', dimensions, true);
+    const rawIndexed = await createBenchCollection(rawDatabase, 'bench-indexed', dimensions, {
+      withIndex: true,
+    });
     await checkpoint();
     measurements.push(
       measurement(
@@ -267,7 +233,9 @@ export async function benchIngest(
       ['index-after-load', 'bench', options.apiIngestDocs],
       ['index-present', 'bench-indexed', options.indexedIngestDocs],
     ] as const) {
-      await createCollection(apiDatabase, name, dimensions, mode === 'index-present');
+      await createBenchCollection(apiDatabase, name, dimensions, {
+        withIndex: mode === 'index-present',
+      });
       await checkpoint();
       let milliseconds = 0;
       for (let start = 0; start < docs; start += API_BATCH) {

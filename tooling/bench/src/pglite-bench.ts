@@ -5,29 +5,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
-import { createEmbeddingRegistry } from '@quarry/api/embeddings';
 import { vector } from '@electric-sql/pglite-pgvector';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import type { Schema } from '@quarry/db/client';
-import {
-  collections,
-  createDb,
-  dropVectorIndexes,
-  ensureVectorIndex,
-  eq,
-  migrate,
-  sql,
-  type Collection,
-  type Database,
-} from '@quarry/db';
-import { bulkIngestDocuments, defaultLimits } from '@quarry/api';
+import { createDb, ensureVectorIndex, migrate, sql } from '@quarry/db';
 import { corpus, ingestItems, rowsByExternalId, vectorOf, type Corpus } from './corpus';
 import { GUIDE_SCHEMA_SQL, guideWriterOnPglite } from './guide';
 import { progress } from './log';
 import { benchRecall, type FilterCase, type RecallPoint } from './recall-bench';
 import { round, summarize } from './stats';
 import type { SearchQuery } from './search-bench';
-import { guideSearchOnPglite, quarryCaller, quarrySearch } from './systems';
+import {
+  createBenchCollection,
+  guideSearchOnPglite,
+  quarryBulkIngest,
+  quarryCaller,
+  quarrySearch,
+} from './systems';
 
 export interface PgliteReport {
   docs: number;
@@ -91,25 +85,6 @@ function head(source: Corpus, count: number): Corpus {
   );
 }
 
-async function createCollection(
-  database: Database,
-  name: string,
-  dimensions: number,
-): Promise<Collection> {
-  await quarryCaller(database).collections.create({
-    name,
-    dimensions,
-    embeddingModel: 'bench/synthetic',
-  });
-  const [collection] = await database.db
-    .select()
-    .from(collections)
-    .where(eq(collections.name, name));
-  if (!collection) throw new Error(`collection ${name} missing`);
-  await dropVectorIndexes(database, collection.id);
-  return collection;
-}
-
 /**
  * Embedded PGlite at a smaller size: ingest (bulk, API procedure, the guide's pattern), search
  * latency and filtered recall in-process, and a cold start to the first search result in a fresh
@@ -147,18 +122,12 @@ export async function benchPglite(
       ingest.push(entry);
     };
 
-    const collection = await createCollection(database, 'bench', dimensions);
+    const collection = await createBenchCollection(database, 'bench', dimensions, {
+      withIndex: false,
+    });
     const items = ingestItems(data, 0, docs);
     begin = performance.now();
-    await bulkIngestDocuments(
-      database,
-      defaultLimits,
-      createEmbeddingRegistry([]),
-      collection,
-      'default',
-      items,
-      { statementTimeoutMs: 0 },
-    );
+    await quarryBulkIngest(database, collection, items);
     record('quarry-bulk', docs, performance.now() - begin);
     begin = performance.now();
     await ensureVectorIndex(database, collection);
@@ -166,7 +135,7 @@ export async function benchPglite(
     await database.db.execute(sql`analyze documents`);
 
     const caller = quarryCaller(database);
-    await createCollection(database, 'bench-api', dimensions);
+    await createBenchCollection(database, 'bench-api', dimensions, { withIndex: false });
     let milliseconds = 0;
     for (let start = 0; start < docs; start += 1_000) {
       const batch = items.slice(start, start + 1_000);

@@ -235,6 +235,17 @@ function recallTable(points: readonly RecallPoint[], efSearch = 40): string {
   );
 }
 
+function targetsTable(result: BenchResult): string {
+  return table(
+    ['target', 'measured', 'met'],
+    result.targets.map((target) => [
+      target.target,
+      target.measured,
+      target.met ? 'yes' : '**missed**',
+    ]),
+  );
+}
+
 export function renderMarkdown(result: BenchResult): string {
   const { machine } = result;
   const out: string[] = [];
@@ -280,17 +291,7 @@ export function renderMarkdown(result: BenchResult): string {
   out.push('');
 
   out.push('## Targets', '');
-  out.push(
-    table(
-      ['target', 'measured', 'met'],
-      result.targets.map((target) => [
-        target.target,
-        target.measured,
-        target.met ? 'yes' : '**missed**',
-      ]),
-    ),
-    '',
-  );
+  out.push(targetsTable(result), '');
   const notes = explainResults(result);
   if (notes.length > 0) out.push('### Why', '', ...notes.flatMap((note) => [note, '']));
 
@@ -436,14 +437,7 @@ export function renderReadmeSection(result: BenchResult): string {
     '',
     `Latest run: \`${result.command}\`, ${result.finishedAt.slice(0, 10)}, ${machine.cores} cores (${machine.cpu}), PostgreSQL ${machine.postgres.split(' ')[1] ?? machine.postgres} with pgvector ${machine.pgvector}, load average ${machine.loadAverageStart} at start. Every figure, the baselines and why each missed target was missed: [bench/results/latest.md](bench/results/latest.md).`,
     '',
-    table(
-      ['target', 'measured', 'met'],
-      result.targets.map((target) => [
-        target.target,
-        target.measured,
-        target.met ? 'yes' : '**missed**',
-      ]),
-    ),
+    targetsTable(result),
     '',
     '<!-- prettier-ignore-end -->',
     README_END,

@@ -1,19 +1,14 @@
 import postgres from 'postgres';
-import {
-  createEmbeddingRegistry,
-  createOfflineEmbeddingProvider,
-  OFFLINE_MODEL,
-} from '@quarry/api/embeddings';
+import { createOfflineEmbeddingProvider, OFFLINE_MODEL } from '@quarry/api/embeddings';
 import { loadSotuParagraphs } from '@quarry/corpus';
 import { collections, dropVectorIndexes, ensureVectorIndex, eq, sql } from '@quarry/db';
-import { bulkIngestDocuments, defaultLimits } from '@quarry/api';
 import { corpus, rowsByExternalId } from './corpus';
 import { progress } from './log';
 import { benchRecall, type FilterCase, type RecallPoint } from './recall-bench';
 import { quarryDatabase, type ScratchServer } from './scratch';
 import { round, summarize } from './stats';
 import { seededRandom } from './synthetic';
-import { guideSearchOnPostgres, quarryCaller, quarrySearch } from './systems';
+import { guideSearchOnPostgres, quarryBulkIngest, quarryCaller, quarrySearch } from './systems';
 
 export interface SotuReport {
   passages: number;
@@ -101,15 +96,7 @@ export async function benchSotu(
       embedding: vectors[row] ?? [],
     }));
     begin = performance.now();
-    await bulkIngestDocuments(
-      database,
-      defaultLimits,
-      createEmbeddingRegistry([provider]),
-      collection,
-      'default',
-      items,
-      { statementTimeoutMs: 0 },
-    );
+    await quarryBulkIngest(database, collection, items);
     const ingestSeconds = (performance.now() - begin) / 1000;
     progress(`  bulk ingest ${data.length} passages in ${round(ingestSeconds)}s`);
     begin = performance.now();

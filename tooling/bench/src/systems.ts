@@ -1,10 +1,51 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type postgres from 'postgres';
-import { createCaller, createContextInner, openAccess } from '@quarry/api';
+import {
+  bulkIngestDocuments,
+  createCaller,
+  createContextInner,
+  defaultLimits,
+  openAccess,
+  type IngestItem,
+} from '@quarry/api';
 import { createEmbeddingRegistry, type EmbeddingProvider } from '@quarry/api/embeddings';
-import type { Collection, Database } from '@quarry/db';
+import { collections, dropVectorIndexes, eq, type Collection, type Database } from '@quarry/db';
 import { guideQueryText } from './guide';
 import type { SearchSystems } from './recall-bench';
+
+/** A collection for synthetic vectors; without its HNSW index unless asked (loads build it afterwards). */
+export async function createBenchCollection(
+  database: Database,
+  name: string,
+  dimensions: number,
+  options: { withIndex: boolean },
+): Promise<Collection> {
+  await quarryCaller(database).collections.create({
+    name,
+    dimensions,
+    embeddingModel: 'bench/synthetic',
+  });
+  const [collection] = await database.db
+    .select()
+    .from(collections)
+    .where(eq(collections.name, name));
+  if (!collection) throw new Error(`collection ${name} was not created`);
+  if (!options.withIndex) await dropVectorIndexes(database, collection.id);
+  return collection;
+}
+
+/** Quarry's bulk path as every part of the benchmark loads it: vectors given, no statement timeout. */
+export function quarryBulkIngest(database: Database, collection: Collection, items: IngestItem[]) {
+  return bulkIngestDocuments(
+    database,
+    defaultLimits,
+    createEmbeddingRegistry([]),
+    collection,
+    'default',
+    items,
+    { statementTimeoutMs: 0 },
+  );
+}
 
 /** An in-process caller of Quarry's router: the whole search procedure, without HTTP. */
 export function quarryCaller(database: Database, providers: EmbeddingProvider[] = []) {
