@@ -16,6 +16,7 @@ import {
   sql,
   type Collection,
   type SQL,
+  type QuarryDatabase,
   type SQLWrapper,
 } from '@quarry/db';
 import type { Principal } from '../auth';
@@ -98,6 +99,8 @@ export interface PreparedQuery {
   vector: number[] | undefined;
   /** Restrictions other than the collection: tenant, dates, metadata filter. */
   restrictions: SQL[];
+  /** The database (a replica, or the primary) that answers this query, its collection lookup included. */
+  reader: QuarryDatabase;
 }
 
 /** Resolves everything a search needs before touching the documents: collection, tenant, query vector, filter. */
@@ -106,8 +109,8 @@ export async function prepareQuery(
   principal: Principal,
   input: SearchInput,
 ): Promise<PreparedQuery> {
-  const db = readDatabase(ctx).db;
-  const collection = await loadCollection(db, input.collection);
+  const reader = readDatabase(ctx).db;
+  const collection = await loadCollection(reader, input.collection);
   const tenant = resolveTenant(principal, input.tenant, 'read');
   const needsVector = input.mode !== 'keyword';
   if (input.mode !== 'vector' && !input.text) {
@@ -118,7 +121,7 @@ export async function prepareQuery(
     assertVectorFits(collection, input.vector, 'query vector');
     vector = input.vector;
   } else if (input.likeDocumentId) {
-    const [row] = await db
+    const [row] = await reader
       .select({ embedding: documents.embedding })
       .from(documents)
       .where(
@@ -171,11 +174,11 @@ export async function prepareQuery(
     restrictions.push(lte(documents.createdAt, new Date(input.createdBefore)));
   const filter = compileFilter(input.filter);
   if (filter) restrictions.push(filter);
-  return { collection, tenant, vector, restrictions };
+  return { collection, tenant, vector, restrictions, reader };
 }
 
 /** Replicas serve reads when configured; otherwise the primary does. */
-export function readDatabase(ctx: Context) {
+function readDatabase(ctx: Context) {
   if (ctx.replicas.length === 0) return ctx.database;
   return ctx.replicas[Math.floor(Math.random() * ctx.replicas.length)] ?? ctx.database;
 }
@@ -456,7 +459,7 @@ export async function runSearch(
   // with the statement timeout, in the transaction's first statement.
   const settingsUpFront = input.mode === 'vector' && knownPlan?.strategy === 'hnsw';
   const outcome = await inTransaction(
-    readDatabase(ctx).db,
+    prepared.reader,
     ctx.limits,
     async (tx) => {
       // Keyword first: the vector retrieval leaves sequential and bitmap scans off, which the

@@ -17,7 +17,7 @@ import type { Context } from '../context';
 import { compileFilter } from '../filter';
 import { documentIdSchema } from '../inputs';
 import { inTransaction } from '../transaction';
-import { prepareQuery, readDatabase } from './execute';
+import { prepareQuery } from './execute';
 import { searchInputSchema } from './input';
 
 export const inspectDocumentInputSchema = searchInputSchema.extend({
@@ -38,7 +38,7 @@ export async function inspectDocument(
   const { collection, vector, tenant } = prepared;
   if (!vector)
     throw new QuarryError('INVALID_INPUT', 'inspecting a document needs a query vector or text');
-  return inTransaction(readDatabase(ctx).db, ctx.limits, async (tx) => {
+  return inTransaction(prepared.reader, ctx.limits, async (tx) => {
     const exactDistance = distanceTo(collection, vector, { exact: true });
     const filter = compileFilter(input.filter);
     const [row] = await tx
