@@ -6,10 +6,10 @@ import { loadCollection } from '../src/collections';
 import { ingestDocuments, type IngestItem, type IngestResult } from '../src/ingest';
 import { defaultLimits } from '../src/limits';
 import {
+  describeEachTarget,
   clusteredVectors,
   createHarness,
   hashedBagOfWords,
-  testTargets,
   type Harness,
 } from './harness';
 
@@ -46,7 +46,7 @@ const batchArbitrary = fc.uniqueArray(itemArbitrary, {
   selector: (item) => item.externalId ?? Symbol('unkeyed'),
 });
 
-describe.each(testTargets())('bulkIngestDocuments on $name', (target) => {
+describeEachTarget()('bulkIngestDocuments on $name', (target) => {
   let harness: Harness;
   let collectionCount = 0;
   beforeAll(async () => {

@@ -1,8 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRPCError } from '@trpc/server';
-import { createHarness, hashedBagOfWords, principal, testTargets, type Harness } from './harness';
+import {
+  describeEachTarget,
+  createHarness,
+  hashedBagOfWords,
+  principal,
+  type Harness,
+} from './harness';
 
-describe.each(testTargets())('collections on $name', (target) => {
+describeEachTarget()('collections on $name', (target) => {
   let harness: Harness;
   beforeAll(async () => {
     harness = await createHarness(target, { providers: [hashedBagOfWords('test/bow-64', 64)] });

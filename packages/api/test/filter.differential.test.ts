@@ -1,5 +1,5 @@
 import type { JsonValue, Metadata } from '@quarry/db';
-import { testTargets, type TestDatabase } from '@quarry/db/testing';
+import { describeEachTarget, type TestDatabase } from '@quarry/db/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type {
@@ -265,7 +265,7 @@ const scenarioArb = fc.array(metadataArb, { minLength: 2, maxLength: 12 }).chain
   }),
 );
 
-describe.each(testTargets())(
+describeEachTarget()(
   'compiled filters select what the reference evaluator matches: $name',
   (target) => {
     let database: TestDatabase;

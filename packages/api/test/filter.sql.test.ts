@@ -11,7 +11,7 @@ import {
   type Metadata,
   type SQL,
 } from '@quarry/db';
-import { serverTestTargets, testTargets, type TestDatabase } from '@quarry/db/testing';
+import { describeEachTarget, type TestDatabase } from '@quarry/db/testing';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
@@ -57,7 +57,7 @@ async function filterInvalidMessage(run: () => Promise<unknown>): Promise<string
   throw new Error('expected a FILTER_INVALID error');
 }
 
-describe.each(testTargets())('compiled filters on $name', (target) => {
+describeEachTarget()('compiled filters on $name', (target) => {
   let database: TestDatabase;
   beforeAll(async () => {
     database = await target.createDatabase();
@@ -276,7 +276,7 @@ describe.each(testTargets())('compiled filters on $name', (target) => {
   });
 });
 
-describe.each(serverTestTargets().filter((target) => target.name === 'postgres'))(
+describeEachTarget(['postgres'])(
   'on a database whose default collation is not "C" ($name)',
   (target) => {
     let admin: TestDatabase;

@@ -1,10 +1,15 @@
-import { testTargets, type TestDatabase, type TestTarget } from '@quarry/db/testing';
+import {
+  describeEachTarget,
+  testTargets,
+  type TestDatabase,
+  type TestTarget,
+} from '@quarry/db/testing';
 import { createContextInner, createCaller, type QuarryServices } from '../src/index';
 import { openAccess, type Principal, type Scope } from '../src/auth';
 import { createEmbeddingRegistry, type EmbeddingProvider } from '../src/embeddings';
 import type { Limits } from '../src/limits';
 
-export { testTargets, type TestDatabase, type TestTarget };
+export { describeEachTarget, testTargets, type TestDatabase, type TestTarget };
 
 /** A deterministic PRNG, so data sets are the same on every run and every target. */
 export function seededRandom(seed: number): () => number {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matchesFilter, type MetadataFilter } from '../src/filter';
 import { HARD_LIMITS } from '../src/limits';
 import { hostileFilterArb, hostileQueryTextArb, nested, seededMetadata } from '../src/testing';
-import { createHarness, principal, testTargets, type Harness } from './harness';
+import { describeEachTarget, createHarness, principal, type Harness } from './harness';
 import {
   everyString,
   isStorable,
@@ -95,7 +95,7 @@ function reference(filter: unknown): boolean[] | undefined {
   }
 }
 
-describe.each(testTargets())('hostile input properties on $name', (target) => {
+describeEachTarget()('hostile input properties on $name', (target) => {
   let harness: Harness;
   /** Seeded document ids by position, in collection "filtered" for tenant "acme". */
   let seededIds: string[] = [];

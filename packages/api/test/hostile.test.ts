@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRPCError } from '@trpc/server';
 import type { MetadataFilter } from '../src/filter';
 import { HARD_LIMITS } from '../src/limits';
-import { createHarness, testTargets, type Harness } from './harness';
+import { describeEachTarget, createHarness, type Harness } from './harness';
 import { nested } from '../src/testing';
 import { refused } from './hostile-fixture';
 
@@ -30,7 +30,7 @@ const hostileFilters: MetadataFilter[] = hostileStrings.flatMap((text): Metadata
   { key: 'author', op: 'contains', value: text },
 ]);
 
-describe.each(testTargets())('hostile filters on $name', (target) => {
+describeEachTarget()('hostile filters on $name', (target) => {
   let harness: Harness;
   beforeAll(async () => {
     harness = await createHarness(target);
@@ -142,7 +142,7 @@ describe.each(testTargets())('hostile filters on $name', (target) => {
  * Counterexamples the hostile-input properties (hostile.properties.test.ts) found, each a 500 from
  * the database before it was refused at the edge. Each must now be a 400 that changes nothing.
  */
-describe.each(testTargets())('hostile input regressions on $name', (target) => {
+describeEachTarget()('hostile input regressions on $name', (target) => {
   let harness: Harness;
   const wide = Array.from({ length: 2001 }, () => 0.01);
   beforeAll(async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '@quarry/db';
-import { createHarness, hashedBagOfWords, testTargets, type Harness } from './harness';
+import { describeEachTarget, createHarness, hashedBagOfWords, type Harness } from './harness';
 
-describe.each(testTargets())('documents.ingest on $name', (target) => {
+describeEachTarget()('documents.ingest on $name', (target) => {
   let harness: Harness;
   beforeAll(async () => {
     harness = await createHarness(target, {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MetadataFilter } from '../src/filter';
 import {
+  describeEachTarget,
   clusteredVectors,
   createHarness,
   seededRandom,
-  testTargets,
   type Harness,
 } from './harness';
 
@@ -23,7 +23,7 @@ const selectivities: Array<{ name: string; filter: MetadataFilter }> = [
   { name: '50%', filter: { key: 'bucket', op: 'lt', value: 50 } },
 ];
 
-describe.each(testTargets())('filtered recall on $name', (target) => {
+describeEachTarget()('filtered recall on $name', (target) => {
   let harness: Harness;
   const data = clusteredVectors(COUNT + QUERIES, DIMENSIONS, 11, 24);
   const queries = data.slice(COUNT);

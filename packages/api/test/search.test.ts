@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  describeEachTarget,
   createHarness,
   clusteredVectors,
   hashedBagOfWords,
-  testTargets,
   type Harness,
 } from './harness';
 
@@ -30,7 +30,7 @@ function cosineDistance(a: readonly number[], b: readonly number[]): number {
   return 1 - dot / Math.sqrt(na * nb);
 }
 
-describe.each(testTargets())('search on $name', (target) => {
+describeEachTarget()('search on $name', (target) => {
   let harness: Harness;
   const ids: string[] = [];
   beforeAll(async () => {

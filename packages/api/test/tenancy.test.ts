@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appRouter, createCaller, createContextInner } from '../src/index';
 import type { MetadataFilter } from '../src/filter';
-import { createHarness, principal, testTargets, type Harness } from './harness';
+import { describeEachTarget, createHarness, principal, type Harness } from './harness';
 
 type Caller = ReturnType<Harness['as']>;
 
@@ -11,7 +11,7 @@ type Caller = ReturnType<Harness['as']>;
  * delete anything of tenant "globex", through any procedure. Every procedure of the router has a
  * case here; one added without a case fails the first test.
  */
-describe.each(testTargets())('tenancy on $name', (target) => {
+describeEachTarget()('tenancy on $name', (target) => {
   let harness: Harness;
   let acme: Caller;
   let globexIds: string[] = [];

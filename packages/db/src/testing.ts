@@ -1,6 +1,7 @@
 import postgres from 'postgres';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import { describe } from 'vitest';
 import { createDb, queryRows, type Database, type DbConfig } from './client';
 import { migrate } from './migrate';
 
@@ -10,8 +11,10 @@ import { migrate } from './migrate';
  * QUARRY_TEST_PGBOUNCER_URL is set. With QUARRY_TEST_REQUIRE_ALL=1 (CI) a missing URL is an error,
  * not a skip.
  */
+export type TestTargetName = 'pglite' | 'postgres' | 'pgbouncer';
+
 export interface TestTarget {
-  name: 'pglite' | 'postgres' | 'pgbouncer';
+  name: TestTargetName;
   /** A fresh, empty database for this run; `migrated` applies Quarry's migrations first. */
   createDatabase(options?: { migrated?: boolean }): Promise<TestDatabase>;
 }
@@ -98,6 +101,40 @@ export function testTargets(): TestTarget[] {
 /** Only the real-server targets, for tests of server behaviour (EXPLAIN plans, concurrency). */
 export function serverTestTargets(): TestTarget[] {
   return testTargets().filter((target) => target.name !== 'pglite');
+}
+
+const allTargetNames: readonly TestTargetName[] = ['pglite', 'postgres', 'pgbouncer'];
+
+/** What turns a target on, for the name of the suite that is skipped without it. */
+const targetVariables: Record<TestTargetName, string> = {
+  pglite: '',
+  postgres: 'QUARRY_TEST_DATABASE_URL',
+  pgbouncer: 'QUARRY_TEST_DATABASE_URL and QUARRY_TEST_PGBOUNCER_URL',
+};
+
+/**
+ * `describe.each` over the named targets (all three by default), with `$name` in the title. A
+ * target that is not configured still gets its suite, skipped and titled with the variable that
+ * would turn it on: the run reports it by name, and a file whose every target is absent is a
+ * skipped suite, never "No test suite found".
+ */
+export function describeEachTarget(names: readonly TestTargetName[] = allTargetNames) {
+  const available = new Map(testTargets().map((target) => [target.name, target]));
+  return (title: string, body: (target: TestTarget) => void): void => {
+    for (const name of names) {
+      const named = title.replaceAll('$name', name);
+      const target = available.get(name);
+      if (target) {
+        describe(named, () => body(target));
+        continue;
+      }
+      const missing: TestTarget = {
+        name,
+        createDatabase: () => Promise.reject(new Error(`the ${name} target is not configured`)),
+      };
+      describe.skip(`${named} (skipped: set ${targetVariables[name]})`, () => body(missing));
+    }
+  };
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   vectorIndexStatus,
   type QuarryDatabase,
 } from '../src/index';
-import { testTargets, type TestDatabase } from '../src/testing';
+import { describeEachTarget, type TestDatabase } from '../src/testing';
 import { allDocuments, indexDefinitions, nudged, randomVector, seededRandom } from './helpers';
 
 /**
@@ -134,7 +134,7 @@ function cosineSimilarity(a: readonly number[], b: readonly number[]): number {
   return dot / Math.sqrt(normA * normB);
 }
 
-describe.each(testTargets())('adopting the guide database on $name', (target) => {
+describeEachTarget()('adopting the guide database on $name', (target) => {
   let database: TestDatabase | undefined;
   afterEach(async () => {
     await database?.close();

@@ -9,7 +9,7 @@ import {
   QuarryError,
   type Database,
 } from '../src/index';
-import { testTargets, type TestDatabase } from '../src/testing';
+import { describeEachTarget, type TestDatabase } from '../src/testing';
 import {
   createCollection,
   indexDefinitions,
@@ -18,7 +18,7 @@ import {
   seededRandom,
 } from './helpers';
 
-describe.each(testTargets())('migrations on $name', (target) => {
+describeEachTarget()('migrations on $name', (target) => {
   let database: TestDatabase | undefined;
   afterEach(async () => {
     await database?.close();
@@ -136,38 +136,35 @@ async function schemaAndData(database: Database) {
   return { columns, indexes, migrations, rows, collectionRows };
 }
 
-describe.each(testTargets().filter((target) => target.name === 'pglite'))(
-  'migrations on $name without pgvector',
-  () => {
-    it('pglite only (a server cannot uninstall pgvector here): migrate rejects with EXTENSION_MISSING and says how to install it', async () => {
-      const database = await createDb({ driver: 'embedded', withVectorExtension: false });
-      try {
-        const failure = await migrate(database).then(
-          () => undefined,
-          (error: unknown) => error,
-        );
-        expect(failure).toBeInstanceOf(QuarryError);
-        expect(failure).toMatchObject({ code: 'EXTENSION_MISSING' });
-        const message = (failure as QuarryError).message;
-        // The server's words, not a driver wrapper that quotes the migration's SQL.
-        expect(message).toMatch(/^Quarry needs the pgvector extension/);
-        expect(message).not.toContain('Failed query');
-        expect(message).toMatch(/install-pgvector\.sh/);
-        expect(message).toMatch(/pgvector\/pgvector image/);
-        expect(message).toMatch(/@electric-sql\/pglite-pgvector/);
-      } finally {
-        await database.close();
-      }
-    });
+describeEachTarget(['pglite'])('migrations on $name without pgvector', () => {
+  it('pglite only (a server cannot uninstall pgvector here): migrate rejects with EXTENSION_MISSING and says how to install it', async () => {
+    const database = await createDb({ driver: 'embedded', withVectorExtension: false });
+    try {
+      const failure = await migrate(database).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(QuarryError);
+      expect(failure).toMatchObject({ code: 'EXTENSION_MISSING' });
+      const message = (failure as QuarryError).message;
+      // The server's words, not a driver wrapper that quotes the migration's SQL.
+      expect(message).toMatch(/^Quarry needs the pgvector extension/);
+      expect(message).not.toContain('Failed query');
+      expect(message).toMatch(/install-pgvector\.sh/);
+      expect(message).toMatch(/pgvector\/pgvector image/);
+      expect(message).toMatch(/@electric-sql\/pglite-pgvector/);
+    } finally {
+      await database.close();
+    }
+  });
 
-    it('pglite only: a migrate that failed for lack of pgvector leaves no migration applied', async () => {
-      const database = await createDb({ driver: 'embedded', withVectorExtension: false });
-      try {
-        await expect(migrate(database)).rejects.toThrow();
-        expect((await migrationState(database)).applied).toBe(0);
-      } finally {
-        await database.close();
-      }
-    });
-  },
-);
+  it('pglite only: a migrate that failed for lack of pgvector leaves no migration applied', async () => {
+    const database = await createDb({ driver: 'embedded', withVectorExtension: false });
+    try {
+      await expect(migrate(database)).rejects.toThrow();
+      expect((await migrationState(database)).applied).toBe(0);
+    } finally {
+      await database.close();
+    }
+  });
+});

@@ -13,7 +13,7 @@ import {
   type DbConfig,
 } from '../src/index';
 import * as schema from '../src/schema';
-import { testTargets, type TestDatabase } from '../src/testing';
+import { describeEachTarget, type TestDatabase } from '../src/testing';
 import { createCollection, insertDocuments, nudged, randomVector, seededRandom } from './helpers';
 
 const parallelQueries = 50;
@@ -40,7 +40,7 @@ async function poolOnto(database: TestDatabase): Promise<Database | undefined> {
   return createDb(config);
 }
 
-describe.each(testTargets())('concurrent queries on $name', (target) => {
+describeEachTarget()('concurrent queries on $name', (target) => {
   let database: TestDatabase;
   let collection: Collection;
   let vectors: number[][];

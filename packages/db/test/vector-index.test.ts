@@ -18,7 +18,7 @@ import {
   type DistanceMetric,
   type QuarryDatabase,
 } from '../src/index';
-import { serverTestTargets, testTargets, type TestDatabase } from '../src/testing';
+import { describeEachTarget, type TestDatabase } from '../src/testing';
 import {
   createCollection,
   explain,
@@ -58,7 +58,7 @@ function messages(error: unknown): string {
   return parts.join(' <- ');
 }
 
-describe.each(testTargets())('vector indexes on $name', (target) => {
+describeEachTarget()('vector indexes on $name', (target) => {
   let database: TestDatabase;
   beforeAll(async () => {
     database = await target.createDatabase();
@@ -299,107 +299,104 @@ describe.each(testTargets())('vector indexes on $name', (target) => {
   });
 });
 
-describe.each(serverTestTargets().filter((target) => target.name === 'postgres'))(
-  'index build memory on $name (a direct connection)',
-  (target) => {
-    const graphNotice = /hnsw graph no longer fits into maintenance_work_mem/;
-    let scratch: TestDatabase;
-    let collection: Collection;
-    const databaseName = () => new URL(scratch.url ?? '').pathname.slice(1);
+describeEachTarget(['postgres'])('index build memory on $name (a direct connection)', (target) => {
+  const graphNotice = /hnsw graph no longer fits into maintenance_work_mem/;
+  let scratch: TestDatabase;
+  let collection: Collection;
+  const databaseName = () => new URL(scratch.url ?? '').pathname.slice(1);
 
-    beforeAll(async () => {
-      scratch = await target.createDatabase();
-      // This database's sessions start with the smallest maintenance_work_mem, which 3,000
-      // 64-dimension vectors outgrow.
-      await scratch.db.execute(
-        sql.raw(`alter database "${databaseName()}" set maintenance_work_mem = '1MB'`),
-      );
-      collection = await createCollection(scratch.db, { name: 'memory', dimensions: 64 });
-      const random = seededRandom(64);
-      await insertDocuments(
-        scratch.db,
-        collection,
-        Array.from({ length: 3000 }, (_, n) => ({
-          content: `doc ${n}`,
-          embedding: randomVector(64, random),
-        })),
-      );
-    }, 60_000);
-    afterAll(async () => {
-      await scratch.close();
+  beforeAll(async () => {
+    scratch = await target.createDatabase();
+    // This database's sessions start with the smallest maintenance_work_mem, which 3,000
+    // 64-dimension vectors outgrow.
+    await scratch.db.execute(
+      sql.raw(`alter database "${databaseName()}" set maintenance_work_mem = '1MB'`),
+    );
+    collection = await createCollection(scratch.db, { name: 'memory', dimensions: 64 });
+    const random = seededRandom(64);
+    await insertDocuments(
+      scratch.db,
+      collection,
+      Array.from({ length: 3000 }, (_, n) => ({
+        content: `doc ${n}`,
+        embedding: randomVector(64, random),
+      })),
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await scratch.close();
+  });
+
+  /** Builds the collection's index with these HNSW parameters on a one-connection pool, and returns the notices. */
+  async function build(hnswM: number, indexBuildMemory: string | false) {
+    const notices: string[] = [];
+    const database = await createDb({
+      driver: 'postgres',
+      url: scratch.url ?? '',
+      maxConnections: 1,
+      indexBuildMemory,
+      onNotice: (notice) => notices.push(notice.message ?? ''),
     });
-
-    /** Builds the collection's index with these HNSW parameters on a one-connection pool, and returns the notices. */
-    async function build(hnswM: number, indexBuildMemory: string | false) {
-      const notices: string[] = [];
-      const database = await createDb({
-        driver: 'postgres',
-        url: scratch.url ?? '',
-        maxConnections: 1,
-        indexBuildMemory,
-        onNotice: (notice) => notices.push(notice.message ?? ''),
-      });
-      try {
-        await ensureVectorIndex(database, { ...collection, hnswM });
-        const [index] = await vectorIndexStatus(database.db, collection.id);
-        const [setting] = await queryRows<{ value: string }>(
-          database.db,
-          sql`select current_setting('maintenance_work_mem') as value`,
-        );
-        return { notices, index, setting: setting?.value };
-      } finally {
-        await database.close();
-      }
+    try {
+      await ensureVectorIndex(database, { ...collection, hnswM });
+      const [index] = await vectorIndexStatus(database.db, collection.id);
+      const [setting] = await queryRows<{ value: string }>(
+        database.db,
+        sql`select current_setting('maintenance_work_mem') as value`,
+      );
+      return { notices, index, setting: setting?.value };
+    } finally {
+      await database.close();
     }
+  }
 
-    it("builds with the server's setting when told to, and pgvector says the graph did not fit", async () => {
-      const { notices, index } = await build(8, false);
-      expect(index).toMatchObject({
-        name: `documents_hnsw_c${collection.id}_m8_efc64`,
-        valid: true,
-      });
-      expect(notices.some((notice) => graphNotice.test(notice))).toBe(true);
+  it("builds with the server's setting when told to, and pgvector says the graph did not fit", async () => {
+    const { notices, index } = await build(8, false);
+    expect(index).toMatchObject({
+      name: `documents_hnsw_c${collection.id}_m8_efc64`,
+      valid: true,
     });
+    expect(notices.some((notice) => graphNotice.test(notice))).toBe(true);
+  });
 
-    it('raises maintenance_work_mem for the build on its connection, and resets it afterwards', async () => {
-      const { notices, index, setting } = await build(12, '64MB');
-      expect(index).toMatchObject({
-        name: `documents_hnsw_c${collection.id}_m12_efc64`,
-        valid: true,
-      });
-      expect(notices.filter((notice) => graphNotice.test(notice))).toEqual([]);
-      // The pool's one connection, the one the build reserved, is back to this database's setting.
-      expect(setting).toBe('1MB');
+  it('raises maintenance_work_mem for the build on its connection, and resets it afterwards', async () => {
+    const { notices, index, setting } = await build(12, '64MB');
+    expect(index).toMatchObject({
+      name: `documents_hnsw_c${collection.id}_m12_efc64`,
+      valid: true,
     });
+    expect(notices.filter((notice) => graphNotice.test(notice))).toEqual([]);
+    // The pool's one connection, the one the build reserved, is back to this database's setting.
+    expect(setting).toBe('1MB');
+  });
 
-    it("holds one of the pool's connections while it builds: a caller who finds none free gets DATABASE_BUSY, not an endless wait", async () => {
-      const database = await createDb({
-        driver: 'postgres',
-        url: scratch.url ?? '',
-        maxConnections: 1,
-        acquireTimeoutMs: 100,
-      });
-      try {
-        const meanwhile = await database.forIndexBuild?.(() =>
-          database.db.execute(sql`select 1`).then(
-            () => 'served',
-            (error: unknown) => error,
-          ),
-        );
-        expect(quarryErrorIn(meanwhile)?.code).toBe('DATABASE_BUSY');
-        expect(await queryRows(database.db, sql`select 1 as one`)).toEqual([{ one: 1 }]);
-      } finally {
-        await database.close();
-      }
+  it("holds one of the pool's connections while it builds: a caller who finds none free gets DATABASE_BUSY, not an endless wait", async () => {
+    const database = await createDb({
+      driver: 'postgres',
+      url: scratch.url ?? '',
+      maxConnections: 1,
+      acquireTimeoutMs: 100,
     });
-
-    it('never lowers a larger setting', async () => {
-      await scratch.db.execute(
-        sql.raw(`alter database "${databaseName()}" set maintenance_work_mem = '64MB'`),
+    try {
+      const meanwhile = await database.forIndexBuild?.(() =>
+        database.db.execute(sql`select 1`).then(
+          () => 'served',
+          (error: unknown) => error,
+        ),
       );
-      const { notices, setting } = await build(16, '1MB');
-      expect(notices.filter((notice) => graphNotice.test(notice))).toEqual([]);
-      expect(setting).toBe('64MB');
-    });
-  },
-);
+      expect(quarryErrorIn(meanwhile)?.code).toBe('DATABASE_BUSY');
+      expect(await queryRows(database.db, sql`select 1 as one`)).toEqual([{ one: 1 }]);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('never lowers a larger setting', async () => {
+    await scratch.db.execute(
+      sql.raw(`alter database "${databaseName()}" set maintenance_work_mem = '64MB'`),
+    );
+    const { notices, setting } = await build(16, '1MB');
+    expect(notices.filter((notice) => graphNotice.test(notice))).toEqual([]);
+    expect(setting).toBe('64MB');
+  });
+});

@@ -9,7 +9,7 @@ import {
   QuarryError,
   type Collection,
 } from '../src/index';
-import { testTargets, type TestDatabase } from '../src/testing';
+import { describeEachTarget, type TestDatabase } from '../src/testing';
 import { createCollection, insertDocuments, randomVector, seededRandom } from './helpers';
 
 const FLOAT32_MAX = 3.4028234663852886e38;
@@ -39,7 +39,7 @@ function bits(vector: readonly number[]): string[] {
   );
 }
 
-describe.each(testTargets())('vectors on $name', (target) => {
+describeEachTarget()('vectors on $name', (target) => {
   let database: TestDatabase;
   /** The collection as the driver reads it back, so its types are the ones the edge really sees. */
   let docs: Collection;
