@@ -1,7 +1,9 @@
+import { reporters } from '@quarry/vitest-config';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    reporters,
     // Stopping the server closes the embedded database, which flushes it to disk.
     teardownTimeout: 60_000,
     projects: [

@@ -1,10 +1,32 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { describe } from 'vitest';
 
 /** Debian's Chromium: Playwright's own browser download is not available here. */
 export const chromiumPath = process.env.QUARRY_TEST_CHROMIUM ?? '/usr/bin/chromium';
+
+/**
+ * Why the browser tests cannot run here, or undefined when they can. A machine with only Node.js
+ * and npm has no Chromium: its browser suites are reported as skipped, by name, unless
+ * QUARRY_TEST_REQUIRE_ALL=1 (CI), where a missing browser fails the run.
+ */
+export function missingBrowser(): string | undefined {
+  if (existsSync(chromiumPath)) return undefined;
+  const reason = `no Chromium at ${chromiumPath} (install Debian's chromium, or set QUARRY_TEST_CHROMIUM)`;
+  if (process.env.QUARRY_TEST_REQUIRE_ALL === '1') {
+    throw new Error(`${reason}, and QUARRY_TEST_REQUIRE_ALL=1 forbids skipping the browser tests`);
+  }
+  return reason;
+}
+
+/** A suite that needs the browser: skipped, with the reason in its name, when there is none. */
+export function describeInBrowser(title: string, body: () => void): void {
+  const missing = missingBrowser();
+  if (missing) describe.skip(`${title} (skipped: ${missing})`, body);
+  else describe(title, body);
+}
 
 export interface LaunchedBrowser {
   context: BrowserContext;

@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { launchBrowser, type LaunchedBrowser } from './browser';
+import { afterAll, beforeAll, beforeEach, expect, inject, it } from 'vitest';
+import { describeInBrowser, launchBrowser, type LaunchedBrowser } from './browser';
 
 const baseUrl = inject('baseUrl');
 const screenshots = fileURLToPath(new URL('../test-output/screenshots/', import.meta.url));
@@ -11,24 +11,6 @@ const QUERY = 'tariffs on imported goods';
 
 let launched: LaunchedBrowser;
 let page: Page;
-
-beforeAll(async () => {
-  mkdirSync(screenshots, { recursive: true });
-  launched = await launchBrowser();
-});
-
-afterAll(async () => {
-  await launched?.close();
-});
-
-beforeEach(async () => {
-  await page?.close();
-  page = await launched.context.newPage();
-  // Any uncaught error in the dashboard fails the test that caused it.
-  page.on('pageerror', (error) => {
-    throw error;
-  });
-});
 
 async function screenshot(name: string) {
   await page.screenshot({ path: `${screenshots}${name}.png`, fullPage: true });
@@ -64,7 +46,25 @@ async function runTextSearch(text: string) {
   await page.waitForURL(/text=/);
 }
 
-describe('the dashboard against the real server', () => {
+describeInBrowser('the dashboard against the real server', () => {
+  beforeAll(async () => {
+    mkdirSync(screenshots, { recursive: true });
+    launched = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await launched?.close();
+  });
+
+  beforeEach(async () => {
+    await page?.close();
+    page = await launched.context.newPage();
+    // Any uncaught error in the dashboard fails the test that caused it.
+    page.on('pageerror', (error) => {
+      throw error;
+    });
+  });
+
   it('lists the demo collection with its size and index', async () => {
     await page.goto(`${baseUrl}/collections`);
     const card = page.getByRole('article', { name: COLLECTION });

@@ -2,6 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 import type { TestProject } from 'vitest/node';
+import { missingBrowser } from './browser';
 import { startQuarryServer } from './server';
 
 declare module 'vitest' {
@@ -23,6 +24,11 @@ export default async function setup(project: TestProject) {
   const external = process.env.QUARRY_TEST_ADMIN_URL;
   if (external) {
     project.provide('baseUrl', external.replace(/\/$/, ''));
+    return;
+  }
+  // Without a browser every suite is skipped: no dashboard build, no demo database.
+  if (missingBrowser()) {
+    project.provide('baseUrl', '');
     return;
   }
   await build({ root: adminRoot, logLevel: 'warn' });
