@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { PGlite, Transaction as PgliteTransaction } from '@electric-sql/pglite';
 import { PgDialect } from 'drizzle-orm/pg-core';
@@ -15,7 +15,7 @@ import {
 } from '@quarry/db';
 import type * as schema from '@quarry/db/schema';
 import type { EmbeddingRegistry } from './embeddings';
-import { compareKeys, type IngestItem, type IngestResult } from './ingest';
+import { compareKeys, contentHash, type IngestItem, type IngestResult } from './ingest';
 import type { Limits } from './limits';
 
 export interface BulkIngestOptions {
@@ -193,7 +193,7 @@ async function loadRows(
       lookedUp.push(index);
       return;
     }
-    const hash = md5Hex(row.content);
+    const hash = contentHash(row.content);
     const first = firstWithHash.get(hash);
     if (first === undefined) {
       firstWithHash.set(hash, index);
@@ -351,11 +351,6 @@ async function copyFromStdin(
     );
   }
   await finished;
-}
-
-/** The same digest as the `content_hash` column, `md5(content)`. */
-function md5Hex(content: string): string {
-  return createHash('md5').update(content, 'utf8').digest('hex');
 }
 
 const createStagingTable = sql`create temporary table ${staging} (

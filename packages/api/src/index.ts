@@ -24,7 +24,7 @@ export {
   type Principal,
   type Scope,
 } from './auth';
-export type { IngestItem, IngestResult } from './ingest';
+export { contentHash, type IngestItem, type IngestResult, type StoredQueryItem } from './ingest';
 export { bulkIngestDocuments, type BulkIngestOptions } from './bulk-ingest';
 export { defaultLimits, HARD_LIMITS, limitsSchema, type Limits } from './limits';
 export type { SearchInput, SearchMode } from './search/input';

@@ -7,8 +7,10 @@ import {
   inArray,
   isNull,
   QuarryError,
+  queryRows,
   sql,
   type Collection,
+  type Database,
   type Metadata,
 } from '@quarry/db';
 import type { EmbeddingRegistry } from './embeddings';
@@ -33,8 +35,16 @@ export interface IngestResult {
 /** Rows per INSERT statement: keeps bound parameters far below PostgreSQL's 65,535. */
 const ROWS_PER_STATEMENT = 500;
 
+/** A document as `documents.stored` asks about it: its content by the digest the server keeps. */
+export interface StoredQueryItem {
+  contentHash: string;
+  metadata?: Metadata;
+  externalId?: string;
+  embedding?: number[];
+}
+
 export function assertIngestSize(
-  items: readonly IngestItem[],
+  items: ReadonlyArray<Omit<IngestItem, 'content'> & { content?: string }>,
   limits: Pick<Limits, 'maxBatchDocuments' | 'maxPayloadBytes'>,
 ): void {
   if (items.length > limits.maxBatchDocuments) {
@@ -46,7 +56,7 @@ export function assertIngestSize(
   let bytes = 0;
   for (const item of items) {
     bytes +=
-      Buffer.byteLength(item.content) +
+      Buffer.byteLength(item.content ?? '') +
       Buffer.byteLength(JSON.stringify(item.metadata ?? {})) +
       (item.embedding?.length ?? 0) * 8 +
       (item.externalId?.length ?? 0);
@@ -59,7 +69,7 @@ export function assertIngestSize(
   }
 }
 
-function assertUniqueExternalIds(items: readonly IngestItem[]): void {
+function assertUniqueExternalIds(items: ReadonlyArray<{ externalId?: string }>): void {
   const seen = new Map<string, number>();
   items.forEach((item, index) => {
     if (item.externalId === undefined) return;
@@ -149,7 +159,7 @@ export async function ingestDocuments(
       .sort((a, b) => compareKeys(a.values.externalId, b.values.externalId));
     const unkeyed = rows
       .filter((row) => row.values.externalId === null)
-      .map((row) => ({ ...row, hash: md5Hex(row.values.content) }))
+      .map((row) => ({ ...row, hash: contentHash(row.values.content) }))
       .sort((a, b) => compareKeys(a.hash, b.hash));
 
     for (const chunk of chunks(keyed, ROWS_PER_STATEMENT)) {
@@ -211,25 +221,37 @@ export async function ingestDocuments(
     }
     const unchangedUnkeyed = unkeyed.filter((row) => ids[row.index] === undefined);
     if (unchangedUnkeyed.length > 0) {
-      const found = await tx
-        .select({ id: documents.id, contentHash: documents.contentHash })
-        .from(documents)
-        .where(
-          and(
-            eq(documents.collectionId, collection.id),
-            eq(documents.tenantId, tenant),
-            isNull(documents.externalId),
-            inArray(
-              documents.contentHash,
-              unchangedUnkeyed.map((row) => row.hash),
-            ),
-          ),
-        );
-      const byHash = new Map(found.map((row) => [row.contentHash, row.id]));
+      const byHash = await unkeyedIdsByHash(
+        tx,
+        collection,
+        tenant,
+        unchangedUnkeyed.map((row) => row.hash),
+      );
       for (const row of unchangedUnkeyed) ids[row.index] = byHash.get(row.hash) ?? '';
     }
     return { ids, inserted, updated, unchanged: items.length - inserted - updated };
   });
+}
+
+/** Ids of the tenant's documents that have no external id, by content hash. */
+async function unkeyedIdsByHash(
+  db: Transaction | Database['db'],
+  collection: Collection,
+  tenant: string,
+  hashes: string[],
+): Promise<Map<string, string>> {
+  const found = await db
+    .select({ id: documents.id, contentHash: documents.contentHash })
+    .from(documents)
+    .where(
+      and(
+        eq(documents.collectionId, collection.id),
+        eq(documents.tenantId, tenant),
+        isNull(documents.externalId),
+        inArray(documents.contentHash, hashes),
+      ),
+    );
+  return new Map(found.map((row) => [row.contentHash, row.id]));
 }
 
 async function upsertByExternalId(tx: Transaction, values: Array<typeof documents.$inferInsert>) {
@@ -258,9 +280,74 @@ export function compareKeys(a: string | null | undefined, b: string | null | und
   return left < right ? -1 : left > right ? 1 : 0;
 }
 
-/** The same digest as the `content_hash` column, `md5(content)`. */
-function md5Hex(content: string): string {
+/** The same digest as the `content_hash` column, `md5(content)`: what `documents.stored` is asked with. */
+export function contentHash(content: string): string {
   return createHash('md5').update(content, 'utf8').digest('hex');
+}
+
+/**
+ * Which of the items an ingest of the same documents would leave unchanged, by the rule the
+ * ingest itself applies: one without an external id is stored when a document of the tenant with
+ * no external id has its content hash (metadata and embedding are not compared: the ingest keeps
+ * the first); one with an external id is stored when that id's document has the same content
+ * hash, the same metadata (`{}` when none is given) and, when an embedding is given, the same
+ * vector. A document sent without an embedding gets the collection model's vector of its content,
+ * which for unchanged content is the stored one, unless it was stored with a vector of its own.
+ * Returns the stored items' (external id, content hash) pairs, in input order.
+ */
+export async function storedDocuments(
+  db: Database['db'],
+  limits: Pick<Limits, 'maxBatchDocuments' | 'maxPayloadBytes'>,
+  collection: Collection,
+  tenant: string,
+  items: readonly StoredQueryItem[],
+): Promise<Array<{ externalId: string | null; contentHash: string }>> {
+  assertIngestSize(items, limits);
+  assertUniqueExternalIds(items);
+  items.forEach((item, index) => {
+    if (item.embedding) assertVectorFits(collection, item.embedding, `items[${index}].embedding`);
+  });
+  const keyed = items.filter((item) => item.externalId !== undefined);
+  const unkeyed = items.filter((item) => item.externalId === undefined);
+  const storedKeys = new Set<string>();
+  if (keyed.length > 0) {
+    const given = JSON.stringify(
+      keyed.map((item) => ({
+        external_id: item.externalId,
+        content_hash: item.contentHash,
+        metadata: item.metadata ?? {},
+        embedding: item.embedding ?? null,
+      })),
+    );
+    const found = await queryRows<{ external_id: string }>(
+      db,
+      sql`select d.external_id
+          from ${documents} d
+          join jsonb_to_recordset(${given}::jsonb)
+            as given(external_id text, content_hash text, metadata jsonb, embedding jsonb)
+            on d.external_id = given.external_id
+          where d.collection_id = ${collection.id} and d.tenant_id = ${tenant}
+            and d.content_hash = given.content_hash and d.metadata = given.metadata
+            and (given.embedding is null or d.embedding = (given.embedding::text)::vector)`,
+    );
+    for (const row of found) storedKeys.add(`id:${row.external_id}`);
+  }
+  if (unkeyed.length > 0) {
+    const byHash = await unkeyedIdsByHash(
+      db,
+      collection,
+      tenant,
+      unkeyed.map((item) => item.contentHash),
+    );
+    for (const hash of byHash.keys()) storedKeys.add(`hash:${hash}`);
+  }
+  return items
+    .filter((item) =>
+      storedKeys.has(
+        item.externalId === undefined ? `hash:${item.contentHash}` : `id:${item.externalId}`,
+      ),
+    )
+    .map((item) => ({ externalId: item.externalId ?? null, contentHash: item.contentHash }));
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {

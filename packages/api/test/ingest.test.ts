@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from '@quarry/db';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { sql, type Metadata } from '@quarry/db';
+import { contentHash } from '../src/index';
 import { describeEachTarget, createHarness, hashedBagOfWords, type Harness } from './harness';
 
 describeEachTarget()('documents.ingest on $name', (target) => {
@@ -75,6 +76,68 @@ describeEachTarget()('documents.ingest on $name', (target) => {
     });
     expect(rerun).toMatchObject({ inserted: 0, unchanged: 1, ids: [result.ids[0]] });
     expect(await count('vectors')).toBe(before + 2);
+  });
+
+  it('documents.stored answers which documents an ingest would leave unchanged, by the same rule', async () => {
+    const keyed = {
+      externalId: 'kept',
+      content: 'kept words',
+      embedding: [1, 1, 0],
+      metadata: { v: 1 },
+    };
+    const unkeyed = { content: 'loose words', embedding: [0, 1, 1], metadata: { file: 'a.md' } };
+    await harness.as().documents.ingest({ collection: 'vectors', documents: [keyed, unkeyed] });
+    type Item = { content: string; externalId?: string; metadata?: Metadata; embedding?: number[] };
+    const ask = ({ content, ...rest }: Item, tenant?: string) =>
+      harness.as().documents.stored({
+        collection: 'vectors',
+        ...(tenant ? { tenant } : {}),
+        items: [{ ...rest, contentHash: contentHash(content) }],
+      });
+    const stored = async (item: Item, tenant?: string) =>
+      (await ask(item, tenant)).stored.length === 1;
+    const keyedWithoutEmbedding = { ...keyed, embedding: undefined };
+    // Each case is checked against what an ingest of it then does.
+    const cases: Array<[string, Item, boolean]> = [
+      ['the same keyed document', keyed, true],
+      ['keyed, without its embedding', keyedWithoutEmbedding, true],
+      ['keyed, other metadata', { ...keyed, metadata: { v: 2 } }, false],
+      ['keyed, other content', { ...keyed, content: 'kept words, edited' }, false],
+      ['keyed, other embedding', { ...keyed, embedding: [1, 0, 1] }, false],
+      ['an unknown external id', { ...keyed, externalId: 'new' }, false],
+      ['the same unkeyed content', unkeyed, true],
+      [
+        'unkeyed content with other metadata (the ingest keeps the first)',
+        { ...unkeyed, metadata: { file: 'b.md' } },
+        true,
+      ],
+      ['unkeyed content not stored', { ...unkeyed, content: 'never sent' }, false],
+    ];
+    for (const [name, item, expected] of cases)
+      expect({ name, stored: await stored(item) }).toEqual({ name, stored: expected });
+    expect(await ask(keyed)).toEqual({
+      stored: [{ externalId: 'kept', contentHash: contentHash(keyed.content) }],
+    });
+    // Another tenant has none of them.
+    expect(await stored(keyed, 'someone-else')).toBe(false);
+    expect(await stored(unkeyed, 'someone-else')).toBe(false);
+    // And an ingest agrees: what is stored is unchanged.
+    const rerun = await harness.as().documents.ingest({
+      collection: 'vectors',
+      documents: [keyed, { ...unkeyed, metadata: { file: 'b.md' } }],
+    });
+    expect(rerun).toMatchObject({ inserted: 0, updated: 0, unchanged: 2 });
+    const changed = await harness
+      .as()
+      .documents.ingest({ collection: 'vectors', documents: [{ ...keyed, embedding: [1, 0, 1] }] });
+    expect(changed).toMatchObject({ updated: 1 });
+  });
+
+  it('documents.stored refuses more items than an ingest batch may hold', async () => {
+    const items = Array.from({ length: 51 }, (_, i) => ({ contentHash: contentHash(`d${i}`) }));
+    await expect(
+      harness.as().documents.stored({ collection: 'vectors', items }),
+    ).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
   });
 
   it('writes nothing when one document of the batch is bad', async () => {

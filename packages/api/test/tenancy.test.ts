@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appRouter, createCaller, createContextInner } from '../src/index';
+import { appRouter, contentHash, createCaller, createContextInner } from '../src/index';
 import type { MetadataFilter } from '../src/filter';
 import { describeEachTarget, createHarness, principal, type Harness } from './harness';
 
@@ -147,6 +147,22 @@ describeEachTarget()('tenancy on $name', (target) => {
           tenant: 'globex',
           documents: [{ content: 'x', embedding: probe }],
         }),
+      ).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    },
+    'documents.stored': async () => {
+      // Globex's documents, asked about by acme: none is acme's, so none is stored for it.
+      const items = globexDocuments.map(({ content, ...rest }) => ({
+        ...rest,
+        contentHash: contentHash(content),
+      }));
+      for (const collection of ['shared', 'quiet'])
+        expect(await acme.documents.stored({ collection, items })).toEqual({ stored: [] });
+      expect(
+        (await harness.as().documents.stored({ collection: 'shared', tenant: 'globex', items }))
+          .stored,
+      ).toHaveLength(2);
+      await expect(
+        acme.documents.stored({ collection: 'shared', tenant: 'globex', items }),
       ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     },
     'documents.get': async () => {

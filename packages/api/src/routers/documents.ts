@@ -22,7 +22,7 @@ import type { Principal } from '../auth';
 import { loadCollection } from '../collections';
 import { metadataFilterSchema } from '../filter';
 import { compileFilter } from '../filter';
-import { ingestDocuments } from '../ingest';
+import { ingestDocuments, storedDocuments } from '../ingest';
 import {
   collectionNameSchema,
   createdRangeSchema,
@@ -169,6 +169,42 @@ export const documentsRouter = {
         tenant,
         input.documents,
       );
+    }),
+
+  /**
+   * Which of these documents an ingest would leave unchanged (see storedDocuments), for the tenant
+   * an ingest with the same input writes to: a client sends only the rest. `contentHash` is
+   * md5(content) as hex (`contentHash` of @quarry/api).
+   */
+  stored: readProcedure
+    .input(
+      z.object({
+        collection: collectionNameSchema,
+        tenant: tenantSchema.optional(),
+        items: z
+          .array(
+            ingestItemSchema.omit({ content: true }).extend({
+              contentHash: z
+                .string()
+                .regex(/^[0-9a-f]{32}$/, 'must be md5(content) as 32 hex digits'),
+            }),
+          )
+          .min(1)
+          .max(HARD_LIMITS.batchDocuments),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const collection = await loadCollection(ctx.database.db, input.collection);
+      // The tenant the write would go to; the key still needs only the read scope.
+      const tenant = resolveTenant(ctx.principal, input.tenant, 'write');
+      const stored = await storedDocuments(
+        ctx.database.db,
+        ctx.limits,
+        collection,
+        tenant,
+        input.items,
+      );
+      return { stored };
     }),
 
   get: readProcedure
