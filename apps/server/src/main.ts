@@ -4,6 +4,12 @@ import { runServer } from './run';
 
 /** sysexits' EX_CONFIG: the configuration is wrong, so restarting will not help. */
 const EXIT_CONFIG = 78;
+/**
+ * One Ctrl-C reaches the server several times within milliseconds: from the terminal (the whole
+ * foreground process group gets it) and again from each parent that relays it (npm, the start
+ * script, pnpm). Those echoes are the same request to stop; a signal later than this asks to stop now.
+ */
+const RELAYED_SIGNAL_MS = 1_000;
 
 let config;
 try {
@@ -23,13 +29,14 @@ try {
   const server = await runServer(config, log, {
     interactive: Boolean(process.stderr.isTTY) && log.format === 'pretty',
   });
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      if (performance.now() - stoppingSince < RELAYED_SIGNAL_MS) return;
       log.warn('second signal: exiting without waiting', { signal });
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = performance.now();
     server.stop(signal).then(
       () => process.exit(0),
       (error: unknown) => {
