@@ -57,3 +57,18 @@ function requireScope(scope: Scope) {
 export const readProcedure = requireScope('read');
 export const writeProcedure = requireScope('write');
 export const adminProcedure = requireScope('admin');
+
+/**
+ * Operations on a whole collection (create, new index parameters, delete) change what every tenant
+ * in it sees, so they need an admin key that is not bound to a tenant. A tenant-bound admin key
+ * administers its own tenant's documents only.
+ */
+export const collectionAdminProcedure = adminProcedure.use(function isUnbound({ ctx, path, next }) {
+  if (ctx.principal.tenant !== undefined) {
+    throw new QuarryError(
+      'FORBIDDEN',
+      `${path} changes a collection every tenant shares, so it needs an admin key not bound to a tenant; this key is bound to tenant '${ctx.principal.tenant}'`,
+    );
+  }
+  return next();
+});

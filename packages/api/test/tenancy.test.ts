@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { appRouter, contentHash, createCaller, createContextInner } from '../src/index';
 import type { MetadataFilter } from '../src/filter';
 import { describeEachTarget, createHarness, principal, type Harness } from './harness';
@@ -91,18 +92,21 @@ describeEachTarget()('tenancy on $name', (target) => {
 
   const cases: Record<string, () => Promise<void>> = {
     'collections.create': async () => {
-      const created = await acme.collections.create({
-        name: 'acme-made',
-        dimensions: 3,
-        embeddingModel: 'external',
+      await expect(
+        acme.collections.create({ name: 'acme-made', dimensions: 3, embeddingModel: 'external' }),
+      ).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+        message: expect.stringContaining('needs an admin key not bound to a tenant'),
       });
-      expect(created.documentCount).toBe(0);
-      revealsNothing(created);
+      expect((await harness.as().collections.list()).map((c) => c.name)).not.toContain('acme-made');
     },
     'collections.list': async () => {
       const listed = await acme.collections.list();
-      for (const collection of listed)
+      for (const collection of listed) {
         expect(collection.documentCount).toBe(await acmeCount(collection.name));
+        // The index's size and state count every tenant's rows.
+        expect(collection.index).toBeNull();
+      }
       expect(listed.find((c) => c.name === 'shared')?.documentCount).toBeGreaterThan(0);
       revealsNothing(listed);
     },
@@ -110,23 +114,32 @@ describeEachTarget()('tenancy on $name', (target) => {
       for (const name of ['shared', 'quiet']) {
         const detail = await acme.collections.get({ name });
         expect(detail.documentCount).toBe(await acmeCount(name));
-        // The table's figures (live rows, size) count every tenant's documents.
+        // The table's and the index's figures (live rows, sizes) count every tenant's documents.
         expect(detail.table).toBeNull();
+        expect(detail.index).toBeNull();
         revealsNothing(detail);
       }
     },
     'collections.updateIndex': async () => {
-      const updated = await acme.collections.updateIndex({
-        name: 'quiet',
-        hnsw: { m: 8, efConstruction: 32 },
+      // Weaker parameters would lower every tenant's recall, with no sign of it in their answers.
+      const before = await harness.as().collections.get({ name: 'quiet' });
+      await expect(
+        acme.collections.updateIndex({ name: 'quiet', hnsw: { m: 2, efConstruction: 4 } }),
+      ).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+        message: expect.stringContaining('changes a collection every tenant shares'),
       });
-      expect(updated.documentCount).toBe(await acmeCount('quiet'));
-      revealsNothing(updated);
+      const after = await harness.as().collections.get({ name: 'quiet' });
+      expect({ hnsw: after.hnsw, index: after.index?.name }).toEqual({
+        hnsw: before.hnsw,
+        index: before.index?.name,
+      });
     },
     'collections.delete': async () => {
       for (const name of ['shared', 'quiet']) {
         await expect(acme.collections.delete({ name, confirm: name })).rejects.toMatchObject({
           code: 'FORBIDDEN',
+          message: expect.stringContaining('needs an admin key not bound to a tenant'),
         });
       }
     },
@@ -274,6 +287,21 @@ describeEachTarget()('tenancy on $name', (target) => {
       await expect(
         acme.search.query({ collection: 'shared', vector: probe, tenant: 'globex' }),
       ).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      // Plans count every tenant's rows (index scans, estimates, rows removed by the filter).
+      for (const mode of searchModes) {
+        await expect(
+          acme.search.query({
+            collection: 'shared',
+            mode,
+            text: 'plan',
+            vector: probe,
+            explain: true,
+          }),
+        ).rejects.toMatchObject({
+          code: 'FORBIDDEN',
+          message: expect.stringContaining('explain needs an API key not bound to a tenant'),
+        });
+      }
     },
     'search.inspectDocument': async () => {
       for (const id of globexIds) {
@@ -372,6 +400,113 @@ describeEachTarget()('tenancy on $name', (target) => {
       { numRuns: 25 },
     );
     expect(await globexState()).toEqual(before);
+  });
+
+  /** An answer or the error instead, with the one figure that is the request's own: its duration. */
+  async function settled(call: () => Promise<unknown>): Promise<unknown> {
+    try {
+      const answer = await call();
+      if (answer && typeof answer === 'object' && 'stats' in answer) {
+        const { stats, ...rest } = answer as { stats: Record<string, unknown> };
+        return { ...rest, stats: { ...stats, tookMs: 'the request’s own' } };
+      }
+      return answer;
+    } catch (error) {
+      const { code, message } = error as { code?: string; message?: string };
+      return { error: { code, message } };
+    }
+  }
+
+  /** Every read the bound key can make, by procedure: one entry for each query of the router. */
+  async function acmeView(): Promise<Record<string, unknown>> {
+    const [own] = (await acme.documents.list({ collection: 'shared' })).items;
+    const query = { collection: 'shared', text: 'globex secret plan', vector: probe, k: 10 };
+    const searches: unknown[] = [];
+    for (const mode of searchModes) {
+      for (const exact of [false, true]) {
+        for (const explain of [false, true]) {
+          searches.push(await settled(() => acme.search.query({ ...query, mode, exact, explain })));
+        }
+        searches.push(
+          await settled(() =>
+            acme.search.query({ ...query, mode, exact, filter: { key: 'kind', op: 'exists' } }),
+          ),
+          await settled(() =>
+            acme.search.query({ ...query, mode, exact, minSimilarity: 0.5, k: 1 }),
+          ),
+        );
+      }
+    }
+    for (const id of [own!.id, globexIds[0]!]) {
+      searches.push(
+        await settled(() => acme.search.query({ collection: 'shared', likeDocumentId: id })),
+      );
+    }
+    const each = <T>(values: readonly T[], call: (value: T) => Promise<unknown>) =>
+      Promise.all(values.map((value) => settled(() => call(value))));
+    return {
+      'collections.list': await settled(() => acme.collections.list()),
+      'collections.get': await each(['shared', 'quiet'], (name) => acme.collections.get({ name })),
+      'documents.get': await each([own!.id, globexIds[0]!], (id) =>
+        acme.documents.get({ collection: 'shared', id, includeEmbedding: true }),
+      ),
+      'documents.list': await each(['shared', 'quiet'], (collection) =>
+        acme.documents.list({ collection, limit: 1 }),
+      ),
+      'documents.stored': await settled(() =>
+        acme.documents.stored({
+          collection: 'shared',
+          items: [own!, { content: globexDocuments[0]!.content }].map(({ content }) => ({
+            contentHash: createHash('md5').update(content).digest('hex'),
+          })),
+        }),
+      ),
+      'documents.count': await each([undefined, globexFilter], (filter) =>
+        acme.documents.count({ collection: 'shared', filter }),
+      ),
+      'search.query': searches,
+      'search.inspectDocument': await each([own!.id, globexIds[0]!], (documentId) =>
+        acme.search.inspectDocument({ ...query, documentId }),
+      ),
+      'search.metadataKeys': await each(['shared', 'quiet'], (collection) =>
+        acme.search.metadataKeys({ collection }),
+      ),
+    };
+  }
+
+  it("nothing the bound key is answered changes when another tenant's data or the index does", async () => {
+    const reads = Object.entries(appRouter._def.procedures)
+      .filter(
+        ([, procedure]) =>
+          (procedure as unknown as { _def: { type: string } })._def.type === 'query',
+      )
+      .map(([path]) => path);
+    const before = await acmeView();
+
+    // A thousand documents of globex's, with the words acme searches for and vectors near its probe.
+    const many = Array.from({ length: 1000 }, (_, i) => ({
+      content: `globex plan ${i}: own acme secret plan, kind ${i % 7}`,
+      embedding: [1, 0.5 + (i % 10) / 100, 0.25],
+      metadata: { kind: i % 2 ? 'own' : 'secret', n: i },
+    }));
+    await harness
+      .as()
+      .documents.ingest({ collection: 'shared', tenant: 'globex', documents: many });
+    expect(await acmeView()).toEqual(before);
+
+    // The index rebuilt with other parameters by an unbound admin key: only the parameters show.
+    const { hnsw } = await harness.as().collections.get({ name: 'shared' });
+    const rebuilt = { m: hnsw.m === 4 ? 6 : 4, efConstruction: 24 };
+    await harness.as().collections.updateIndex({ name: 'shared', hnsw: rebuilt });
+    // Compared as the client receives them, in JSON; before, with the new parameters.
+    const asJson = (view: Record<string, unknown>) =>
+      JSON.parse(JSON.stringify(view)) as Record<string, Array<{ name?: string; hnsw?: unknown }>>;
+    const expected = asJson(before);
+    for (const described of [...expected['collections.list']!, ...expected['collections.get']!])
+      if (described.name === 'shared') described.hnsw = rebuilt;
+    expect(asJson(await acmeView())).toEqual(expected);
+    await harness.as().collections.updateIndex({ name: 'shared', hnsw });
+    expect(Object.keys(before).sort()).toEqual(reads.sort());
   });
 
   it('an unauthenticated caller is refused with a hint', async () => {

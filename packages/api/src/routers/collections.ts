@@ -20,7 +20,7 @@ import {
 import { loadCollection } from '../collections';
 import type { Context } from '../context';
 import { collectionNameSchema, hnswParametersSchema, metricSchema, storableText } from '../inputs';
-import { adminProcedure, readProcedure } from '../trpc';
+import { collectionAdminProcedure, readProcedure } from '../trpc';
 
 async function describeCollection(
   ctx: Context,
@@ -33,7 +33,9 @@ async function describeCollection(
       ? eq(documents.collectionId, collection.id)
       : and(eq(documents.collectionId, collection.id), eq(documents.tenantId, tenant));
   const [counted] = await db.select({ documents: count() }).from(documents).where(scope);
-  const indexes = await vectorIndexStatus(db, collection.id);
+  // The index holds every tenant's rows: its size (and its state, which changes as others ingest
+  // and rebuild it) is not for a key bound to one tenant.
+  const indexes = tenant === undefined ? await vectorIndexStatus(db, collection.id) : [];
   const index = indexes.find((candidate) => candidate.valid) ?? indexes[0];
   return {
     id: collection.id,
@@ -103,7 +105,7 @@ async function tableHealth(database: Database) {
 }
 
 export const collectionsRouter = {
-  create: adminProcedure
+  create: collectionAdminProcedure
     .input(
       z.object({
         name: collectionNameSchema,
@@ -148,8 +150,8 @@ export const collectionsRouter = {
   }),
 
   /**
-   * `table` is null for a key bound to a tenant: the table's figures (live rows, size) count every
-   * tenant's documents.
+   * `table` and `index` are null for a key bound to a tenant: the table's figures (live rows, size)
+   * and the index's count every tenant's documents.
    */
   get: readProcedure
     .input(z.object({ name: collectionNameSchema }))
@@ -163,7 +165,7 @@ export const collectionsRouter = {
     }),
 
   /** New HNSW parameters: the index is rebuilt (concurrently on a server) and then swapped in. */
-  updateIndex: adminProcedure
+  updateIndex: collectionAdminProcedure
     .input(z.object({ name: collectionNameSchema, hnsw: hnswParametersSchema }))
     .mutation(async ({ ctx, input }) => {
       const collection = await loadCollection(ctx.database.db, input.name);
@@ -179,19 +181,13 @@ export const collectionsRouter = {
     }),
 
   /** Deletes the collection and all its documents; `confirm` must repeat the name. */
-  delete: adminProcedure
+  delete: collectionAdminProcedure
     .input(z.object({ name: collectionNameSchema, confirm: z.string() }))
     .mutation(async ({ ctx, input }) => {
       if (input.confirm !== input.name) {
         throw new QuarryError(
           'CONFIRMATION_REQUIRED',
           `deleting collection '${input.name}' removes all its documents; pass confirm: '${input.name}' to proceed`,
-        );
-      }
-      if (ctx.principal.tenant !== undefined) {
-        throw new QuarryError(
-          'FORBIDDEN',
-          "a key bound to one tenant cannot delete a whole collection, which holds every tenant's documents",
         );
       }
       const collection = await loadCollection(ctx.database.db, input.name);

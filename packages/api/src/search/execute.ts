@@ -442,6 +442,12 @@ export async function runSearch(
       `hybrid.candidates is at most ${ctx.limits.maxK} on this server, got ${input.hybrid.candidates}`,
     );
   }
+  if (input.explain && principal.tenant !== undefined) {
+    throw new QuarryError(
+      'FORBIDDEN',
+      `explain needs an API key not bound to a tenant: query plans count the rows of every tenant in the collection, and this key is bound to tenant '${principal.tenant}'`,
+    );
+  }
   const prepared = await prepareQuery(ctx, principal, input);
   const { collection, vector } = prepared;
   const candidates =
