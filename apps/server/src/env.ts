@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { apiKeyConfigSchema, HARD_LIMITS, type ApiKeyConfig, type Limits } from '@quarry/api';
 import { z } from 'zod';
+import { DEFAULT_REPEAT_LIMIT, type RepeatLimit } from './log';
 
 /**
  * The server's whole configuration, read from the environment once at start (main.ts passes
@@ -114,6 +115,9 @@ const envSchema = z.object({
   HOST: optional(z.string().min(1)),
   CORS_ORIGINS: optional(commaList(origin)),
   QUARRY_MAX_BODY_BYTES: optional(integerText(1_024, 1024 * 1024 * 1024)),
+  QUARRY_HEADERS_TIMEOUT_MS: optional(integerText(100, 10 * 60 * 1000)),
+  QUARRY_BODY_TIMEOUT_MS: optional(integerText(100, 60 * 60 * 1000)),
+  QUARRY_MAX_CONNECTIONS: optional(integerText(1, 1_000_000)),
   QUARRY_MAX_BATCH_CALLS: optional(integerText(1, 1_000)),
   QUARRY_MAX_K: optional(integerText(1, HARD_LIMITS.k)),
   QUARRY_MAX_INGEST_BATCH: optional(integerText(1, HARD_LIMITS.batchDocuments)),
@@ -123,6 +127,8 @@ const envSchema = z.object({
   QUARRY_DEMO: optional(booleanText),
   QUARRY_ADMIN_DIST: optional(z.string()),
   QUARRY_LOG_FORMAT: optional(z.enum(['json', 'pretty'], 'must be json or pretty')),
+  QUARRY_LOG_REPEAT_LIMIT: optional(integerText(1, 1_000_000)),
+  QUARRY_LOG_REPEAT_WINDOW_MS: optional(integerText(10, 24 * 60 * 60 * 1000)),
 });
 export type EnvName = keyof typeof envSchema.shape;
 
@@ -154,6 +160,12 @@ export interface ServerConfig {
   host: string;
   corsOrigins: string[];
   maxBodyBytes: number;
+  /** How long a client may take to send a request's headers. */
+  headersTimeoutMs: number;
+  /** How long a request body may take to arrive, from its headers on; then 408 and the connection closed. */
+  bodyTimeoutMs: number;
+  /** Open HTTP connections; one more is answered 503 and closed. */
+  maxConnections: number;
   /** Procedure calls in one tRPC batch request. */
   maxBatchCalls: number;
   limits: Partial<Limits>;
@@ -164,6 +176,8 @@ export interface ServerConfig {
   /** The built dashboard; `undefined` means the default location next to this app. */
   adminDist: string | undefined;
   logFormat: 'json' | 'pretty' | undefined;
+  /** Lines per kind of repeatable event (aborted uploads, refused connections) in each window. */
+  logRepeats: RepeatLimit;
 }
 
 export class ConfigError extends Error {
@@ -287,6 +301,9 @@ export function loadConfig(
     host: e.HOST ?? '127.0.0.1',
     corsOrigins: e.CORS_ORIGINS ?? [],
     maxBodyBytes: e.QUARRY_MAX_BODY_BYTES ?? 32 * 1024 * 1024,
+    headersTimeoutMs: e.QUARRY_HEADERS_TIMEOUT_MS ?? 20_000,
+    bodyTimeoutMs: e.QUARRY_BODY_TIMEOUT_MS ?? 60_000,
+    maxConnections: e.QUARRY_MAX_CONNECTIONS ?? 1_000,
     maxBatchCalls: e.QUARRY_MAX_BATCH_CALLS ?? 50,
     limits,
     shutdownTimeoutMs: e.QUARRY_SHUTDOWN_TIMEOUT_MS ?? 10_000,
@@ -294,5 +311,9 @@ export function loadConfig(
     demo: e.QUARRY_DEMO ?? database.driver === 'embedded',
     adminDist: e.QUARRY_ADMIN_DIST ? resolve(cwd, e.QUARRY_ADMIN_DIST) : undefined,
     logFormat: e.QUARRY_LOG_FORMAT,
+    logRepeats: {
+      limit: e.QUARRY_LOG_REPEAT_LIMIT ?? DEFAULT_REPEAT_LIMIT.limit,
+      windowMs: e.QUARRY_LOG_REPEAT_WINDOW_MS ?? DEFAULT_REPEAT_LIMIT.windowMs,
+    },
   };
 }

@@ -54,3 +54,54 @@ function errorReplacer(_key: string, value: unknown): unknown {
   }
   return value;
 }
+
+export interface RepeatLimit {
+  /** Lines per key in each window. */
+  limit: number;
+  windowMs: number;
+}
+
+export const DEFAULT_REPEAT_LIMIT: RepeatLimit = { limit: 10, windowMs: 60_000 };
+
+/**
+ * Logs an event a client can repeat without end (aborted uploads, timed-out bodies, refused
+ * connections): `log(level, key, msg, fields)`.
+ */
+export type RepeatableLog = (level: LogLevel, key: string, msg: string, fields?: LogFields) => void;
+
+/**
+ * At most `limit` lines per `key` in each `windowMs` (a fixed window opened by the key's first
+ * line); the rest are counted, and when the window ends one record of the same level says
+ * `suppressed K similar lines` with the key. Keys are names chosen in code, so the map stays as
+ * small as the number of kinds of repeatable event.
+ */
+export function limitRepeats(log: Logger, { limit, windowMs }: RepeatLimit): RepeatableLog {
+  const windows = new Map<string, { openedAt: number; lines: number; suppressed: number }>();
+  return (level, key, msg, fields) => {
+    const now = Date.now();
+    let window = windows.get(key);
+    if (!window || now - window.openedAt >= windowMs) {
+      window = { openedAt: now, lines: 0, suppressed: 0 };
+      windows.set(key, window);
+    }
+    if (window.lines < limit) {
+      window.lines++;
+      log[level](msg, fields);
+      return;
+    }
+    if (window.suppressed++ > 0) return;
+    const closing = window;
+    setTimeout(
+      () => {
+        if (windows.get(key) === closing) windows.delete(key);
+        log[level](`suppressed ${closing.suppressed} similar lines`, {
+          key,
+          suppressed: closing.suppressed,
+          logged: closing.lines,
+          windowMs,
+        });
+      },
+      closing.openedAt + windowMs - now,
+    ).unref();
+  };
+}

@@ -89,6 +89,39 @@ describe('loadConfig', () => {
     expect(config.limits).toEqual({ maxK: 50, maxBatchDocuments: 200, statementTimeoutMs: 1500 });
   });
 
+  it('bounds slow clients and open connections, with defaults when unset', () => {
+    expect(loadConfig({}, '/')).toMatchObject({
+      headersTimeoutMs: 20_000,
+      bodyTimeoutMs: 60_000,
+      maxConnections: 1_000,
+      logRepeats: { limit: 10, windowMs: 60_000 },
+    });
+    expect(
+      loadConfig(
+        {
+          QUARRY_HEADERS_TIMEOUT_MS: '5000',
+          QUARRY_BODY_TIMEOUT_MS: '15000',
+          QUARRY_MAX_CONNECTIONS: '200',
+          QUARRY_LOG_REPEAT_LIMIT: '3',
+          QUARRY_LOG_REPEAT_WINDOW_MS: '1000',
+        },
+        '/',
+      ),
+    ).toMatchObject({
+      headersTimeoutMs: 5_000,
+      bodyTimeoutMs: 15_000,
+      maxConnections: 200,
+      logRepeats: { limit: 3, windowMs: 1_000 },
+    });
+    expect(
+      problemsOf({
+        QUARRY_BODY_TIMEOUT_MS: '0',
+        QUARRY_HEADERS_TIMEOUT_MS: '1m',
+        QUARRY_MAX_CONNECTIONS: '0',
+      }).sort(),
+    ).toEqual(['QUARRY_BODY_TIMEOUT_MS', 'QUARRY_HEADERS_TIMEOUT_MS', 'QUARRY_MAX_CONNECTIONS']);
+  });
+
   it('treats blank variables as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '  ' }, '/').port).toBe(8080);
   });

@@ -22,6 +22,8 @@ export const quarryErrorCodes = [
   'DATABASE_BUSY',
   'STATEMENT_TIMEOUT',
   'TRANSACTION_CONFLICT',
+  'REQUEST_TIMEOUT',
+  'SERVER_BUSY',
   'INVALID_INPUT',
 ] as const;
 export type QuarryErrorCode = (typeof quarryErrorCodes)[number];

@@ -10,7 +10,7 @@ import {
 } from '@quarry/api';
 import { isQuarryError } from '@quarry/db';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
-import type { Logger } from '../log';
+import { limitRepeats, type Logger, type RepeatLimit } from '../log';
 import { checkReadiness, type ReadinessCheck } from '../readiness';
 import { readBody } from './body';
 import { applyCors } from './cors';
@@ -22,8 +22,16 @@ export interface HttpServerOptions {
   apiKeys: ReturnType<typeof createApiKeyVerifier>;
   corsOrigins: readonly string[];
   maxBodyBytes: number;
+  /** How long a client may take to send a request's headers (node:http `headersTimeout`). */
+  headersTimeoutMs: number;
+  /** How long a request body may take to arrive, from its headers on: then 408 and the connection closed. */
+  bodyTimeoutMs: number;
+  /** Open connections; one more is answered 503 and closed at once. */
+  maxConnections: number;
   maxBatchCalls: number;
   adminDist: string;
+  /** How often lines a client can make repeat (aborted uploads, timeouts, refusals) are logged. */
+  logRepeats: RepeatLimit;
   log: Logger;
 }
 
@@ -80,6 +88,7 @@ interface RequestRecord {
 
 export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpServer {
   const { services, log } = options;
+  const repeatable = limitRepeats(log, options.logRepeats);
   const allowedOrigins = new Set(options.corsOrigins);
   const createContext = createContextFactory(services, options.apiKeys);
   // Read-your-writes: a request that asks for the primary skips the replicas (see the client's
@@ -112,7 +121,29 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
     const body =
       req.method === 'GET' || req.method === 'HEAD'
         ? { ok: true as const, body: Buffer.alloc(0) }
-        : await readBody(req, options.maxBodyBytes);
+        : await readBody(req, options.maxBodyBytes, options.bodyTimeoutMs);
+    if (!body.ok && body.reason === 'aborted') {
+      // The client went away mid-body: nobody to answer. The request line says `aborted`.
+      record.requestBytes = body.receivedBytes;
+      return;
+    }
+    if (!body.ok && body.reason === 'timeout') {
+      record.requestBytes = body.receivedBytes;
+      const text = trpcErrorBody(url, {
+        httpStatus: 408,
+        code: 'TIMEOUT',
+        quarryCode: 'REQUEST_TIMEOUT',
+        message: `the request body did not arrive within ${options.bodyTimeoutMs} ms (QUARRY_BODY_TIMEOUT_MS); send it at once, or in smaller requests`,
+      });
+      res.writeHead(408, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+        connection: 'close',
+      });
+      // The connection goes with the answer: what the client sends after it is not read.
+      res.end(text, () => req.socket.destroy());
+      return;
+    }
     if (!body.ok) {
       record.requestBytes = body.receivedBytes;
       res.writeHead(413, { 'content-type': 'application/json' });
@@ -221,7 +252,17 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
     return serveAdmin(req, res, url, options.adminDist);
   }
 
-  const server = createServer((req, res) => {
+  // Sockets over the cap: answered 503 the moment they connect, never handed a request.
+  const refused = new WeakSet<object>();
+  // Node answers a request whose headers (or whole request) take too long with its own plain 408;
+  // the body deadline in handleTrpc answers first, in the API's error shape. Checked every second.
+  const timeouts = {
+    headersTimeout: options.headersTimeoutMs,
+    requestTimeout: options.headersTimeoutMs + options.bodyTimeoutMs + 5_000,
+    connectionsCheckingInterval: 1_000,
+  };
+  const server = createServer(timeouts, (req, res) => {
+    if (refused.has(req.socket)) return;
     const started = performance.now();
     const requestId = requestIdFrom(req);
     const url = new URL(req.url ?? '/', 'http://quarry.local');
@@ -232,12 +273,16 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
     if (draining) res.setHeader('connection', 'close');
     res.once('close', () => {
       inFlight--;
-      log.info('request', {
+      const line = {
         ...record,
         status: res.statusCode,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         ...(res.writableFinished ? {} : { aborted: true }),
-      });
+      };
+      // Aborted and timed-out uploads are a client's doing and can come by the thousand.
+      if (!res.writableFinished) repeatable('info', 'request aborted', 'request', line);
+      else if (res.statusCode === 408) repeatable('info', 'request timed out', 'request', line);
+      else log.info('request', line);
       if (draining && inFlight === 0) drained?.();
     });
     route(req, res, url, record).catch((error: unknown) => {
@@ -245,6 +290,29 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error', requestId });
       else res.destroy();
     });
+  });
+
+  let connections = 0;
+  server.on('connection', (socket) => {
+    connections++;
+    socket.once('close', () => connections--);
+    if (connections <= options.maxConnections) return;
+    refused.add(socket);
+    repeatable('warn', 'connection refused', 'connection refused: too many open connections', {
+      open: connections - 1,
+      maxConnections: options.maxConnections,
+      remoteAddress: socket.remoteAddress,
+    });
+    const body = trpcErrorBody(new URL('/trpc', 'http://quarry.local'), {
+      httpStatus: 503,
+      code: 'SERVICE_UNAVAILABLE',
+      quarryCode: 'SERVER_BUSY',
+      message: `the server has ${options.maxConnections} open connections (QUARRY_MAX_CONNECTIONS); retry shortly`,
+    });
+    socket.end(
+      `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nretry-after: 1\r\nconnection: close\r\n\r\n${body}`,
+    );
+    socket.destroySoon();
   });
 
   return {
