@@ -16,7 +16,7 @@ export interface LogRecord {
 }
 
 /** The environment a child process starts from: only what Node and the shell need, nothing of ours. */
-function baseEnv(): Record<string, string> {
+export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'SystemRoot']) {
     const value = process.env[name];

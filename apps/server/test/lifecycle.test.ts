@@ -128,6 +128,37 @@ describe('graceful shutdown on the embedded database', () => {
     expect(count).toBe(1);
   });
 
+  it('the same signal again within a second (a parent relaying the Ctrl-C) does not cut the drain short', async () => {
+    const data = scratchDir('quarry-relayed');
+    cleanups.push(() => data.remove());
+    const server = track(await startServer({ QUARRY_DATA_DIR: join(data.path, 'db') }));
+    await server.waitForReady();
+    await createQuarryClient({ url: server.url }).collections.create.mutate({
+      name: 'relayed',
+      dimensions: 3,
+      embeddingModel: 'external/3d',
+    });
+    const inFlight = halfSentIngest(
+      server.url,
+      JSON.stringify({
+        collection: 'relayed',
+        documents: [{ content: 'finished despite the echo', embedding: [0, 0, 1] }],
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    server.child.kill('SIGINT');
+    await server.waitForLog((record) => record.msg.startsWith('shutting down'), 10_000);
+    server.child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(server.child.exitCode).toBeNull();
+
+    expect((await inFlight.finish()).status).toBe(200);
+    expect(await server.exited).toBe(0);
+    expect(server.logs.map((record) => record.msg)).not.toContain(
+      'second signal: exiting without waiting',
+    );
+  });
+
   it('a second process on the same data directory is refused while the first runs', async () => {
     const data = scratchDir('quarry-lock');
     cleanups.push(() => data.remove());
