@@ -120,6 +120,8 @@ const envSchema = z.object({
   QUARRY_MAX_CONNECTIONS: optional(integerText(1, 1_000_000)),
   QUARRY_MAX_BATCH_CALLS: optional(integerText(1, 1_000)),
   QUARRY_MAX_K: optional(integerText(1, HARD_LIMITS.k)),
+  QUARRY_CONTENT_PREVIEW_CHARS: optional(integerText(1, HARD_LIMITS.contentChars)),
+  QUARRY_MAX_RESPONSE_BYTES: optional(integerText(64 * 1024, 1024 * 1024 * 1024)),
   QUARRY_MAX_INGEST_BATCH: optional(integerText(1, HARD_LIMITS.batchDocuments)),
   STATEMENT_TIMEOUT_MS: optional(integerText(0, 24 * 60 * 60 * 1000)),
   QUARRY_SHUTDOWN_TIMEOUT_MS: optional(integerText(0, 10 * 60 * 1000)),
@@ -284,6 +286,10 @@ export function loadConfig(
   if (e.QUARRY_MAX_K !== undefined) limits.maxK = e.QUARRY_MAX_K;
   if (e.QUARRY_MAX_INGEST_BATCH !== undefined) limits.maxBatchDocuments = e.QUARRY_MAX_INGEST_BATCH;
   if (e.STATEMENT_TIMEOUT_MS !== undefined) limits.statementTimeoutMs = e.STATEMENT_TIMEOUT_MS;
+  if (e.QUARRY_CONTENT_PREVIEW_CHARS !== undefined)
+    limits.contentPreviewChars = e.QUARRY_CONTENT_PREVIEW_CHARS;
+  if (e.QUARRY_MAX_RESPONSE_BYTES !== undefined)
+    limits.maxResponseBytes = e.QUARRY_MAX_RESPONSE_BYTES;
 
   return {
     database,

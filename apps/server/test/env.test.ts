@@ -89,6 +89,17 @@ describe('loadConfig', () => {
     expect(config.limits).toEqual({ maxK: 50, maxBatchDocuments: 200, statementTimeoutMs: 1500 });
   });
 
+  it('passes the response bounds to the API, refusing a budget below 64 KiB', () => {
+    const config = loadConfig(
+      { QUARRY_CONTENT_PREVIEW_CHARS: '500', QUARRY_MAX_RESPONSE_BYTES: '1048576' },
+      '/',
+    );
+    expect(config.limits).toEqual({ contentPreviewChars: 500, maxResponseBytes: 1_048_576 });
+    expect(() => loadConfig({ QUARRY_MAX_RESPONSE_BYTES: '1000' }, '/')).toThrow(
+      /QUARRY_MAX_RESPONSE_BYTES: must be at least 65536/,
+    );
+  });
+
   it('bounds slow clients and open connections, with defaults when unset', () => {
     expect(loadConfig({}, '/')).toMatchObject({
       headersTimeoutMs: 20_000,

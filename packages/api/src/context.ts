@@ -2,6 +2,7 @@ import type { Database } from '@quarry/db';
 import { credentialFromHeaders, type ApiKeyVerifier, type Principal } from './auth';
 import type { EmbeddingRegistry } from './embeddings';
 import { defaultLimits, type Limits } from './limits';
+import { createResponseBudget, type ResponseBudget } from './response-budget';
 
 /** What the API needs from the outside world; the server builds it once and passes it in. */
 export interface QuarryServices {
@@ -21,6 +22,8 @@ export interface Context {
   /** `undefined` when the request carried no valid credential. */
   principal: Principal | undefined;
   requestId: string | undefined;
+  /** What this request's results may still add to the response: every call of a batch draws on it. */
+  responseBudget: ResponseBudget;
 }
 
 /** The context without any transport: tests build it directly and call procedures through a caller. */
@@ -36,6 +39,7 @@ export function createContextInner(
     limits: { ...defaultLimits, ...services.limits },
     principal,
     requestId,
+    responseBudget: createResponseBudget(),
   };
 }
 

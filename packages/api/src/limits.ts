@@ -30,6 +30,17 @@ export const limitsSchema = z.object({
    * neighbours and exact. See packages/api/README.md.
    */
   exactSearchMaxRows: z.number().int().min(0).default(5_000),
+  /**
+   * Characters of each document's content in list and search results: a prefix, with
+   * `contentTruncated` and the whole `contentLength`; `documents.get` returns the whole content.
+   */
+  contentPreviewChars: z.number().int().min(1).max(HARD_LIMITS.contentChars).default(4_000),
+  /** Serialized size of one request's results (all calls of a batch together); past it, a 400 RESPONSE_TOO_LARGE. */
+  maxResponseBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(16 * 1024 * 1024),
 });
 export type Limits = z.infer<typeof limitsSchema>;
 export const defaultLimits: Limits = limitsSchema.parse({});

@@ -35,6 +35,7 @@ import {
 import { HARD_LIMITS } from '../limits';
 import { resolveTenant } from '../tenancy';
 import { inTransaction } from '../transaction';
+import { chargeResponse, contentPreviewChars } from '../response-budget';
 import { readProcedure, writeProcedure } from '../trpc';
 import type { Context } from '../context';
 
@@ -105,20 +106,65 @@ function selectionWhere(
   );
 }
 
-function toDocument(row: typeof documents.$inferSelect, includeEmbedding: boolean) {
+/**
+ * A document's columns as the API returns them. With `contentChars`, PostgreSQL sends only that
+ * prefix of the content (a list of 1 MB documents must not ship them whole to cut them here); the
+ * dimensions and norm are computed there too, so the vector travels only when asked for.
+ */
+function documentColumns(contentChars: number | undefined, includeEmbedding: boolean) {
+  return {
+    id: documents.id,
+    externalId: documents.externalId,
+    tenantId: documents.tenantId,
+    content:
+      contentChars === undefined
+        ? documents.content
+        : sql<string>`substr(${documents.content}, 1, ${contentChars})`,
+    contentLength: sql<number>`char_length(${documents.content})`.mapWith(Number),
+    metadata: documents.metadata,
+    contentHash: documents.contentHash,
+    createdAt: documents.createdAt,
+    updatedAt: documents.updatedAt,
+    dimensions: sql<number | null>`vector_dims(${documents.embedding})`,
+    norm: sql<number | null>`vector_norm(${documents.embedding})`,
+    embedding: includeEmbedding ? documents.embedding : sql<null>`null`,
+  };
+}
+
+interface DocumentRow {
+  id: string;
+  externalId: string | null;
+  tenantId: string;
+  content: string;
+  contentLength: number;
+  metadata: Metadata;
+  contentHash: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  dimensions: number | null;
+  norm: number | null;
+  embedding: number[] | null;
+}
+
+/** `contentChars`: the prefix the row's content was cut to, if any. */
+function toDocument(row: DocumentRow, contentChars?: number) {
   return {
     id: row.id,
     externalId: row.externalId,
     tenant: row.tenantId,
+    /** The whole content from `get`; from `list`, its first `contentMaxChars` characters. */
     content: row.content,
+    contentTruncated: contentChars !== undefined && row.contentLength > contentChars,
+    /** Characters in the whole content. */
+    contentLength: row.contentLength,
     metadata: row.metadata,
     contentHash: row.contentHash,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
-    dimensions: row.embedding?.length ?? null,
+    dimensions: row.dimensions === null ? null : Number(row.dimensions),
     /** Euclidean norm of the stored vector. */
-    norm: row.embedding ? Math.sqrt(row.embedding.reduce((sum, x) => sum + x * x, 0)) : null,
-    embedding: includeEmbedding ? row.embedding : null,
+    norm: row.norm === null ? null : Number(row.norm),
+    embedding: row.embedding,
   };
 }
 
@@ -220,7 +266,7 @@ export const documentsRouter = {
       const collection = await loadCollection(ctx.database.db, input.collection);
       const tenant = resolveTenant(ctx.principal, input.tenant, 'read');
       const [row] = await ctx.database.db
-        .select()
+        .select(documentColumns(undefined, input.includeEmbedding))
         .from(documents)
         .where(
           and(
@@ -234,7 +280,13 @@ export const documentsRouter = {
           'DOCUMENT_NOT_FOUND',
           `document ${input.id} is not in collection '${collection.name}'${tenant ? ` for tenant '${tenant}'` : ''}`,
         );
-      return toDocument(row, input.includeEmbedding);
+      const document = toDocument(row);
+      chargeResponse(
+        ctx,
+        [document],
+        `document ${input.id} is larger than that${input.includeEmbedding ? '; ask for it without includeEmbedding' : ''}; documents.list and search.query return a prefix of its content`,
+      );
+      return document;
     }),
 
   list: readProcedure
@@ -242,14 +294,17 @@ export const documentsRouter = {
       selectionSchema.extend({
         limit: z.number().int().min(1).max(500).default(50),
         cursor: z.string().max(512).optional(),
+        /** Characters of each document's content (default and at most the server's preview size). */
+        contentMaxChars: z.number().int().min(0).max(HARD_LIMITS.contentChars).optional(),
       }),
     )
     .query(async ({ ctx, input }) => {
+      const contentChars = contentPreviewChars(ctx.limits, input.contentMaxChars);
       const { where } = await scoped(ctx, ctx.principal, input);
       const after = input.cursor ? decodeCursor(input.cursor) : undefined;
       const afterTime = after ? sql`${after.createdAt}::timestamptz` : undefined;
       const page = await ctx.database.db
-        .select({ document: documents, cursorTime: exactCreatedAt })
+        .select({ document: documentColumns(contentChars, false), cursorTime: exactCreatedAt })
         .from(documents)
         .where(
           and(
@@ -264,10 +319,17 @@ export const documentsRouter = {
         )
         .orderBy(desc(documents.createdAt), desc(documents.id))
         .limit(input.limit + 1);
-      const items = page.slice(0, input.limit);
-      const last = items.at(-1);
+      const items = page
+        .slice(0, input.limit)
+        .map((row) => toDocument(row.document, contentChars));
+      chargeResponse(
+        ctx,
+        items,
+        'ask for fewer documents per page (a smaller limit) or less of each content (contentMaxChars)',
+      );
+      const last = page.at(input.limit - 1);
       return {
-        items: items.map((row) => toDocument(row.document, false)),
+        items,
         nextCursor:
           page.length > input.limit && last
             ? encodeCursor(last.cursorTime, last.document.id)

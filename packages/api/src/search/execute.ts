@@ -24,6 +24,7 @@ import { loadCollection } from '../collections';
 import type { Context } from '../context';
 import { compileFilter } from '../filter';
 import { HARD_LIMITS } from '../limits';
+import { chargeResponse, contentPreviewChars } from '../response-budget';
 import { resolveTenant } from '../tenancy';
 import { inTransaction, setLocal, type Transaction } from '../transaction';
 import type { SearchInput, SearchMode } from './input';
@@ -35,8 +36,11 @@ export interface SearchResult {
   id: string;
   externalId: string | null;
   tenant: string;
+  /** The first `contentMaxChars` characters (by default the server's preview size); `documents.get` has the whole. */
   content: string;
   contentTruncated: boolean;
+  /** Characters in the whole content. */
+  contentLength: number;
   metadata: Record<string, unknown>;
   createdAt: string;
   /** Metric-aware, higher is closer: 1 − cosine distance; the inner product; 1 / (1 + L2 distance). */
@@ -86,7 +90,7 @@ interface Candidate {
   externalId: string | null;
   tenant: string;
   content: string;
-  contentTruncated: boolean;
+  contentLength: number;
   metadata: Record<string, unknown>;
   createdAt: Date | string;
   distance: number | null;
@@ -101,6 +105,8 @@ export interface PreparedQuery {
   restrictions: SQL[];
   /** The database (a replica, or the primary) that answers this query, its collection lookup included. */
   reader: QuarryDatabase;
+  /** Characters of each result's content (see contentPreviewChars). */
+  contentChars: number;
 }
 
 /** Resolves everything a search needs before touching the documents: collection, tenant, query vector, filter. */
@@ -174,7 +180,8 @@ export async function prepareQuery(
     restrictions.push(lte(documents.createdAt, new Date(input.createdBefore)));
   const filter = compileFilter(input.filter);
   if (filter) restrictions.push(filter);
-  return { collection, tenant, vector, restrictions, reader };
+  const contentChars = contentPreviewChars(ctx.limits, input.contentMaxChars);
+  return { collection, tenant, vector, restrictions, reader, contentChars };
 }
 
 /** Replicas serve reads when configured; otherwise the primary does. */
@@ -207,21 +214,16 @@ async function countUpTo(tx: Transaction, scope: SQL | undefined, cap: number): 
 function candidateColumns(
   collection: Collection,
   vector: number[] | undefined,
-  contentMaxChars: number | undefined,
+  contentChars: number,
   exact: boolean,
 ) {
   return {
     id: documents.id,
     externalId: documents.externalId,
     tenant: documents.tenantId,
-    content:
-      contentMaxChars === undefined
-        ? documents.content
-        : sql<string>`left(${documents.content}, ${contentMaxChars})`,
-    contentTruncated:
-      contentMaxChars === undefined
-        ? sql<boolean>`false`
-        : sql<boolean>`char_length(${documents.content}) > ${contentMaxChars}`,
+    // Only the prefix leaves PostgreSQL (substr reads no more of a long value than it returns).
+    content: sql<string>`substr(${documents.content}, 1, ${contentChars})`,
+    contentLength: sql<number>`char_length(${documents.content})`.mapWith(Number),
     metadata: sql<Record<string, unknown>>`${documents.metadata}`,
     createdAt: documents.createdAt,
     distance: vector
@@ -338,7 +340,7 @@ async function retrieveByVector(
   const scope = vectorScope(prepared);
   let { strategy, reason } = vectorPlan;
   const run = async (exact: boolean) => {
-    const columns = candidateColumns(collection, vector, input.contentMaxChars, exact);
+    const columns = candidateColumns(collection, vector, prepared.contentChars, exact);
     // Ordered by the projected distance: the query vector is bound once, and the expression is the
     // indexed one, so the HNSW index still serves the ORDER BY ... LIMIT.
     const query = tx
@@ -414,7 +416,7 @@ async function retrieveByKeyword(
     .as('hits');
   const select = tx
     .select({
-      ...candidateColumns(collection, vector, input.contentMaxChars, true),
+      ...candidateColumns(collection, vector, prepared.contentChars, true),
       keywordScore: sql<number>`${hits.keywordScore}`.mapWith(Number),
     })
     .from(hits)
@@ -539,7 +541,8 @@ export async function runSearch(
       externalId: candidate.externalId,
       tenant: candidate.tenant,
       content: candidate.content,
-      contentTruncated: candidate.contentTruncated,
+      contentTruncated: Number(candidate.contentLength) > prepared.contentChars,
+      contentLength: Number(candidate.contentLength),
       metadata: candidate.metadata,
       createdAt: new Date(candidate.createdAt).toISOString(),
       similarity,
@@ -555,6 +558,11 @@ export async function runSearch(
       (a, b) => b.score - a.score || (a.vectorRank ?? Infinity) - (b.vectorRank ?? Infinity),
     );
   const results = scored.slice(0, input.k);
+  chargeResponse(
+    ctx,
+    results,
+    'ask for fewer results (a smaller k) or less of each content (contentMaxChars)',
+  );
   const byVector = outcome.byVector;
   return {
     results,
