@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { distanceMetrics } from '@quarry/db';
+import { distanceMetrics, documents, gte, lte, sql, type SQL } from '@quarry/db';
 import { HARD_LIMITS } from './limits';
 
 /** With the `u` flag, a surrogate matches only when it is not half of a pair. */
@@ -47,14 +47,44 @@ export const hnswParametersSchema = z
     path: ['efConstruction'],
   });
 
-/** PostgreSQL has no year 0: an instant before 0001-01-01 UTC is refused here, not by the database. */
+/**
+ * The instant in UTC, as ISO text PostgreSQL parses whatever the year: `toISOString` writes years
+ * past 9999 as `+010000`, and PostgreSQL takes offsets only up to ±15:59; both were 500s. The
+ * fraction of a second is kept digit for digit (a Date holds milliseconds only; PostgreSQL, micro).
+ */
+export function utcInstant(text: string): string {
+  const fraction = /\.\d+/.exec(text)?.[0] ?? '';
+  const iso = new Date(text.replace(/\.\d+/, '')).toISOString();
+  const [, year = '', rest = ''] = /^\+?(\d+)(-\d\d-\d\dT\d\d:\d\d:\d\d)/.exec(iso) ?? [];
+  return `${year.replace(/^0+(?=\d{4})/, '')}${rest}${fraction}Z`;
+}
+
+/**
+ * An ISO 8601 date-time with `Z` or a `±HH:MM` offset, normalised to UTC (`utcInstant`). PostgreSQL
+ * has no year 0: an instant before 0001-01-01 UTC is refused here, not by the database.
+ */
 export const instantSchema = z.iso
   .datetime({ offset: true })
-  .refine((text) => new Date(text).getUTCFullYear() >= 1, 'dates must be in year 1 or later (UTC)');
+  .refine((text) => new Date(text).getUTCFullYear() >= 1, 'dates must be in year 1 or later (UTC)')
+  .transform(utcInstant);
+
+/** A normalised instant (`instantSchema`) as a timestamptz parameter. */
+export const timestamptz = (instant: string): SQL => sql`${instant}::timestamptz`;
 
 export const createdRangeSchema = {
   createdAfter: instantSchema.optional(),
   createdBefore: instantSchema.optional(),
 };
+
+/** The dates of a `createdRangeSchema` as conditions on the documents' `created_at` (none when absent). */
+export function createdRangeConditions(range: {
+  createdAfter?: string | undefined;
+  createdBefore?: string | undefined;
+}): SQL[] {
+  return [
+    ...(range.createdAfter ? [gte(documents.createdAt, timestamptz(range.createdAfter))] : []),
+    ...(range.createdBefore ? [lte(documents.createdAt, timestamptz(range.createdBefore))] : []),
+  ];
+}
 
 export const documentIdSchema = z.uuid();

@@ -6,11 +6,9 @@ import {
   desc,
   documents,
   eq,
-  gte,
   inArray,
   inCollection,
   lt,
-  lte,
   or,
   QuarryError,
   type Collection,
@@ -25,11 +23,13 @@ import { compileFilter } from '../filter';
 import { ingestDocuments, storedDocuments } from '../ingest';
 import {
   collectionNameSchema,
+  createdRangeConditions,
   createdRangeSchema,
   documentIdSchema,
   instantSchema,
   storableText,
   tenantSchema,
+  timestamptz,
   vectorSchema,
 } from '../inputs';
 import { HARD_LIMITS } from '../limits';
@@ -98,10 +98,7 @@ function selectionWhere(
   return and(
     inCollection(collection.id),
     tenant === undefined ? undefined : eq(documents.tenantId, tenant),
-    selection.createdAfter ? gte(documents.createdAt, new Date(selection.createdAfter)) : undefined,
-    selection.createdBefore
-      ? lte(documents.createdAt, new Date(selection.createdBefore))
-      : undefined,
+    ...createdRangeConditions(selection),
     compileFilter(selection.filter),
   );
 }
@@ -302,7 +299,7 @@ export const documentsRouter = {
       const contentChars = contentPreviewChars(ctx.limits, input.contentMaxChars);
       const { where } = await scoped(ctx, ctx.principal, input);
       const after = input.cursor ? decodeCursor(input.cursor) : undefined;
-      const afterTime = after ? sql`${after.createdAt}::timestamptz` : undefined;
+      const afterTime = after ? timestamptz(after.createdAt) : undefined;
       const page = await ctx.database.db
         .select({ document: documentColumns(contentChars, false), cursorTime: exactCreatedAt })
         .from(documents)

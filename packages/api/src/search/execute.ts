@@ -5,10 +5,8 @@ import {
   distanceTo,
   documents,
   eq,
-  gte,
   inCollection,
   isNotNull,
-  lte,
   maxDistanceForSimilarity,
   QuarryError,
   queryRows,
@@ -23,6 +21,7 @@ import type { Principal } from '../auth';
 import { loadCollection } from '../collections';
 import type { Context } from '../context';
 import { compileFilter } from '../filter';
+import { createdRangeConditions } from '../inputs';
 import { HARD_LIMITS } from '../limits';
 import { chargeResponse, contentPreviewChars } from '../response-budget';
 import { resolveTenant } from '../tenancy';
@@ -175,9 +174,7 @@ export async function prepareQuery(
   }
   const restrictions: SQL[] = [];
   if (tenant !== undefined) restrictions.push(eq(documents.tenantId, tenant));
-  if (input.createdAfter) restrictions.push(gte(documents.createdAt, new Date(input.createdAfter)));
-  if (input.createdBefore)
-    restrictions.push(lte(documents.createdAt, new Date(input.createdBefore)));
+  restrictions.push(...createdRangeConditions(input));
   const filter = compileFilter(input.filter);
   if (filter) restrictions.push(filter);
   const contentChars = contentPreviewChars(ctx.limits, input.contentMaxChars);

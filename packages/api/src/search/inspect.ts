@@ -15,7 +15,7 @@ import type { z } from 'zod';
 import type { Principal } from '../auth';
 import type { Context } from '../context';
 import { compileFilter } from '../filter';
-import { documentIdSchema } from '../inputs';
+import { createdRangeConditions, documentIdSchema } from '../inputs';
 import { inTransaction } from '../transaction';
 import { prepareQuery } from './execute';
 import { searchInputSchema } from './input';
@@ -45,7 +45,7 @@ export async function inspectDocument(
       .select({
         id: documents.id,
         tenant: documents.tenantId,
-        createdAt: documents.createdAt,
+        inDateRange: sql<boolean>`${and(sql`true`, ...createdRangeConditions(input))}`,
         hasEmbedding: sql<boolean>`${documents.embedding} is not null`,
         distance: sql<number | null>`${exactDistance}`.mapWith((value: unknown) =>
           value === null ? null : Number(value),
@@ -66,10 +66,7 @@ export async function inspectDocument(
         `document ${input.documentId} is not in collection '${collection.name}'${tenant ? ` for tenant '${tenant}'` : ''}`,
       );
     }
-    const createdAt = new Date(row.createdAt);
-    const inDateRange =
-      (!input.createdAfter || createdAt >= new Date(input.createdAfter)) &&
-      (!input.createdBefore || createdAt <= new Date(input.createdBefore));
+    const inDateRange = Boolean(row.inDateRange);
     const similarity =
       row.distance === null ? null : similarityFromDistance(collection.metric, row.distance);
     const passesThreshold =
