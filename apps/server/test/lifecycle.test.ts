@@ -84,28 +84,32 @@ function halfSentIngest(url: URL, body: string) {
   return { finish: () => (req.end(body.slice(half)), response) };
 }
 
+/** A server on a scratch embedded database with one ingest into `collection` half sent. */
+async function serverWithIngestInFlight(collection: string) {
+  const data = scratchDir(`quarry-${collection}`);
+  cleanups.push(() => data.remove());
+  const env = { QUARRY_DATA_DIR: join(data.path, 'db') };
+  const server = track(await startServer(env));
+  await server.waitForReady();
+  await createQuarryClient({ url: server.url }).collections.create.mutate({
+    name: collection,
+    dimensions: 3,
+    embeddingModel: 'external/3d',
+  });
+  const inFlight = halfSentIngest(
+    server.url,
+    JSON.stringify({
+      collection,
+      documents: [{ content: 'finished during shutdown', embedding: [1, 0, 0] }],
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the request line and headers have arrived
+  return { env, server, inFlight };
+}
+
 describe('graceful shutdown on the embedded database', () => {
   it('SIGTERM stops accepting, finishes the request in flight, then exits 0 with the write persisted', async () => {
-    const data = scratchDir('quarry-drain');
-    cleanups.push(() => data.remove());
-    const env = { QUARRY_DATA_DIR: join(data.path, 'db') };
-    const server = track(await startServer(env));
-    await server.waitForReady();
-    const client = createQuarryClient({ url: server.url });
-    await client.collections.create.mutate({
-      name: 'drain',
-      dimensions: 3,
-      embeddingModel: 'external/3d',
-    });
-
-    const inFlight = halfSentIngest(
-      server.url,
-      JSON.stringify({
-        collection: 'drain',
-        documents: [{ content: 'finished during shutdown', embedding: [1, 0, 0] }],
-      }),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300)); // the request line and headers have arrived
+    const { env, server, inFlight } = await serverWithIngestInFlight('drain');
     server.child.kill('SIGTERM');
     await server.waitForLog((record) => record.msg.startsWith('shutting down'), 10_000);
 
@@ -129,23 +133,7 @@ describe('graceful shutdown on the embedded database', () => {
   });
 
   it('the same signal again within a second (a parent relaying the Ctrl-C) does not cut the drain short', async () => {
-    const data = scratchDir('quarry-relayed');
-    cleanups.push(() => data.remove());
-    const server = track(await startServer({ QUARRY_DATA_DIR: join(data.path, 'db') }));
-    await server.waitForReady();
-    await createQuarryClient({ url: server.url }).collections.create.mutate({
-      name: 'relayed',
-      dimensions: 3,
-      embeddingModel: 'external/3d',
-    });
-    const inFlight = halfSentIngest(
-      server.url,
-      JSON.stringify({
-        collection: 'relayed',
-        documents: [{ content: 'finished despite the echo', embedding: [0, 0, 1] }],
-      }),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { server, inFlight } = await serverWithIngestInFlight('relayed');
     server.child.kill('SIGINT');
     await server.waitForLog((record) => record.msg.startsWith('shutting down'), 10_000);
     server.child.kill('SIGINT');

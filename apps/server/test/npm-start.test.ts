@@ -77,27 +77,25 @@ function linesAfterReady(output: string): string[] {
 }
 
 describe('npm start, stopped', () => {
-  it('by Ctrl-C (SIGINT to the whole foreground group) exits 0 and prints only the server shutting down', async () => {
-    const start = npmStart();
-    await start.ready;
-    process.kill(-start.pid, 'SIGINT');
-    expect(await start.exited).toEqual({ code: 0, signal: null });
-    expect(linesAfterReady(start.output())).toEqual([
-      'shutting down: no new connections; finishing requests in flight',
-      'stopped',
-    ]);
-    expect(start.output()).not.toMatch(/ELIFECYCLE|ERR_PNPM|npm error|second signal/);
-  }, 120_000);
-
-  it('by SIGTERM to npm alone (as `kill` sends it) passes it down to the server and exits 0', async () => {
-    const start = npmStart();
-    await start.ready;
-    process.kill(start.pid, 'SIGTERM');
-    expect(await start.exited).toEqual({ code: 0, signal: null });
-    expect(linesAfterReady(start.output())).toEqual([
-      'shutting down: no new connections; finishing requests in flight',
-      'stopped',
-    ]);
-    expect(start.output()).not.toMatch(/ELIFECYCLE|ERR_PNPM|npm error|second signal/);
-  }, 120_000);
+  it.each([
+    [
+      'by Ctrl-C (SIGINT to the whole foreground group)',
+      (pid: number) => process.kill(-pid, 'SIGINT'),
+    ],
+    ['by SIGTERM to npm alone (as `kill` sends it)', (pid: number) => process.kill(pid, 'SIGTERM')],
+  ])(
+    '%s exits 0 and prints only the server shutting down',
+    async (_how, stop) => {
+      const start = npmStart();
+      await start.ready;
+      stop(start.pid);
+      expect(await start.exited).toEqual({ code: 0, signal: null });
+      expect(linesAfterReady(start.output())).toEqual([
+        'shutting down: no new connections; finishing requests in flight',
+        'stopped',
+      ]);
+      expect(start.output()).not.toMatch(/ELIFECYCLE|ERR_PNPM|npm error|second signal/);
+    },
+    120_000,
+  );
 });
