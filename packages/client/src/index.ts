@@ -1,8 +1,18 @@
-import type { AppRouter, RouterInputs, RouterOutputs } from '@quarry/api';
-import { createTRPCClient, httpBatchLink, TRPCClientError, type TRPCLink } from '@trpc/client';
+import type { AppRouter as ServerRouter } from '@quarry/api';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  TRPCClientError,
+  type TRPCClient,
+  type TRPCLink,
+} from '@trpc/client';
+import type {
+  AnyTRPCRouter,
+  inferRouterInputs,
+  inferRouterOutputs,
+  TRPCBuiltRouter,
+} from '@trpc/server';
 import { observable } from '@trpc/server/observable';
-
-export type { AppRouter, RouterInputs, RouterOutputs };
 
 export interface QuarryClientOptions {
   /** The server's base URL, e.g. 'http://127.0.0.1:8080' (the API lives under /trpc). */
@@ -21,6 +31,29 @@ export interface QuarryClientOptions {
   readYourWrites?: boolean | number;
   /** Calls per batched HTTP request; keep it at or below the server's QUARRY_MAX_BATCH_CALLS (default 50). */
   maxBatchCalls?: number;
+}
+
+/**
+ * A client of `TRouter` as a client sees it: every procedure with its input, output and error
+ * shape, but not the server's request context (database handles, embedding providers), whose types
+ * live in server-only packages. The router type is written out here, not named, so that the
+ * declarations of `createQuarryClient` spell the whole API out: the published package then needs
+ * nothing from `@quarry/api`, which is never published.
+ */
+function createRouterClient<TRouter extends AnyTRPCRouter>(
+  links: TRPCLink<TRouter>[],
+): TRPCClient<
+  TRPCBuiltRouter<
+    {
+      ctx: object;
+      meta: TRouter['_def']['_config']['$types']['meta'];
+      errorShape: TRouter['_def']['_config']['$types']['errorShape'];
+      transformer: TRouter['_def']['_config']['$types']['transformer'];
+    },
+    TRouter['_def']['record']
+  >
+> {
+  return createTRPCClient({ links });
 }
 
 const READ_FROM_PRIMARY_HEADER = 'x-quarry-read-from';
@@ -54,7 +87,7 @@ export function createQuarryClient(options: QuarryClientOptions) {
   let primaryUntil = 0;
 
   // Notes the time of every successful mutation, for read-your-writes.
-  const rememberWrites: TRPCLink<AppRouter> =
+  const rememberWrites: TRPCLink<ServerRouter> =
     () =>
     ({ op, next }) =>
       observable((observer) =>
@@ -68,27 +101,29 @@ export function createQuarryClient(options: QuarryClientOptions) {
         }),
       );
 
-  return createTRPCClient<AppRouter>({
-    links: [
-      rememberWrites,
-      httpBatchLink({
-        url: trpcEndpoint(options.url),
-        maxItems: options.maxBatchCalls ?? 50,
-        // Queries go as POST too: a query vector (1,536 numbers) does not fit in a URL.
-        methodOverride: 'POST',
-        ...(options.fetch ? { fetch: options.fetch } : {}),
-        headers() {
-          const headers: Record<string, string> = { ...options.headers };
-          if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
-          if (Date.now() < primaryUntil) headers[READ_FROM_PRIMARY_HEADER] = 'primary';
-          return headers;
-        },
-      }),
-    ],
-  });
+  return createRouterClient<ServerRouter>([
+    rememberWrites,
+    httpBatchLink({
+      url: trpcEndpoint(options.url),
+      maxItems: options.maxBatchCalls ?? 50,
+      // Queries go as POST too: a query vector (1,536 numbers) does not fit in a URL.
+      methodOverride: 'POST',
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      headers() {
+        const headers: Record<string, string> = { ...options.headers };
+        if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+        if (Date.now() < primaryUntil) headers[READ_FROM_PRIMARY_HEADER] = 'primary';
+        return headers;
+      },
+    }),
+  ]);
 }
 
 export type QuarryClient = ReturnType<typeof createQuarryClient>;
+/** The server's router as this client sees it: every procedure, without the server's context. */
+export type AppRouter = QuarryClient extends TRPCClient<infer TRouter> ? TRouter : never;
+export type RouterInputs = inferRouterInputs<AppRouter>;
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
 export type QuarryClientError = TRPCClientError<AppRouter>;
 
 export function isQuarryClientError(error: unknown): error is QuarryClientError {

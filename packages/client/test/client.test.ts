@@ -1,8 +1,16 @@
+import type {
+  AppRouter as ServerRouter,
+  RouterInputs as ServerInputs,
+  RouterOutputs as ServerOutputs,
+} from '@quarry/api';
+import type { TRPCClientError } from '@trpc/client';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   createQuarryClient,
   quarryCodeOf,
   type QuarryClient,
+  type QuarryClientError,
+  type RouterInputs,
   type RouterOutputs,
 } from '../src/index';
 
@@ -91,6 +99,14 @@ describe('types a caller sees, inferred from AppRouter with no codegen', () => {
       documents: Array<{ content: string }>;
     }>().toExtend<IngestInput>();
     expectTypeOf<{ documents: Array<{ content: string }> }>().not.toExtend<IngestInput>();
+  });
+
+  it("has the server router's inputs, outputs and error data, without its context", () => {
+    expectTypeOf<RouterInputs>().toEqualTypeOf<ServerInputs>();
+    expectTypeOf<RouterOutputs>().toEqualTypeOf<ServerOutputs>();
+    expectTypeOf<QuarryClientError['data']>().toEqualTypeOf<
+      TRPCClientError<ServerRouter>['data']
+    >();
   });
 
   it('error codes are the domain codes', () => {

@@ -13,6 +13,7 @@ import {
   similarityFromDistance,
   sql,
   type Collection,
+  type DistanceMetric,
   type SQL,
   type QuarryDatabase,
   type SQLWrapper,
@@ -69,7 +70,7 @@ export interface SearchStats {
   matchedRows: number | null;
   matchedRowsCappedAt: number | null;
   fewerThanK: boolean;
-  metric: Collection['metric'];
+  metric: DistanceMetric;
 }
 
 export interface SearchResponse {
