@@ -135,7 +135,7 @@ describeEachTarget()('bulkIngestDocuments on $name', (target) => {
             content: `keyed ${i} round ${round} ${reversed}`,
             embedding: [1, i, round],
           },
-          { content: `unkeyed ${i} round ${round}`, embedding: [0, i, round] },
+          { content: `unkeyed ${i} round ${round}`, embedding: [0, i, round + 1] },
         ]).flat();
         return reversed ? items.reverse() : items;
       };

@@ -76,11 +76,18 @@ function vectorOf(spec: VectorSpec): number[] {
   return vector;
 }
 
-/** The documented rule: the collection's length, finite float32 components, half precision above 2,000 dimensions. */
+/**
+ * The documented rule: the collection's length, finite float32 components, half precision above
+ * 2,000 dimensions, not zero for cosine distance.
+ */
 function fits(vector: readonly number[], dimensions: number): boolean {
   const max = dimensions > 2000 ? HALF_MAX : FLOAT32_MAX;
+  // 'small' uses cosine distance, which a vector that is zero in float32 does not have.
+  const zero = dimensions <= 2000 && vector.every((x) => Math.fround(Math.fround(x) ** 2) === 0);
   return (
-    vector.length === dimensions && vector.every((x) => Number.isFinite(x) && Math.abs(x) <= max)
+    vector.length === dimensions &&
+    vector.every((x) => Number.isFinite(x) && Math.abs(x) <= max) &&
+    !zero
   );
 }
 

@@ -76,6 +76,56 @@ describeEachTarget()('ordinary input on $name', (target) => {
     expect((await caller.documents.count({ collection: 'notes' })).count).toBe(2);
   });
 
+  it('refuses a zero vector in a cosine collection, for which cosine distance is undefined', async () => {
+    const caller = harness.as();
+    const zero = { content: 'nothing points anywhere', embedding: [0, 0, 0] };
+    const documents = [1, 2, 3].map((n) => ({ content: `fine ${n}`, embedding: [n, 1, 0] }));
+    await expect(
+      caller.documents.ingest({ collection: 'notes', documents: [...documents, zero] }),
+    ).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message:
+        "collection 'notes' uses cosine distance, which is undefined for a zero vector (documents[3].embedding)",
+    });
+    // A vector whose squared norm underflows float32, as pgvector sums it, is zero there too.
+    const tiny = [1e-30, -1e-30, 1e-25];
+    for (const vector of [[0, 0, 0], [-0, 0, 0], tiny]) {
+      for (const mode of ['vector', 'hybrid'] as const) {
+        await expect(
+          caller.search.query({ collection: 'notes', mode, text: 'tides', vector }),
+        ).rejects.toMatchObject({
+          code: 'BAD_REQUEST',
+          message:
+            "collection 'notes' uses cosine distance, which is undefined for a zero vector (query vector)",
+        });
+      }
+      await expect(
+        caller.search.inspectDocument({ collection: 'notes', vector, documentId: ids[0]! }),
+      ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    }
+    expect((await caller.documents.count({ collection: 'notes' })).count).toBe(2);
+    // The smallest vector that is not zero for pgvector is answered, with a similarity.
+    const { results } = await caller.search.query({ collection: 'notes', vector: [1e-19, 0, 0] });
+    expect(results[0]).toMatchObject({ id: ids[0], similarity: 1 });
+  });
+
+  it('takes a zero vector where the metric defines it (l2, inner product)', async () => {
+    const caller = harness.as();
+    for (const metric of ['l2', 'inner_product'] as const) {
+      const name = `zero-${metric.replace('_', '-')}`;
+      await caller.collections.create({ name, dimensions: 3, metric, embeddingModel: 'x' });
+      const [id] = (
+        await caller.documents.ingest({
+          collection: name,
+          documents: [{ content: 'origin', embedding: [0, 0, 0] }],
+        })
+      ).ids;
+      const { results } = await caller.search.query({ collection: name, vector: [0, 0, 0] });
+      expect(results.map((r) => [r.id, Math.abs(r.distance ?? NaN)])).toEqual([[id, 0]]);
+      expect(results[0]?.similarity).not.toBeNull();
+    }
+  });
+
   it('reads a date with an offset as the same instant in UTC', async () => {
     const caller = harness.as();
     const [newest] = (await caller.documents.list({ collection: 'notes', limit: 1 })).items;

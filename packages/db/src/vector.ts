@@ -16,7 +16,8 @@ export const MAX_HALFVEC_INDEX_DIMENSIONS = 4000;
 export const MAX_HALFVEC_COMPONENT = 65504;
 
 export type IndexedVectorType = 'vector' | 'halfvec';
-export type VectorShape = Pick<Collection, 'name' | 'dimensions'>;
+export type VectorShape = Pick<Collection, 'name' | 'dimensions'> &
+  Partial<Pick<Collection, 'metric'>>;
 
 /**
  * The type a collection's vectors are indexed and searched as. Collections above 2,000 dimensions
@@ -37,6 +38,26 @@ export function indexedVectorType(dimensions: number): IndexedVectorType {
     `${dimensions} dimensions cannot be indexed: pgvector's HNSW index supports up to ` +
       `${MAX_VECTOR_INDEX_DIMENSIONS} dimensions as vector and ${MAX_HALFVEC_INDEX_DIMENSIONS} as halfvec. ` +
       'Use a model with fewer dimensions or reduce them (e.g. the "dimensions" option of text-embedding-3 models).',
+  );
+}
+
+/** Half precision rounds magnitudes up to 2^-25 to zero (its smallest subnormal is 2^-24). */
+const HALFVEC_ZERO_BELOW = 2 ** -25;
+
+/**
+ * Whether pgvector sees a zero vector, for which cosine distance is NaN (similarity null): its
+ * float32 squared norm, summed in float32 as pgvector does, underflows to 0, or, indexed as
+ * halfvec, every component rounds to zero.
+ */
+function isZeroAsStored(vector: readonly number[], halfPrecision: boolean): boolean {
+  // A sum of float32 squares is zero exactly when each square underflows to zero.
+  const squareUnderflows = (component: number) => {
+    const stored = Math.fround(component);
+    return Math.fround(stored * stored) === 0;
+  };
+  return (
+    vector.every(squareUnderflows) ||
+    (halfPrecision && vector.every((component) => Math.abs(component) <= HALFVEC_ZERO_BELOW))
   );
 }
 
@@ -84,6 +105,12 @@ export function assertVectorFits(
         `${label} for collection '${collection.name}' has component ${component} at index ${i}; its ${collection.dimensions} dimensions are indexed as halfvec, which holds magnitudes up to ${MAX_HALFVEC_COMPONENT}`,
       );
     }
+  }
+  if (collection.metric === 'cosine' && isZeroAsStored(vector, halfPrecision)) {
+    throw new QuarryError(
+      'INVALID_VECTOR',
+      `collection '${collection.name}' uses cosine distance, which is undefined for a zero vector (${label})`,
+    );
   }
 }
 
