@@ -59,8 +59,19 @@ function explainMigrationError(error: unknown): unknown {
   // contains the same words, so the search starts from the inside.
   for (const e of chain.reverse()) {
     const message = e.message;
+    const { code, hint } = e as { code?: unknown; hint?: unknown };
+    // pgvector is not a trusted extension: only a superuser (or, on managed services, a role the
+    // provider allows) may create it. PostgreSQL's reason is kept, with what to do about it.
+    if (code === '42501' && message.includes('extension "vector"')) {
+      return new QuarryError(
+        'EXTENSION_MISSING',
+        `${message}${typeof hint === 'string' ? ` (${hint.replace(/\.$/, '')})` : ''}: Quarry needs the pgvector extension, and this role may not create it. ` +
+          'Ask a superuser to run CREATE EXTENSION vector; once in this database, then migrate again ' +
+          '(on a managed service, turn the "vector" extension on in its settings instead).',
+        { cause: error },
+      );
+    }
     if (extensionProblems.some((problem) => message.includes(problem))) {
-      const hint = (e as { hint?: unknown }).hint;
       return new QuarryError(
         'EXTENSION_MISSING',
         typeof hint === 'string' ? `${message}. ${hint}` : message,
