@@ -45,6 +45,6 @@ EXPOSE 8080
 # Healthy once start-up (migrations) is done and the database answers.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Node itself is PID 1's child only with --init (compose sets `init: true`); the server handles
-# SIGTERM either way: it drains requests and exits 0.
+# Node is PID 1 unless the container runs with an init (compose sets `init: true`); either way the
+# server handles SIGTERM: it finishes the requests in flight and exits 0.
 CMD ["node", "--import", "tsx", "src/main.ts"]
