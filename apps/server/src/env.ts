@@ -92,6 +92,8 @@ const envSchema = z.object({
   DATABASE_REPLICA_URLS: optional(commaList(postgresUrl)),
   DATABASE_MAX_CONNECTIONS: optional(integerText(1, 1000)),
   DATABASE_ACQUIRE_TIMEOUT_MS: optional(integerText(0, 10 * 60 * 1000)),
+  DATABASE_REPLICA_RETRY_MS: optional(integerText(10, 10 * 60 * 1000)),
+  DATABASE_REPLICA_RETRY_MAX_MS: optional(integerText(10, 60 * 60 * 1000)),
   DATABASE_INDEX_BUILD_MEMORY: optional(
     z
       .string()
@@ -145,6 +147,8 @@ export type DatabaseSettings =
       /** maintenance_work_mem for HNSW builds on a direct connection; false keeps the server's. */
       indexBuildMemory: string | false | undefined;
       replicaUrls: string[];
+      /** A replica that fails is probed again after `initialMs`, doubling per failed probe up to `maxMs`. */
+      replicaBackoff: { initialMs: number; maxMs: number };
     };
 
 export interface OpenAISettings {
@@ -233,6 +237,8 @@ function combinationProblems(
       'DATABASE_MAX_CONNECTIONS',
       'DATABASE_ACQUIRE_TIMEOUT_MS',
       'DATABASE_INDEX_BUILD_MEMORY',
+      'DATABASE_REPLICA_RETRY_MS',
+      'DATABASE_REPLICA_RETRY_MAX_MS',
     ] as const) {
       if (isSet(name))
         problems.push({
@@ -279,6 +285,13 @@ export function loadConfig(
         indexBuildMemory:
           e.DATABASE_INDEX_BUILD_MEMORY === 'off' ? false : e.DATABASE_INDEX_BUILD_MEMORY,
         replicaUrls: e.DATABASE_REPLICA_URLS ?? [],
+        replicaBackoff: {
+          initialMs: e.DATABASE_REPLICA_RETRY_MS ?? 1_000,
+          maxMs: Math.max(
+            e.DATABASE_REPLICA_RETRY_MAX_MS ?? 30_000,
+            e.DATABASE_REPLICA_RETRY_MS ?? 0,
+          ),
+        },
       }
     : { driver: 'embedded', dataDir: resolve(cwd, e.QUARRY_DATA_DIR ?? '.quarry-data') };
 

@@ -1,3 +1,4 @@
+import type { ReplicaSet, ReplicaStatus } from '@quarry/api';
 import { migrationState, queryRows, sql, type Database } from '@quarry/db';
 
 export interface ReadinessCheck {
@@ -13,6 +14,12 @@ export interface Readiness {
     migrations: ReadinessCheck;
     extension: ReadinessCheck;
   };
+  /**
+   * Each read replica's health. An unhealthy replica does not make the server unready (searches
+   * go to the others or the primary meanwhile); it makes it `degraded`.
+   */
+  replicas: ReplicaStatus[];
+  degraded: boolean;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -39,7 +46,9 @@ export async function checkReadiness(
   database: Database,
   startup: ReadinessCheck,
   timeoutMs = 2_000,
+  replicas?: ReplicaSet,
 ): Promise<Readiness> {
+  const replicaCheck = replicas ? replicas.check(timeoutMs) : Promise.resolve([]);
   const notChecked = { ok: false, detail: 'not checked: the database did not answer' };
   let reachable: ReadinessCheck;
   try {
@@ -80,5 +89,11 @@ export async function checkReadiness(
     }
   }
   const checks = { startup, database: reachable, migrations, extension };
-  return { ready: Object.values(checks).every((check) => check.ok), checks };
+  const replicaStatus = await replicaCheck;
+  return {
+    ready: Object.values(checks).every((check) => check.ok),
+    checks,
+    replicas: replicaStatus,
+    degraded: replicaStatus.some((replica) => !replica.healthy),
+  };
 }

@@ -1,4 +1,4 @@
-import type { QuarryServices } from '@quarry/api';
+import { createReplicaSet, type QuarryServices, type ReplicaSet } from '@quarry/api';
 import {
   createEmbeddingRegistry,
   createOfflineEmbeddingProvider,
@@ -14,6 +14,8 @@ export interface OpenServices {
   services: QuarryServices;
   database: Database;
   replicas: Database[];
+  /** The replicas with their health, as searches use them and /readyz shows them. */
+  replicaSet: ReplicaSet;
   close(): Promise<void>;
 }
 
@@ -22,6 +24,12 @@ export function describeDatabase(settings: DatabaseSettings): string {
   if (settings.driver === 'embedded') return `embedded PGlite in ${settings.dataDir}`;
   const url = new URL(settings.url);
   return `PostgreSQL at ${url.host}${url.pathname}${settings.pooled ? ' (pooled)' : ''}${settings.replicaUrls.length ? `, ${settings.replicaUrls.length} replica(s)` : ''}`;
+}
+
+/** `replica-1 (host:5432)`: the position in DATABASE_REPLICA_URLS and where it is, no password. */
+export function replicaName(settings: DatabaseSettings, index: number): string {
+  const url = settings.driver === 'postgres' ? settings.replicaUrls[index] : undefined;
+  return `replica-${index + 1}${url ? ` (${new URL(url).host})` : ''}`;
 }
 
 /** What the server hears from PostgreSQL besides results: pgvector's "graph no longer fits into maintenance_work_mem", for one. */
@@ -100,9 +108,16 @@ export async function openServices(options: {
     'quarry-server',
     options.onNotice,
   );
+  const replicaSet = createReplicaSet(
+    replicas.map((replica, index) => ({
+      name: replicaName(options.database, index),
+      database: replica,
+    })),
+    options.database.driver === 'postgres' ? { backoff: options.database.replicaBackoff } : {},
+  );
   const services: QuarryServices = {
     database,
-    replicas,
+    replicas: replicaSet,
     embeddings: createEmbeddingRegistry(embeddingProviders(options.openai)),
     limits: options.limits,
   };
@@ -110,6 +125,7 @@ export async function openServices(options: {
     services,
     database,
     replicas,
+    replicaSet,
     async close() {
       await Promise.allSettled([database.close(), ...replicas.map((replica) => replica.close())]);
     },

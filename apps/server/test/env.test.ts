@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       maxConnections: 10,
       acquireTimeoutMs: 10_000,
       replicaUrls: ['postgres://q@r1/quarry', 'postgres://q@r2/quarry'],
+      replicaBackoff: { initialMs: 1_000, maxMs: 30_000 },
     });
     expect(config.demo).toBe(false);
   });

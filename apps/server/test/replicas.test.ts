@@ -1,8 +1,13 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQuarryClient } from '@quarry/client';
-import { runCli, startServer, type ServerProcess } from './harness';
-import { canRunClusters, startReplicatedCluster, type ReplicatedCluster } from './replication';
+import { runCli, type ServerProcess } from './harness';
+import {
+  canRunClusters,
+  startReplicatedCluster,
+  startServerWithReplica,
+  type ReplicatedCluster,
+} from './replication';
 
 /**
  * Against a real streaming replica. Pausing WAL replay on the replica makes "where did this search
@@ -20,21 +25,11 @@ describe.skipIf(!canRunClusters)('read replicas', () => {
     await primaryAdmin`create database quarry`;
     await primaryAdmin.end();
     replicaAdmin = postgres(cluster.replicaUrl('quarry'), { max: 1, onnotice: () => {} });
-    server = await startServer({
-      DATABASE_URL: cluster.primaryUrl('quarry'),
-      DATABASE_REPLICA_URLS: cluster.replicaUrl('quarry'),
-    });
-    await server.waitForReady();
-    const client = createQuarryClient({ url: server.url });
-    await client.collections.create.mutate({
-      name: 'replicated',
-      dimensions: 3,
-      embeddingModel: 'external/3d',
-    });
-    await client.documents.ingest.mutate({
-      collection: 'replicated',
-      documents: [{ content: 'before the pause', embedding: vector }],
-    });
+    server = await startServerWithReplica(
+      cluster.primaryUrl('quarry'),
+      cluster.replicaUrl('quarry'),
+      { content: 'before the pause', embedding: vector },
+    );
     // Wait until the replica has replayed everything so far.
     for (;;) {
       const rows = await replicaAdmin`select count(*)::int as n from documents`.catch(() => [
@@ -104,6 +99,52 @@ describe.skipIf(!canRunClusters)('read replicas', () => {
       expect(lagging.stdout).toMatch(
         /^(OK|WARN)\s+replica 127\.0\.0\.1:\d+\s+[\d.]+ (B|KiB|MiB) behind the primary/m,
       );
+    } finally {
+      await replicaAdmin`select pg_wal_replay_resume()`;
+    }
+  });
+
+  it('a stopped replica: searches are answered by the primary, /readyz stays 200 and shows it unhealthy; once it is back it answers searches again', async () => {
+    const client = createQuarryClient({ url: server.url });
+    const replicaHealth = async () => {
+      const response = await fetch(new URL('/readyz', server.url));
+      const body = (await response.json()) as {
+        ready: boolean;
+        degraded: boolean;
+        replicas: Array<{ healthy: boolean; detail: string }>;
+      };
+      return { status: response.status, body };
+    };
+    await replicaAdmin.end();
+    await cluster.stopReplica('immediate');
+    try {
+      await client.documents.ingest.mutate({
+        collection: 'replicated',
+        documents: [{ content: 'while the replica is down', embedding: vector }],
+      });
+      // Only the primary has it: each search that finds it was answered there.
+      for (let i = 0; i < 5; i++)
+        expect(await contents(client)).toContain('while the replica is down');
+      const { status, body } = await replicaHealth();
+      expect(status).toBe(200);
+      expect(body).toMatchObject({ ready: true, degraded: true });
+      expect(body.replicas[0]?.healthy).toBe(false);
+    } finally {
+      await cluster.startReplica();
+      replicaAdmin = postgres(cluster.replicaUrl('quarry'), { max: 1, onnotice: () => {} });
+    }
+    const deadline = Date.now() + 30_000;
+    while (!(await replicaHealth()).body.replicas[0]?.healthy && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await replicaHealth()).body).toMatchObject({ ready: true, degraded: false });
+    // Back in rotation: with replay paused, a document written now is missing from searches.
+    await replicaAdmin`select pg_wal_replay_pause()`;
+    try {
+      await client.documents.ingest.mutate({
+        collection: 'replicated',
+        documents: [{ content: 'after the replica returned', embedding: vector }],
+      });
+      expect(await contents(client)).not.toContain('after the replica returned');
     } finally {
       await replicaAdmin`select pg_wal_replay_resume()`;
     }

@@ -2,21 +2,25 @@ import type { Database } from '@quarry/db';
 import { credentialFromHeaders, type ApiKeyVerifier, type Principal } from './auth';
 import type { EmbeddingRegistry } from './embeddings';
 import { defaultLimits, type Limits } from './limits';
+import { replicaSetOf, type ReplicaSet } from './replicas';
 import { createResponseBudget, type ResponseBudget } from './response-budget';
 
 /** What the API needs from the outside world; the server builds it once and passes it in. */
 export interface QuarryServices {
   /** The primary: every write, and reads that must see them. */
   database: Database;
-  /** Read replicas for searches and reads; empty means the primary serves reads too. */
-  replicas?: readonly Database[];
+  /**
+   * Read replicas for searches, with their health (`createReplicaSet`); none means the primary
+   * serves reads too. A plain array gets a set of its own, kept for as long as the array lives.
+   */
+  replicas?: ReplicaSet | readonly Database[];
   embeddings: EmbeddingRegistry;
   limits?: Partial<Limits>;
 }
 
 export interface Context {
   database: Database;
-  replicas: readonly Database[];
+  replicas: ReplicaSet;
   embeddings: EmbeddingRegistry;
   limits: Limits;
   /** `undefined` when the request carried no valid credential. */
@@ -34,7 +38,7 @@ export function createContextInner(
 ): Context {
   return {
     database: services.database,
-    replicas: services.replicas ?? [],
+    replicas: replicaSetOf(services.replicas ?? []),
     embeddings: services.embeddings,
     limits: { ...defaultLimits, ...services.limits },
     principal,

@@ -59,6 +59,16 @@ const unavailableCodes = new Set([
   'CONNECT_TIMEOUT',
 ]);
 
+/**
+ * Whether an error says the database itself is unreachable or going away (not that the statement
+ * was wrong): then another server (a replica, or the primary) may well answer the same read.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (quarryErrorIn(error)?.code === 'DATABASE_UNAVAILABLE') return true;
+  const code = databaseErrorCodeIn(error);
+  return code !== undefined && (unavailableCodes.has(code) || code.startsWith('08'));
+}
+
 /** PostgreSQL SQLSTATEs that are the caller's or the moment's fault, not a bug. */
 function fromDatabaseError(error: unknown): QuarryError | undefined {
   const code = databaseErrorCodeIn(error);
@@ -77,7 +87,7 @@ function fromDatabaseError(error: unknown): QuarryError | undefined {
       { cause: error },
     );
   }
-  if (code !== undefined && (unavailableCodes.has(code) || code.startsWith('08'))) {
+  if (isDatabaseUnavailable(error)) {
     return new QuarryError(
       'DATABASE_UNAVAILABLE',
       'the database is unavailable right now; retry shortly',

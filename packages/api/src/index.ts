@@ -27,5 +27,15 @@ export {
 export { contentHash, type IngestItem, type IngestResult, type StoredQueryItem } from './ingest';
 export { bulkIngestDocuments, type BulkIngestOptions } from './bulk-ingest';
 export { defaultLimits, HARD_LIMITS, limitsSchema, type Limits } from './limits';
+export { isDatabaseUnavailable } from './errors';
+export {
+  createReplicaSet,
+  DEFAULT_REPLICA_BACKOFF,
+  onReplica,
+  replicaSetOf,
+  type ReplicaBackoff,
+  type ReplicaSet,
+  type ReplicaStatus,
+} from './replicas';
 export type { SearchInput, SearchMode } from './search/input';
 export type { SearchResponse, SearchResult, SearchStats, VectorStrategy } from './search/execute';

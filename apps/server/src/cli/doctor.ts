@@ -10,6 +10,7 @@ import {
   type Database,
 } from '@quarry/db';
 import type { DatabaseSettings } from '../env';
+import { replicaHealthFindings } from './replica-health';
 import { formatBytes } from './table';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
@@ -429,10 +430,11 @@ export async function diagnoseServer(
   const ready = await fetchImpl(new URL('/readyz', url));
   const body = (await ready.json().catch(() => ({}))) as {
     checks?: Record<string, { ok: boolean; detail: string }>;
-  };
+  } & Parameters<typeof replicaHealthFindings>[0];
   for (const [name, check] of Object.entries(body.checks ?? {})) {
     findings.push({ verdict: check.ok ? 'ok' : 'fail', check: name, detail: check.detail });
   }
+  findings.push(...replicaHealthFindings(body));
   const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
   const probe = await fetchImpl(new URL('/trpc/collections.list', url), { headers });
   if (probe.status === 401)

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import {
   appRouter,
   createContextFactory,
+  replicaSetOf,
   type createApiKeyVerifier,
   type QuarryServices,
 } from '@quarry/api';
@@ -239,7 +240,12 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
       return;
     }
     if (path === '/readyz') {
-      const readiness = await checkReadiness(services.database, startup);
+      const readiness = await checkReadiness(
+        services.database,
+        startup,
+        undefined,
+        services.replicas && replicaSetOf(services.replicas),
+      );
       const ready = readiness.ready && !draining;
       sendJson(
         res,

@@ -17,11 +17,13 @@ import {
   type SQL,
   type QuarryDatabase,
   type SQLWrapper,
+  type Database,
 } from '@quarry/db';
 import type { Principal } from '../auth';
 import { loadCollection } from '../collections';
 import type { Context } from '../context';
 import { compileFilter } from '../filter';
+import { onReplica } from '../replicas';
 import { createdRangeConditions } from '../inputs';
 import { HARD_LIMITS } from '../limits';
 import { chargeResponse, contentPreviewChars } from '../response-budget';
@@ -109,13 +111,17 @@ export interface PreparedQuery {
   contentChars: number;
 }
 
-/** Resolves everything a search needs before touching the documents: collection, tenant, query vector, filter. */
+/**
+ * Resolves everything a search needs before touching the documents: collection, tenant, query
+ * vector, filter. `database` (a replica from `onReplica`, or the primary) answers all of it.
+ */
 export async function prepareQuery(
   ctx: Context,
   principal: Principal,
   input: SearchInput,
+  database: Database,
 ): Promise<PreparedQuery> {
-  const reader = readDatabase(ctx).db;
+  const reader = database.db;
   const collection = await loadCollection(reader, input.collection);
   const tenant = resolveTenant(principal, input.tenant, 'read');
   const needsVector = input.mode !== 'keyword';
@@ -180,12 +186,6 @@ export async function prepareQuery(
   if (filter) restrictions.push(filter);
   const contentChars = contentPreviewChars(ctx.limits, input.contentMaxChars);
   return { collection, tenant, vector, restrictions, reader, contentChars };
-}
-
-/** Replicas serve reads when configured; otherwise the primary does. */
-function readDatabase(ctx: Context) {
-  if (ctx.replicas.length === 0) return ctx.database;
-  return ctx.replicas[Math.floor(Math.random() * ctx.replicas.length)] ?? ctx.database;
 }
 
 /** The rows a vector retrieval ranks: the collection's rows with an embedding, within the restrictions. */
@@ -424,7 +424,17 @@ async function retrieveByKeyword(
   return { rows, plan: input.explain ? await explainAnalyze(tx, select) : null };
 }
 
-export async function runSearch(
+/** A search only reads: a healthy replica answers it, or the next one, or the primary (see onReplica). */
+export function runSearch(
+  ctx: Context,
+  principal: Principal,
+  input: SearchInput,
+): Promise<SearchResponse> {
+  return onReplica(ctx, (reader) => searchOn(reader, ctx, principal, input));
+}
+
+async function searchOn(
+  reader: Database,
   ctx: Context,
   principal: Principal,
   input: SearchInput,
@@ -448,7 +458,7 @@ export async function runSearch(
       `explain needs an API key not bound to a tenant: query plans count the rows of every tenant in the collection, and this key is bound to tenant '${principal.tenant}'`,
     );
   }
-  const prepared = await prepareQuery(ctx, principal, input);
+  const prepared = await prepareQuery(ctx, principal, input, reader);
   const { collection, vector } = prepared;
   const candidates =
     input.mode === 'hybrid'

@@ -10,11 +10,13 @@ import {
   QuarryError,
   similarityFromDistance,
   sql,
+  type Database,
 } from '@quarry/db';
 import type { z } from 'zod';
 import type { Principal } from '../auth';
 import type { Context } from '../context';
 import { compileFilter } from '../filter';
+import { onReplica } from '../replicas';
 import { createdRangeConditions, documentIdSchema } from '../inputs';
 import { inTransaction } from '../transaction';
 import { prepareQuery } from './execute';
@@ -29,12 +31,18 @@ export type InspectDocumentInput = z.infer<typeof inspectDocumentInputSchema>;
  * "Why not document X?": where one document stands against a query — its exact distance, whether
  * it passes each restriction and the threshold, and its exact rank among the documents that pass.
  */
-export async function inspectDocument(
+export function inspectDocument(ctx: Context, principal: Principal, input: InspectDocumentInput) {
+  // Read-only: on a healthy replica, or the next, or the primary.
+  return onReplica(ctx, (reader) => inspectOn(reader, ctx, principal, input));
+}
+
+async function inspectOn(
+  reader: Database,
   ctx: Context,
   principal: Principal,
   input: InspectDocumentInput,
 ) {
-  const prepared = await prepareQuery(ctx, principal, { ...input, mode: 'vector' });
+  const prepared = await prepareQuery(ctx, principal, { ...input, mode: 'vector' }, reader);
   const { collection, vector, tenant } = prepared;
   if (!vector)
     throw new QuarryError('INVALID_INPUT', 'inspecting a document needs a query vector or text');
