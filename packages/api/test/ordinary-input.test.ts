@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { KEYWORD_INDEXED_CHARS } from '@quarry/db';
+import { HARD_LIMITS } from '../src/limits';
 import { describeEachTarget, createHarness, type Harness } from './harness';
 
 /**
@@ -124,6 +126,69 @@ describeEachTarget()('ordinary input on $name', (target) => {
       expect(results.map((r) => [r.id, Math.abs(r.distance ?? NaN)])).toEqual([[id, 0]]);
       expect(results[0]?.similarity).not.toBeNull();
     }
+  });
+
+  /** Distinct words joined by spaces, cut to `chars` characters. */
+  function distinctWords(chars: number, word: (i: number) => string): string {
+    const words: string[] = [];
+    for (let i = 0, length = 0; length < chars; i += 1) {
+      words.push(word(i));
+      length += words.at(-1)!.length + 1;
+    }
+    return words.join(' ').slice(0, chars);
+  }
+
+  it(`indexes the first ${KEYWORD_INDEXED_CHARS.toLocaleString('en')} characters of a long document for keyword search`, async () => {
+    const caller = harness.as();
+    // The issue's kind of document, at the content cap: distinct words, whose tsvector as a whole
+    // would take 1,461,282 bytes ("string is too long for tsvector", a 500).
+    const content = distinctWords(HARD_LIMITS.contentChars, (i) => `w${i}x`);
+    const late = 'w50000x';
+    expect(content.indexOf(late)).toBeGreaterThan(KEYWORD_INDEXED_CHARS);
+    const [id] = (
+      await caller.documents.ingest({
+        collection: 'notes',
+        documents: [{ content, embedding: [0, 0, 1] }],
+      })
+    ).ids;
+    const found = async (text: string) =>
+      (await caller.search.query({ collection: 'notes', mode: 'keyword', text })).results.map(
+        (r) => r.id,
+      );
+    expect(await found('w1x')).toEqual([id]);
+    expect(await found('w9000x')).toEqual([id]);
+    expect(await found(late)).toEqual([]);
+    // The whole content is stored all the same.
+    const stored = await caller.documents.get({ collection: 'notes', id: id! });
+    expect(stored.content).toBe(content);
+    await caller.documents.delete({ collection: 'notes', ids: [id!] });
+  });
+
+  it('stores a document at the content cap written in the densest text for a tsvector', async () => {
+    // Hyphenated compounds of 4-byte letters, every part distinct: each compound is indexed whole
+    // and in parts, about 7.7 bytes of tsvector per character.
+    const letter = (n: number) => String.fromCodePoint(0x20000 + (n % 40_000));
+    const part = (n: number) => letter(n) + letter(Math.floor(n / 40_000) + n * 7);
+    const words = distinctWords(
+      HARD_LIMITS.contentChars * 2,
+      (i) => `${part(2 * i)}-${part(2 * i + 1)}`,
+    );
+    const content = Array.from(words).slice(0, HARD_LIMITS.contentChars).join('');
+    const [first] = words.split(' ');
+    const caller = harness.as();
+    const [id] = (
+      await caller.documents.ingest({
+        collection: 'notes',
+        documents: [{ content, embedding: [0, 1, 1] }],
+      })
+    ).ids;
+    const { results } = await caller.search.query({
+      collection: 'notes',
+      mode: 'keyword',
+      text: first!,
+    });
+    expect(results.map((r) => r.id)).toEqual([id]);
+    await caller.documents.delete({ collection: 'notes', ids: [id!] });
   });
 
   it('reads a date with an offset as the same instant in UTC', async () => {

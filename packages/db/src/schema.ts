@@ -43,6 +43,15 @@ export const anyDimensionVector = customType<{ data: number[]; driverData: strin
   },
 });
 
+/**
+ * Keyword search indexes the first this many characters of each document's content. PostgreSQL
+ * refuses a tsvector whose lexemes and positions pass 2^20 − 1 bytes ("string is too long for
+ * tsvector"). The densest text measured, hyphenated compounds of 4-byte letters with every part
+ * distinct (each compound is indexed whole and in parts), takes 7.7 bytes per character, so
+ * 100,000 characters stay under it with room; plain words take about 1.5.
+ */
+export const KEYWORD_INDEXED_CHARS = 100_000;
+
 /** PostgreSQL's full-text document type; drizzle has no native column for it. */
 const tsvector = customType<{ data: string }>({
   dataType() {
@@ -95,7 +104,9 @@ export const documents = pgTable(
       .generatedAlwaysAs(sql`md5(content)`),
     searchText: tsvector('search_text')
       .notNull()
-      .generatedAlwaysAs(sql`to_tsvector('english'::regconfig, content)`),
+      .generatedAlwaysAs(
+        sql`to_tsvector('english'::regconfig, left(content, ${sql.raw(String(KEYWORD_INDEXED_CHARS))}))`,
+      ),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
