@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { apiKeyConfigSchema, HARD_LIMITS, type ApiKeyConfig, type Limits } from '@quarry/api';
 import { z } from 'zod';
 import { DEFAULT_REPEAT_LIMIT, type RepeatLimit } from './log';
@@ -256,6 +257,13 @@ function combinationProblems(
   return problems;
 }
 
+/**
+ * The embedded database's directory when QUARRY_DATA_DIR is not set: `.quarry-data` in this
+ * package (apps/server), wherever the server or the CLI is started from, so both open the same one.
+ * A QUARRY_DATA_DIR that is set is taken relative to the working directory, as any path given.
+ */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../.quarry-data', import.meta.url));
+
 /** Parses the environment, or throws a ConfigError listing every bad variable. */
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
@@ -293,7 +301,10 @@ export function loadConfig(
           ),
         },
       }
-    : { driver: 'embedded', dataDir: resolve(cwd, e.QUARRY_DATA_DIR ?? '.quarry-data') };
+    : {
+        driver: 'embedded',
+        dataDir: e.QUARRY_DATA_DIR ? resolve(cwd, e.QUARRY_DATA_DIR) : DEFAULT_DATA_DIR,
+      };
 
   const limits: Partial<Limits> = {};
   if (e.QUARRY_MAX_K !== undefined) limits.maxK = e.QUARRY_MAX_K;

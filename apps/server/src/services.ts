@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createReplicaSet, type QuarryServices, type ReplicaSet } from '@quarry/api';
 import {
   createEmbeddingRegistry,
@@ -24,6 +26,30 @@ export function describeDatabase(settings: DatabaseSettings): string {
   if (settings.driver === 'embedded') return `embedded PGlite in ${settings.dataDir}`;
   const url = new URL(settings.url);
   return `PostgreSQL at ${url.host}${url.pathname}${settings.pooled ? ' (pooled)' : ''}${settings.replicaUrls.length ? `, ${settings.replicaUrls.length} replica(s)` : ''}`;
+}
+
+/**
+ * Whether an embedded database is in `dataDir`, read without creating anything (opening it would
+ * create one). PostgreSQL writes PG_VERSION into a data directory when it initializes it.
+ */
+export function embeddedDatabaseIn(dataDir: string): 'present' | 'missing' | 'empty' | 'other' {
+  if (!existsSync(dataDir)) return 'missing';
+  if (existsSync(join(dataDir, 'PG_VERSION'))) return 'present';
+  return readdirSync(dataDir).length === 0 ? 'empty' : 'other';
+}
+
+/** What to tell someone whose command needs the embedded database in `dataDir`, which has none. */
+export function noEmbeddedDatabase(dataDir: string, state: 'missing' | 'empty' | 'other'): string {
+  const what = {
+    missing: 'the directory does not exist',
+    empty: 'the directory is empty',
+    other: 'the directory holds files, but no database',
+  }[state];
+  return (
+    `no embedded database in ${dataDir} (${what}). Create it by starting the server (npm start) or ` +
+    'with `quarry migrate`; or point at another database: --data-dir (QUARRY_DATA_DIR), ' +
+    '--database-url (DATABASE_URL) or a running server with --url (QUARRY_URL)'
+  );
 }
 
 /** `replica-1 (host:5432)`: the position in DATABASE_REPLICA_URLS and where it is, no password. */

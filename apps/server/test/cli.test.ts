@@ -1,14 +1,18 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCaller, createContextInner, openAccess } from '@quarry/api';
 import { createEmbeddingRegistry } from '@quarry/api/embeddings';
+import { createQuarryClient } from '@quarry/client';
 import { createDb, sql } from '@quarry/db';
+import { repoRoot } from './dependency-floors';
 import {
   postgresUrl,
   runCli,
+  runScript,
   scratchDir,
   scratchPostgres,
+  serverRoot,
   startServer,
   type ServerProcess,
 } from './harness';
@@ -53,9 +57,11 @@ const JSONL_DOCUMENTS = 3;
 function summaryOf(stdout: string) {
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
     documents: number;
+    sent: number;
     inserted: number;
     updated: number;
     unchanged: number;
+    duplicates: number;
   };
 }
 
@@ -82,12 +88,14 @@ describe('quarry ingest on the embedded database', () => {
     expect(run.code).toBe(0);
     expect(summaryOf(run.stdout)).toMatchObject({
       documents: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS,
+      sent: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS,
       inserted: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS,
       unchanged: 0,
+      duplicates: 0,
     });
   });
 
-  it('a second run ingests nothing new', async () => {
+  it('a second run sends nothing: every document is already stored', async () => {
     const run = await runCli([
       'ingest',
       join(work.path, 'docs'),
@@ -100,9 +108,32 @@ describe('quarry ingest on the embedded database', () => {
     expect(run.code).toBe(0);
     expect(summaryOf(run.stdout)).toMatchObject({
       documents: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS,
+      sent: 0,
       inserted: 0,
       updated: 0,
       unchanged: DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS,
+      duplicates: 0,
+    });
+  });
+
+  it('counts repeats within one run as duplicates of this run, not as already stored', async () => {
+    const dir = join(work.path, 'repeats');
+    mkdirSync(dir);
+    const text = 'The same paragraph, copied into several files.\n';
+    for (const name of ['a.txt', 'b.txt', 'c.txt']) writeFileSync(join(dir, name), text);
+    writeFileSync(join(dir, 'd.txt'), 'A paragraph of its own.\n');
+    const run = await runCli(['ingest', dir, '-c', 'fresh', '--create', ...db]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('ingested 4 documents');
+    expect(run.stdout).toMatch(/^ {2}inserted: 2$/m);
+    expect(run.stdout).toMatch(/^ {2}already stored: 0\b/m);
+    expect(run.stdout).toMatch(/^ {2}duplicates in this run: 2\b/m);
+    const again = await runCli(['ingest', dir, '-c', 'fresh', '--json', ...db]);
+    expect(summaryOf(again.stdout)).toMatchObject({
+      documents: 4,
+      sent: 0,
+      unchanged: 2,
+      duplicates: 2,
     });
   });
 
@@ -110,7 +141,7 @@ describe('quarry ingest on the embedded database', () => {
     const run = await runCli(['ingest', join(work.path, 'docs'), '-c', 'kb', ...db]);
     expect(run.stderr).toMatch(/ingest \[#+\] 4\/4 \(100%\) \d+\/s ETA \d+s/);
     expect(run.stdout).toContain('ingested 4 documents into');
-    expect(run.stdout).toMatch(/unchanged\s+4/);
+    expect(run.stdout).toMatch(/^ {2}already stored: 4\b/m);
   });
 
   it('keeps file, chunk and Markdown heading as metadata, and finds them by search', async () => {
@@ -150,7 +181,12 @@ describe('quarry ingest on the embedded database', () => {
     const lines = `${JSON.stringify({ content: 'From a pipe.' })}\n${JSON.stringify({ content: 'The first record.' })}\n`;
     const run = await runCli(['ingest', '-c', 'kb', '--json', ...db], {}, lines);
     expect(run.code).toBe(0);
-    expect(summaryOf(run.stdout)).toMatchObject({ documents: 2, inserted: 1, unchanged: 1 });
+    expect(summaryOf(run.stdout)).toMatchObject({
+      documents: 2,
+      sent: 1,
+      inserted: 1,
+      unchanged: 1,
+    });
   });
 
   it('a bad JSONL line fails before anything is written, naming the file and line', async () => {
@@ -192,6 +228,7 @@ describe('quarry ingest on the embedded database', () => {
       (c) => [c.name, c.documentCount],
     );
     expect(names).toEqual([
+      ['fresh', 2],
       ['kb', DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS + 1],
       ['small', 0],
     ]);
@@ -213,10 +250,143 @@ describe('quarry ingest on the embedded database', () => {
     expect(run.stderr).toContain("collection 'nope' does not exist");
   });
 
-  it('a wrong flag is a usage error (exit 2)', async () => {
+  it('a wrong flag value is a usage error (exit 2) naming the option', async () => {
     const run = await runCli(['search', 'x', '-c', 'kb', '--k', 'many', ...db]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('--k must be a whole number');
+    expect(run.stderr).toContain(
+      "quarry search: option '--k <n>' argument 'many' is invalid. It must be a whole number of at least 1.",
+    );
+  });
+
+  it('doctor reads the embedded database it names in its first line', async () => {
+    const run = await runCli(['doctor', ...db]);
+    expect(run.stdout).toMatch(
+      new RegExp(`^OK\\s+server\\s+embedded PGlite .* in ${join(work.path, 'db')}$`, 'm'),
+    );
+  });
+});
+
+describe('quarry on an embedded database that does not exist', () => {
+  const work = scratchDir('quarry-cli-none');
+  afterAll(() => work.remove());
+  const missing = () => join(work.path, 'nothing-here');
+
+  it('doctor says which directory it read, that nothing is there and how to create it, and creates nothing', async () => {
+    const run = await runCli(['doctor', '--data-dir', missing()]);
+    expect(run.code).toBe(1);
+    expect(run.stdout.trim()).toBe(
+      `FAIL  database  no embedded database in ${missing()} (the directory does not exist). Create it by starting the server (npm start) or with \`quarry migrate\`; or point at another database: --data-dir (QUARRY_DATA_DIR), --database-url (DATABASE_URL) or a running server with --url (QUARRY_URL)`,
+    );
+    expect(readdirSync(work.path)).toEqual([]);
+  });
+
+  it('doctor says so of an empty directory too, and leaves it empty', async () => {
+    mkdirSync(join(work.path, 'empty'));
+    const run = await runCli(['doctor', '--json', '--data-dir', join(work.path, 'empty')]);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toEqual([
+      {
+        verdict: 'fail',
+        check: 'database',
+        detail: expect.stringContaining(`${join(work.path, 'empty')} (the directory is empty)`),
+      },
+    ]);
+    expect(readdirSync(work.path)).toEqual(['empty']);
+    expect(readdirSync(join(work.path, 'empty'))).toEqual([]);
+  });
+
+  it.each([
+    ['search', ['search', 'anything', '-c', 'kb']],
+    ['collections list', ['collections']],
+    ['ingest without --create', ['ingest', '-', '-c', 'kb']],
+  ])('%s refuses, naming the directory, and creates nothing', async (_name, args) => {
+    const run = await runCli([...args, '--data-dir', missing()], {}, '{"content":"x"}\n');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`no embedded database in ${missing()}`);
+    expect(existsSync(missing())).toBe(false);
+  });
+
+  it("without flags, from the repository root, doctor reads the server's default directory, not one in the working directory", async () => {
+    const serverDefault = join(serverRoot, '.quarry-data');
+    const hadOne = existsSync(join(repoRoot, '.quarry-data'));
+    const run = await runScript(
+      join(serverRoot, 'bin', 'quarry.js'),
+      ['doctor'],
+      {},
+      undefined,
+      repoRoot,
+    );
+    expect(`${run.stdout}${run.stderr}`).toContain(serverDefault);
+    if (!hadOne) expect(existsSync(join(repoRoot, '.quarry-data'))).toBe(false);
+  });
+});
+
+describe('quarry --help', () => {
+  const commands: Array<[string[], string[]]> = [
+    [
+      ['ingest'],
+      [
+        '--collection <name>',
+        '--batch-size <n>',
+        '--chunk-size <n>',
+        '--create',
+        '--format <format>',
+        '--data-dir <dir>',
+      ],
+    ],
+    [
+      ['search'],
+      [
+        '--collection <name>',
+        '--k <n>',
+        '--mode <mode>',
+        '--filter <json>',
+        '--vector <json>',
+        '--url <url>',
+      ],
+    ],
+    [['collections'], ['list', 'create']],
+    [
+      ['collections', 'list'],
+      ['--json', '--database-url <url>'],
+    ],
+    [
+      ['collections', 'create'],
+      ['<name>', '--dimensions <n>', '--metric <metric>', '--ef-construction <n>'],
+    ],
+    [['migrate'], ['--database-url <url>', '--data-dir <dir>']],
+    [['doctor'], ['--json', '--url <url>', '--api-key <key>']],
+  ];
+
+  it.each(commands)(
+    "quarry %s --help prints that command's usage and options, exit 0",
+    async (command, expected) => {
+      const run = await runCli([...command, '--help']);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`Usage: quarry ${command.join(' ')} `);
+      for (const option of expected) expect(run.stdout).toContain(option);
+    },
+  );
+
+  it('quarry --help lists every command; quarry alone prints it as a usage error', async () => {
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    for (const command of ['ingest', 'search', 'collections', 'migrate', 'doctor'])
+      expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    const bare = await runCli([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('Usage: quarry');
+  });
+
+  it('an unknown option or command is a usage error (exit 2) that says what was wrong', async () => {
+    const option = await runCli(['search', 'x', '-c', 'kb', '--colour']);
+    expect(option.code).toBe(2);
+    expect(option.stderr).toContain("quarry search: unknown option '--colour'");
+    expect(option.stderr).toContain('(see `quarry search --help`)');
+    const command = await runCli(['serch']);
+    expect(command.code).toBe(2);
+    expect(command.stderr).toContain("quarry: unknown command 'serch'");
+    expect(command.stderr).toContain('(Did you mean search?)');
   });
 });
 
@@ -256,9 +426,66 @@ describe('quarry ingest against a running server', () => {
     ];
     const first = await runCli([...args, '--create']);
     expect(first.code).toBe(0);
-    expect(summaryOf(first.stdout)).toMatchObject({ documents: 7, inserted: 7 });
+    expect(summaryOf(first.stdout)).toMatchObject({ documents: 7, sent: 7, inserted: 7 });
+    const client = createQuarryClient({ url: server.url.toString(), apiKey: key });
+    const stored = async () =>
+      (await client.documents.list.query({ collection: 'kb', limit: 500 })).items
+        .map((item) => ({ id: item.id, updatedAt: item.updatedAt, content: item.content }))
+        .sort((a, b) => a.id.localeCompare(b.id));
+    const before = await stored();
+
     const second = await runCli(args);
-    expect(summaryOf(second.stdout)).toMatchObject({ documents: 7, inserted: 0, unchanged: 7 });
+    expect(summaryOf(second.stdout)).toMatchObject({
+      documents: 7,
+      sent: 0,
+      inserted: 0,
+      updated: 0,
+      unchanged: 7,
+    });
+    expect(await stored()).toEqual(before);
+
+    // One file changed: only its chunk is sent.
+    writeFileSync(join(work.path, 'docs', 'notes.txt'), 'Plain text notes about harbours only.\n');
+    const third = await runCli(args);
+    expect(summaryOf(third.stdout)).toMatchObject({
+      documents: 7,
+      sent: 1,
+      inserted: 1,
+      unchanged: 6,
+    });
+    const after = await stored();
+    expect(after.filter((row) => !before.some((old) => old.id === row.id))).toEqual([
+      expect.objectContaining({ content: 'Plain text notes about harbours only.' }),
+    ]);
+    expect(after.filter((row) => before.some((old) => old.id === row.id))).toEqual(before);
+  });
+
+  it('a JSONL record whose metadata changed is sent again and updated; the others are not', async () => {
+    const file = join(work.path, 'keyed.jsonl');
+    const lines = (kind: string) =>
+      [
+        JSON.stringify({ id: 'k-1', content: 'First keyed record.', metadata: { kind } }),
+        JSON.stringify({ id: 'k-2', content: 'Second keyed record.', metadata: { kind: 'same' } }),
+      ].join('\n');
+    const args = [
+      'ingest',
+      file,
+      '-c',
+      'kb',
+      '--json',
+      '--url',
+      server.url.toString(),
+      '--api-key',
+      key,
+    ];
+    writeFileSync(file, lines('before'));
+    expect(summaryOf((await runCli(args)).stdout)).toMatchObject({ sent: 2, inserted: 2 });
+    writeFileSync(file, lines('after'));
+    expect(summaryOf((await runCli(args)).stdout)).toMatchObject({
+      sent: 1,
+      updated: 1,
+      unchanged: 1,
+    });
   });
 
   it('reports the server refusing the key', async () => {

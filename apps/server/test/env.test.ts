@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/env';
+import { serverRoot } from './harness';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -12,9 +14,12 @@ function problemsOf(env: Record<string, string>): string[] {
 }
 
 describe('loadConfig', () => {
-  it('with nothing set: embedded database in ./.quarry-data, 127.0.0.1:8080, demo on, open access', () => {
+  it('with nothing set: embedded database in apps/server/.quarry-data, 127.0.0.1:8080, demo on, open access', () => {
     const config = loadConfig({}, '/srv/quarry');
-    expect(config.database).toEqual({ driver: 'embedded', dataDir: '/srv/quarry/.quarry-data' });
+    expect(config.database).toEqual({
+      driver: 'embedded',
+      dataDir: join(serverRoot, '.quarry-data'),
+    });
     expect(config).toMatchObject({
       host: '127.0.0.1',
       port: 8080,
@@ -23,6 +28,16 @@ describe('loadConfig', () => {
       autoMigrate: true,
       corsOrigins: [],
     });
+  });
+
+  it('the default data directory is the same from any working directory; a QUARRY_DATA_DIR given is relative to it', () => {
+    const dataDir = (env: Record<string, string>, cwd: string) => {
+      const { database } = loadConfig(env, cwd);
+      return database.driver === 'embedded' ? database.dataDir : undefined;
+    };
+    expect(dataDir({}, '/')).toBe(dataDir({}, serverRoot));
+    expect(dataDir({}, join(serverRoot, '..', '..'))).toBe(join(serverRoot, '.quarry-data'));
+    expect(dataDir({ QUARRY_DATA_DIR: 'data' }, '/srv/quarry')).toBe('/srv/quarry/data');
   });
 
   it('with DATABASE_URL: PostgreSQL with its replicas and pooling, and no demo data', () => {

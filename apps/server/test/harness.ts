@@ -175,14 +175,15 @@ export function runCli(args: string[], env: Record<string, string> = {}, input?:
   return runScript('src/cli/main.ts', args, env, input);
 }
 
-/** Runs a TypeScript file of this package to completion. */
+/** Runs a TypeScript file of this package to completion (from `cwd`, this package by default). */
 export function runScript(
   script: string,
   args: string[],
   env: Record<string, string> = {},
   input?: string,
+  cwd = serverRoot,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawnNode(script, args, env);
+  const child = spawnNode(script, args, env, cwd);
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { RouterInputs } from '@quarry/api';
 import { OFFLINE_DIMENSIONS, OFFLINE_MODEL } from '@quarry/api/embeddings';
 import { isQuarryError, migrate } from '@quarry/db';
@@ -7,56 +7,48 @@ import { quarryCodeOf, isQuarryClientError } from '@quarry/client';
 import { TRPCError } from '@trpc/server';
 import { ConfigError, loadConfig, type DatabaseSettings, type ServerConfig } from '../env';
 import { createProgress } from '../progress';
-import { describeDatabase, openDatabase } from '../services';
-import { diagnoseDatabase, diagnoseServer, formatFindings } from './doctor';
+import {
+  describeDatabase,
+  embeddedDatabaseIn,
+  noEmbeddedDatabase,
+  openDatabase,
+} from '../services';
+import { diagnoseDatabase, diagnoseServer, formatFindings, type Finding } from './doctor';
 import { IngestFailed, ingestInput, type IngestSummary } from './ingest';
-import { InputError, type InputSource } from './sources';
+import type { InputSource } from './sources';
 import { databaseTarget, httpTarget, type QuarryTarget } from './target';
 import { formatBytes, formatTable } from './table';
 
-const USAGE = `quarry: a command line for Quarry
+/**
+ * The `quarry` command line, defined once with commander: parsing, `--help` for every command and
+ * the errors for a wrong command line all come from these definitions.
+ * Exit codes: 0 done, 1 failed, 2 the command line was wrong.
+ */
 
-Usage:
-  quarry ingest <files or directories...> -c <collection> [options]   (no paths, or "-": read stdin)
-  quarry search <text> -c <collection> [--k 10] [--mode vector|keyword|hybrid] [--filter <json>] [--json]
-  quarry collections [list] [--json]
-  quarry collections create <name> [--dimensions 100] [--model ${OFFLINE_MODEL}] [--metric cosine]
-  quarry migrate
-  quarry doctor
-
-Where it connects (first that applies):
-  --url <url> [--api-key <key>]   a running server (env QUARRY_URL, QUARRY_API_KEY)
-  --database-url <url>            PostgreSQL directly (env DATABASE_URL, DATABASE_POOLED, DATABASE_REPLICA_URLS, DATABASE_INDEX_BUILD_MEMORY, ...)
-  --data-dir <dir>                the embedded database (env QUARRY_DATA_DIR; default ./.quarry-data)
-
-Ingest options:
-  --batch-size <n>      documents per request (default 100)
-  --concurrency <n>     requests in flight (default 4; 1 on the embedded database)
-  --chunk-size <n>      characters per chunk of text and Markdown files (default 1000)
-  --chunk-overlap <n>   characters repeated between chunks (default 150)
-  --format <f>          stdin format: jsonl, markdown or text (default: jsonl if it starts with "{")
-  --tenant <id>         tenant to write to
-  --create              create the collection (offline model, ${OFFLINE_DIMENSIONS} dimensions) if it does not exist
-  JSONL lines: {"content": "...", "metadata": {...}, "embedding": [...], "id": "..."}; only content is required.
-  Already ingested content is skipped, so rerunning an interrupted ingest resumes it.
-`;
-
-/** Exit codes: 0 done, 1 failed, 2 the command line was wrong. */
+/** A command line that parses but makes no sense (exit 2). */
 class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-const connectionOptions = {
-  url: { type: 'string' },
-  'api-key': { type: 'string' },
-  'database-url': { type: 'string' },
-  'data-dir': { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} satisfies ParseArgsConfig['options'];
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  stdin: { isTTY: boolean };
+  stderrIsTTY: boolean;
+  /** The start of stdin, without consuming it. */
+  peekStdin(): Promise<string>;
+  stdinStream(): Readable;
+}
 
 type Env = Readonly<Record<string, string | undefined>>;
 type SearchInput = RouterInputs['search']['query'];
+
+interface ConnectionOptions {
+  url?: string;
+  apiKey?: string;
+  databaseUrl?: string;
+  dataDir?: string;
+}
 
 interface Connection {
   url: string | undefined;
@@ -64,11 +56,7 @@ interface Connection {
   config: ServerConfig;
 }
 
-function connection(
-  values: { url?: string; 'api-key'?: string; 'database-url'?: string; 'data-dir'?: string },
-  env: Env,
-  cwd: string,
-): Connection {
+function connection(values: ConnectionOptions, env: Env, cwd: string): Connection {
   const databaseEnv: Record<string, string | undefined> = {};
   const postgresOnly = [
     'DATABASE_URL',
@@ -89,44 +77,109 @@ function connection(
   ]) {
     databaseEnv[name] = env[name];
   }
-  if (values['data-dir']) {
+  if (values.dataDir) {
     for (const name of postgresOnly) delete databaseEnv[name];
-    databaseEnv.QUARRY_DATA_DIR = values['data-dir'];
+    databaseEnv.QUARRY_DATA_DIR = values.dataDir;
   }
-  if (values['database-url']) {
+  if (values.databaseUrl) {
     delete databaseEnv.QUARRY_DATA_DIR;
-    databaseEnv.DATABASE_URL = values['database-url'];
+    databaseEnv.DATABASE_URL = values.databaseUrl;
   }
   const url =
-    values.url ??
-    (values['data-dir'] || values['database-url'] ? undefined : env.QUARRY_URL || undefined);
+    values.url ?? (values.dataDir || values.databaseUrl ? undefined : env.QUARRY_URL || undefined);
   return {
     url,
-    apiKey: values['api-key'] ?? (env.QUARRY_API_KEY || undefined),
+    apiKey: values.apiKey ?? (env.QUARRY_API_KEY || undefined),
     config: loadConfig(databaseEnv, cwd),
   };
 }
 
-async function openTarget(conn: Connection): Promise<QuarryTarget> {
+/** `create`: the command writes, so it may create the embedded database (as the server does). */
+async function openTarget(conn: Connection, create: boolean): Promise<QuarryTarget> {
   if (conn.url) return httpTarget(conn.url, conn.apiKey);
-  return databaseTarget(conn.config.database, conn.config.openai);
+  return databaseTarget(conn.config.database, conn.config.openai, { create });
 }
 
-function integer(value: string | undefined, name: string, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
+function databaseOnly(conn: Connection, command: string): DatabaseSettings {
+  if (conn.url)
+    throw new UsageError(
+      `quarry ${command} works on the database, not through a server: pass --database-url or --data-dir instead of --url`,
+    );
+  return conn.config.database;
+}
+
+// Option values, checked as they are parsed: commander reports a bad one with the option's name.
+function wholeNumber(min: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min)
+      throw new InvalidArgumentError(`It must be a whole number of at least ${min}.`);
+    return parsed;
+  };
+}
+
+function finiteNumber(value: string): number {
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min)
-    throw new UsageError(`--${name} must be a whole number of at least ${min}, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(parsed))
+    throw new InvalidArgumentError('It must be a number.');
   return parsed;
 }
 
-function json(value: string | undefined, name: string): unknown {
-  if (value === undefined) return undefined;
+function jsonValue(value: string): unknown {
   try {
     return JSON.parse(value) as unknown;
   } catch {
-    throw new UsageError(`--${name} must be JSON, got ${value}`);
+    throw new InvalidArgumentError('It must be JSON.');
   }
+}
+
+function numberArray(value: string): number[] {
+  const parsed = jsonValue(value);
+  if (!Array.isArray(parsed) || !parsed.every((component) => typeof component === 'number'))
+    throw new InvalidArgumentError('It must be a JSON array of numbers.');
+  return parsed;
+}
+
+const CONNECTION_GROUP =
+  'Where it connects (the first given; else QUARRY_URL, DATABASE_URL, QUARRY_DATA_DIR):';
+
+/** The options every command that reaches Quarry takes. */
+function withConnection(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--url <url>', 'a running Quarry server (env QUARRY_URL)').helpGroup(
+        CONNECTION_GROUP,
+      ),
+    )
+    .addOption(
+      new Option('--api-key <key>', "the server's API key (env QUARRY_API_KEY)").helpGroup(
+        CONNECTION_GROUP,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--database-url <url>',
+        'PostgreSQL directly (env DATABASE_URL, with DATABASE_POOLED, DATABASE_REPLICA_URLS, ...)',
+      ).helpGroup(CONNECTION_GROUP),
+    )
+    .addOption(
+      new Option(
+        '--data-dir <dir>',
+        "the embedded database (env QUARRY_DATA_DIR; default the server's, apps/server/.quarry-data)",
+      ).helpGroup(CONNECTION_GROUP),
+    );
+}
+
+interface IngestOptions extends ConnectionOptions {
+  collection: string;
+  tenant?: string;
+  batchSize: number;
+  concurrency: number;
+  chunkSize: number;
+  chunkOverlap: number;
+  format?: 'jsonl' | 'text' | 'markdown';
+  create?: boolean;
+  json?: boolean;
 }
 
 function printSummary(
@@ -140,63 +193,56 @@ function printSummary(
   out(
     `ingested ${summary.documents} documents into '${collection}' (${where}) in ${summary.seconds.toFixed(1)}s, ${rate}/s`,
   );
-  out(`  inserted   ${summary.inserted}`);
-  out(`  updated    ${summary.updated}`);
-  out(`  unchanged  ${summary.unchanged}  (already ingested: skipped)`);
+  out(`  inserted: ${summary.inserted}`);
+  out(`  updated: ${summary.updated}`);
+  out(`  already stored: ${summary.unchanged}  (unchanged: not written again)`);
+  out(`  duplicates in this run: ${summary.duplicates}  (not sent)`);
 }
 
-async function ingestCommand(args: string[], env: Env, cwd: string, io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      ...connectionOptions,
-      collection: { type: 'string', short: 'c' },
-      tenant: { type: 'string' },
-      'batch-size': { type: 'string' },
-      concurrency: { type: 'string' },
-      'chunk-size': { type: 'string' },
-      'chunk-overlap': { type: 'string' },
-      format: { type: 'string' },
-      create: { type: 'boolean' },
-    },
-  });
-  if (!values.collection) throw new UsageError('quarry ingest needs --collection (-c) <name>');
-  const chunking = {
-    size: integer(values['chunk-size'], 'chunk-size', 1000, 50),
-    overlap: integer(values['chunk-overlap'], 'chunk-overlap', 150, 0),
-  };
-  const batchSize = integer(values['batch-size'], 'batch-size', 100);
-  const concurrency = integer(values.concurrency, 'concurrency', 4);
+/** Stdin is JSONL when its first non-blank character opens an object. Reads ahead without losing anything. */
+async function sniffStdinFormat(io: Io): Promise<'jsonl' | 'text'> {
+  const first = await io.peekStdin();
+  return first.trimStart().startsWith('{') ? 'jsonl' : 'text';
+}
+
+async function ingest(
+  paths: string[],
+  options: IngestOptions,
+  env: Env,
+  cwd: string,
+  io: Io,
+): Promise<number> {
+  if (options.chunkOverlap >= options.chunkSize)
+    throw new UsageError(
+      `--chunk-overlap must be below --chunk-size (${options.chunkSize}), got ${options.chunkOverlap}`,
+    );
   let source: InputSource;
-  if (positionals.length === 0 || (positionals.length === 1 && positionals[0] === '-')) {
-    if (io.stdin.isTTY)
-      throw new UsageError('quarry ingest: give files or directories, or pipe data into stdin');
-    const format = values.format ?? (await sniffStdinFormat(io));
-    if (format !== 'jsonl' && format !== 'text' && format !== 'markdown')
-      throw new UsageError(`--format must be jsonl, text or markdown, got "${format}"`);
+  if (paths.length === 0 || (paths.length === 1 && paths[0] === '-')) {
+    if (io.stdin.isTTY) throw new UsageError('give files or directories, or pipe data into stdin');
+    const format = options.format ?? (await sniffStdinFormat(io));
     source = { kind: 'stdin', stream: io.stdinStream(), format };
   } else {
-    source = { kind: 'files', paths: positionals };
+    source = { kind: 'files', paths };
   }
-  const target = await openTarget(connection(values, env, cwd));
+  const { collection } = options;
+  const target = await openTarget(connection(options, env, cwd), Boolean(options.create));
   try {
-    if (values.create) {
-      const existing = (await target.listCollections()).some(
-        (collection) => collection.name === values.collection,
+    let empty = false;
+    const existing = options.create
+      ? (await target.listCollections()).find((c) => c.name === collection)
+      : await target.getCollection(collection);
+    if (!existing) {
+      await target.createCollection({
+        name: collection,
+        dimensions: OFFLINE_DIMENSIONS,
+        embeddingModel: OFFLINE_MODEL,
+      });
+      empty = true;
+      io.err(
+        `created collection '${collection}' (${OFFLINE_MODEL}, ${OFFLINE_DIMENSIONS} dimensions)\n`,
       );
-      if (!existing) {
-        await target.createCollection({
-          name: values.collection,
-          dimensions: OFFLINE_DIMENSIONS,
-          embeddingModel: OFFLINE_MODEL,
-        });
-        io.err(
-          `created collection '${values.collection}' (${OFFLINE_MODEL}, ${OFFLINE_DIMENSIONS} dimensions)\n`,
-        );
-      }
     } else {
-      await target.getCollection(values.collection);
+      empty = existing.documentCount === 0;
     }
     const progress = createProgress({
       label: 'ingest',
@@ -207,20 +253,25 @@ async function ingestCommand(args: string[], env: Env, cwd: string, io: Io): Pro
       const summary = await ingestInput(
         target,
         source,
-        { collection: values.collection, tenant: values.tenant, batchSize, concurrency, chunking },
+        {
+          collection,
+          ...(options.tenant ? { tenant: options.tenant } : {}),
+          batchSize: options.batchSize,
+          concurrency: options.concurrency,
+          chunking: { size: options.chunkSize, overlap: options.chunkOverlap },
+          // Nothing to ask about in an empty collection.
+          checkStored: !empty,
+        },
         progress,
       );
       progress.finish();
-      if (values.json) io.out(`${JSON.stringify({ collection: values.collection, ...summary })}\n`);
-      else
-        printSummary(summary, values.collection, target.description, (line) => io.out(`${line}\n`));
+      if (options.json) io.out(`${JSON.stringify({ collection, ...summary })}\n`);
+      else printSummary(summary, collection, target.description, (line) => io.out(`${line}\n`));
       return 0;
     } catch (error) {
       if (!(error instanceof IngestFailed)) throw error;
       progress.finish();
-      printSummary(error.summary, values.collection, target.description, (line) =>
-        io.err(`${line}\n`),
-      );
+      printSummary(error.summary, collection, target.description, (line) => io.err(`${line}\n`));
       io.err(
         `quarry ingest: ${error.message}\nFix it and run the same command again: what is already stored is skipped.\n`,
       );
@@ -231,56 +282,45 @@ async function ingestCommand(args: string[], env: Env, cwd: string, io: Io): Pro
   }
 }
 
-/** Stdin is JSONL when its first non-blank character opens an object. Reads ahead without losing anything. */
-async function sniffStdinFormat(io: Io): Promise<'jsonl' | 'text'> {
-  const first = await io.peekStdin();
-  return first.trimStart().startsWith('{') ? 'jsonl' : 'text';
+interface SearchOptions extends ConnectionOptions {
+  collection: string;
+  k: number;
+  mode: 'vector' | 'keyword' | 'hybrid';
+  filter?: unknown;
+  tenant?: string;
+  vector?: number[];
+  minSimilarity?: number;
+  exact?: boolean;
+  json?: boolean;
 }
 
-async function searchCommand(args: string[], env: Env, cwd: string, io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      ...connectionOptions,
-      collection: { type: 'string', short: 'c' },
-      k: { type: 'string' },
-      mode: { type: 'string' },
-      filter: { type: 'string' },
-      tenant: { type: 'string' },
-      vector: { type: 'string' },
-      'min-similarity': { type: 'string' },
-      exact: { type: 'boolean' },
-    },
-  });
-  if (!values.collection) throw new UsageError('quarry search needs --collection (-c) <name>');
-  const text = positionals.join(' ').trim() || undefined;
-  const vector = json(values.vector, 'vector');
-  if (!text && vector === undefined)
-    throw new UsageError('quarry search needs query text (or --vector <json array>)');
-  const mode = values.mode ?? 'vector';
-  if (mode !== 'vector' && mode !== 'keyword' && mode !== 'hybrid')
-    throw new UsageError(`--mode must be vector, keyword or hybrid, got "${mode}"`);
-  const target = await openTarget(connection(values, env, cwd));
+async function search(
+  words: string[],
+  options: SearchOptions,
+  env: Env,
+  cwd: string,
+  io: Io,
+): Promise<number> {
+  const text = words.join(' ').trim() || undefined;
+  if (!text && options.vector === undefined)
+    throw new UsageError('give query text (or --vector <json array>)');
+  const { mode } = options;
+  const target = await openTarget(connection(options, env, cwd), false);
   try {
     const input: SearchInput = {
-      collection: values.collection,
+      collection: options.collection,
       mode,
-      k: integer(values.k, 'k', 10),
-      exact: values.exact ?? false,
+      k: options.k,
+      exact: options.exact ?? false,
     };
     if (text) input.text = text;
-    if (vector !== undefined) {
-      if (!Array.isArray(vector) || !vector.every((component) => typeof component === 'number'))
-        throw new UsageError('--vector must be a JSON array of numbers');
-      input.vector = vector;
-    }
+    if (options.vector !== undefined) input.vector = options.vector;
     // The filter's shape is checked by the API's own input schema, as for any caller.
-    if (values.filter) input.filter = json(values.filter, 'filter') as SearchInput['filter'];
-    if (values.tenant) input.tenant = values.tenant;
-    if (values['min-similarity']) input.minSimilarity = Number(values['min-similarity']);
+    if (options.filter !== undefined) input.filter = options.filter as SearchInput['filter'];
+    if (options.tenant) input.tenant = options.tenant;
+    if (options.minSimilarity !== undefined) input.minSimilarity = options.minSimilarity;
     const response = await target.search(input);
-    if (values.json) {
+    if (options.json) {
       io.out(`${JSON.stringify(response, null, 2)}\n`);
       return 0;
     }
@@ -308,93 +348,85 @@ async function searchCommand(args: string[], env: Env, cwd: string, io: Io): Pro
   }
 }
 
-async function collectionsCommand(args: string[], env: Env, cwd: string, io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      ...connectionOptions,
-      dimensions: { type: 'string' },
-      model: { type: 'string' },
-      metric: { type: 'string' },
-      m: { type: 'string' },
-      'ef-construction': { type: 'string' },
-    },
-  });
-  const [action = 'list', name, ...rest] = positionals;
-  if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
-  const target = await openTarget(connection(values, env, cwd));
+async function listCollections(
+  options: ConnectionOptions & { json?: boolean },
+  env: Env,
+  cwd: string,
+  io: Io,
+): Promise<number> {
+  const target = await openTarget(connection(options, env, cwd), false);
   try {
-    if (action === 'list') {
-      const all = await target.listCollections();
-      if (values.json) {
-        io.out(`${JSON.stringify(all, null, 2)}\n`);
-        return 0;
-      }
-      if (all.length === 0) {
-        io.out('no collections yet: create one with `quarry collections create <name>`\n');
-        return 0;
-      }
-      const rows = all.map((c) => [
-        c.name,
-        String(c.documentCount),
-        String(c.dimensions),
-        c.metric,
-        c.embeddingModel,
-        c.index
-          ? `${c.index.valid ? 'valid' : c.index.building ? 'building' : 'INVALID'} ${formatBytes(c.index.sizeBytes)}`
-          : 'MISSING',
-      ]);
-      io.out(
-        `${formatTable(['name', 'documents', 'dimensions', 'metric', 'model', 'index'], rows, { alignRight: [false, true, true] })}\n`,
-      );
+    const all = await target.listCollections();
+    if (options.json) {
+      io.out(`${JSON.stringify(all, null, 2)}\n`);
       return 0;
     }
-    if (action === 'create') {
-      if (!name) throw new UsageError('quarry collections create needs a name');
-      const metric = values.metric ?? 'cosine';
-      if (metric !== 'cosine' && metric !== 'l2' && metric !== 'inner_product')
-        throw new UsageError(`--metric must be cosine, l2 or inner_product, got "${metric}"`);
-      const m = integer(values.m, 'm', 16, 2);
-      const created = await target.createCollection({
-        name,
-        dimensions: integer(values.dimensions, 'dimensions', OFFLINE_DIMENSIONS),
-        embeddingModel: values.model ?? OFFLINE_MODEL,
-        metric,
-        hnsw: {
-          m,
-          efConstruction: integer(
-            values['ef-construction'],
-            'ef-construction',
-            Math.max(64, 2 * m),
-            4,
-          ),
-        },
-      });
-      if (values.json) io.out(`${JSON.stringify(created, null, 2)}\n`);
-      else
-        io.out(
-          `created collection '${created.name}': ${created.dimensions} dimensions, ${created.metric}, model ${created.embeddingModel}, index ${created.index?.name ?? 'none'}\n`,
-        );
+    if (all.length === 0) {
+      io.out('no collections yet: create one with `quarry collections create <name>`\n');
       return 0;
     }
-    throw new UsageError(`unknown collections action "${action}": use list or create`);
+    const rows = all.map((c) => [
+      c.name,
+      String(c.documentCount),
+      String(c.dimensions),
+      c.metric,
+      c.embeddingModel,
+      c.index
+        ? `${c.index.valid ? 'valid' : c.index.building ? 'building' : 'INVALID'} ${formatBytes(c.index.sizeBytes)}`
+        : 'MISSING',
+    ]);
+    io.out(
+      `${formatTable(['name', 'documents', 'dimensions', 'metric', 'model', 'index'], rows, { alignRight: [false, true, true] })}\n`,
+    );
+    return 0;
   } finally {
     await target.close();
   }
 }
 
-function databaseOnly(conn: Connection, command: string): DatabaseSettings {
-  if (conn.url)
-    throw new UsageError(
-      `quarry ${command} works on the database, not through a server: pass --database-url or --data-dir instead of --url`,
-    );
-  return conn.config.database;
+interface CreateOptions extends ConnectionOptions {
+  dimensions: number;
+  model: string;
+  metric: 'cosine' | 'l2' | 'inner_product';
+  m: number;
+  efConstruction?: number;
+  json?: boolean;
 }
 
-async function migrateCommand(args: string[], env: Env, cwd: string, io: Io): Promise<number> {
-  const { values } = parseArgs({ args, options: connectionOptions });
-  const settings = databaseOnly(connection(values, env, cwd), 'migrate');
+async function createCollection(
+  name: string,
+  options: CreateOptions,
+  env: Env,
+  cwd: string,
+  io: Io,
+): Promise<number> {
+  const target = await openTarget(connection(options, env, cwd), true);
+  try {
+    const created = await target.createCollection({
+      name,
+      dimensions: options.dimensions,
+      embeddingModel: options.model,
+      metric: options.metric,
+      hnsw: { m: options.m, efConstruction: options.efConstruction ?? Math.max(64, 2 * options.m) },
+    });
+    if (options.json) io.out(`${JSON.stringify(created, null, 2)}\n`);
+    else
+      io.out(
+        `created collection '${created.name}': ${created.dimensions} dimensions, ${created.metric}, model ${created.embeddingModel}, index ${created.index?.name ?? 'none'}\n`,
+      );
+    return 0;
+  } finally {
+    await target.close();
+  }
+}
+
+async function migrateDatabase(
+  options: ConnectionOptions,
+  env: Env,
+  cwd: string,
+  io: Io,
+): Promise<number> {
+  const settings = databaseOnly(connection(options, env, cwd), 'migrate');
   const { database, replicas } = await openDatabase(settings, 'quarry-cli');
   try {
     const started = performance.now();
@@ -408,42 +440,209 @@ async function migrateCommand(args: string[], env: Env, cwd: string, io: Io): Pr
   }
 }
 
-async function doctorCommand(args: string[], env: Env, cwd: string, io: Io): Promise<number> {
-  const { values } = parseArgs({ args, options: connectionOptions });
-  const conn = connection(values, env, cwd);
-  let findings;
+/** Checks only: an embedded database that is not there is reported, never created. */
+async function doctor(
+  options: ConnectionOptions & { json?: boolean },
+  env: Env,
+  cwd: string,
+  io: Io,
+): Promise<number> {
+  const conn = connection(options, env, cwd);
+  const settings = conn.config.database;
+  let findings: Finding[];
+  const embeddedState =
+    settings.driver === 'embedded' ? embeddedDatabaseIn(settings.dataDir) : undefined;
   if (conn.url) {
     findings = await diagnoseServer(conn.url, conn.apiKey);
+  } else if (settings.driver === 'embedded' && embeddedState !== 'present') {
+    findings = [
+      {
+        verdict: 'fail',
+        check: 'database',
+        detail: noEmbeddedDatabase(settings.dataDir, embeddedState ?? 'missing'),
+      },
+    ];
   } else {
-    const { database, replicas } = await openDatabase(conn.config.database, 'quarry-doctor');
+    const { database, replicas } = await openDatabase(settings, 'quarry-doctor');
     try {
-      findings = await diagnoseDatabase(conn.config.database, database, replicas);
+      findings = await diagnoseDatabase(settings, database, replicas);
     } finally {
       await Promise.allSettled([database.close(), ...replicas.map((replica) => replica.close())]);
     }
   }
-  io.out(values.json ? `${JSON.stringify(findings, null, 2)}\n` : `${formatFindings(findings)}\n`);
+  io.out(options.json ? `${JSON.stringify(findings, null, 2)}\n` : `${formatFindings(findings)}\n`);
   return findings.some((finding) => finding.verdict === 'fail') ? 1 : 0;
 }
 
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  stdin: { isTTY: boolean };
-  stderrIsTTY: boolean;
-  /** The start of stdin, without consuming it. */
-  peekStdin(): Promise<string>;
-  stdinStream(): Readable;
+/** `quarry collections create`, for messages. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let at: Command | null = command; at; at = at.parent) names.unshift(at.name());
+  return names.join(' ');
 }
 
-const commands: Record<string, (args: string[], env: Env, cwd: string, io: Io) => Promise<number>> =
-  {
-    ingest: ingestCommand,
-    search: searchCommand,
-    collections: collectionsCommand,
-    migrate: migrateCommand,
-    doctor: doctorCommand,
+/**
+ * The program, built for one run: each action stores its exit code in `exit`. Help and commander's
+ * own errors go to `io`; errors thrown by an action are left to runCli.
+ */
+function buildProgram(env: Env, cwd: string, io: Io, exit: { code: number }): Command {
+  const program = new Command('quarry')
+    .description('a command line for Quarry: ingest, search, collections, migrate, doctor')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.out(text), writeErr: (text) => io.err(text) })
+    .showSuggestionAfterError();
+  program.addHelpText(
+    'after',
+    `
+Each command takes --url, --database-url or --data-dir (see \`quarry <command> --help\`).
+Exit codes: 0 done, 1 failed, 2 the command line was wrong.`,
+  );
+  const run =
+    <A extends unknown[]>(action: (...args: A) => Promise<number>) =>
+    async (...args: A) => {
+      exit.code = await action(...args);
+    };
+
+  withConnection(
+    program
+      .command('ingest')
+      .description(
+        'chunk Markdown and text files, read JSONL, and store them in a collection; what is already stored is not sent again',
+      )
+      .argument(
+        '[paths...]',
+        'files or directories (hidden entries and node_modules skipped); none or "-": stdin',
+      )
+      .requiredOption('-c, --collection <name>', 'the collection to write to')
+      .option('--tenant <id>', 'the tenant to write to')
+      .option(
+        '--create',
+        `create the collection (offline model, ${OFFLINE_DIMENSIONS} dimensions) if it does not exist`,
+      )
+      .option('--batch-size <n>', 'documents per request', wholeNumber(1), 100)
+      .option(
+        '--concurrency <n>',
+        'requests in flight (1 on the embedded database)',
+        wholeNumber(1),
+        4,
+      )
+      .option(
+        '--chunk-size <n>',
+        'most characters in a chunk of a text or Markdown file',
+        wholeNumber(50),
+        1000,
+      )
+      .option('--chunk-overlap <n>', 'characters repeated between chunks', wholeNumber(0), 150)
+      .addOption(
+        new Option(
+          '--format <format>',
+          'what stdin holds (default: jsonl if it starts with "{", else text)',
+        ).choices(['jsonl', 'text', 'markdown']),
+      )
+      .option('--json', 'print the summary as JSON')
+      .addHelpText(
+        'after',
+        `
+JSONL lines: {"content": "...", "metadata": {...}, "embedding": [...], "id": "..."}; only content is required.
+Each batch first asks the server which of its documents are already stored unchanged and sends only
+the rest; a repeat of an earlier document of the same run is not sent. Rerunning an interrupted
+ingest resumes it.`,
+      ),
+  ).action(run((paths: string[], options: IngestOptions) => ingest(paths, options, env, cwd, io)));
+
+  withConnection(
+    program
+      .command('search')
+      .description('search a collection: nearest neighbours, keywords, or both')
+      .argument('[text...]', 'the query text')
+      .requiredOption('-c, --collection <name>', 'the collection to search')
+      .option('--k <n>', 'results', wholeNumber(1), 10)
+      .addOption(
+        new Option('--mode <mode>', 'how to search')
+          .choices(['vector', 'keyword', 'hybrid'])
+          .default('vector'),
+      )
+      .option(
+        '--filter <json>',
+        'a metadata filter, e.g. {"key":"heading","op":"eq","value":"Install"}',
+        jsonValue,
+      )
+      .option(
+        '--vector <json>',
+        'a query vector (a JSON array of numbers) instead of text',
+        numberArray,
+      )
+      .option('--min-similarity <x>', 'leave out results less similar than this', finiteNumber)
+      .option('--exact', 'exact search (scan every row) instead of the HNSW index')
+      .option('--tenant <id>', 'search only this tenant')
+      .option('--json', 'print the response as JSON'),
+  ).action(run((words: string[], options: SearchOptions) => search(words, options, env, cwd, io)));
+
+  const collections = program.command('collections').description('list collections, or create one');
+  withConnection(
+    collections
+      .command('list', { isDefault: true })
+      .description(
+        'documents, dimensions, metric, model and index state of each collection (the default)',
+      )
+      .option('--json', 'print them as JSON'),
+  ).action(
+    run((options: ConnectionOptions & { json?: boolean }) =>
+      listCollections(options, env, cwd, io),
+    ),
+  );
+  withConnection(
+    collections
+      .command('create')
+      .description('create a collection and its HNSW index')
+      .argument('<name>', 'lowercase letters, digits, "-" and "_"')
+      .option('--dimensions <n>', 'vector dimensions', wholeNumber(1), OFFLINE_DIMENSIONS)
+      .option('--model <model>', 'embedding model', OFFLINE_MODEL)
+      .addOption(
+        new Option('--metric <metric>', 'distance')
+          .choices(['cosine', 'l2', 'inner_product'])
+          .default('cosine'),
+      )
+      .option('--m <n>', 'HNSW m', wholeNumber(2), 16)
+      .option(
+        '--ef-construction <n>',
+        'HNSW ef_construction (default: max(64, 2 × m))',
+        wholeNumber(4),
+      )
+      .option('--json', 'print the collection as JSON'),
+  ).action(
+    run((name: string, options: CreateOptions) => createCollection(name, options, env, cwd, io)),
+  );
+
+  withConnection(
+    program
+      .command('migrate')
+      .description(
+        'apply the database migrations (creates the embedded database if there is none)',
+      ),
+  ).action(run((options: ConnectionOptions) => migrateDatabase(options, env, cwd, io)));
+
+  withConnection(
+    program
+      .command('doctor')
+      .description(
+        'check the database (or, with --url, a running server): one verdict per line; creates nothing',
+      )
+      .option('--json', 'print the findings as JSON'),
+  ).action(run((options: ConnectionOptions & { json?: boolean }) => doctor(options, env, cwd, io)));
+
+  // Commander's own errors name the command they are about, as the CLI's other errors do.
+  const nameErrors = (command: Command) => {
+    command.showHelpAfterError(`(see \`${commandPath(command)} --help\`)`);
+    command.configureOutput({
+      outputError: (text, write) =>
+        write(`${commandPath(command)}: ${text.replace(/^error: /, '')}`),
+    });
+    command.commands.forEach(nameErrors);
   };
+  nameErrors(program);
+  return program;
+}
 
 function describeError(error: unknown): string {
   // In-process calls: the API hides internal errors from remote callers, but here the operator
@@ -462,31 +661,28 @@ function describeError(error: unknown): string {
   return String(error);
 }
 
+/** Runs one command line; the exit code is returned, never passed to process.exit. */
 export async function runCli(argv: string[], env: Env, cwd: string, io: Io): Promise<number> {
-  const [command, ...args] = argv;
-  if (!command || command === 'help' || command === '--help' || command === '-h') {
-    io.out(USAGE);
-    return command ? 0 : 2;
-  }
-  const run = commands[command];
-  if (!run) {
-    io.err(`quarry: unknown command "${command}"\n\n${USAGE}`);
-    return 2;
-  }
-  if (args.includes('--help') || args.includes('-h')) {
-    io.out(USAGE);
-    return 0;
-  }
+  const exit = { code: 0 };
+  const program = buildProgram(env, cwd, io, exit);
+  let running = program;
+  program.hook('preAction', (_program, action) => {
+    running = action;
+  });
+  // `pnpm quarry -- <args>` passes its `--` on to the script.
+  const args = argv[0] === '--' ? argv.slice(1) : argv;
   try {
-    return await run(args, env, cwd, io);
+    await program.parseAsync(args, { from: 'user' });
+    return exit.code;
   } catch (error) {
-    const usage =
-      error instanceof UsageError ||
-      (error instanceof TypeError &&
-        'code' in error &&
-        String(error.code).startsWith('ERR_PARSE_ARGS'));
-    io.err(`quarry ${command}: ${describeError(error)}\n`);
-    if (error instanceof InputError) return 1;
-    return usage ? 2 : 1;
+    if (error instanceof CommanderError) {
+      // Help asked for is a success; help shown because no command was given is a usage error.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      if (error.code === 'commander.help') return error.exitCode === 0 ? 0 : 2;
+      return 2;
+    }
+    io.err(`${commandPath(running)}: ${describeError(error)}\n`);
+    if (error instanceof UsageError) return 2;
+    return 1;
   }
 }

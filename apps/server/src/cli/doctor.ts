@@ -32,7 +32,7 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-async function serverVersion(database: Database): Promise<Finding> {
+async function serverVersion(database: Database, settings: DatabaseSettings): Promise<Finding> {
   const [row] = await queryRows<{ version: string; num: string | number }>(
     database.db,
     sql`select version() as version, current_setting('server_version_num') as num`,
@@ -40,8 +40,8 @@ async function serverVersion(database: Database): Promise<Finding> {
   const num = Number(row?.num ?? 0);
   const release = `${Math.floor(num / 10_000)}.${num % 10_000}`;
   const engine =
-    database.driver === 'embedded'
-      ? `embedded PGlite (PostgreSQL ${release})`
+    settings.driver === 'embedded'
+      ? `embedded PGlite (PostgreSQL ${release}) in ${settings.dataDir}`
       : `PostgreSQL ${release}`;
   if (num < 130_000)
     return {
@@ -385,7 +385,7 @@ export async function diagnoseDatabase(
       return [{ verdict: 'fail', check, detail: message(error) }];
     }
   };
-  const connected = await guarded('connection', () => serverVersion(database));
+  const connected = await guarded('connection', () => serverVersion(database, settings));
   if (connected.some((finding) => finding.verdict === 'fail' && finding.check === 'connection'))
     return connected;
   const findings = [

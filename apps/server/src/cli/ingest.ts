@@ -1,3 +1,4 @@
+import { contentHash, type StoredQueryItem } from '@quarry/api';
 import type { ChunkOptions } from './chunk';
 import { countDocuments, readDocuments, type InputSource, type SourcedDocument } from './sources';
 import type { QuarryTarget } from './target';
@@ -8,14 +9,27 @@ export interface IngestOptions {
   batchSize: number;
   concurrency: number;
   chunking: ChunkOptions;
+  /**
+   * Ask the server which documents of each batch it already has (`documents.stored`) and send
+   * only the rest; off when the collection is known to be empty.
+   */
+  checkStored: boolean;
 }
 
 export interface IngestSummary {
+  /** Read from the input. */
   documents: number;
+  /** Sent to the server to be written. */
+  sent: number;
   inserted: number;
   updated: number;
-  /** Already stored with the same content (by content hash, or by id with identical fields): skipped. */
+  /**
+   * Already stored unchanged: found by asking the server before sending (not sent), or sent and
+   * reported unchanged by it (when another writer stored it in between).
+   */
   unchanged: number;
+  /** Repeats of an earlier document of this run (the same content, or the same id and fields): not sent. */
+  duplicates: number;
   batches: number;
   seconds: number;
 }
@@ -31,10 +45,41 @@ export class IngestFailed extends Error {
   }
 }
 
+interface Pending extends SourcedDocument {
+  hash: string;
+}
+
 /**
- * Sends the input in batches, `concurrency` at a time. Each batch is one transaction on the
- * server; a rerun after a failure skips what is already stored (same content hash, or same id with
- * the same fields), so an interrupted ingest is resumed by running it again.
+ * What makes a document a repeat of an earlier one, by the server's rule: without an external id,
+ * its content (the server keeps the first); with one, the id and every field.
+ */
+function runKey(item: Pending): string {
+  const { externalId, content, metadata, embedding } = item.document;
+  if (externalId === undefined) return `hash:${item.hash}`;
+  return `id:${contentHash(JSON.stringify([externalId, content, metadata ?? {}, embedding ?? null]))}`;
+}
+
+/** How `documents.stored` names a stored document: by external id, or else by content hash. */
+const storedKey = (externalId: string | null | undefined, hash: string) =>
+  externalId == null ? `hash:${hash}` : `id:${externalId}`;
+
+/** What `documents.stored` is asked: the content's hash, and (with an external id) the fields it compares. */
+function storedQueryItem(item: Pending): StoredQueryItem {
+  const { externalId, metadata, embedding } = item.document;
+  if (externalId === undefined) return { contentHash: item.hash };
+  return {
+    contentHash: item.hash,
+    externalId,
+    ...(metadata ? { metadata } : {}),
+    ...(embedding ? { embedding } : {}),
+  };
+}
+
+/**
+ * Sends the input in batches, `concurrency` at a time. Repeats within the input are dropped; of
+ * each batch, the server is first asked which documents it already has unchanged (one request),
+ * and only the others are sent, as one transaction. A rerun after a failure therefore sends only
+ * what is missing, so an interrupted ingest is resumed by running it again.
  */
 export async function ingestInput(
   target: QuarryTarget,
@@ -45,9 +90,11 @@ export async function ingestInput(
   const started = performance.now();
   const summary: IngestSummary = {
     documents: 0,
+    sent: 0,
     inserted: 0,
     updated: 0,
     unchanged: 0,
+    duplicates: 0,
     batches: 0,
     seconds: 0,
   };
@@ -55,23 +102,37 @@ export async function ingestInput(
   if (source.kind === 'files') progress.setTotal(await countDocuments(source, options.chunking));
   const concurrency = Math.max(1, Math.min(options.concurrency, target.maxConcurrency));
   const inFlight = new Set<Promise<void>>();
-  let failure: { error: unknown; batch: SourcedDocument[] } | undefined;
+  let failure: { error: unknown; batch: Pending[] } | undefined;
+  let done = 0;
+  const scope = {
+    collection: options.collection,
+    ...(options.tenant ? { tenant: options.tenant } : {}),
+  };
 
-  const send = (batch: SourcedDocument[]) => {
-    const task = target
-      .ingest({
-        collection: options.collection,
-        ...(options.tenant ? { tenant: options.tenant } : {}),
-        documents: batch.map((item) => item.document),
-      })
-      .then((result) => {
-        summary.inserted += result.inserted;
-        summary.updated += result.updated;
-        summary.unchanged += result.unchanged;
-        summary.documents += batch.length;
-        summary.batches++;
-        progress.update(summary.documents);
-      })
+  const sendBatch = async (batch: Pending[]) => {
+    let missing = batch;
+    if (options.checkStored) {
+      const { stored } = await target.stored({ ...scope, items: batch.map(storedQueryItem) });
+      const have = new Set(stored.map((pair) => storedKey(pair.externalId, pair.contentHash)));
+      missing = batch.filter((item) => !have.has(storedKey(item.document.externalId, item.hash)));
+      summary.unchanged += batch.length - missing.length;
+    }
+    if (missing.length > 0) {
+      const result = await target.ingest({
+        ...scope,
+        documents: missing.map((item) => item.document),
+      });
+      summary.sent += missing.length;
+      summary.inserted += result.inserted;
+      summary.updated += result.updated;
+      summary.unchanged += result.unchanged;
+    }
+    summary.batches++;
+    done += batch.length;
+    progress.update(done);
+  };
+  const send = (batch: Pending[]) => {
+    const task = sendBatch(batch)
       .catch((error: unknown) => {
         failure ??= { error, batch };
       })
@@ -79,9 +140,19 @@ export async function ingestInput(
     inFlight.add(task);
   };
 
-  let batch: SourcedDocument[] = [];
-  for await (const item of readDocuments(source, options.chunking)) {
+  const seen = new Set<string>();
+  let batch: Pending[] = [];
+  for await (const sourced of readDocuments(source, options.chunking)) {
     if (failure) break;
+    summary.documents++;
+    const item = { ...sourced, hash: contentHash(sourced.document.content) };
+    const key = runKey(item);
+    if (seen.has(key)) {
+      summary.duplicates++;
+      progress.update(++done);
+      continue;
+    }
+    seen.add(key);
     batch.push(item);
     if (batch.length < options.batchSize) continue;
     send(batch);

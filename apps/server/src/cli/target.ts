@@ -9,7 +9,13 @@ import { createEmbeddingRegistry } from '@quarry/api/embeddings';
 import { createQuarryClient } from '@quarry/client';
 import { migrate, migrationState, QuarryError, type Database } from '@quarry/db';
 import type { DatabaseSettings, OpenAISettings } from '../env';
-import { describeDatabase, embeddingProviders, openDatabase } from '../services';
+import {
+  describeDatabase,
+  embeddedDatabaseIn,
+  embeddingProviders,
+  noEmbeddedDatabase,
+  openDatabase,
+} from '../services';
 
 /**
  * What the CLI talks to: a running server over HTTP (the typed client), or the database directly
@@ -18,6 +24,7 @@ import { describeDatabase, embeddingProviders, openDatabase } from '../services'
 export interface QuarryTarget {
   description: string;
   ingest(input: RouterInputs['documents']['ingest']): Promise<RouterOutputs['documents']['ingest']>;
+  stored(input: RouterInputs['documents']['stored']): Promise<RouterOutputs['documents']['stored']>;
   search(input: RouterInputs['search']['query']): Promise<RouterOutputs['search']['query']>;
   listCollections(): Promise<RouterOutputs['collections']['list']>;
   getCollection(name: string): Promise<RouterOutputs['collections']['get']>;
@@ -34,6 +41,7 @@ export function httpTarget(url: string, apiKey: string | undefined): QuarryTarge
   return {
     description: `server ${url}`,
     ingest: (input) => client.documents.ingest.mutate(input),
+    stored: (input) => client.documents.stored.query(input),
     search: (input) => client.search.query.query(input),
     listCollections: () => client.collections.list.query(),
     getCollection: (name) => client.collections.get.query({ name }),
@@ -43,15 +51,26 @@ export function httpTarget(url: string, apiKey: string | undefined): QuarryTarge
   };
 }
 
+/** There is no database where the command looked, and the command does not create one. */
+export class NoDatabaseError extends Error {
+  override readonly name = 'NoDatabaseError';
+}
+
 /**
  * Opens the database in this process. The embedded database is migrated on open (as the server
- * does); a server database must already be migrated (`quarry migrate`), since migrating is a
- * deliberate step there.
+ * does), and created only when `create` is set (a command that writes, such as `collections
+ * create`): a command that reads says there is none instead. A server database must already be
+ * migrated (`quarry migrate`), since migrating is a deliberate step there.
  */
 export async function databaseTarget(
   settings: DatabaseSettings,
   openai: OpenAISettings | undefined,
+  options: { create: boolean },
 ): Promise<QuarryTarget & { database: Database }> {
+  if (settings.driver === 'embedded' && !options.create) {
+    const state = embeddedDatabaseIn(settings.dataDir);
+    if (state !== 'present') throw new NoDatabaseError(noEmbeddedDatabase(settings.dataDir, state));
+  }
   const { database, replicas } = await openDatabase(settings, 'quarry-cli');
   try {
     if (settings.driver === 'embedded') {
@@ -81,6 +100,7 @@ export async function databaseTarget(
     database,
     description: describeDatabase(settings),
     ingest: (input) => caller.documents.ingest(input),
+    stored: (input) => caller.documents.stored(input),
     search: (input) => caller.search.query(input),
     listCollections: () => caller.collections.list(),
     getCollection: (name) => caller.collections.get({ name }),
