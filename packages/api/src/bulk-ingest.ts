@@ -14,6 +14,7 @@ import {
   type SQL,
 } from '@quarry/db';
 import type * as schema from '@quarry/db/schema';
+import { holdCollection } from './collections';
 import type { EmbeddingRegistry } from './embeddings';
 import { compareKeys, contentHash, type IngestItem, type IngestResult } from './ingest';
 import type { Limits } from './limits';
@@ -82,6 +83,7 @@ export async function bulkIngestDocuments(
     await session.run(
       sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`,
     );
+    await holdCollection((query) => session.run(query), collection);
     return loadRows(session, collection, tenant, rows);
   });
 }

@@ -13,6 +13,7 @@ import {
   type Database,
   type Metadata,
 } from '@quarry/db';
+import { holdCollection } from './collections';
 import type { EmbeddingRegistry } from './embeddings';
 import type { Limits } from './limits';
 import { inTransaction, type Transaction } from './transaction';
@@ -137,6 +138,7 @@ export async function ingestDocuments(
   );
 
   return inTransaction(db, limits, async (tx) => {
+    await holdCollection((query) => queryRows(tx, query), collection);
     const ids = new Array<string>(items.length);
     let inserted = 0;
     let updated = 0;

@@ -3,7 +3,13 @@
  * and the long suite over HTTP (apps/server/reliability). Test support only: fast-check is a
  * development dependency.
  */
-import type { Metadata } from '@quarry/db';
+import {
+  collections,
+  vectorIndexDrift,
+  vectorIndexStatus,
+  type Database,
+  type Metadata,
+} from '@quarry/db';
 import fc from 'fast-check';
 import { HARD_LIMITS } from './limits';
 
@@ -169,3 +175,97 @@ export const hostileQueryTextArb: fc.Arbitrary<string> = fc.oneof(
     .map((parts) => parts.join('')),
   fc.constant('x'.repeat(HARD_LIMITS.queryTextChars + 1)),
 );
+
+export { seededRandom } from '@quarry/db/testing';
+
+/** A call of the collection race workload: a procedure, its input, and how long to wait before sending it. */
+export interface RaceStep {
+  procedure:
+    | 'collections.create'
+    | 'collections.updateIndex'
+    | 'collections.delete'
+    | 'collections.list'
+    | 'documents.ingest'
+    | 'search.query';
+  input: Record<string, unknown>;
+  delayMs: number;
+}
+
+/** What a race step may be answered besides success: the collection is gone, or already there. */
+export const raceRefusals: ReadonlySet<string> = new Set([
+  'COLLECTION_NOT_FOUND',
+  'COLLECTION_EXISTS',
+]);
+
+/**
+ * One round of the collection race (issue 13: ingest during delete was a foreign-key 500,
+ * updateIndex during delete "cache lookup failed", orphaned indexes, recorded parameters unlike
+ * the live index): for each name, a create, two ingests, two updateIndex with random parameters,
+ * usually a delete, a list and a search, shuffled, each sent after a random 0–40 ms.
+ */
+export function collectionRaceRound(random: () => number, names: readonly string[]): RaceStep[] {
+  const hnsw = () => {
+    const m = 2 + Math.floor(random() * 15);
+    return { m, efConstruction: 2 * m + Math.floor(random() * 40) };
+  };
+  const documents = (name: string) =>
+    Array.from({ length: 20 }, (_, i) => ({
+      content: `race ${name} ${Math.floor(random() * 1e9)} ${i}`,
+      embedding: [random() + 0.01, random(), random(), random()],
+    }));
+  const steps: Array<Omit<RaceStep, 'delayMs'>> = names.flatMap((name) => [
+    {
+      procedure: 'collections.create' as const,
+      input: { name, dimensions: 4, embeddingModel: 'external', hnsw: hnsw() },
+    },
+    {
+      procedure: 'documents.ingest' as const,
+      input: { collection: name, documents: documents(name) },
+    },
+    {
+      procedure: 'documents.ingest' as const,
+      input: { collection: name, documents: documents(name) },
+    },
+    { procedure: 'collections.updateIndex' as const, input: { name, hnsw: hnsw() } },
+    { procedure: 'collections.updateIndex' as const, input: { name, hnsw: hnsw() } },
+    ...(random() < 0.75
+      ? [{ procedure: 'collections.delete' as const, input: { name, confirm: name } }]
+      : []),
+    { procedure: 'search.query' as const, input: { collection: name, vector: [1, 0, 0, 0], k: 5 } },
+  ]);
+  steps.push({ procedure: 'collections.list', input: {} });
+  for (let i = steps.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [steps[i], steps[j]] = [steps[j]!, steps[i]!];
+  }
+  return steps.map((step) => ({ ...step, delayMs: Math.floor(random() * 40) }));
+}
+
+/**
+ * What is wrong with the HNSW indexes after a race, in words (none: an empty list): indexes of
+ * collections that no longer exist, a collection without exactly one valid index, or one whose
+ * live m/ef_construction (read from the index's storage options) differ from those recorded.
+ */
+export async function collectionIndexProblems(database: Database): Promise<string[]> {
+  const problems: string[] = [];
+  const drift = await vectorIndexDrift(database.db);
+  for (const orphan of drift.orphaned)
+    problems.push(`index ${orphan.name} of deleted collection ${orphan.collectionId}`);
+  for (const collection of await database.db.select().from(collections)) {
+    const indexes = await vectorIndexStatus(database.db, collection.id);
+    const [index] = indexes;
+    if (indexes.length !== 1 || !index?.valid) {
+      problems.push(
+        `collection '${collection.name}' has ${indexes.length} indexes (${indexes.map((i) => `${i.name}${i.valid ? '' : ' invalid'}`).join(', ')}), not one valid`,
+      );
+    } else if (
+      index.m !== collection.hnswM ||
+      index.efConstruction !== collection.hnswEfConstruction
+    ) {
+      problems.push(
+        `collection '${collection.name}' records m=${collection.hnswM}, ef_construction=${collection.hnswEfConstruction}; its index ${index.name} has m=${index.m}, ef_construction=${index.efConstruction}`,
+      );
+    }
+  }
+  return problems;
+}

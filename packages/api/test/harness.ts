@@ -1,5 +1,6 @@
 import {
   describeEachTarget,
+  seededRandom,
   testTargets,
   type TestDatabase,
   type TestTarget,
@@ -10,18 +11,7 @@ import { createEmbeddingRegistry, type EmbeddingProvider } from '../src/embeddin
 import type { Limits } from '../src/limits';
 
 export { describeEachTarget, testTargets, type TestDatabase, type TestTarget };
-
-/** A deterministic PRNG, so data sets are the same on every run and every target. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export function gaussian(random: () => number): number {
   const u = 1 - random();

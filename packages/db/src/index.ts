@@ -19,6 +19,7 @@ export {
 } from './errors';
 export * from './vector';
 export * from './vector-index';
+export { withCollectionChangeLock } from './collection-lock';
 export * from './schema';
 // Routers import SQL operators from here, so the whole query vocabulary comes from one package.
 export * from 'drizzle-orm/sql';

@@ -162,3 +162,15 @@ export async function fingerprint(database: Pick<Database, 'db'>): Promise<Finge
   if (!row) throw new Error('the fingerprint query returned no row');
   return { ...row, collections: Number(row.collections), documents: Number(row.documents) };
 }
+
+/** A small deterministic generator (mulberry32): data sets and race schedules are the same on every run and target. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,6 +1,7 @@
 import { getTableName, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { databaseErrorCodeIn } from './errors';
-import { queryRows, type Database, type SqlExecutor } from './client';
+import { queryRows, type Database, type QuarryDatabase, type SqlExecutor } from './client';
+import { withCollectionChangeLock } from './collection-lock';
 import { collections, documents, type Collection, type DistanceMetric } from './schema';
 import { indexedEmbedding, indexedVectorType, type IndexedVectorType } from './vector';
 
@@ -65,25 +66,32 @@ export interface VectorIndexStatus {
   /** On a partitioned table, the sum of the partitions' indexes (the parent index itself holds nothing). */
   sizeBytes: number;
   definition: string;
+  /** The live index's HNSW parameters, read from its storage options (null if it has none). */
+  m: number | null;
+  efConstruction: number | null;
 }
 
 export async function vectorIndexStatus(
   executor: SqlExecutor,
   collectionId: number,
 ): Promise<VectorIndexStatus[]> {
-  const rows = await queryRows<{
-    name: string;
-    valid: boolean;
-    size_bytes: string | number;
-    definition: string;
-  }>(
-    executor,
-    sql`select c.relname as name, i.indisvalid as valid,
+  const rows = await retryingCatalogRace(() =>
+    queryRows<{
+      name: string;
+      valid: boolean;
+      size_bytes: string | number;
+      definition: string;
+      m: string | null;
+      ef_construction: string | null;
+    }>(
+      executor,
+      sql`select c.relname as name, i.indisvalid as valid,
           coalesce((select sum(pg_relation_size(t.relid)) from pg_partition_tree(c.oid) t), pg_relation_size(c.oid)) as size_bytes,
-          pg_get_indexdef(c.oid) as definition
+          pg_get_indexdef(c.oid) as definition, ${hnswOption('m')} as m, ${hnswOption('ef_construction')} as ef_construction
         from pg_index i join pg_class c on c.oid = i.indexrelid
         where i.indrelid = ${getTableName(documents)}::regclass and starts_with(c.relname, ${indexNamePrefix(collectionId)})
         order by c.relname`,
+    ),
   );
   // A partition's index is built under the parent index's name plus a suffix (partitionIndexName).
   const inProgress = await queryRows<{ name: string }>(
@@ -99,7 +107,45 @@ export async function vectorIndexStatus(
       inProgress.some(({ name }) => name === row.name || name.startsWith(`${row.name}_`)),
     sizeBytes: Number(row.size_bytes),
     definition: row.definition,
+    m: row.m === null ? null : Number(row.m),
+    efConstruction: row.ef_construction === null ? null : Number(row.ef_construction),
   }));
+}
+
+/** An HNSW storage parameter of the index `c` (pg_class), as text; null when not set. */
+function hnswOption(name: 'm' | 'ef_construction'): SQL {
+  return sql`(select option_value from pg_options_to_table(c.reloptions) where option_name = ${name})`;
+}
+
+/**
+ * Runs a catalog read again when PostgreSQL reports "cache lookup failed": `pg_get_indexdef` of
+ * an index that a concurrent DROP INDEX removed between the catalog scan and the call (a delete of
+ * one collection while another request lists them all).
+ */
+async function retryingCatalogRace<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (attempt >= 3 || !isCatalogRace(error)) throw error;
+    }
+  }
+}
+
+function isCatalogRace(error: unknown): boolean {
+  if (databaseErrorCodeIn(error) !== 'XX000') return false;
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e.message.includes('cache lookup failed')) return true;
+  }
+  return false;
+}
+
+/** Whether a live index was built with other HNSW parameters than the collection records. */
+function parametersDiffer(
+  index: Pick<VectorIndexStatus, 'm' | 'efConstruction'>,
+  collection: Pick<IndexedCollection, 'hnswM' | 'hnswEfConstruction'>,
+): boolean {
+  return index.m !== collection.hnswM || index.efConstruction !== collection.hnswEfConstruction;
 }
 
 /**
@@ -153,10 +199,17 @@ async function reconcileVectorIndex(
   const wanted = vectorIndexName(collection);
   const partitioned = concurrently && (await isPartitioned(db));
   const existing = await vectorIndexStatus(db, collection.id);
-  const current = existing.find((index) => index.name === wanted);
+  let current = existing.find((index) => index.name === wanted);
   // Another process is building it right now: an invalid index is only dropped and rebuilt when no
   // build is in progress (a build that failed or was cancelled).
   if (current && !current.valid && current.building) return;
+  // Under the expected name but built otherwise (by hand): rebuilt, so the name does not lie.
+  if (current?.valid && parametersDiffer(current, collection)) {
+    await db.execute(
+      dropIndex(sql.identifier(wanted), { concurrently: concurrently && !partitioned }),
+    );
+    current = undefined;
+  }
   if (partitioned) {
     if (!current?.valid && !(await buildOnPartitions(db, collection))) return;
   } else {
@@ -286,18 +339,140 @@ function pause(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 100 * attempt + Math.random() * 250));
 }
 
+/**
+ * Drops every HNSW index of the collection: concurrently on a server (a plain DROP INDEX locks the
+ * whole `documents` table, every collection's reads and writes, until it gets its turn), plainly on
+ * PGlite and for a partitioned table's parent index (PostgreSQL refuses DROP INDEX CONCURRENTLY on
+ * one). A deadlock with another process's index build is retried, like in ensureVectorIndex.
+ */
 export async function dropVectorIndexes(database: Database, collectionId: number): Promise<void> {
-  for (const index of await vectorIndexStatus(database.db, collectionId)) {
-    await database.db.execute(dropIndex(sql.identifier(index.name), { concurrently: false }));
-  }
-  for (const stray of await strayPartitionIndexes(database.db, collectionId)) {
-    await database.db.execute(dropIndex(stray.qualified, { concurrently: false }));
+  const concurrently = database.driver === 'postgres';
+  const drop = async (db: SqlExecutor) => {
+    const partitioned = concurrently && (await isPartitioned(db));
+    for (const index of await vectorIndexStatus(db, collectionId)) {
+      await db.execute(
+        dropIndex(sql.identifier(index.name), { concurrently: concurrently && !partitioned }),
+      );
+    }
+    for (const stray of await strayPartitionIndexes(db, collectionId)) {
+      await db.execute(dropIndex(stray.qualified, { concurrently: false }));
+    }
+  };
+  const maxAttempts = 5;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await (database.forIndexBuild ? database.forIndexBuild(drop) : drop(database.db));
+      return;
+    } catch (error) {
+      if (databaseErrorCodeIn(error) !== '40P01' || attempt >= maxAttempts) throw error;
+      await pause(attempt);
+    }
   }
 }
 
-/** Every collection's index, e.g. after migrations adopted the guide's table. */
+/** Every collection's index, e.g. after migrations adopted the guide's table: see reconcileVectorIndexes. */
 export async function ensureAllVectorIndexes(database: Database): Promise<void> {
-  for (const collection of await database.db.select().from(collections)) {
-    await ensureVectorIndex(database, collection);
+  await reconcileVectorIndexes(database);
+}
+
+/** How the HNSW indexes on `documents` differ from what the collections record. */
+export interface VectorIndexDrift {
+  /** Indexes of collections that no longer exist (left by a delete that raced an index build). */
+  orphaned: Array<{ name: string; collectionId: number }>;
+  /**
+   * Collections with a valid index whose indexes are not exactly the one their recorded
+   * parameters call for: other m/ef_construction, or an older index beside it. (Missing and
+   * invalid indexes are told by vectorIndexStatus.) An updateIndex in progress shows here too.
+   */
+  mismatched: Array<{
+    collectionId: number;
+    collection: string;
+    recorded: { m: number; efConstruction: number };
+    live: Array<{ name: string; m: number | null; efConstruction: number | null }>;
+  }>;
+}
+
+const collectionIndexPattern = /^documents_hnsw_c(\d+)_/;
+
+/** Reads the drift (see VectorIndexDrift); changes nothing. */
+export async function vectorIndexDrift(
+  executor: Pick<QuarryDatabase, 'execute' | 'select'>,
+): Promise<VectorIndexDrift> {
+  // Indexes first, then collections: an index is built only after its collection's row is
+  // committed, so every index read here whose collection is missing below really is an orphan.
+  const indexes = await retryingCatalogRace(() =>
+    queryRows<{
+      name: string;
+      on_partition: boolean;
+      valid: boolean;
+      m: string | null;
+      ef_construction: string | null;
+    }>(
+      executor,
+      sql`select c.relname as name, i.indrelid <> ${getTableName(documents)}::regclass as on_partition, i.indisvalid as valid,
+            ${hnswOption('m')} as m, ${hnswOption('ef_construction')} as ef_construction
+          from pg_index i join pg_class c on c.oid = i.indexrelid
+          where (i.indrelid = ${getTableName(documents)}::regclass
+              or i.indrelid in (select inhrelid from pg_inherits where inhparent = ${getTableName(documents)}::regclass))
+            and not c.relispartition and starts_with(c.relname, 'documents_hnsw_c')
+          order by c.relname`,
+    ),
+  );
+  const recorded = new Map(
+    (await executor.select().from(collections)).map((collection) => [collection.id, collection]),
+  );
+  const drift: VectorIndexDrift = { orphaned: [], mismatched: [] };
+  const live = new Map<number, typeof indexes>();
+  for (const index of indexes) {
+    const collectionId = Number(collectionIndexPattern.exec(index.name)?.[1]);
+    if (!Number.isSafeInteger(collectionId)) continue;
+    if (!recorded.has(collectionId)) drift.orphaned.push({ name: index.name, collectionId });
+    else if (!index.on_partition)
+      live.set(collectionId, [...(live.get(collectionId) ?? []), index]);
   }
+  for (const [collectionId, collectionIndexes] of live) {
+    const collection = recorded.get(collectionId);
+    if (!collection || !collectionIndexes.some((index) => index.valid)) continue;
+    const [only] = collectionIndexes;
+    const exact =
+      collectionIndexes.length === 1 &&
+      only !== undefined &&
+      only.name === vectorIndexName(collection) &&
+      Number(only.m) === collection.hnswM &&
+      Number(only.ef_construction) === collection.hnswEfConstruction;
+    if (exact) continue;
+    drift.mismatched.push({
+      collectionId,
+      collection: collection.name,
+      recorded: { m: collection.hnswM, efConstruction: collection.hnswEfConstruction },
+      live: collectionIndexes.map((index) => ({
+        name: index.name,
+        m: index.m === null ? null : Number(index.m),
+        efConstruction: index.ef_construction === null ? null : Number(index.ef_construction),
+      })),
+    });
+  }
+  return drift;
+}
+
+/**
+ * Makes the HNSW indexes match the collections, as one collection change
+ * (withCollectionChangeLock): drops the indexes of collections that no longer exist, then gives
+ * every collection exactly one valid index with its recorded parameters (ensureVectorIndex).
+ * `migrate()` runs it, so the server does at start and `quarry migrate` does on demand; `quarry
+ * doctor` reports what it would fix (vectorIndexDrift). Returns the orphaned indexes it dropped.
+ */
+export async function reconcileVectorIndexes(database: Database): Promise<{ dropped: string[] }> {
+  return withCollectionChangeLock(database, async () => {
+    const { orphaned } = await vectorIndexDrift(database.db);
+    const dropped: string[] = [];
+    for (const collectionId of new Set(orphaned.map((orphan) => orphan.collectionId))) {
+      await dropVectorIndexes(database, collectionId);
+      dropped.push(...orphaned.filter((o) => o.collectionId === collectionId).map((o) => o.name));
+    }
+    for (const collection of await database.db.select().from(collections)) {
+      await ensureVectorIndex(database, collection);
+    }
+    return { dropped };
+  });
 }

@@ -11,17 +11,7 @@ import {
   type QuarryDatabase,
 } from '../src/index';
 
-/** A small deterministic generator (mulberry32), so every run inserts the same vectors. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../src/testing';
 
 /** Components in [-1, 1), each already a float32 value (what pgvector stores). */
 export function randomVector(dimensions: number, random: () => number): number[] {

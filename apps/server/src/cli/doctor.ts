@@ -6,6 +6,7 @@ import {
   migrationState,
   queryRows,
   sql,
+  vectorIndexDrift,
   vectorIndexStatus,
   type Database,
 } from '@quarry/db';
@@ -204,6 +205,37 @@ async function indexBuildMemory(
   };
 }
 
+/**
+ * HNSW indexes that do not match the collections (vectorIndexDrift): left by a delete or an
+ * updateIndex that raced another change before those were serialised, or made by hand. The
+ * reconcile in `quarry migrate` (which the server runs at start) fixes both.
+ */
+async function indexDrift(database: Database): Promise<Finding[]> {
+  const drift = await vectorIndexDrift(database.db);
+  const findings: Finding[] = drift.orphaned.map((orphan) => ({
+    verdict: 'warn',
+    check: 'orphaned index',
+    detail: `${orphan.name} belongs to collection ${orphan.collectionId}, which no longer exists: it takes space and slows every write to documents; run \`quarry migrate\`, which drops it`,
+  }));
+  for (const mismatch of drift.mismatched) {
+    const live = mismatch.live
+      .map((index) => `${index.name} (m=${index.m}, ef_construction=${index.efConstruction})`)
+      .join(', ');
+    findings.push({
+      verdict: 'warn',
+      check: `index ${mismatch.collection}`,
+      detail: `records m=${mismatch.recorded.m}, ef_construction=${mismatch.recorded.efConstruction}, but its indexes are ${live}; unless an updateIndex is running, run \`quarry migrate\`, which rebuilds it`,
+    });
+  }
+  if (findings.length === 0)
+    findings.push({
+      verdict: 'ok',
+      check: 'index drift',
+      detail: 'every HNSW index belongs to a collection and has its recorded parameters',
+    });
+  return findings;
+}
+
 async function deadTuples(database: Database): Promise<Finding> {
   const [row] = await queryRows<{
     live: string | number | null;
@@ -396,6 +428,7 @@ export async function diagnoseDatabase(
   if (findings.some((finding) => finding.check === 'migrations' && finding.verdict === 'ok')) {
     findings.push(
       ...(await guarded('indexes', () => indexes(database, settings))),
+      ...(await guarded('index drift', () => indexDrift(database))),
       ...(await guarded('dead tuples', () => deadTuples(database))),
     );
   }

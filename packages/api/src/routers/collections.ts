@@ -14,6 +14,7 @@ import {
   queryRows,
   sql,
   vectorIndexStatus,
+  withCollectionChangeLock,
   type Collection,
   type Database,
 } from '@quarry/db';
@@ -124,22 +125,24 @@ export const collectionsRouter = {
           `model '${input.embeddingModel}' produces ${provider.dimensions} dimensions, but the collection was asked for ${input.dimensions}`,
         );
       }
-      const [created] = await ctx.database.db
-        .insert(collections)
-        .values({
-          name: input.name,
-          dimensions: input.dimensions,
-          metric: input.metric,
-          embeddingModel: input.embeddingModel,
-          hnswM: input.hnsw.m,
-          hnswEfConstruction: input.hnsw.efConstruction,
-        })
-        .onConflictDoNothing({ target: collections.name })
-        .returning();
-      if (!created)
-        throw new QuarryError('COLLECTION_EXISTS', `collection '${input.name}' already exists`);
-      await ensureVectorIndex(ctx.database, created);
-      return describeCollection(ctx, created, ctx.principal.tenant);
+      return withCollectionChangeLock(ctx.database, async () => {
+        const [created] = await ctx.database.db
+          .insert(collections)
+          .values({
+            name: input.name,
+            dimensions: input.dimensions,
+            metric: input.metric,
+            embeddingModel: input.embeddingModel,
+            hnswM: input.hnsw.m,
+            hnswEfConstruction: input.hnsw.efConstruction,
+          })
+          .onConflictDoNothing({ target: collections.name })
+          .returning();
+        if (!created)
+          throw new QuarryError('COLLECTION_EXISTS', `collection '${input.name}' already exists`);
+        await ensureVectorIndex(ctx.database, created);
+        return describeCollection(ctx, created, ctx.principal.tenant);
+      });
     }),
 
   list: readProcedure.query(async ({ ctx }) => {
@@ -164,21 +167,30 @@ export const collectionsRouter = {
       };
     }),
 
-  /** New HNSW parameters: the index is rebuilt (concurrently on a server) and then swapped in. */
+  /**
+   * New HNSW parameters: the index is rebuilt (concurrently on a server) and then swapped in. Like
+   * create and delete, one collection change at a time (withCollectionChangeLock): the parameters
+   * recorded are always those of the live index, and a collection deleted meanwhile is a 404.
+   */
   updateIndex: collectionAdminProcedure
     .input(z.object({ name: collectionNameSchema, hnsw: hnswParametersSchema }))
-    .mutation(async ({ ctx, input }) => {
-      const collection = await loadCollection(ctx.database.db, input.name);
-      const [updated] = await ctx.database.db
-        .update(collections)
-        .set({ hnswM: input.hnsw.m, hnswEfConstruction: input.hnsw.efConstruction })
-        .where(eq(collections.id, collection.id))
-        .returning();
-      if (!updated)
-        throw new QuarryError('COLLECTION_NOT_FOUND', `collection '${input.name}' does not exist`);
-      await ensureVectorIndex(ctx.database, updated);
-      return describeCollection(ctx, updated, ctx.principal.tenant);
-    }),
+    .mutation(async ({ ctx, input }) =>
+      withCollectionChangeLock(ctx.database, async () => {
+        const collection = await loadCollection(ctx.database.db, input.name);
+        const [updated] = await ctx.database.db
+          .update(collections)
+          .set({ hnswM: input.hnsw.m, hnswEfConstruction: input.hnsw.efConstruction })
+          .where(eq(collections.id, collection.id))
+          .returning();
+        if (!updated)
+          throw new QuarryError(
+            'COLLECTION_NOT_FOUND',
+            `collection '${input.name}' does not exist`,
+          );
+        await ensureVectorIndex(ctx.database, updated);
+        return describeCollection(ctx, updated, ctx.principal.tenant);
+      }),
+    ),
 
   /** Deletes the collection and all its documents; `confirm` must repeat the name. */
   delete: collectionAdminProcedure
@@ -190,17 +202,25 @@ export const collectionsRouter = {
           `deleting collection '${input.name}' removes all its documents; pass confirm: '${input.name}' to proceed`,
         );
       }
-      const collection = await loadCollection(ctx.database.db, input.name);
-      const deletedDocuments = await ctx.database.db.transaction(async (tx) => {
-        const [counted] = await tx
-          .select({ documents: count() })
-          .from(documents)
-          .where(eq(documents.collectionId, collection.id));
-        // Documents go with the collection (foreign key ON DELETE CASCADE).
-        await tx.delete(collections).where(eq(collections.id, collection.id));
-        return counted?.documents ?? 0;
+      return withCollectionChangeLock(ctx.database, async () => {
+        const collection = await loadCollection(ctx.database.db, input.name);
+        const deletedDocuments = await ctx.database.db.transaction(async (tx) => {
+          // Taken first, so the count includes what ingests in flight (holdCollection) commit.
+          await tx
+            .select({ id: collections.id })
+            .from(collections)
+            .where(eq(collections.id, collection.id))
+            .for('update');
+          const [counted] = await tx
+            .select({ documents: count() })
+            .from(documents)
+            .where(eq(documents.collectionId, collection.id));
+          // Documents go with the collection (foreign key ON DELETE CASCADE).
+          await tx.delete(collections).where(eq(collections.id, collection.id));
+          return counted?.documents ?? 0;
+        });
+        await dropVectorIndexes(ctx.database, collection.id);
+        return { name: input.name, deletedDocuments };
       });
-      await dropVectorIndexes(ctx.database, collection.id);
-      return { name: input.name, deletedDocuments };
     }),
 } satisfies TRPCRouterRecord;
