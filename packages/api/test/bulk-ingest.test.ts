@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { and, documents, eq, isNull, sql, type Collection, type Metadata } from '@quarry/db';
 import { bulkIngestDocuments } from '../src/bulk-ingest';
 import { loadCollection } from '../src/collections';

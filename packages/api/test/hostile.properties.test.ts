@@ -1,6 +1,6 @@
 import type { JsonValue } from '@quarry/db';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { matchesFilter, type MetadataFilter } from '../src/filter';
 import { HARD_LIMITS } from '../src/limits';
 import { hostileFilterArb, hostileQueryTextArb, nested, seededMetadata } from '../src/testing';
