@@ -280,6 +280,12 @@ describe('quarry on an embedded database that does not exist', () => {
     expect(readdirSync(work.path)).toEqual([]);
   });
 
+  it('takes its arguments after the -- that `pnpm quarry -- <args>` passes on', async () => {
+    const run = await runCli(['--', 'doctor', '--data-dir', missing()]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`no embedded database in ${missing()}`);
+  });
+
   it('doctor says so of an empty directory too, and leaves it empty', async () => {
     mkdirSync(join(work.path, 'empty'));
     const run = await runCli(['doctor', '--json', '--data-dir', join(work.path, 'empty')]);
