@@ -1,33 +1,32 @@
-import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scratchDir, startServer, type ServerProcess } from './harness';
+import { scratchDir, type ServerProcess } from './harness';
+import {
+  rawConnection,
+  startServerWithLimits,
+  type ClientLimits,
+  uploadHeaders,
+  type RawConnection,
+} from './raw-clients';
 
 /**
  * Clients that hold connections open: dribbled bodies and headers, more connections than the
  * server takes, and uploads abandoned by the thousand (issue 13). Timeouts are short here; the
  * defaults are in the README's configuration table.
  */
-const BODY_TIMEOUT_MS = 1_500;
-const HEADERS_TIMEOUT_MS = 1_000;
-const MAX_CONNECTIONS = 12;
-const REPEAT_LIMIT = 5;
-const REPEAT_WINDOW_MS = 2_000;
+const LIMITS: ClientLimits = {
+  bodyTimeoutMs: 1_500,
+  headersTimeoutMs: 1_000,
+  maxConnections: 12,
+  repeatLimit: 5,
+  repeatWindowMs: 2_000,
+};
 
 let server: ServerProcess;
 let data: ReturnType<typeof scratchDir>;
 
 beforeAll(async () => {
   data = scratchDir('quarry-slow-clients');
-  server = await startServer({
-    QUARRY_DATA_DIR: join(data.path, 'db'),
-    QUARRY_BODY_TIMEOUT_MS: String(BODY_TIMEOUT_MS),
-    QUARRY_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
-    QUARRY_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
-    QUARRY_LOG_REPEAT_LIMIT: String(REPEAT_LIMIT),
-    QUARRY_LOG_REPEAT_WINDOW_MS: String(REPEAT_WINDOW_MS),
-  });
-  await server.waitForReady();
+  server = await startServerWithLimits(data.path, LIMITS);
 });
 
 afterAll(async () => {
@@ -35,51 +34,10 @@ afterAll(async () => {
   data?.remove();
 });
 
-/** A raw connection that collects what the server sends and notes when it closes. */
-function openSocket(): Promise<{
-  socket: Socket;
-  received: () => string;
-  closed: Promise<number>;
-  waitFor: (text: string, timeoutMs?: number) => Promise<void>;
-}> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(server.url.port), server.url.hostname);
-    let text = '';
-    const listeners = new Set<() => void>();
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      text += chunk;
-      for (const listener of listeners) listener();
-    });
-    socket.on('error', () => undefined);
-    const closed = new Promise<number>((resolveClosed) =>
-      socket.once('close', () => resolveClosed(performance.now())),
-    );
-    const waitFor = (wanted: string, timeoutMs = 5_000) =>
-      new Promise<void>((resolveWait, rejectWait) => {
-        const check = () => {
-          if (!text.includes(wanted)) return;
-          listeners.delete(check);
-          clearTimeout(timer);
-          resolveWait();
-        };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          rejectWait(new Error(`no ${JSON.stringify(wanted)} within ${timeoutMs} ms; got ${text}`));
-        }, timeoutMs);
-        listeners.add(check);
-        check();
-      });
-    socket.once('connect', () => resolve({ socket, received: () => text, closed, waitFor }));
-    socket.once('error', reject);
-  });
-}
+const openSocket = () => rawConnection(server.url);
 
 /** Sends `text` one byte per second until the server closes the connection; resolves with the bytes sent. */
-async function dribbleUntilClosed(
-  connection: Awaited<ReturnType<typeof openSocket>>,
-  text: string,
-): Promise<number> {
+async function dribbleUntilClosed(connection: RawConnection, text: string): Promise<number> {
   let sent = 0;
   const timer = setInterval(() => {
     if (!connection.socket.destroyed && sent < text.length)
@@ -109,9 +67,9 @@ async function servedWithin(timeoutMs: number): Promise<boolean> {
 }
 
 describe('a connection cap', () => {
-  it(`connections beyond QUARRY_MAX_CONNECTIONS (${MAX_CONNECTIONS}) get 503 SERVER_BUSY and are closed; one frees a place`, async () => {
+  it(`connections beyond QUARRY_MAX_CONNECTIONS (${LIMITS.maxConnections}) get 503 SERVER_BUSY and are closed; one frees a place`, async () => {
     const held = [];
-    for (let i = 0; i < MAX_CONNECTIONS; i++) {
+    for (let i = 0; i < LIMITS.maxConnections; i++) {
       const connection = await openSocket();
       connection.socket.write(healthz);
       await connection.waitFor('HTTP/1.1 200');
@@ -144,8 +102,8 @@ describe('slow clients', () => {
     );
     const sent = await dribbleUntilClosed(connection, body);
     const elapsed = (await connection.closed) - started;
-    expect(elapsed).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS - 100);
-    expect(elapsed).toBeLessThan(BODY_TIMEOUT_MS + 2_000);
+    expect(elapsed).toBeGreaterThanOrEqual(LIMITS.bodyTimeoutMs - 100);
+    expect(elapsed).toBeLessThan(LIMITS.bodyTimeoutMs + 2_000);
     const response = connection.received();
     expect(response).toMatch(/^HTTP\/1\.1 408 /);
     expect(response).toMatch(/connection: close/i);
@@ -168,7 +126,7 @@ describe('slow clients', () => {
     const headers = 'GET /healthz HTTP/1.1\r\nhost: quarry\r\nx-slow: 0123456789abcdef\r\n\r\n';
     const sent = await dribbleUntilClosed(connection, headers);
     // Node checks its timeouts every second (connectionsCheckingInterval).
-    expect((await connection.closed) - started).toBeLessThan(HEADERS_TIMEOUT_MS + 3_000);
+    expect((await connection.closed) - started).toBeLessThan(LIMITS.headersTimeoutMs + 3_000);
     expect(connection.received()).toMatch(/^(HTTP\/1\.1 408 |$)/);
     expect(sent).toBeLessThan(headers.length);
   });
@@ -179,9 +137,7 @@ describe('slow clients', () => {
     const abortOne = async () => {
       const connection = await openSocket();
       // Expect: 100-continue makes the server say when the request has reached the handler.
-      connection.socket.write(
-        'POST /trpc/documents.ingest HTTP/1.1\r\nhost: quarry\r\ncontent-type: application/json\r\ncontent-length: 1000\r\nexpect: 100-continue\r\n\r\n',
-      );
+      connection.socket.write(uploadHeaders('expect: 100-continue\r\n'));
       await connection.waitFor('HTTP/1.1 100 Continue');
       connection.socket.write('{"collection":');
       connection.socket.destroy();
@@ -202,7 +158,7 @@ describe('slow clients', () => {
         0,
       );
     // The last window's summary comes when the window ends.
-    const deadline = Date.now() + REPEAT_WINDOW_MS + 5_000;
+    const deadline = Date.now() + LIMITS.repeatWindowMs + 5_000;
     while (counted() < uploads && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -211,9 +167,9 @@ describe('slow clients', () => {
     expect(summaries.length).toBeGreaterThanOrEqual(1);
     expect(summaries[0]?.msg).toMatch(/^suppressed \d+ similar lines$/);
     const aborted = lines().filter((r) => r.msg === 'request' && r.aborted === true);
-    // At most REPEAT_LIMIT lines and one summary per window.
+    // At most LIMITS.repeatLimit lines and one summary per window.
     expect(aborted.length + summaries.length).toBeLessThanOrEqual(
-      (REPEAT_LIMIT + 1) * (summaries.length + 1),
+      (LIMITS.repeatLimit + 1) * (summaries.length + 1),
     );
     expect(aborted.length + summaries.length).toBeLessThan(100);
     expect(lines().filter((r) => r.level === 'error')).toEqual([]);
