@@ -11,7 +11,7 @@ import { createHarness, describeEachTarget, seededRandom, type Harness } from '.
 
 /**
  * Collection changes racing each other and ingests (issue 13). The long version, over HTTP against
- * the real server, is apps/server/reliability/collection-races.test.ts.
+ * the real server, is apps/server/reliability/races.test.ts.
  */
 const ROUNDS = 20;
 
