@@ -15,7 +15,10 @@ export type SearchMode = (typeof searchModes)[number];
 
 export const searchInputSchema = z.object({
   collection: collectionNameSchema,
-  /** vector: nearest neighbours; keyword: PostgreSQL full text; hybrid: both, fused by reciprocal rank. */
+  /**
+   * vector: nearest neighbours; keyword: PostgreSQL full text over the first 100,000 characters of
+   * each document (`KEYWORD_INDEXED_CHARS`); hybrid: both, fused by reciprocal rank.
+   */
   mode: z.enum(searchModes).default('vector'),
   /** Query text: embedded with the collection's model for vector search, parsed by websearch_to_tsquery for keyword search. */
   text: storableText(z.string().min(1).max(HARD_LIMITS.queryTextChars)).optional(),
@@ -45,7 +48,10 @@ export const searchInputSchema = z.object({
     .default({ rrfK: 60, vectorWeight: 1, keywordWeight: 1 }),
   /** Truncate each result's content to this many characters. */
   contentMaxChars: z.number().int().min(0).max(HARD_LIMITS.contentChars).optional(),
-  /** Return the query plans (EXPLAIN ANALYZE) of the vector and keyword retrievals. */
+  /**
+   * Return the query plans (EXPLAIN ANALYZE) of the vector and keyword retrievals. Only for a key
+   * not bound to a tenant (403 otherwise): plans count every tenant's rows.
+   */
   explain: z.boolean().default(false),
 });
 export type SearchInput = z.infer<typeof searchInputSchema>;
