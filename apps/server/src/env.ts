@@ -149,7 +149,7 @@ export type DatabaseSettings =
       indexBuildMemory: string | false | undefined;
       replicaUrls: string[];
       /** A replica that fails is probed again after `initialMs`, doubling per failed probe up to `maxMs`. */
-      replicaBackoff: { initialMs: number; maxMs: number };
+      replicaBackoff?: { initialMs: number; maxMs: number };
     };
 
 export interface OpenAISettings {

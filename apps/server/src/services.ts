@@ -139,7 +139,9 @@ export async function openServices(options: {
       name: replicaName(options.database, index),
       database: replica,
     })),
-    options.database.driver === 'postgres' ? { backoff: options.database.replicaBackoff } : {},
+    options.database.driver === 'postgres' && options.database.replicaBackoff
+      ? { backoff: options.database.replicaBackoff }
+      : {},
   );
   const services: QuarryServices = {
     database,
