@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { KEYWORD_INDEXED_CHARS } from '@quarry/db';
+import { collections, documents as documentsTable, eq, KEYWORD_INDEXED_CHARS } from '@quarry/db';
 import { HARD_LIMITS } from '../src/limits';
 import { describeEachTarget, createHarness, type Harness } from './harness';
 
@@ -106,6 +106,22 @@ describeEachTarget()('ordinary input on $name', (target) => {
       ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     }
     expect((await caller.documents.count({ collection: 'notes' })).count).toBe(2);
+    // One stored before the refusal, written directly: "more like this" refuses it too.
+    const [collection] = await harness.database.db
+      .select()
+      .from(collections)
+      .where(eq(collections.name, 'notes'));
+    const [stored] = await harness.database.db
+      .insert(documentsTable)
+      .values({ collectionId: collection!.id, content: 'zero from before', embedding: [0, 0, 0] })
+      .returning({ id: documentsTable.id });
+    await expect(
+      caller.search.query({ collection: 'notes', likeDocumentId: stored!.id }),
+    ).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: `collection 'notes' uses cosine distance, which is undefined for a zero vector (the stored vector of document ${stored!.id})`,
+    });
+    await caller.documents.delete({ collection: 'notes', ids: [stored!.id] });
     // The smallest vector that is not zero for pgvector is answered, with a similarity.
     const { results } = await caller.search.query({ collection: 'notes', vector: [1e-19, 0, 0] });
     expect(results[0]).toMatchObject({ id: ids[0], similarity: 1 });

@@ -149,6 +149,12 @@ export async function prepareQuery(
         `document ${input.likeDocumentId} is not in collection '${collection.name}'${tenant ? ` for tenant '${tenant}'` : ''} or has no embedding`,
       );
     }
+    // A zero vector stored before cosine collections refused it has no cosine distance either.
+    assertVectorFits(
+      collection,
+      row.embedding,
+      `the stored vector of document ${input.likeDocumentId}`,
+    );
     vector = row.embedding;
   } else if (needsVector) {
     if (!input.text)
