@@ -2,7 +2,7 @@ import { collections, ensureVectorIndex, eq, migrate, vectorIndexDrift } from '@
 import { describeEachTarget, type TestDatabase } from '@quarry/db/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { diagnoseDatabase } from '../src/cli/doctor';
-import type { DatabaseSettings } from '../src/env';
+import { loadConfig, type DatabaseSettings } from '../src/env';
 
 /**
  * `quarry doctor` reports HNSW indexes that do not match the collections (issue 13: races left
@@ -14,15 +14,7 @@ describeEachTarget(['postgres'])('doctor and index drift on $name', (target) => 
   let settings: DatabaseSettings;
   beforeAll(async () => {
     database = await target.createDatabase();
-    settings = {
-      driver: 'postgres',
-      url: database.url ?? '',
-      pooled: false,
-      maxConnections: 2,
-      acquireTimeoutMs: 10_000,
-      indexBuildMemory: undefined,
-      replicaUrls: [],
-    };
+    settings = loadConfig({ DATABASE_URL: database.url ?? '' }, '/').database;
   });
   afterAll(() => database?.close());
 

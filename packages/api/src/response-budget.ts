@@ -25,15 +25,18 @@ export function chargeResponse(
   advice: string,
 ): void {
   const limit = ctx.limits.maxResponseBytes;
+  let added = 0;
   for (const item of items) {
-    ctx.responseBudget.usedBytes += Buffer.byteLength(JSON.stringify(item) ?? '');
-    if (ctx.responseBudget.usedBytes > limit) {
+    added += Buffer.byteLength(JSON.stringify(item) ?? '');
+    if (ctx.responseBudget.usedBytes + added > limit) {
       throw new QuarryError(
         'INVALID_INPUT',
         `the response would be larger than this server's limit of ${limit} bytes; ${advice}`,
       );
     }
   }
+  // A refused call adds nothing: its results are not in the response.
+  ctx.responseBudget.usedBytes += added;
 }
 
 /**

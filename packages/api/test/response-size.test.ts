@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCaller, createContextInner, openAccess } from '../src/index';
 import { createHarness, describeEachTarget, type Harness } from './harness';
 
 const DIMENSIONS = 4;
@@ -114,6 +115,15 @@ describeEachTarget()('bounded responses on $name', (target) => {
       expect(
         (await big.as().documents.list({ collection: 'notes', limit: 10 })).items,
       ).toHaveLength(10);
+      // The calls of one request (a tRPC batch shares its context) draw on one budget; a refused
+      // call adds nothing to it.
+      const oneRequest = createCaller(createContextInner(big.services, openAccess));
+      const page = () => oneRequest.documents.list({ collection: 'notes', limit: 12 });
+      await page(); // ~37 kB
+      await expect(page()).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      expect(
+        (await oneRequest.documents.list({ collection: 'notes', limit: 5 })).items,
+      ).toHaveLength(5);
     } finally {
       await big.close();
     }
