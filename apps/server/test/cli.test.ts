@@ -368,7 +368,7 @@ describe('quarry --help', () => {
     "quarry %s --help prints that command's usage and options, exit 0",
     async (command, expected) => {
       const run = await runCli([...command, '--help']);
-      expect(run.code).toBe(0);
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
       expect(run.stdout).toContain(`Usage: quarry ${command.join(' ')} `);
       for (const option of expected) expect(run.stdout).toContain(option);
     },
