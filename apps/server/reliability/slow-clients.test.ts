@@ -28,8 +28,13 @@ const LIMITS: ClientLimits = {
   repeatLimit: 10,
   repeatWindowMs: 5_000,
 };
-/** Node checks its own timeouts every second; the body deadline is a timer of its own. */
-const CLOSE_SLACK_MS = 2_500;
+/**
+ * How late past its deadline a connection may close: Node checks its own timeouts every second,
+ * and on a loaded machine timers fire late (the bound is what is asserted: no connection lingers).
+ */
+const CLOSE_SLACK_MS = reliabilitySetting('SLOW_CLOSE_SLACK_MS', 4_000);
+/** Ordinary clients and abandoning clients pause this long between calls: busy, not saturating. */
+const PACE_MS = 20;
 const SUITE = 'Slow clients';
 const vector = [0.1, 0.2, 0.3];
 
@@ -100,11 +105,13 @@ describe('slow and abandoned clients against the real server', () => {
         connection.socket.destroy();
         await connection.closed;
         abandoned++;
+        await sleep(PACE_MS);
       }),
       runClients(NORMAL_CLIENTS, durationMs, async () => {
         normal.push(
           await callApi(server.url, 'search.query', { collection: 'notes', vector, k: 5 }, 'open'),
         );
+        await sleep(PACE_MS);
       }),
     ]);
     // The last window's summaries come when it ends.
