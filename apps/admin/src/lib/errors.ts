@@ -30,6 +30,8 @@ const hints: Record<string, string> = {
   DATABASE_UNAVAILABLE: 'The database is unreachable right now; retry in a moment.',
   DATABASE_BUSY: 'Every database connection of the server is in use; retry in a moment.',
   TRANSACTION_CONFLICT: 'Concurrent writes to the same documents collided; run it again.',
+  REQUEST_TIMEOUT: 'The request took too long to arrive (a slow connection); send it again.',
+  SERVER_BUSY: 'The server has as many connections open as it takes; retry in a moment.',
   INVALID_INPUT: 'Correct the highlighted part of the query and run it again.',
 };
 
