@@ -1,10 +1,13 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCaller, createContextInner, openAccess } from '@quarry/api';
 import { createEmbeddingRegistry } from '@quarry/api/embeddings';
 import { createQuarryClient } from '@quarry/client';
 import { createDb, sql } from '@quarry/db';
+import { ingestInput } from '../src/cli/ingest';
+import { httpTarget } from '../src/cli/target';
 import { repoRoot } from './dependency-floors';
 import {
   postgresUrl,
@@ -491,6 +494,37 @@ describe('quarry ingest against a running server', () => {
       sent: 1,
       updated: 1,
       unchanged: 1,
+    });
+  });
+
+  it('against a server without documents.stored, sends everything and says so', async () => {
+    const target = httpTarget(server.url.toString(), key);
+    const client = createQuarryClient({ url: server.url.toString(), apiKey: key });
+    // A procedure this server does not have: what an older server answers for documents.stored.
+    const absent = (
+      client.documents as unknown as Record<string, { query(input: unknown): Promise<never> }>
+    ).storedBefore;
+    const lines = [1, 2, 3].map((n) => JSON.stringify({ content: `Old server record ${n}.` }));
+    const ingest = (documents: string[]) =>
+      ingestInput(
+        { ...target, stored: (input) => absent!.query(input) },
+        { kind: 'stdin', stream: Readable.from([documents.join('\n')]), format: 'jsonl' },
+        {
+          collection: 'kb',
+          batchSize: 2,
+          concurrency: 2,
+          chunking: { size: 1000, overlap: 150 },
+          checkStored: true,
+        },
+        { setTotal: () => {}, update: () => {} },
+      );
+    await ingest(lines.slice(0, 1));
+    expect(await ingest(lines)).toMatchObject({
+      documents: 3,
+      sent: 3,
+      inserted: 2,
+      unchanged: 1,
+      storedCheck: 'unsupported',
     });
   });
 

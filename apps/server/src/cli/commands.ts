@@ -197,6 +197,10 @@ function printSummary(
   out(`  updated: ${summary.updated}`);
   out(`  already stored: ${summary.unchanged}  (unchanged: not written again)`);
   out(`  duplicates in this run: ${summary.duplicates}  (not sent)`);
+  if (summary.storedCheck === 'unsupported')
+    out(
+      '  (the server is older than documents.stored, so every document was sent; it stored only what changed)',
+    );
 }
 
 /** Stdin is JSONL when its first non-blank character opens an object. Reads ahead without losing anything. */
@@ -373,7 +377,9 @@ async function listCollections(
       c.embeddingModel,
       c.index
         ? `${c.index.valid ? 'valid' : c.index.building ? 'building' : 'INVALID'} ${formatBytes(c.index.sizeBytes)}`
-        : 'MISSING',
+        : c.tenant !== null
+          ? `not shown to tenant ${c.tenant}`
+          : 'MISSING',
     ]);
     io.out(
       `${formatTable(['name', 'documents', 'dimensions', 'metric', 'model', 'index'], rows, { alignRight: [false, true, true] })}\n`,

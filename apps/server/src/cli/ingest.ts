@@ -1,4 +1,5 @@
 import { contentHash, type StoredQueryItem } from '@quarry/api';
+import { isQuarryClientError, quarryCodeOf } from '@quarry/client';
 import type { ChunkOptions } from './chunk';
 import { countDocuments, readDocuments, type InputSource, type SourcedDocument } from './sources';
 import type { QuarryTarget } from './target';
@@ -32,6 +33,20 @@ export interface IngestSummary {
   duplicates: number;
   batches: number;
   seconds: number;
+  /**
+   * Whether the server was asked what it has: `unsupported` when it is older than
+   * `documents.stored` (everything was sent; its ingest still leaves stored documents unchanged).
+   */
+  storedCheck: 'asked' | 'not needed' | 'unsupported';
+}
+
+/** A server older than `documents.stored` answers NOT_FOUND for the path itself, with no domain code. */
+function isMissingProcedure(error: unknown): boolean {
+  return (
+    isQuarryClientError(error) &&
+    error.data?.code === 'NOT_FOUND' &&
+    quarryCodeOf(error) === undefined
+  );
 }
 
 export class IngestFailed extends Error {
@@ -97,6 +112,7 @@ export async function ingestInput(
     duplicates: 0,
     batches: 0,
     seconds: 0,
+    storedCheck: options.checkStored ? 'asked' : 'not needed',
   };
   // Files are read twice (count, then send) so the bar has a total and bad input fails before any write.
   if (source.kind === 'files') progress.setTotal(await countDocuments(source, options.chunking));
@@ -111,11 +127,21 @@ export async function ingestInput(
 
   const sendBatch = async (batch: Pending[]) => {
     let missing = batch;
-    if (options.checkStored) {
-      const { stored } = await target.stored({ ...scope, items: batch.map(storedQueryItem) });
-      const have = new Set(stored.map((pair) => storedKey(pair.externalId, pair.contentHash)));
-      missing = batch.filter((item) => !have.has(storedKey(item.document.externalId, item.hash)));
-      summary.unchanged += batch.length - missing.length;
+    if (summary.storedCheck === 'asked') {
+      const answer = await target
+        .stored({ ...scope, items: batch.map(storedQueryItem) })
+        .catch((error: unknown) => {
+          if (!isMissingProcedure(error)) throw error;
+          summary.storedCheck = 'unsupported';
+          return undefined;
+        });
+      if (answer) {
+        const have = new Set(
+          answer.stored.map((pair) => storedKey(pair.externalId, pair.contentHash)),
+        );
+        missing = batch.filter((item) => !have.has(storedKey(item.document.externalId, item.hash)));
+        summary.unchanged += batch.length - missing.length;
+      }
     }
     if (missing.length > 0) {
       const result = await target.ingest({
