@@ -102,10 +102,15 @@ describeEachTarget()('tenancy on $name', (target) => {
     },
     'collections.list': async () => {
       const listed = await acme.collections.list();
+      for (const unbound of await harness.as().collections.list()) {
+        expect(unbound.tenant).toBeNull();
+        expect(unbound.index).not.toBeNull();
+      }
       for (const collection of listed) {
         expect(collection.documentCount).toBe(await acmeCount(collection.name));
-        // The index's size and state count every tenant's rows.
+        // The index's size and state count every tenant's rows; the count is acme's, and says so.
         expect(collection.index).toBeNull();
+        expect(collection.tenant).toBe('acme');
       }
       expect(listed.find((c) => c.name === 'shared')?.documentCount).toBeGreaterThan(0);
       revealsNothing(listed);

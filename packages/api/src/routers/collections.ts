@@ -48,7 +48,10 @@ async function describeCollection(
     indexType: indexedVectorType(collection.dimensions),
     operatorClass: operatorClass(collection),
     createdAt: collection.createdAt.toISOString(),
+    /** The tenant `documentCount` counts (the key's, when it is bound to one); null: every tenant. */
+    tenant: tenant ?? null,
     documentCount: counted?.documents ?? 0,
+    /** Null for a tenant-bound key (`tenant` set), whose answers must not depend on other tenants. */
     index: index
       ? {
           name: index.name,

@@ -5,7 +5,10 @@ import { formatBytes, formatCount } from '../../../lib/format';
 
 type Collection = RouterOutputs['collections']['list'][number];
 
-function IndexState({ index }: { index: Collection['index'] }) {
+function IndexState({ index, tenant }: Pick<Collection, 'index' | 'tenant'>) {
+  // The index holds every tenant's rows: a key bound to one tenant is not shown its figures.
+  if (!index && tenant !== null)
+    return <span className="badge">not shown to a key bound to tenant {tenant}</span>;
   if (!index) return <span className="badge badge-bad">no index: searches scan every row</span>;
   if (index.building) return <span className="badge badge-warn">building…</span>;
   if (!index.valid) return <span className="badge badge-bad">invalid: rebuild it</span>;
@@ -50,9 +53,19 @@ export function CollectionCard({ collection }: { collection: Collection }) {
         </Stat>
         <Stat
           label="Index state"
-          tone={!index || !index.valid ? 'bad' : index.building ? 'warn' : undefined}
+          tone={
+            !index
+              ? collection.tenant === null
+                ? 'bad'
+                : undefined
+              : !index.valid
+                ? 'bad'
+                : index.building
+                  ? 'warn'
+                  : undefined
+          }
         >
-          <IndexState index={index} />
+          <IndexState index={index} tenant={collection.tenant} />
         </Stat>
         <Stat label="Index size">{index ? formatBytes(index.sizeBytes) : '–'}</Stat>
       </dl>
