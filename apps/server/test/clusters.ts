@@ -18,6 +18,19 @@ const BIN = '/usr/lib/postgresql/15/bin';
 export const canRunClusters =
   existsSync(join(BIN, 'pg_basebackup')) && existsSync(join(BIN, 'initdb'));
 
+/**
+ * Whether a reliability suite that needs private clusters can run; without the binaries it is
+ * skipped, unless QUARRY_TEST_REQUIRE_ALL=1, which makes that an error naming `suite`.
+ */
+export function requireClusters(suite: string): boolean {
+  if (canRunClusters) return true;
+  if (process.env.QUARRY_TEST_REQUIRE_ALL === '1')
+    throw new Error(
+      `PostgreSQL 15 server binaries (initdb, pg_basebackup) are missing: QUARRY_TEST_REQUIRE_ALL=1 forbids skipping ${suite}`,
+    );
+  return false;
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
