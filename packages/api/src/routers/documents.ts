@@ -316,9 +316,7 @@ export const documentsRouter = {
         )
         .orderBy(desc(documents.createdAt), desc(documents.id))
         .limit(input.limit + 1);
-      const items = page
-        .slice(0, input.limit)
-        .map((row) => toDocument(row.document, contentChars));
+      const items = page.slice(0, input.limit).map((row) => toDocument(row.document, contentChars));
       chargeResponse(
         ctx,
         items,
