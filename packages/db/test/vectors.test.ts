@@ -114,6 +114,30 @@ describeEachTarget()('vectors on $name', (target) => {
     it('accepts the largest float32 value', () => {
       expect(() => assertVectorFits(docs, withComponent(1536, 0, FLOAT32_MAX))).not.toThrow();
     });
+
+    it('refuses a vector that is zero as pgvector stores it when the metric is cosine', () => {
+      const zero = (dimensions: number, value = 0) => new Array<number>(dimensions).fill(value);
+      const cases: Array<[Pick<Collection, 'name' | 'dimensions' | 'metric'>, number[]]> = [
+        [docs, zero(1536)],
+        // Every square underflows float32, as pgvector sums them.
+        [docs, zero(1536, 1e-23)],
+        // Indexed as halfvec, where these round to zero.
+        [{ name: 'wide', dimensions: 2001, metric: 'cosine' }, zero(2001, 2 ** -26)],
+      ];
+      for (const [collection, vector] of cases) {
+        const error = thrownBy(() => assertVectorFits(collection, vector, 'query vector'));
+        expect(error.code).toBe('INVALID_VECTOR');
+        expect(error.message).toBe(
+          `collection '${collection.name}' uses cosine distance, which is undefined for a zero vector (query vector)`,
+        );
+      }
+      // One component whose float32 square is the smallest normal or so: not zero.
+      const almost = zero(1536);
+      almost[7] = 1e-19;
+      expect(() => assertVectorFits(docs, almost)).not.toThrow();
+      for (const metric of ['l2', 'inner_product'] as const)
+        expect(() => assertVectorFits({ ...docs, metric }, zero(1536))).not.toThrow();
+    });
   });
 
   describe('storage', () => {
