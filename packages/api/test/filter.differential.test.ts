@@ -1,7 +1,7 @@
 import type { JsonValue, Metadata } from '@quarry/db';
 import { describeEachTarget, type TestDatabase } from '@quarry/db/testing';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import type {
   EqualityOperator,
   JsonScalar,

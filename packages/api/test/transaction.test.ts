@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { queryRows, sql } from '@quarry/db';
 import { defaultLimits } from '../src/limits';
 import { inTransaction, TRANSACTION_ATTEMPTS } from '../src/transaction';

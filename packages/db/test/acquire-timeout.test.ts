@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDb, queryRows, quarryErrorIn, type Database } from '../src/index';
 import { describeEachTarget, type TestDatabase } from '../src/testing';
 

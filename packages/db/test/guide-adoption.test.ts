@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { jsonb, pgTable, text, timestamp, uuid, vector } from 'drizzle-orm/pg-core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import {
   collections,
   createDb,
