@@ -128,16 +128,19 @@ function documentColumns(contentChars: number | undefined, includeEmbedding: boo
   };
 }
 
-interface DocumentRow {
-  id: string;
-  externalId: string | null;
-  tenantId: string;
-  content: string;
+/** The stored columns as the schema types them, and what PostgreSQL computes for a listing. */
+interface DocumentRow extends Pick<
+  typeof documents.$inferSelect,
+  | 'id'
+  | 'externalId'
+  | 'tenantId'
+  | 'content'
+  | 'metadata'
+  | 'contentHash'
+  | 'createdAt'
+  | 'updatedAt'
+> {
   contentLength: number;
-  metadata: Metadata;
-  contentHash: string | null;
-  createdAt: Date;
-  updatedAt: Date;
   dimensions: number | null;
   norm: number | null;
   embedding: number[] | null;
