@@ -10,6 +10,7 @@ import { ingestInput } from '../src/cli/ingest';
 import { httpTarget } from '../src/cli/target';
 import { repoRoot } from './dependency-floors';
 import {
+  describeOnPostgres,
   postgresUrl,
   runCli,
   runScript,
@@ -554,7 +555,7 @@ describe('quarry ingest against a running server', () => {
   });
 });
 
-describe.skipIf(!postgresUrl)('quarry migrate and doctor on PostgreSQL', () => {
+describeOnPostgres('quarry migrate and doctor on PostgreSQL', () => {
   let database: Awaited<ReturnType<typeof scratchPostgres>>;
   beforeAll(async () => {
     database = await scratchPostgres(postgresUrl ?? '');

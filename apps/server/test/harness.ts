@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { randomBytes } from 'node:crypto';
+import { describe } from 'vitest';
 
 export const serverRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -151,6 +152,24 @@ export function scratchDir(prefix: string): { path: string; remove(): void } {
 
 /** The real PostgreSQL for tests, as @quarry/db/testing sees it; undefined skips those tests. */
 export const postgresUrl = process.env.QUARRY_TEST_DATABASE_URL || undefined;
+
+/**
+ * A suite that needs something this machine may lack (`missing` says what, or is undefined when
+ * nothing is): skipped with that in its name, so the run lists it; with QUARRY_TEST_REQUIRE_ALL=1
+ * (CI) a skip is an error instead.
+ */
+export function describeUnless(missing: string | undefined, title: string, body: () => void) {
+  if (missing === undefined) return describe(title, body);
+  if (process.env.QUARRY_TEST_REQUIRE_ALL === '1') {
+    throw new Error(`${title}: ${missing}, and QUARRY_TEST_REQUIRE_ALL=1 forbids skipping it`);
+  }
+  return describe.skip(`${title} (skipped: ${missing})`, body);
+}
+
+/** A suite on the real PostgreSQL (QUARRY_TEST_DATABASE_URL). */
+export function describeOnPostgres(title: string, body: () => void) {
+  describeUnless(postgresUrl ? undefined : 'set QUARRY_TEST_DATABASE_URL', title, body);
+}
 
 /** A fresh, empty database on the test server, dropped by `drop`. */
 export async function scratchPostgres(

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createQuarryClient } from '@quarry/client';
 import { createDb, migrate } from '@quarry/db';
 import {
+  describeOnPostgres,
   postgresUrl,
   scratchDir,
   scratchPostgres,
@@ -163,7 +164,7 @@ describe('graceful shutdown on the embedded database', () => {
   });
 });
 
-describe.skipIf(!postgresUrl)('on PostgreSQL', () => {
+describeOnPostgres('on PostgreSQL', () => {
   async function scratch() {
     const database = await scratchPostgres(postgresUrl ?? '');
     cleanups.push(() => database.drop());

@@ -1,14 +1,14 @@
 import postgres from 'postgres';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresUrl, runCli, scratchPostgres } from './harness';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeOnPostgres, postgresUrl, runCli, scratchPostgres } from './harness';
 
 /**
  * `quarry migrate` as a role that owns its database but is not a superuser: pgvector is not a
  * trusted extension, so PostgreSQL refuses to create it. The command used to print only "Failed
  * query: CREATE EXTENSION IF NOT EXISTS vector; params:" (issue 13).
  */
-describe.skipIf(!postgresUrl)('quarry migrate as a role that is not a superuser', () => {
+describeOnPostgres('quarry migrate as a role that is not a superuser', () => {
   const role = `quarry_cli_owner_${process.pid}_${randomBytes(3).toString('hex')}`;
   let database: Awaited<ReturnType<typeof scratchPostgres>>;
   let server: postgres.Sql;

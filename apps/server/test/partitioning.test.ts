@@ -11,7 +11,7 @@ import {
 } from '@quarry/api';
 import { createEmbeddingRegistry } from '@quarry/api/embeddings';
 import { collections, createDb, eq, migrate, queryRows, sql, type Database } from '@quarry/db';
-import { postgresUrl, scratchPostgres, serverRoot } from './harness';
+import { describeOnPostgres, postgresUrl, scratchPostgres, serverRoot } from './harness';
 
 const run = promisify(execFile);
 const PARTITIONS = 4;
@@ -24,7 +24,7 @@ function vectorFor(tenant: number, n: number): number[] {
 }
 
 /** The SQL in docs/partition-documents-by-tenant.sql, run as the docs say, on a database Quarry already uses. */
-describe.skipIf(!postgresUrl)(
+describeOnPostgres(
   'documents partitioned by tenant (docs/partition-documents-by-tenant.sql)',
   () => {
     let scratch: Awaited<ReturnType<typeof scratchPostgres>>;

@@ -1,7 +1,13 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createQuarryClient } from '@quarry/client';
-import { postgresUrl, runCli, scratchPostgres, type ServerProcess } from './harness';
+import {
+  describeOnPostgres,
+  postgresUrl,
+  runCli,
+  scratchPostgres,
+  type ServerProcess,
+} from './harness';
 import { startServerWithReplica } from './replication';
 
 /**
@@ -9,7 +15,7 @@ import { startServerWithReplica } from './replication';
  * "replica" is a port with nothing listening, and later a TCP relay on that port to the test
  * PostgreSQL, so the test sees exactly when the server talks to it.
  */
-describe.skipIf(!postgresUrl)('a read replica that is down', () => {
+describeOnPostgres('a read replica that is down', () => {
   let database: Awaited<ReturnType<typeof scratchPostgres>>;
   let server: ServerProcess;
   let replicaPort: number;
