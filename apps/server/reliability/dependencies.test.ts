@@ -87,10 +87,13 @@ describe('dependencies', () => {
 
   it('pnpm audit --prod reports no advisory that is not fixed or explained', async (context) => {
     const started = performance.now();
-    const { code, output } = await runAudit();
+    const audit = await runAudit();
+    const code = audit.code;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    const report = parseReport(output);
+    const report = parseReport(audit.output);
     if (!report) {
+      // The report is committed: it says the registry answered, never which host it was.
+      const output = audit.output.replace(/https?:\/\/[^\s)"']+/g, '<registry URL>');
       const reason =
         /ERR_PNPM_\w+[^\n]*|E(?:NOTFOUND|CONNREFUSED|CONNRESET|TIMEDOUT|AI_AGAIN)[^\n]*/.exec(
           output,
