@@ -1,5 +1,12 @@
 import type { ReplicaSet, ReplicaStatus } from '@quarry/api';
-import { migrationState, queryRows, sql, type Database } from '@quarry/db';
+import {
+  innermostErrorMessage,
+  migrationState,
+  queryRows,
+  sql,
+  withTimeout,
+  type Database,
+} from '@quarry/db';
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -22,22 +29,6 @@ export interface Readiness {
   degraded: boolean;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The innermost cause says what happened ("connect ECONNREFUSED ..."); wrappers only name the query. */
-function message(error: unknown): string {
-  let innermost = error;
-  while (innermost instanceof Error && innermost.cause instanceof Error)
-    innermost = innermost.cause;
-  return innermost instanceof Error ? innermost.message : String(innermost);
-}
-
 /**
  * Ready means: start-up finished (migrations, demo data), the database answers, every committed
  * migration is applied, and pgvector is installed. Each check says what it saw.
@@ -55,7 +46,7 @@ export async function checkReadiness(
     await withTimeout(queryRows(database.db, sql`select 1 as one`), timeoutMs, 'the database');
     reachable = { ok: true, detail: `${database.driver} database answers` };
   } catch (error) {
-    reachable = { ok: false, detail: message(error) };
+    reachable = { ok: false, detail: innermostErrorMessage(error) };
   }
   let migrations: ReadinessCheck = notChecked;
   let extension: ReadinessCheck = notChecked;
@@ -67,7 +58,7 @@ export async function checkReadiness(
         detail: `${state.applied} of ${state.committed} migrations applied${state.applied < state.committed ? '; run `quarry migrate` or start with QUARRY_AUTO_MIGRATE=true' : ''}`,
       };
     } catch (error) {
-      migrations = { ok: false, detail: message(error) };
+      migrations = { ok: false, detail: innermostErrorMessage(error) };
     }
     try {
       const [row] = await withTimeout(
@@ -85,7 +76,7 @@ export async function checkReadiness(
             detail: 'pgvector is not installed in this database (migrations create it)',
           };
     } catch (error) {
-      extension = { ok: false, detail: message(error) };
+      extension = { ok: false, detail: innermostErrorMessage(error) };
     }
   }
   const checks = { startup, database: reachable, migrations, extension };

@@ -1,4 +1,4 @@
-import { queryRows, sql, type Database } from '@quarry/db';
+import { innermostErrorMessage, queryRows, sql, withTimeout, type Database } from '@quarry/db';
 import { isDatabaseUnavailable } from './errors';
 
 /** One replica as `/readyz` and `quarry doctor` show it. */
@@ -52,22 +52,6 @@ interface Health {
   probing: Promise<void> | undefined;
 }
 
-/** The innermost cause says what happened ("connect ECONNREFUSED ..."); wrappers only name the query. */
-function innermostMessage(error: unknown): string {
-  let innermost = error;
-  while (innermost instanceof Error && innermost.cause instanceof Error)
-    innermost = innermost.cause;
-  return innermost instanceof Error ? innermost.message : String(innermost);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 export function createReplicaSet(
   replicas: ReadonlyArray<{ name: string; database: Database }>,
   options: { backoff?: Partial<ReplicaBackoff>; probeTimeoutMs?: number } = {},
@@ -86,7 +70,7 @@ export function createReplicaSet(
 
   const markFailed = (health: Health, error: unknown) => {
     health.failures++;
-    health.lastError = innermostMessage(error);
+    health.lastError = innermostErrorMessage(error);
     health.retryAt =
       Date.now() + Math.min(backoff.maxMs, backoff.initialMs * 2 ** (health.failures - 1));
   };
@@ -94,6 +78,7 @@ export function createReplicaSet(
     health.probing ??= withTimeout(
       queryRows(health.database.db, sql`select 1 as one`),
       timeoutMs,
+      'the replica',
     ).then(
       () => {
         health.failures = 0;

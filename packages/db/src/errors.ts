@@ -71,3 +71,20 @@ export function isTransientConflict(error: unknown): boolean {
   const code = databaseErrorCodeIn(error);
   return code === '40P01' || code === '40001';
 }
+
+/** The innermost cause says what happened ("connect ECONNREFUSED ..."); wrappers only name the query. */
+export function innermostErrorMessage(error: unknown): string {
+  let innermost = error;
+  while (innermost instanceof Error && innermost.cause instanceof Error)
+    innermost = innermost.cause;
+  return innermost instanceof Error ? innermost.message : String(innermost);
+}
+
+/** `promise`, or a rejection naming `what` if it has not settled within `ms` (health checks, probes). */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

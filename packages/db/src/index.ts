@@ -11,10 +11,12 @@ export { migrate, migrationState, migrationsFolder } from './migrate';
 export {
   QuarryError,
   databaseErrorCodeIn,
+  innermostErrorMessage,
   isQuarryError,
   isTransientConflict,
   quarryErrorCodes,
   quarryErrorIn,
+  withTimeout,
   type QuarryErrorCode,
 } from './errors';
 export * from './vector';
