@@ -6,6 +6,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -123,6 +124,64 @@ export const documents = pgTable(
     index('documents_search_text_idx').using('gin', t.searchText),
   ],
 );
+
+export const reembedStates = ['filling', 'switching', 'done', 'cancelled'] as const;
+export type ReembedState = (typeof reembedStates)[number];
+
+/**
+ * Online re-embedding of a collection with another model (packages/api/src/reembed.ts): one row
+ * per job, its progress in the database so a restarted or second server process resumes it. At
+ * most one unfinished job per collection.
+ */
+export const reembedJobs = pgTable(
+  'reembed_jobs',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    collectionId: integer('collection_id')
+      .notNull()
+      .references(() => collections.id, { onDelete: 'cascade' }),
+    /** The model and dimensions the collection had when the job started, and will have after. */
+    fromModel: text('from_model').notNull(),
+    fromDimensions: integer('from_dimensions').notNull(),
+    toModel: text('to_model').notNull(),
+    toDimensions: integer('to_dimensions').notNull(),
+    state: text('state', { enum: reembedStates }).notNull().default('filling'),
+    /** Vectors the new model has produced so far, re-embeds of changed documents included. */
+    embedded: integer('embedded').notNull().default(0),
+    /** The last failure (provider down, say); the worker retries the batch. */
+    lastError: text('last_error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [
+    check('reembed_jobs_state_known', sql`${t.state} in ('filling', 'switching', 'done', 'cancelled')`),
+    uniqueIndex('reembed_jobs_one_unfinished_key')
+      .on(t.collectionId)
+      .where(sql`${t.state} in ('filling', 'switching')`),
+  ],
+);
+
+/**
+ * The shadow vectors of a re-embed job: the new model's vector of each document, with the content
+ * hash it was made from (a document changed since is embedded again). No foreign key to
+ * `documents`: a partitioned or distributed `documents` has no unique key on `id` alone; rows of
+ * deleted documents are simply not joined at the switch, and the job's rows are deleted after it.
+ */
+export const reembedVectors = pgTable(
+  'reembed_vectors',
+  {
+    jobId: integer('job_id')
+      .notNull()
+      .references(() => reembedJobs.id, { onDelete: 'cascade' }),
+    documentId: uuid('document_id').notNull(),
+    contentHash: text('content_hash').notNull(),
+    embedding: anyDimensionVector('embedding').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.documentId] })],
+);
+
+export type ReembedJob = typeof reembedJobs.$inferSelect;
 
 export type Collection = typeof collections.$inferSelect;
 export type NewCollection = typeof collections.$inferInsert;
