@@ -112,3 +112,13 @@ export function loadSotuParagraphs(options: LoadSotuOptions = {}): SotuParagraph
   }
   return paragraphs;
 }
+
+export {
+  buildKnownItems,
+  knownItemDocuments,
+  loadKnownItems,
+  withoutSentence,
+  KNOWN_ITEM_QUERIES,
+  type KnownItem,
+  type KnownItemSet,
+} from './known-items';
