@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { callApi, createSuppliedVectorCollection, seededRandom } from './api';
+import { seededRandom } from '@quarry/db/testing';
+import { callApi, createSuppliedVectorCollection } from './api';
 import { describeInBrowser, launchBrowser, type LaunchedBrowser } from './browser';
 
 // OpenAI's small model's size, and the guide's: a query vector this long is about 34 KB of text.
