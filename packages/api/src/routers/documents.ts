@@ -17,7 +17,7 @@ import {
   type SQL,
 } from '@quarry/db';
 import type { Principal } from '../auth';
-import { loadCollection } from '../collections';
+import { documentInScope, loadCollection } from '../collections';
 import { metadataFilterSchema } from '../filter';
 import { compileFilter } from '../filter';
 import { ingestDocuments, storedDocuments } from '../ingest';
@@ -265,21 +265,12 @@ export const documentsRouter = {
     .query(async ({ ctx, input }) => {
       const collection = await loadCollection(ctx.database.db, input.collection);
       const tenant = resolveTenant(ctx.principal, input.tenant, 'read');
+      const scope = documentInScope(collection, input.id, tenant);
       const [row] = await ctx.database.db
         .select(documentColumns(undefined, input.includeEmbedding))
         .from(documents)
-        .where(
-          and(
-            inCollection(collection.id),
-            eq(documents.id, input.id),
-            tenant === undefined ? undefined : eq(documents.tenantId, tenant),
-          ),
-        );
-      if (!row)
-        throw new QuarryError(
-          'DOCUMENT_NOT_FOUND',
-          `document ${input.id} is not in collection '${collection.name}'${tenant ? ` for tenant '${tenant}'` : ''}`,
-        );
+        .where(scope.where);
+      if (!row) throw scope.notFound();
       const document = toDocument(row);
       chargeResponse(
         ctx,

@@ -3,7 +3,6 @@ import {
   count,
   distanceTo,
   documents,
-  eq,
   inCollection,
   isNotNull,
   lt,
@@ -14,12 +13,13 @@ import {
 } from '@quarry/db';
 import type { z } from 'zod';
 import type { Principal } from '../auth';
+import { documentInScope } from '../collections';
 import type { Context } from '../context';
 import { compileFilter } from '../filter';
 import { onReplica } from '../replicas';
 import { createdRangeConditions, documentIdSchema } from '../inputs';
 import { inTransaction } from '../transaction';
-import { prepareQuery } from './execute';
+import { prepareQuery } from './prepare';
 import { searchInputSchema } from './input';
 
 export const inspectDocumentInputSchema = searchInputSchema.extend({
@@ -47,6 +47,7 @@ async function inspectOn(
   if (!vector)
     throw new QuarryError('INVALID_INPUT', 'inspecting a document needs a query vector or text');
   return inTransaction(prepared.reader, ctx.limits, async (tx) => {
+    const scope = documentInScope(collection, input.documentId, tenant);
     const exactDistance = distanceTo(collection, vector, { exact: true });
     const filter = compileFilter(input.filter);
     const [row] = await tx
@@ -61,19 +62,8 @@ async function inspectOn(
         passesFilter: filter ? sql<boolean>`coalesce(${filter}, false)` : sql<boolean>`true`,
       })
       .from(documents)
-      .where(
-        and(
-          inCollection(collection.id),
-          eq(documents.id, input.documentId),
-          tenant === undefined ? undefined : eq(documents.tenantId, tenant),
-        ),
-      );
-    if (!row) {
-      throw new QuarryError(
-        'DOCUMENT_NOT_FOUND',
-        `document ${input.documentId} is not in collection '${collection.name}'${tenant ? ` for tenant '${tenant}'` : ''}`,
-      );
-    }
+      .where(scope.where);
+    if (!row) throw scope.notFound();
     const inDateRange = Boolean(row.inDateRange);
     const similarity =
       row.distance === null ? null : similarityFromDistance(collection.metric, row.distance);

@@ -1,0 +1,108 @@
+import { assertVectorFits, documents, eq, QuarryError, type Database, type SQL } from '@quarry/db';
+import type { Principal } from '../auth';
+import { documentInScope, embeddingProviderFor, loadCollection } from '../collections';
+import type { Context } from '../context';
+import { compileFilter } from '../filter';
+import { createdRangeConditions } from '../inputs';
+import { contentPreviewChars } from '../response-budget';
+import { resolveTenant } from '../tenancy';
+import type { SearchInput } from './input';
+import type { PreparedQuery } from './types';
+
+/** The request's own limits, checked before anything is read: k, hybrid candidates, explain. */
+export function checkSearchLimits(ctx: Context, principal: Principal, input: SearchInput): void {
+  if (input.k > ctx.limits.maxK) {
+    throw new QuarryError(
+      'INVALID_INPUT',
+      `k is at most ${ctx.limits.maxK} on this server, got ${input.k}; page with a threshold or a filter instead`,
+    );
+  }
+  if (input.hybrid.candidates !== undefined && input.hybrid.candidates > ctx.limits.maxK) {
+    throw new QuarryError(
+      'INVALID_INPUT',
+      `hybrid.candidates is at most ${ctx.limits.maxK} on this server, got ${input.hybrid.candidates}`,
+    );
+  }
+  if (input.explain && principal.tenant !== undefined) {
+    throw new QuarryError(
+      'FORBIDDEN',
+      `explain needs an API key not bound to a tenant: query plans count the rows of every tenant in the collection, and this key is bound to tenant '${principal.tenant}'`,
+    );
+  }
+}
+
+/**
+ * Resolves everything a search needs before touching the documents: collection, tenant, query
+ * vector, filter. `database` (a replica from `onReplica`, or the primary) answers all of it.
+ */
+export async function prepareQuery(
+  ctx: Context,
+  principal: Principal,
+  input: SearchInput,
+  database: Database,
+): Promise<PreparedQuery> {
+  const reader = database.db;
+  const collection = await loadCollection(reader, input.collection);
+  const tenant = resolveTenant(principal, input.tenant, 'read');
+  if (input.mode !== 'vector' && !input.text) {
+    throw new QuarryError('INVALID_INPUT', `${input.mode} search needs query text ('text')`);
+  }
+  const vector = await queryVector(ctx, input, reader, collection, tenant);
+  if (input.minSimilarity !== undefined && !vector) {
+    throw new QuarryError(
+      'INVALID_INPUT',
+      'minSimilarity needs a query vector (or text the collection can embed)',
+    );
+  }
+  const restrictions: SQL[] = [];
+  if (tenant !== undefined) restrictions.push(eq(documents.tenantId, tenant));
+  restrictions.push(...createdRangeConditions(input));
+  const filter = compileFilter(input.filter);
+  if (filter) restrictions.push(filter);
+  const contentChars = contentPreviewChars(ctx.limits, input.contentMaxChars);
+  return { collection, tenant, vector, restrictions, reader, contentChars };
+}
+
+/** The query vector: as sent, a stored document's ("more like this"), or the text embedded. */
+async function queryVector(
+  ctx: Context,
+  input: SearchInput,
+  reader: Database['db'],
+  collection: PreparedQuery['collection'],
+  tenant: string | undefined,
+): Promise<number[] | undefined> {
+  if (input.vector) {
+    assertVectorFits(collection, input.vector, 'query vector');
+    return input.vector;
+  }
+  if (input.likeDocumentId) {
+    const scope = documentInScope(collection, input.likeDocumentId, tenant);
+    const [row] = await reader
+      .select({ embedding: documents.embedding })
+      .from(documents)
+      .where(scope.where);
+    if (!row?.embedding) throw scope.notFound(' or has no embedding');
+    // A zero vector stored before cosine collections refused it has no cosine distance either.
+    assertVectorFits(
+      collection,
+      row.embedding,
+      `the stored vector of document ${input.likeDocumentId}`,
+    );
+    return row.embedding;
+  }
+  if (input.mode === 'keyword') return undefined;
+  if (!input.text) {
+    throw new QuarryError(
+      'INVALID_INPUT',
+      'vector search needs a query: text, vector or likeDocumentId',
+    );
+  }
+  const provider = embeddingProviderFor(
+    ctx.embeddings,
+    collection,
+    'send a query vector instead of text',
+  );
+  const [embedded = []] = await provider.embed([input.text]);
+  assertVectorFits(collection, embedded, 'embedded query text');
+  return embedded;
+}

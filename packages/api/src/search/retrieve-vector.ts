@@ -1,0 +1,77 @@
+import { documents, sql } from '@quarry/db';
+import { setLocal, type Transaction } from '../transaction';
+import { candidateColumns, explainAnalyze, vectorScope } from './columns';
+import { countUpTo, hnswSettings, type VectorPlan } from './plan';
+import type { Candidate, PreparedQuery, Retrieval, VectorStrategy } from './types';
+
+export interface VectorRetrievalRequest {
+  tx: Transaction;
+  prepared: PreparedQuery;
+  vector: number[];
+  /** Candidates to return. */
+  wanted: number;
+  plan: VectorPlan;
+  /** Also return EXPLAIN ANALYZE of the query. */
+  explain: boolean;
+  /** The transaction already runs under `hnswSettings(plan)` (set with the statement timeout). */
+  settingsApplied: boolean;
+}
+
+export interface VectorRetrieval extends Retrieval {
+  strategy: VectorStrategy;
+  reason: string;
+  efSearch: number | null;
+  matchedRows: number | null;
+  matchedRowsCappedAt: number | null;
+}
+
+/**
+ * The vector retrieval, by the plan's strategy. Whenever HNSW returns fewer than asked while at
+ * least that many rows match, the query is re-run exactly: filtered search returns k results
+ * whenever k documents match.
+ */
+export async function retrieveByVector(request: VectorRetrievalRequest): Promise<VectorRetrieval> {
+  const { tx, prepared, vector, wanted, plan: vectorPlan } = request;
+  const { collection } = prepared;
+  const scope = vectorScope(prepared);
+  let { strategy, reason } = vectorPlan;
+  const run = async (exact: boolean) => {
+    const columns = candidateColumns(collection, vector, prepared.contentChars, exact);
+    // Ordered by the projected distance: the query vector is bound once, and the expression is the
+    // indexed one, so the HNSW index still serves the ORDER BY ... LIMIT.
+    const query = tx
+      .select(columns)
+      .from(documents)
+      .where(scope)
+      .orderBy(sql`${sql.identifier('distance')}`)
+      .limit(wanted);
+    const rows = (await query) as Candidate[];
+    const plan = request.explain ? await explainAnalyze(tx, query) : null;
+    return { rows, plan };
+  };
+
+  if (strategy !== 'exact' && !request.settingsApplied) {
+    await setLocal(tx, hnswSettings(vectorPlan));
+  }
+  let { rows, plan } = await run(strategy === 'exact');
+  if (strategy !== 'exact' && rows.length < wanted) {
+    const available = vectorPlan.matchedRows ?? (await countUpTo(tx, scope, wanted));
+    if (available > rows.length) {
+      await setLocal(tx, { enable_seqscan: 'on', enable_bitmapscan: 'on' });
+      ({ rows, plan } = await run(true));
+      reason = `the index returned ${rows.length < wanted ? rows.length : 'fewer'} of ${wanted} while more rows match: re-ran as exact search`;
+      strategy = 'exact';
+    }
+  }
+  // Relaxed-order iterative scans may return neighbours slightly out of order.
+  rows.sort((a, b) => (a.distance ?? 0) - (b.distance ?? 0));
+  return {
+    rows,
+    strategy,
+    reason,
+    efSearch: strategy === 'exact' ? null : vectorPlan.efSearch,
+    matchedRows: vectorPlan.matchedRows,
+    matchedRowsCappedAt: vectorPlan.matchedRowsCappedAt,
+    plan,
+  };
+}
