@@ -22,9 +22,11 @@ export function progressStats(
   total: number | undefined,
   startedAt: number,
   now = performance.now(),
+  /** What was already done when the clock started (a resumed job): not counted in the rate. */
+  doneAtStart = 0,
 ): ProgressStats {
   const elapsedSeconds = (now - startedAt) / 1000;
-  const perSecond = elapsedSeconds > 0 ? done / elapsedSeconds : 0;
+  const perSecond = elapsedSeconds > 0 ? (done - doneAtStart) / elapsedSeconds : 0;
   const etaSeconds =
     total !== undefined && perSecond > 0 ? Math.max(0, (total - done) / perSecond) : undefined;
   return { done, total, elapsedSeconds, perSecond, etaSeconds };
@@ -53,6 +55,8 @@ export function describeProgress(label: string, stats: ProgressStats, width = 24
 export function createProgress(options: {
   label: string;
   total?: number;
+  /** Already done when it starts (a resumed job): counted in the bar, not in the rate. */
+  doneAtStart?: number;
   /** Redraw in place (a terminal); otherwise `report` is called at most every `intervalMs`. */
   interactive: boolean;
   write: (text: string) => void;
@@ -62,7 +66,8 @@ export function createProgress(options: {
   const startedAt = performance.now();
   let total = options.total;
   let lastDraw = 0;
-  let done = 0;
+  const doneAtStart = options.doneAtStart ?? 0;
+  let done = doneAtStart;
   let drawn = -1;
   const interval = options.intervalMs ?? (options.interactive ? 100 : 5_000);
   const draw = (force: boolean) => {
@@ -70,7 +75,7 @@ export function createProgress(options: {
     if (!force && now - lastDraw < interval) return;
     lastDraw = now;
     drawn = done;
-    const stats = progressStats(done, total, startedAt, now);
+    const stats = progressStats(done, total, startedAt, now, doneAtStart);
     if (options.interactive) options.write(`\r\x1b[2K${describeProgress(options.label, stats)}`);
     else if (options.report) options.report(stats);
     else options.write(`${describeProgress(options.label, stats)}\n`);

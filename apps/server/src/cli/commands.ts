@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { RouterInputs } from '@quarry/api';
 import { OFFLINE_DIMENSIONS, OFFLINE_MODEL } from '@quarry/api/embeddings';
-import { isQuarryError, migrate } from '@quarry/db';
+import { innermostErrorMessage, isQuarryError, migrate } from '@quarry/db';
 import { quarryCodeOf, isQuarryClientError } from '@quarry/client';
 import { TRPCError } from '@trpc/server';
 import { ConfigError, loadConfig, type DatabaseSettings, type ServerConfig } from '../env';
@@ -13,7 +13,16 @@ import {
   noEmbeddedDatabase,
   openDatabase,
 } from '../services';
+import {
+  abortPartitioning,
+  partitionDocuments,
+  partitionKeys,
+  partitionMethods,
+  type PartitionKey,
+  type PartitionMethod,
+} from '@quarry/db/partition';
 import { diagnoseDatabase, diagnoseServer, formatFindings, type Finding } from './doctor';
+import { partitionReporter } from './partition';
 import { IngestFailed, ingestInput, type IngestSummary } from './ingest';
 import type { InputSource } from './sources';
 import { databaseTarget, httpTarget, type QuarryTarget } from './target';
@@ -446,6 +455,53 @@ async function migrateDatabase(
   }
 }
 
+interface PartitionCommandOptions extends ConnectionOptions {
+  by: PartitionKey;
+  method: PartitionMethod;
+  partitions: number;
+  batchSize: number;
+  keepOld?: boolean;
+  abort?: boolean;
+}
+
+async function partition(
+  options: PartitionCommandOptions,
+  env: Env,
+  cwd: string,
+  io: Io,
+): Promise<number> {
+  const settings = databaseOnly(connection(options, env, cwd), 'partition');
+  if (settings.driver !== 'postgres')
+    throw new UsageError(
+      'quarry partition works on a PostgreSQL server: pass --database-url (or set DATABASE_URL)',
+    );
+  const { database, replicas } = await openDatabase(settings, 'quarry-partition');
+  try {
+    if (options.abort) {
+      io.out(
+        (await abortPartitioning(database))
+          ? 'aborted: dropped documents_partitioned and the mirror trigger; documents is unchanged\n'
+          : 'nothing to abort: no partitioning is in progress\n',
+      );
+      return 0;
+    }
+    await partitionDocuments(
+      database,
+      {
+        key: options.by,
+        method: options.method,
+        partitions: options.partitions,
+        batchSize: options.batchSize,
+        keepOld: options.keepOld ?? false,
+      },
+      partitionReporter(io),
+    );
+    return 0;
+  } finally {
+    await Promise.allSettled([database.close(), ...replicas.map((replica) => replica.close())]);
+  }
+}
+
 /** Checks only: an embedded database that is not there is reported, never created. */
 async function doctor(
   options: ConnectionOptions & { json?: boolean },
@@ -493,7 +549,9 @@ function commandPath(command: Command): string {
  */
 function buildProgram(env: Env, cwd: string, io: Io, exit: { code: number }): Command {
   const program = new Command('quarry')
-    .description('a command line for Quarry: ingest, search, collections, migrate, doctor')
+    .description(
+      'a command line for Quarry: ingest, search, collections, migrate, partition, doctor',
+    )
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.out(text), writeErr: (text) => io.err(text) })
     .showSuggestionAfterError();
@@ -630,6 +688,29 @@ ingest resumes it.`,
 
   withConnection(
     program
+      .command('partition')
+      .description(
+        'turn documents into a partitioned table online, in steps that resume where a stopped run left off',
+      )
+      .addOption(
+        new Option('--by <key>', 'the partition key').choices(partitionKeys).makeOptionMandatory(),
+      )
+      .addOption(
+        new Option(
+          '--method <method>',
+          'hash, or list (one partition per value present, plus a default)',
+        )
+          .choices(partitionMethods)
+          .default('hash'),
+      )
+      .option('--partitions <n>', 'hash partitions', wholeNumber(2), 8)
+      .option('--batch-size <n>', 'rows copied per transaction', wholeNumber(1), 10_000)
+      .option('--keep-old', 'keep the old table as documents_unpartitioned')
+      .option('--abort', 'drop what an unfinished run made; documents stays as it is'),
+  ).action(run((options: PartitionCommandOptions) => partition(options, env, cwd, io)));
+
+  withConnection(
+    program
       .command('doctor')
       .description(
         'check the database (or, with --url, a running server): one verdict per line; creates nothing',
@@ -663,6 +744,9 @@ function describeError(error: unknown): string {
   }
   if (isQuarryError(error)) return `${error.message} (${error.code})`;
   if (error instanceof ConfigError) return error.message;
+  // Drizzle's "Failed query: ..." names the statement; the database's own words are its cause.
+  if (error instanceof Error && error.cause instanceof Error)
+    return `${error.message}\n${innermostErrorMessage(error)}`;
   if (error instanceof Error) return error.message;
   return String(error);
 }
