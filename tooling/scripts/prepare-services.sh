@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prepares this Debian machine for the real-server test targets: PostgreSQL with pgvector,
-# PgBouncer in transaction mode on 127.0.0.1:6432, and Chromium for the dashboard's browser
+# PgBouncer in transaction mode on 127.0.0.1:6432, a Citus cluster (a coordinator on
+# 127.0.0.1:9700 and two workers, built from the source archive in CITUS_ARCHIVE, by default
+# ../shared/citus/citus-13.2.2.tar.gz, and its patches), and Chromium for the dashboard's browser
 # tests. Idempotent: anything already installed or running is left alone. Used by .ci/run, and by
 # a developer who wants `npm test` against every target:
 #   sudo bash tooling/scripts/prepare-services.sh && eval "$(bash tooling/scripts/prepare-services.sh --print-env)"
@@ -14,6 +16,9 @@ if [ "${1:-}" = "--print-env" ]; then
   # The variables that turn on the real-server targets of `npm test` (see the README's Tests).
   echo "export QUARRY_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres"
   echo "export QUARRY_TEST_PGBOUNCER_URL=postgres://postgres@127.0.0.1:6432/postgres"
+  # Only when the cluster answers: with QUARRY_TEST_REQUIRE_ALL=1 a missing Citus then fails the run.
+  citus_port="${QUARRY_CITUS_PORT:-9700}"
+  pg_isready -q -h 127.0.0.1 -p "$citus_port" && bash tooling/scripts/start-citus.sh --print-env
   exit 0
 fi
 
@@ -63,4 +68,14 @@ fi
 as_root env PG_MAJOR="$major" bash tooling/scripts/install-pgvector.sh >&2
 as_root bash tooling/scripts/start-pgbouncer.sh >/dev/null
 pg_isready -q -h 127.0.0.1 -p 6432 || { log "PgBouncer is not accepting connections on 127.0.0.1:6432"; exit 1; }
+# Citus: built once (install-citus.sh skips the build when that version is installed), then the
+# coordinator and two workers. Without the source archive (and no Citus installed) the cluster is
+# left out, and --print-env does not name it.
+citus_archive="${CITUS_ARCHIVE:-../shared/citus/citus-13.2.2.tar.gz}"
+if [ -f "/usr/lib/postgresql/${major}/lib/citus.so" ] || [ -f "$citus_archive" ]; then
+  as_root env PG_MAJOR="$major" bash tooling/scripts/install-citus.sh "$citus_archive" ${CITUS_PATCHES:-} >&2
+  bash tooling/scripts/start-citus.sh
+else
+  log "no Citus: ${citus_archive} is missing (set CITUS_ARCHIVE, or install Citus's packages)"
+fi
 log "PostgreSQL ${major} with pgvector on 127.0.0.1:5432, PgBouncer (transaction mode) on 127.0.0.1:6432, Chromium at $(command -v chromium)"

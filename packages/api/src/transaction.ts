@@ -1,4 +1,4 @@
-import { isTransientConflict, sql, type QuarryDatabase } from '@quarry/db';
+import { isTransientConflict, queryRows, sql, type QuarryDatabase } from '@quarry/db';
 import type { Limits } from './limits';
 
 export type Transaction = Parameters<Parameters<QuarryDatabase['transaction']>[0]>[0];
@@ -39,12 +39,19 @@ export async function inTransaction<T>(
 
 /**
  * `SET LOCAL` for each setting, in one round trip. Names and values are bound parameters of
- * `set_config`, never SQL text.
+ * `set_config`, never SQL text. On a Citus coordinator (where migrate() created
+ * `quarry_set_local`, see @quarry/db's citus.ts) a second round trip makes them `SET LOCAL`
+ * statements that Citus forwards to the shards' queries, which `set_config` alone does not reach.
  */
 export async function setLocal(tx: Transaction, settings: Record<string, string>): Promise<void> {
-  const calls = Object.entries(settings).map(
-    ([name, value]) => sql`set_config(${name}, ${value}, true)`,
+  const entries = Object.entries(settings);
+  if (entries.length === 0) return;
+  const calls = entries.map(([name, value]) => sql`set_config(${name}, ${value}, true)`);
+  const [row] = await queryRows<{ distributed: boolean }>(
+    tx,
+    sql`select ${sql.join(calls, sql`, `)}, to_regproc('quarry_set_local') is not null as distributed`,
   );
-  if (calls.length === 0) return;
-  await tx.execute(sql`select ${sql.join(calls, sql`, `)}`);
+  if (!row?.distributed) return;
+  const forwarded = entries.map(([name, value]) => sql`quarry_set_local(${name}, ${value})`);
+  await tx.execute(sql`select ${sql.join(forwarded, sql`, `)}`);
 }

@@ -1,6 +1,7 @@
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
+import { distributeOnCitus } from './citus';
 import { queryRows, type Database } from './client';
 import { QuarryError } from './errors';
 import { ensureAllVectorIndexes } from './vector-index';
@@ -8,8 +9,9 @@ import { ensureAllVectorIndexes } from './vector-index';
 export const migrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
 
 /**
- * Applies the committed migrations, then builds any collection index that is missing (for example
- * the one for a database adopted from the guide's schema).
+ * Applies the committed migrations, distributes the tables on a Citus coordinator
+ * (distributeOnCitus), then builds any collection index that is missing (for example the one for a
+ * database adopted from the guide's schema).
  *
  * It does what drizzle-orm's `migrate()` does (same `drizzle.__drizzle_migrations` table, same
  * rule: apply what is newer than the last applied migration), but in one transaction that first
@@ -43,6 +45,9 @@ export async function migrate(database: Database): Promise<void> {
   } catch (error) {
     throw explainMigrationError(error);
   }
+  // On a Citus coordinator: distribute documents by tenant (idempotent; see citus.ts). Before the
+  // vector indexes, so that each collection's HNSW index is built on every shard.
+  await distributeOnCitus(database);
   await ensureAllVectorIndexes(database);
 }
 

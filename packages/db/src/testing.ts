@@ -6,12 +6,13 @@ import { createDb, queryRows, type Database, type DbConfig } from './client';
 import { migrate } from './migrate';
 
 /**
- * The three places every database test runs: embedded PGlite always; the real PostgreSQL with
+ * The four places every database test runs: embedded PGlite always; the real PostgreSQL with
  * pgvector when QUARRY_TEST_DATABASE_URL is set; PgBouncer in transaction mode when
- * QUARRY_TEST_PGBOUNCER_URL is set. With QUARRY_TEST_REQUIRE_ALL=1 (CI) a missing URL is an error,
- * not a skip.
+ * QUARRY_TEST_PGBOUNCER_URL is set; a Citus coordinator with two workers when QUARRY_TEST_CITUS_URL
+ * is set (tooling/scripts/start-citus.sh). With QUARRY_TEST_REQUIRE_ALL=1 (CI) a missing URL is an
+ * error, not a skip.
  */
-export type TestTargetName = 'pglite' | 'postgres' | 'pgbouncer';
+export type TestTargetName = 'pglite' | 'postgres' | 'pgbouncer' | 'citus';
 
 export interface TestTarget {
   name: TestTargetName;
@@ -47,10 +48,13 @@ async function scratchDatabase(
   connectUrl: string,
   pooled: boolean,
   migrated: boolean,
+  prepare: (name: string) => Promise<() => Promise<void>> = () =>
+    Promise.resolve(() => Promise.resolve()),
 ): Promise<TestDatabase> {
   const name = `quarry_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database "${name}"`);
+  const cleanUp = await prepare(name);
   const url = withDatabase(connectUrl, name);
   const config: DbConfig = { driver: 'postgres', url, pooled };
   const database = await createDb(config);
@@ -63,6 +67,7 @@ async function scratchDatabase(
       await database.close();
       await admin.unsafe(`drop database if exists "${name}" with (force)`);
       await admin.end();
+      await cleanUp();
     },
   };
 }
@@ -95,7 +100,59 @@ export function testTargets(): TestTarget[] {
         scratchDatabase(serverUrl, poolerUrl, true, migrated),
     });
   }
+  const citusUrl = requiredEnv('QUARRY_TEST_CITUS_URL');
+  if (citusUrl) {
+    targets.push({
+      name: 'citus',
+      createDatabase: ({ migrated = true } = {}) =>
+        scratchDatabase(citusUrl, citusUrl, false, migrated, (name) =>
+          joinCitusCluster(citusUrl, name),
+        ),
+    });
+  }
   return targets;
+}
+
+/**
+ * Citus keeps its cluster metadata per database: a scratch database on the coordinator gets the
+ * same database on every worker (with citus and vector), and the workers registered in it, as the
+ * coordinator's `postgres` database has them (start-citus.sh). Returns what drops the workers' copies.
+ */
+async function joinCitusCluster(
+  coordinatorUrl: string,
+  name: string,
+): Promise<() => Promise<void>> {
+  const admin = postgres(coordinatorUrl, { max: 1, onnotice: () => {} });
+  const workers = await admin<Array<{ host: string; port: number }>>`
+    select node_name as host, node_port as port from citus_get_active_worker_nodes() order by node_port`;
+  const coordinator = new URL(coordinatorUrl);
+  await admin.end();
+  const workerUrls = workers.map(({ host, port }) => {
+    const url = new URL(coordinatorUrl);
+    url.hostname = host;
+    url.port = String(port);
+    return url.toString();
+  });
+  for (const workerUrl of workerUrls) {
+    const worker = postgres(workerUrl, { max: 1, onnotice: () => {} });
+    await worker.unsafe(`create database "${name}"`);
+    await worker.end();
+    const scratch = postgres(withDatabase(workerUrl, name), { max: 1, onnotice: () => {} });
+    await scratch.unsafe('create extension citus; create extension vector');
+    await scratch.end();
+  }
+  const scratch = postgres(withDatabase(coordinatorUrl, name), { max: 1, onnotice: () => {} });
+  await scratch.unsafe('create extension citus');
+  await scratch`select citus_set_coordinator_host(${coordinator.hostname}, ${Number(coordinator.port || 5432)})`;
+  for (const { host, port } of workers) await scratch`select citus_add_node(${host}, ${port})`;
+  await scratch.end();
+  return async () => {
+    for (const workerUrl of workerUrls) {
+      const worker = postgres(workerUrl, { max: 1, onnotice: () => {} });
+      await worker.unsafe(`drop database if exists "${name}" with (force)`);
+      await worker.end();
+    }
+  };
 }
 
 /** Only the real-server targets, for tests of server behaviour (EXPLAIN plans, concurrency). */
@@ -103,17 +160,18 @@ export function serverTestTargets(): TestTarget[] {
   return testTargets().filter((target) => target.name !== 'pglite');
 }
 
-const allTargetNames: readonly TestTargetName[] = ['pglite', 'postgres', 'pgbouncer'];
+const allTargetNames: readonly TestTargetName[] = ['pglite', 'postgres', 'pgbouncer', 'citus'];
 
 /** What turns a target on, for the name of the suite that is skipped without it. */
 const targetVariables: Record<TestTargetName, string> = {
   pglite: '',
   postgres: 'QUARRY_TEST_DATABASE_URL',
   pgbouncer: 'QUARRY_TEST_DATABASE_URL and QUARRY_TEST_PGBOUNCER_URL',
+  citus: 'QUARRY_TEST_CITUS_URL',
 };
 
 /**
- * `describe.each` over the named targets (all three by default), with `$name` in the title. A
+ * `describe.each` over the named targets (all four by default), with `$name` in the title. A
  * target that is not configured still gets its suite, skipped and titled with the variable that
  * would turn it on: the run reports it by name, and a file whose every target is absent is a
  * skipped suite, never "No test suite found".
