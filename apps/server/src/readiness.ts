@@ -7,6 +7,7 @@ import {
   withTimeout,
   type Database,
 } from '@quarry/db';
+import { installedVectorVersion } from '@quarry/db/health';
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -61,16 +62,13 @@ export async function checkReadiness(
       migrations = { ok: false, detail: innermostErrorMessage(error) };
     }
     try {
-      const [row] = await withTimeout(
-        queryRows<{ extversion: string }>(
-          database.db,
-          sql`select extversion from pg_extension where extname = 'vector'`,
-        ),
+      const version = await withTimeout(
+        installedVectorVersion(database.db),
         timeoutMs,
         'the extension check',
       );
-      extension = row
-        ? { ok: true, detail: `pgvector ${row.extversion}` }
+      extension = version
+        ? { ok: true, detail: `pgvector ${version}` }
         : {
             ok: false,
             detail: 'pgvector is not installed in this database (migrations create it)',

@@ -10,6 +10,11 @@ import {
   vectorIndexStatus,
   type Database,
 } from '@quarry/db';
+import {
+  documentsTableHealth,
+  serverVersion as serverVersionOf,
+  vectorExtension,
+} from '@quarry/db/health';
 import type { DatabaseSettings } from '../env';
 import { replicaHealthFindings } from './replica-health';
 import { formatBytes } from './table';
@@ -34,11 +39,7 @@ function compareVersions(a: string, b: string): number {
 }
 
 async function serverVersion(database: Database, settings: DatabaseSettings): Promise<Finding> {
-  const [row] = await queryRows<{ version: string; num: string | number }>(
-    database.db,
-    sql`select version() as version, current_setting('server_version_num') as num`,
-  );
-  const num = Number(row?.num ?? 0);
+  const { num } = await serverVersionOf(database.db);
   const release = `${Math.floor(num / 10_000)}.${num % 10_000}`;
   const engine =
     settings.driver === 'embedded'
@@ -54,20 +55,13 @@ async function serverVersion(database: Database, settings: DatabaseSettings): Pr
 }
 
 async function extension(database: Database): Promise<Finding> {
-  const [installed] = await queryRows<{ extversion: string }>(
-    database.db,
-    sql`select extversion from pg_extension where extname = 'vector'`,
-  );
-  const [available] = await queryRows<{ default_version: string | null }>(
-    database.db,
-    sql`select default_version from pg_available_extensions where name = 'vector'`,
-  );
-  if (!installed) {
-    return available
+  const { installed: version, available } = await vectorExtension(database.db);
+  if (!version) {
+    return available !== null
       ? {
           verdict: 'fail',
           check: 'pgvector',
-          detail: `not installed in this database (${available.default_version ?? '?'} is available); run \`quarry migrate\``,
+          detail: `not installed in this database (${available} is available); run \`quarry migrate\``,
         }
       : {
           verdict: 'fail',
@@ -76,7 +70,6 @@ async function extension(database: Database): Promise<Finding> {
             'not available on this server; install pgvector (e.g. the postgresql-NN-pgvector package) and run `quarry migrate`',
         };
   }
-  const version = installed.extversion;
   if (compareVersions(version, '0.8.0') < 0) {
     return {
       verdict: 'warn',
@@ -84,11 +77,11 @@ async function extension(database: Database): Promise<Finding> {
       detail: `${version}: iterative index scans need 0.8.0, so filtered searches fall back to exact scans more often; ALTER EXTENSION vector UPDATE after upgrading the package`,
     };
   }
-  if (available?.default_version && compareVersions(available.default_version, version) > 0) {
+  if (available && compareVersions(available, version) > 0) {
     return {
       verdict: 'warn',
       check: 'pgvector',
-      detail: `${version} installed, ${available.default_version} available: run ALTER EXTENSION vector UPDATE`,
+      detail: `${version} installed, ${available} available: run ALTER EXTENSION vector UPDATE`,
     };
   }
   return { verdict: 'ok', check: 'pgvector', detail: version };
@@ -237,21 +230,11 @@ async function indexDrift(database: Database): Promise<Finding[]> {
 }
 
 async function deadTuples(database: Database): Promise<Finding> {
-  const [row] = await queryRows<{
-    live: string | number | null;
-    dead: string | number | null;
-    vacuumed: Date | string | null;
-  }>(
+  const { liveTuples: live, deadTuples: dead, lastVacuum } = await documentsTableHealth(
     database.db,
-    sql`select n_live_tup as live, n_dead_tup as dead, greatest(last_vacuum, last_autovacuum) as vacuumed
-        from pg_stat_user_tables where relid = to_regclass('documents')`,
   );
-  const live = Number(row?.live ?? 0);
-  const dead = Number(row?.dead ?? 0);
   const ratio = live + dead > 0 ? dead / (live + dead) : 0;
-  const vacuumed = row?.vacuumed
-    ? `last vacuum ${new Date(row.vacuumed).toISOString()}`
-    : 'never vacuumed';
+  const vacuumed = lastVacuum ? `last vacuum ${lastVacuum}` : 'never vacuumed';
   const detail = `documents: ${live.toLocaleString('en-US')} live, ${dead.toLocaleString('en-US')} dead (${(ratio * 100).toFixed(1)}%), ${vacuumed}`;
   if (dead > 1_000 && ratio > 0.2) {
     return {

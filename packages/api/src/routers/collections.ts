@@ -11,13 +11,11 @@ import {
   indexedVectorType,
   operatorClass,
   QuarryError,
-  queryRows,
-  sql,
   vectorIndexStatus,
   withCollectionChangeLock,
   type Collection,
-  type Database,
 } from '@quarry/db';
+import { documentsTableHealth } from '@quarry/db/health';
 import { loadCollection } from '../collections';
 import type { Context } from '../context';
 import { collectionNameSchema, hnswParametersSchema, metricSchema, storableText } from '../inputs';
@@ -60,51 +58,6 @@ async function describeCollection(
           sizeBytes: index.sizeBytes,
         }
       : null,
-  };
-}
-
-/** Table-level health (shared by all collections, since they share the table). */
-async function tableHealth(database: Database) {
-  const [stats] = await queryRows<{
-    table_bytes: string | number;
-    live_tuples: string | number | null;
-    dead_tuples: string | number | null;
-    last_vacuum: Date | string | null;
-    last_autovacuum: Date | string | null;
-    last_analyze: Date | string | null;
-    last_autoanalyze: Date | string | null;
-  }>(
-    database.db,
-    sql`select pg_table_size(c.oid) as table_bytes, s.n_live_tup as live_tuples, s.n_dead_tup as dead_tuples,
-          s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze
-        from pg_class c left join pg_stat_user_tables s on s.relid = c.oid
-        where c.oid = to_regclass('documents')`,
-  );
-  const iso = (value: Date | string | null | undefined) =>
-    value ? new Date(value).toISOString() : null;
-  const progress = await queryRows<{
-    phase: string;
-    blocks_done: string | number;
-    blocks_total: string | number;
-    tuples_done: string | number;
-    tuples_total: string | number;
-  }>(
-    database.db,
-    sql`select phase, blocks_done, blocks_total, tuples_done, tuples_total from pg_stat_progress_create_index where relid = to_regclass('documents')`,
-  ).catch(() => []);
-  return {
-    tableBytes: Number(stats?.table_bytes ?? 0),
-    liveTuples: Number(stats?.live_tuples ?? 0),
-    deadTuples: Number(stats?.dead_tuples ?? 0),
-    lastVacuum: iso(stats?.last_vacuum ?? stats?.last_autovacuum),
-    lastAnalyze: iso(stats?.last_analyze ?? stats?.last_autoanalyze),
-    indexBuilds: progress.map((p) => ({
-      phase: p.phase,
-      blocksDone: Number(p.blocks_done),
-      blocksTotal: Number(p.blocks_total),
-      tuplesDone: Number(p.tuples_done),
-      tuplesTotal: Number(p.tuples_total),
-    })),
   };
 }
 
@@ -166,7 +119,7 @@ export const collectionsRouter = {
       const tenant = ctx.principal.tenant;
       return {
         ...(await describeCollection(ctx, collection, tenant)),
-        table: tenant === undefined ? await tableHealth(ctx.database) : null,
+        table: tenant === undefined ? await documentsTableHealth(ctx.database.db) : null,
       };
     }),
 
