@@ -37,6 +37,16 @@ describeEachTarget()('collections on $name', (target) => {
     });
   });
 
+  it('shows how the cluster holds a collection to an unbound admin key only', async () => {
+    const layout = await harness.as().collections.cluster({ name: 'l2-docs' });
+    expect(layout.distributed).toBe(target.name === 'citus');
+    for (const key of [principal(['read', 'write', 'admin'], 'acme'), principal(['read'])]) {
+      await expect(harness.as(key).collections.cluster({ name: 'l2-docs' })).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+      });
+    }
+  });
+
   it('indexes a 3072-dimension collection through halfvec', async () => {
     const created = await harness.as().collections.create({
       name: 'large-model',

@@ -15,6 +15,7 @@ import {
   withCollectionChangeLock,
   type Collection,
 } from '@quarry/db';
+import { clusterLayout } from '@quarry/db/cluster';
 import { documentsTableHealth } from '@quarry/db/health';
 import { loadCollection } from '../collections';
 import type { Context } from '../context';
@@ -121,6 +122,18 @@ export const collectionsRouter = {
         ...(await describeCollection(ctx, collection, tenant)),
         table: tenant === undefined ? await documentsTableHealth(ctx.database.db) : null,
       };
+    }),
+
+  /**
+   * How a Citus cluster holds the collection: its nodes, the shards of documents on each, and the
+   * collection's rows per shard (`{ distributed: false }` on a single server). The figures span
+   * every tenant, so only an admin key not bound to a tenant may read them.
+   */
+  cluster: collectionAdminProcedure
+    .input(z.object({ name: collectionNameSchema }))
+    .query(async ({ ctx, input }) => {
+      const collection = await loadCollection(ctx.database.db, input.name);
+      return clusterLayout(ctx.database.db, collection.id);
     }),
 
   /**
