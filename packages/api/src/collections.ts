@@ -12,6 +12,61 @@ import {
 } from '@quarry/db';
 import type { EmbeddingProvider, EmbeddingRegistry } from './embeddings';
 
+/**
+ * A collection as a search last read it, with its fingerprint: md5 of the whole row as text, so
+ * any change to the row (or a new collection under the name: a new id) gives another one.
+ */
+export interface CachedCollection {
+  collection: Collection;
+  fingerprint: string;
+}
+
+/** Per database (the primary, each replica), by name; bounded, oldest dropped first. */
+const collectionCache = new WeakMap<object, Map<string, CachedCollection>>();
+const MAX_CACHED_COLLECTIONS = 1_000;
+
+/**
+ * The collection for a read that checks it is still current in its own first statement
+ * (`collectionIsCurrent`): from the cache when there, otherwise looked up (one round trip) and
+ * cached. No invalidation message is needed between instances: every instance compares the
+ * fingerprint in the same round trip as the request's settings, and a stale entry is dropped
+ * (`forgetCollection`) and the request run again.
+ */
+export async function cachedCollection(
+  executor: Pick<QuarryDatabase, 'select'>,
+  name: string,
+): Promise<CachedCollection> {
+  let byName = collectionCache.get(executor);
+  if (!byName) collectionCache.set(executor, (byName = new Map<string, CachedCollection>()));
+  const cached = byName.get(name);
+  if (cached) return cached;
+  const [row] = await executor
+    .select({ collection: collections, fingerprint: sql<string>`md5(${collections}::text)` })
+    .from(collections)
+    .where(eq(collections.name, name))
+    .limit(1);
+  if (!row) throw collectionNotFound(name);
+  if (byName.size >= MAX_CACHED_COLLECTIONS) byName.delete(byName.keys().next().value ?? '');
+  byName.set(name, row);
+  return row;
+}
+
+export function forgetCollection(executor: object, name: string): void {
+  collectionCache.get(executor)?.delete(name);
+}
+
+/** True while the collection's row is the one cached: a boolean SQL expression for a SELECT list. */
+export function collectionIsCurrent(cached: CachedCollection): SQL<boolean> {
+  return sql<boolean>`coalesce((select md5(${collections}::text) = ${cached.fingerprint} from ${collections} where ${collections.id} = ${cached.collection.id}), false)`;
+}
+
+function collectionNotFound(name: string): QuarryError {
+  return new QuarryError(
+    'COLLECTION_NOT_FOUND',
+    `collection '${name}' does not exist; create it first or check the name`,
+  );
+}
+
 /** Looks a collection up by name, or says which name was not found. */
 export async function loadCollection(
   executor: Pick<QuarryDatabase, 'select'>,
@@ -22,12 +77,7 @@ export async function loadCollection(
     .from(collections)
     .where(eq(collections.name, name))
     .limit(1);
-  if (!collection) {
-    throw new QuarryError(
-      'COLLECTION_NOT_FOUND',
-      `collection '${name}' does not exist; create it first or check the name`,
-    );
-  }
+  if (!collection) throw collectionNotFound(name);
   return collection;
 }
 

@@ -1,4 +1,4 @@
-import { isTransientConflict, queryRows, sql, type QuarryDatabase } from '@quarry/db';
+import { isTransientConflict, queryRows, sql, type QuarryDatabase, type SQL } from '@quarry/db';
 import type { Limits } from './limits';
 
 export type Transaction = Parameters<Parameters<QuarryDatabase['transaction']>[0]>[0];
@@ -11,6 +11,15 @@ export const TRANSACTION_ATTEMPTS = 3;
  * `SET LOCAL`: it ends with the transaction, so nothing leaks to the next request that a pooler
  * (PgBouncer in transaction mode) hands the same server connection to.
  *
+ * The settings do not cost a round trip of their own: `work`'s first statement is sent right
+ * behind them (postgres.js pipelines the statements of a transaction issued together), except on
+ * the first transaction of a database, which learns whether it is a Citus coordinator (there the
+ * settings must be forwarded before the work runs; see setLocal).
+ *
+ * `guard`, a boolean SQL expression, is evaluated in the settings' statement: when it is false the
+ * work's outcome is discarded and the transaction rolled back with StaleReadError (a cached
+ * collection row that changed, see collectionIsCurrent).
+ *
  * A transaction PostgreSQL chose as a deadlock victim (40P01) or could not serialize (40001) was
  * rolled back whole, so it is run again, up to TRANSACTION_ATTEMPTS times: the caller sees the
  * outcome of one clean run, never the collision. `work` must touch nothing but the transaction.
@@ -20,11 +29,28 @@ export async function inTransaction<T>(
   limits: Pick<Limits, 'statementTimeoutMs'>,
   work: (tx: Transaction) => Promise<T>,
   settings: Record<string, string> = {},
+  guard?: SQL<boolean>,
 ): Promise<T> {
+  const all = { statement_timeout: String(limits.statementTimeoutMs), ...settings };
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.transaction(async (tx) => {
-        await setLocal(tx, { statement_timeout: String(limits.statementTimeoutMs), ...settings });
+        const distributed = distributedDatabases.get(db);
+        if (distributed === false) {
+          pipelining.add(tx);
+          const [first, outcome] = await Promise.allSettled([
+            applySettings(tx, all, guard),
+            work(tx),
+          ]);
+          if (first.status === 'rejected') throw first.reason;
+          if (!first.value.guardHolds) throw new StaleReadError();
+          if (outcome.status === 'rejected') throw outcome.reason;
+          return outcome.value;
+        }
+        const { guardHolds, distributed: learned } = await applySettings(tx, all, guard);
+        distributedDatabases.set(db, learned);
+        if (learned) await forwardSettings(tx, all);
+        if (!guardHolds) throw new StaleReadError();
         return work(tx);
       });
     } catch (error) {
@@ -37,6 +63,63 @@ export async function inTransaction<T>(
   }
 }
 
+/** A read's guard failed: what it read was cached and has changed; run it again from fresh data. */
+export class StaleReadError extends Error {
+  constructor() {
+    super('a cached row this request relied on has changed');
+  }
+}
+
+/** Whether each database is a Citus coordinator, learned by its first transaction. */
+const distributedDatabases = new WeakMap<object, boolean>();
+/** Transactions whose settings may be pipelined with the statement they are for (not Citus). */
+const pipelining = new WeakSet<object>();
+
+async function applySettings(
+  tx: Transaction,
+  settings: Record<string, string>,
+  guard: SQL<boolean> | undefined,
+): Promise<{ guardHolds: boolean; distributed: boolean }> {
+  const calls = Object.entries(settings).map(
+    ([name, value]) => sql`set_config(${name}, ${value}, true)`,
+  );
+  const [row] = await queryRows<{ guard_holds: boolean; distributed: boolean }>(
+    tx,
+    sql`select ${sql.join(calls, sql`, `)}, ${guard ?? sql`true`} as guard_holds, to_regproc('quarry_set_local') is not null as distributed`,
+  );
+  return { guardHolds: Boolean(row?.guard_holds), distributed: Boolean(row?.distributed) };
+}
+
+async function forwardSettings(tx: Transaction, settings: Record<string, string>): Promise<void> {
+  const forwarded = Object.entries(settings).map(
+    ([name, value]) => sql`quarry_set_local(${name}, ${value})`,
+  );
+  await tx.execute(sql`select ${sql.join(forwarded, sql`, `)}`);
+}
+
+/**
+ * `statement`, run under `settings` (SET LOCAL, for the rest of the transaction). Outside Citus
+ * both go out together, in one round trip; on Citus the settings are forwarded first.
+ */
+export async function underSettings<T>(
+  tx: Transaction,
+  settings: Record<string, string>,
+  statement: () => Promise<T>,
+): Promise<T> {
+  if (Object.keys(settings).length === 0) return statement();
+  if (!pipelining.has(tx)) {
+    await setLocal(tx, settings);
+    return statement();
+  }
+  const [applied, result] = await Promise.allSettled([
+    applySettings(tx, settings, undefined),
+    statement(),
+  ]);
+  if (applied.status === 'rejected') throw applied.reason;
+  if (result.status === 'rejected') throw result.reason;
+  return result.value;
+}
+
 /**
  * `SET LOCAL` for each setting, in one round trip. Names and values are bound parameters of
  * `set_config`, never SQL text. On a Citus coordinator (where migrate() created
@@ -44,14 +127,7 @@ export async function inTransaction<T>(
  * statements that Citus forwards to the shards' queries, which `set_config` alone does not reach.
  */
 export async function setLocal(tx: Transaction, settings: Record<string, string>): Promise<void> {
-  const entries = Object.entries(settings);
-  if (entries.length === 0) return;
-  const calls = entries.map(([name, value]) => sql`set_config(${name}, ${value}, true)`);
-  const [row] = await queryRows<{ distributed: boolean }>(
-    tx,
-    sql`select ${sql.join(calls, sql`, `)}, to_regproc('quarry_set_local') is not null as distributed`,
-  );
-  if (!row?.distributed) return;
-  const forwarded = entries.map(([name, value]) => sql`quarry_set_local(${name}, ${value})`);
-  await tx.execute(sql`select ${sql.join(forwarded, sql`, `)}`);
+  if (Object.keys(settings).length === 0) return;
+  const { distributed } = await applySettings(tx, settings, undefined);
+  if (distributed) await forwardSettings(tx, settings);
 }

@@ -73,7 +73,14 @@ export function parseMetadataFilter(input: unknown): MetadataFilter {
   return input;
 }
 
+/**
+ * Filters the edge schema has already found valid, so compileFilter does not walk them again: the
+ * parsed objects themselves (the API never changes a parsed input), so any other filter is checked.
+ */
+const validated = new WeakSet<object>();
+
 export function assertValidFilter(input: unknown): asserts input is MetadataFilter {
+  if (typeof input === 'object' && input !== null && validated.has(input)) return;
   const issues = filterIssues(input);
   if (issues.length > 0) {
     throw new QuarryError(
@@ -89,9 +96,11 @@ export function assertValidFilter(input: unknown): asserts input is MetadataFilt
  * would only say "Invalid input".
  */
 export const metadataFilterSchema = z.custom<MetadataFilter>().superRefine((input, ctx) => {
-  for (const issue of filterIssues(input)) {
+  const issues = filterIssues(input);
+  for (const issue of issues) {
     ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
   }
+  if (issues.length === 0 && typeof input === 'object' && input !== null) validated.add(input);
 });
 
 class FilterChecker {

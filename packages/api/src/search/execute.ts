@@ -7,8 +7,14 @@ import { chargeResponse } from '../response-budget';
 import { inTransaction } from '../transaction';
 import { fuseHybrid, mergeRetrievals } from './fuse';
 import type { SearchInput } from './input';
-import { countUpTo, hnswSettings, planByCount, planWithoutCounting } from './plan';
-import { checkSearchLimits, prepareQuery } from './prepare';
+import {
+  countUpTo,
+  exactScanMaxRows,
+  hnswSettings,
+  planByCount,
+  planWithoutCounting,
+} from './plan';
+import { checkSearchLimits, prepareQuery, withCurrentCollection } from './prepare';
 import { retrieveByKeyword } from './retrieve-keyword';
 import { retrieveByVector } from './retrieve-vector';
 import { vectorScope } from './columns';
@@ -28,7 +34,9 @@ export function runSearch(
   principal: Principal,
   input: SearchInput,
 ): Promise<SearchResponse> {
-  return onReplica(ctx, (reader) => searchOn(reader, ctx, principal, input));
+  return onReplica(ctx, (reader) =>
+    withCurrentCollection(reader, input.collection, () => searchOn(reader, ctx, principal, input)),
+  );
 }
 
 /** Candidates asked of each retriever: k, or for hybrid the configured pool (default max(40, 4k)). */
@@ -63,27 +71,28 @@ async function searchOn(
     prepared.reader,
     ctx.limits,
     async (tx) => {
-      // Keyword first: the vector retrieval leaves sequential and bitmap scans off, which the
-      // keyword query's GIN index (a bitmap scan) needs.
-      const byKeyword = keywordText
-        ? await retrieveByKeyword({
-            tx,
-            prepared,
-            text: keywordText,
-            wanted: candidates,
-            explain: input.explain,
-          })
-        : null;
+      // The keyword query and the count go out together, right behind the settings (one round
+      // trip), before the vector retrieval turns off the sequential and bitmap scans that the
+      // keyword query's GIN index (a bitmap scan) and the count need.
+      const needsCount = vector !== undefined && input.mode !== 'keyword' && !knownPlan;
+      const exactSearchMaxRows = exactScanMaxRows(
+        collection.dimensions,
+        ctx.limits.exactSearchMaxRows,
+      );
+      const [byKeyword, matched] = await Promise.all([
+        keywordText
+          ? retrieveByKeyword({
+              tx,
+              prepared,
+              text: keywordText,
+              wanted: candidates,
+              explain: input.explain,
+            })
+          : null,
+        needsCount ? countUpTo(tx, vectorScope(prepared), exactSearchMaxRows + 1) : null,
+      ]);
       if (input.mode === 'keyword' || !vector) return { byVector: null, byKeyword };
-      const { exactSearchMaxRows } = ctx.limits;
-      const plan =
-        knownPlan ??
-        planByCount(
-          input,
-          candidates,
-          await countUpTo(tx, vectorScope(prepared), exactSearchMaxRows + 1),
-          exactSearchMaxRows,
-        );
+      const plan = knownPlan ?? planByCount(input, candidates, matched ?? 0, exactSearchMaxRows);
       const byVector = await retrieveByVector({
         tx,
         prepared,
@@ -96,6 +105,7 @@ async function searchOn(
       return { byVector, byKeyword };
     },
     settingsUpFront ? hnswSettings(knownPlan) : {},
+    prepared.collectionIsCurrent,
   );
 
   const merged = mergeRetrievals(byVector, byKeyword);

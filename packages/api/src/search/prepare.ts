@@ -1,11 +1,18 @@
 import { assertVectorFits, documents, eq, QuarryError, type Database, type SQL } from '@quarry/db';
 import type { Principal } from '../auth';
-import { documentInScope, embeddingProviderFor, loadCollection } from '../collections';
+import {
+  cachedCollection,
+  collectionIsCurrent,
+  documentInScope,
+  embeddingProviderFor,
+  forgetCollection,
+} from '../collections';
 import type { Context } from '../context';
 import { compileFilter } from '../filter';
 import { createdRangeConditions } from '../inputs';
 import { contentPreviewChars } from '../response-budget';
 import { resolveTenant } from '../tenancy';
+import { StaleReadError } from '../transaction';
 import type { SearchInput } from './input';
 import type { PreparedQuery } from './types';
 
@@ -42,7 +49,8 @@ export async function prepareQuery(
   database: Database,
 ): Promise<PreparedQuery> {
   const reader = database.db;
-  const collection = await loadCollection(reader, input.collection);
+  const cached = await cachedCollection(reader, input.collection);
+  const { collection } = cached;
   const tenant = resolveTenant(principal, input.tenant, 'read');
   if (input.mode !== 'vector' && !input.text) {
     throw new QuarryError('INVALID_INPUT', `${input.mode} search needs query text ('text')`);
@@ -60,7 +68,16 @@ export async function prepareQuery(
   const filter = compileFilter(input.filter);
   if (filter) restrictions.push(filter);
   const contentChars = contentPreviewChars(ctx.limits, input.contentMaxChars);
-  return { collection, tenant, vector, restrictions, reader, contentChars };
+  return {
+    collection,
+    collectionIsCurrent: collectionIsCurrent(cached),
+    tenant,
+    vector,
+    restrictions,
+    filter,
+    reader,
+    contentChars,
+  };
 }
 
 /** The query vector: as sent, a stored document's ("more like this"), or the text embedded. */
@@ -105,4 +122,23 @@ async function queryVector(
   const [embedded = []] = await provider.embed([input.text]);
   assertVectorFits(collection, embedded, 'embedded query text');
   return embedded;
+}
+
+/**
+ * Runs a read that used the cached collection (`prepareQuery`); when its guard found the row
+ * changed, forgets it and runs the read once more from a fresh lookup (which also turns a deleted
+ * collection into COLLECTION_NOT_FOUND).
+ */
+export async function withCurrentCollection<T>(
+  database: Database,
+  name: string,
+  read: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!(error instanceof StaleReadError)) throw error;
+    forgetCollection(database.db, name);
+    return read();
+  }
 }

@@ -1,5 +1,5 @@
 import { documents, sql } from '@quarry/db';
-import { setLocal, type Transaction } from '../transaction';
+import { setLocal, underSettings, type Transaction } from '../transaction';
 import { candidateColumns, explainAnalyze, vectorScope } from './columns';
 import { countUpTo, hnswSettings, type VectorPlan } from './plan';
 import type { Candidate, PreparedQuery, Retrieval, VectorStrategy } from './types';
@@ -50,10 +50,9 @@ export async function retrieveByVector(request: VectorRetrievalRequest): Promise
     return { rows, plan };
   };
 
-  if (strategy !== 'exact' && !request.settingsApplied) {
-    await setLocal(tx, hnswSettings(vectorPlan));
-  }
-  let { rows, plan } = await run(strategy === 'exact');
+  // The HNSW settings go out with the query, in one round trip.
+  const settings = strategy !== 'exact' && !request.settingsApplied ? hnswSettings(vectorPlan) : {};
+  let { rows, plan } = await underSettings(tx, settings, () => run(strategy === 'exact'));
   if (strategy !== 'exact' && rows.length < wanted) {
     const available = vectorPlan.matchedRows ?? (await countUpTo(tx, scope, wanted));
     if (available > rows.length) {

@@ -75,11 +75,15 @@ export interface Retrieval {
 
 /** Everything a search needs before touching the documents (see prepareQuery). */
 export interface PreparedQuery {
+  /** Possibly from the cache: `collectionIsCurrent` must hold in the transaction that reads with it. */
   collection: Collection;
+  collectionIsCurrent: SQL<boolean>;
   tenant: string | undefined;
   vector: number[] | undefined;
   /** Restrictions other than the collection: tenant, dates, metadata filter. */
   restrictions: SQL[];
+  /** The compiled metadata filter (also among the restrictions). */
+  filter: SQL | undefined;
   /** The database (a replica, or the primary) that answers this query, its collection lookup included. */
   reader: QuarryDatabase;
   /** Characters of each result's content (see contentPreviewChars). */
