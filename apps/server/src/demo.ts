@@ -1,16 +1,14 @@
-import { createCaller, createContextInner, openAccess, type QuarryServices } from '@quarry/api';
-import { OFFLINE_DIMENSIONS, OFFLINE_MODEL } from '@quarry/api/embeddings';
 import {
-  and,
-  collections,
-  count,
-  documents,
-  dropVectorIndexes,
-  ensureVectorIndex,
-  eq,
-  isNotNull,
-  type Metadata,
-} from '@quarry/db';
+  createCaller,
+  createContextInner,
+  defaultLimits,
+  ingestDocuments,
+  openAccess,
+  withDeferredIndex,
+  type QuarryServices,
+} from '@quarry/api';
+import { OFFLINE_DIMENSIONS, OFFLINE_MODEL } from '@quarry/api/embeddings';
+import { and, collections, count, documents, eq, isNotNull, type Metadata } from '@quarry/db';
 
 export const DEMO_COLLECTION = 'sotu';
 /** Documents per ingest call: large enough to be quick, small enough to show progress and stop promptly. */
@@ -31,8 +29,8 @@ export interface DemoOutcome {
 }
 
 /**
- * Creates the demo collection and fills it through the API's own ingest procedure (so it is
- * embedded, validated and deduplicated exactly like any client's data). Resumable: documents are
+ * Creates the demo collection and fills it through the one ingest pipeline (so it is embedded,
+ * validated and deduplicated exactly like any client's data). Resumable: documents are
  * keyed by external id, and only the ones not stored yet are sent, so an interrupted first start
  * picks up where it stopped, and a filled collection costs one count query.
  */
@@ -89,22 +87,37 @@ export async function seedDemo(options: {
   let inserted = 0;
   options.onStart?.(corpus.length, done);
   // Building the HNSW index once over all rows is several times faster than growing it row by row
-  // (pgvector's own advice for bulk loads); the API is not serving yet, so nothing searches meanwhile.
-  // Should the fill be interrupted, `migrate` rebuilds the missing index on the next start.
-  await dropVectorIndexes(options.services.database, collectionId);
-  for (let start = 0; start < missing.length; start += DEMO_BATCH) {
-    // The embedded database answers through promises alone; without a turn of the event loop here,
-    // health checks, requests and signals would wait for the whole fill.
-    await new Promise((resolve) => setImmediate(resolve));
-    if (options.signal?.aborted)
-      return { status: 'stopped', documents: done, inserted, seconds: seconds() };
-    const batch = missing.slice(start, start + DEMO_BATCH);
-    const result = await caller.documents.ingest({ collection: DEMO_COLLECTION, documents: batch });
-    inserted += result.inserted;
-    done += batch.length;
-    options.onProgress?.(done, corpus.length);
-  }
-  options.onIndexBuild?.();
-  await ensureVectorIndex(options.services.database, collection);
+  // (pgvector's own advice for bulk loads): the pipeline defers it for a load this size into an
+  // empty or small collection. Should the fill be interrupted, `migrate` rebuilds it on the next start.
+  const { services } = options;
+  const { value: stopped } = await withDeferredIndex(
+    services.database,
+    collection,
+    missing.length,
+    async () => {
+      for (let start = 0; start < missing.length; start += DEMO_BATCH) {
+        // The embedded database answers through promises alone; without a turn of the event loop
+        // here, health checks, requests and signals would wait for the whole fill.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (options.signal?.aborted) return true;
+        const batch = missing.slice(start, start + DEMO_BATCH);
+        const result = await ingestDocuments(
+          services.database,
+          { ...defaultLimits, ...services.limits },
+          services.embeddings,
+          collection,
+          'default',
+          batch,
+          { deferIndex: false },
+        );
+        inserted += result.inserted;
+        done += batch.length;
+        options.onProgress?.(done, corpus.length);
+      }
+      return false;
+    },
+    options.onIndexBuild ? { onIndexBuild: options.onIndexBuild } : {},
+  );
+  if (stopped) return { status: 'stopped', documents: done, inserted, seconds: seconds() };
   return { status: 'filled', documents: done, inserted, seconds: seconds() };
 }

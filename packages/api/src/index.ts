@@ -24,8 +24,18 @@ export {
   type Principal,
   type Scope,
 } from './auth';
-export { contentHash, type IngestItem, type IngestResult, type StoredQueryItem } from './ingest';
-export { bulkIngestDocuments, type BulkIngestOptions } from './bulk-ingest';
+export {
+  contentHash,
+  ingestDocuments,
+  withDeferredIndex,
+  type IndexReport,
+  type IngestItem,
+  type IngestOptions,
+  type IngestResult,
+  type IngestStrategy,
+  type StoredQueryItem,
+} from './ingest';
+export { ingestItemSchema } from './ingest-input';
 export { defaultLimits, HARD_LIMITS, limitsSchema, type Limits } from './limits';
 export { isDatabaseUnavailable } from './errors';
 export {

@@ -107,10 +107,11 @@ describeEachTarget()('documents.ingest on $name', (target) => {
       ['an unknown external id', { ...keyed, externalId: 'new' }, false],
       ['the same unkeyed content', unkeyed, true],
       [
-        'unkeyed content with other metadata (the ingest keeps the first)',
+        'unkeyed content with other metadata (the ingest updates it)',
         { ...unkeyed, metadata: { file: 'b.md' } },
-        true,
+        false,
       ],
+      ['unkeyed content with another embedding', { ...unkeyed, embedding: [1, 1, 1] }, false],
       ['unkeyed content not stored', { ...unkeyed, content: 'never sent' }, false],
     ];
     for (const [name, item, expected] of cases)
@@ -124,13 +125,55 @@ describeEachTarget()('documents.ingest on $name', (target) => {
     // And an ingest agrees: what is stored is unchanged.
     const rerun = await harness.as().documents.ingest({
       collection: 'vectors',
-      documents: [keyed, { ...unkeyed, metadata: { file: 'b.md' } }],
+      documents: [keyed, unkeyed],
     });
     expect(rerun).toMatchObject({ inserted: 0, updated: 0, unchanged: 2 });
+    const moved = await harness.as().documents.ingest({
+      collection: 'vectors',
+      documents: [{ ...unkeyed, metadata: { file: 'b.md' } }],
+    });
+    expect(moved).toMatchObject({ inserted: 0, updated: 1, unchanged: 0 });
     const changed = await harness
       .as()
       .documents.ingest({ collection: 'vectors', documents: [{ ...keyed, embedding: [1, 0, 1] }] });
     expect(changed).toMatchObject({ updated: 1 });
+  });
+
+  it('refuses every field it does not use, naming it, and an id that is not externalId', async () => {
+    const send = (document: Record<string, unknown>) =>
+      harness.as().documents.ingest({
+        collection: 'vectors',
+        // Fields the input type does not have, as a JSON client may send them.
+        documents: [{ content: 'field check', embedding: [1, 0, 0], ...document }],
+      });
+    await expect(send({ id: 'doc-1' })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringMatching(/unknown field 'id'.*externalId/),
+    });
+    await expect(send({ tags: ['a'] })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining("unknown field 'tags'"),
+    });
+    expect(
+      (await harness.as().documents.list({ collection: 'vectors' })).items.some(
+        (document) => document.content === 'field check',
+      ),
+    ).toBe(false);
+  });
+
+  it('stores a metadata key named __proto__ like any other, and a metadata change of unkeyed content is an update', async () => {
+    const metadata = JSON.parse('{"__proto__":"p","kind":"P1"}') as Metadata;
+    const { ids } = await harness.as().documents.ingest({
+      collection: 'vectors',
+      documents: [{ content: 'prototype words', embedding: [1, 0, 0], metadata }],
+    });
+    const stored = await harness.as().documents.get({ collection: 'vectors', id: ids[0] ?? '' });
+    expect(JSON.stringify(stored.metadata)).toBe('{"kind":"P1","__proto__":"p"}');
+    const again = await harness.as().documents.ingest({
+      collection: 'vectors',
+      documents: [{ content: 'prototype words', embedding: [1, 0, 0], metadata: { kind: 'P2' } }],
+    });
+    expect(again).toMatchObject({ inserted: 0, updated: 1, unchanged: 0, ids });
   });
 
   it('documents.stored refuses more items than an ingest batch may hold', async () => {

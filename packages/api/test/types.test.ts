@@ -30,12 +30,14 @@ describe('client-facing types', () => {
     >();
   });
 
-  it('ingest returns ids and counts', () => {
+  it('ingest returns ids, counts, the write strategy and what happened to the index', () => {
     expectTypeOf<RouterOutputs['documents']['ingest']>().toEqualTypeOf<{
       ids: string[];
       inserted: number;
       updated: number;
       unchanged: number;
+      strategy: 'rows' | 'copy';
+      index: { action: 'maintained' | 'deferred-rebuilt'; ms: number };
     }>();
   });
 });

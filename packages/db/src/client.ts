@@ -5,6 +5,7 @@ import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/p
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { pgliteWriteSession, postgresWriteSession, type WriteSession } from './bulk-write';
 import { createAcquireGate, gatePool } from './pool';
 import * as schema from './schema';
 
@@ -62,6 +63,11 @@ export interface Database {
   pooled: boolean;
   /** Runs an index build on its own connection (see `indexBuildMemory`); absent, builds use `db`. */
   forIndexBuild?<T>(work: (db: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` as one transaction on one connection of the driver itself, with binary COPY and
+   * savepoints (see WriteSession): the bulk write path, which drizzle's transactions cannot offer.
+   */
+  writeSession<T>(work: (session: WriteSession) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -73,7 +79,13 @@ export async function createDb(config: DbConfig = { driver: 'embedded' }): Promi
       ...(withVector ? { extensions: { vector } } : {}),
     });
     const db: QuarryDatabase = drizzlePglite(client, { schema });
-    return { db, driver: 'embedded', pooled: false, close: () => client.close() };
+    return {
+      db,
+      driver: 'embedded',
+      pooled: false,
+      writeSession: pgliteWriteSession(client),
+      close: () => client.close(),
+    };
   }
   const pooled = config.pooled ?? false;
   const max = config.maxConnections ?? 10;
@@ -107,7 +119,14 @@ export async function createDb(config: DbConfig = { driver: 'embedded' }): Promi
       reserved.release();
     }
   };
-  return { db, driver: 'postgres', pooled, forIndexBuild, close: () => client.end({ timeout: 5 }) };
+  return {
+    db,
+    driver: 'postgres',
+    pooled,
+    forIndexBuild,
+    writeSession: postgresWriteSession(gated),
+    close: () => client.end({ timeout: 5 }),
+  };
 }
 
 /**

@@ -28,7 +28,7 @@ export interface BenchResult {
 }
 
 const METHOD_NAMES: Record<IngestMethod, string> = {
-  'quarry-bulk': 'Quarry bulk path (`bulkIngestDocuments`)',
+  'quarry-bulk': 'Quarry ingest pipeline in process (`ingestDocuments`)',
   'quarry-api': 'Quarry API path (`documents.ingest` over HTTP, 1,000 per call)',
   'guide-a': "A: the guide's pattern (Drizzle, text vector, one INSERT per document)",
   'raw-copy-b': 'B: raw `COPY ... (FORMAT BINARY)` through postgres.js',

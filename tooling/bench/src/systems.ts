@@ -1,10 +1,10 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type postgres from 'postgres';
 import {
-  bulkIngestDocuments,
   createCaller,
   createContextInner,
   defaultLimits,
+  ingestDocuments,
   openAccess,
   type IngestItem,
 } from '@quarry/api';
@@ -34,16 +34,19 @@ export async function createBenchCollection(
   return collection;
 }
 
-/** Quarry's bulk path as every part of the benchmark loads it: vectors given, no statement timeout. */
+/**
+ * Quarry's ingest pipeline in process, as every part of the benchmark loads it: vectors given, no
+ * statement timeout, no batch cap, and the index left as the bench set it up (deferral measured apart).
+ */
 export function quarryBulkIngest(database: Database, collection: Collection, items: IngestItem[]) {
-  return bulkIngestDocuments(
+  return ingestDocuments(
     database,
     defaultLimits,
     createEmbeddingRegistry([]),
     collection,
     'default',
     items,
-    { statementTimeoutMs: 0 },
+    { statementTimeoutMs: 0, enforceBatchLimits: false, deferIndex: false },
   );
 }
 

@@ -12,7 +12,6 @@ import {
   or,
   QuarryError,
   type Collection,
-  type Metadata,
   sql,
   type SQL,
 } from '@quarry/db';
@@ -21,16 +20,15 @@ import { documentInScope, loadCollection } from '../collections';
 import { metadataFilterSchema } from '../filter';
 import { compileFilter } from '../filter';
 import { ingestDocuments, storedDocuments } from '../ingest';
+import { ingestItemSchema } from '../ingest-input';
 import {
   collectionNameSchema,
   createdRangeConditions,
   createdRangeSchema,
   documentIdSchema,
   instantSchema,
-  storableText,
   tenantSchema,
   timestamptz,
-  vectorSchema,
 } from '../inputs';
 import { HARD_LIMITS } from '../limits';
 import { resolveTenant } from '../tenancy';
@@ -38,48 +36,6 @@ import { inTransaction } from '../transaction';
 import { chargeResponse, contentPreviewChars } from '../response-budget';
 import { readProcedure, writeProcedure } from '../trpc';
 import type { Context } from '../context';
-
-const jsonValueSchema: z.ZodType<Metadata[string], Metadata[string]> = z.lazy(() =>
-  z.union([
-    storableText(z.string()),
-    z.number(),
-    z.boolean(),
-    z.null(),
-    z.array(jsonValueSchema),
-    z.record(storableText(z.string().max(256)), jsonValueSchema),
-  ]),
-);
-
-/** Levels of arrays and objects in `value`, counted without recursion and only up to `cap + 1`. */
-function nestingDepthUpTo(value: unknown, cap: number): number {
-  let deepest = 0;
-  const pending: Array<[unknown, number]> = [[value, 1]];
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    const [node, depth] = next;
-    if (node === null || typeof node !== 'object') continue;
-    deepest = Math.max(deepest, depth);
-    if (deepest > cap) return deepest;
-    for (const inner of Object.values(node)) pending.push([inner, depth + 1]);
-  }
-  return deepest;
-}
-
-// The depth is checked first, iteratively: the recursive schema would exhaust the stack on deep input.
-const metadataSchema = z
-  .custom<Metadata>(
-    (value) => nestingDepthUpTo(value, HARD_LIMITS.metadataDepth) <= HARD_LIMITS.metadataDepth,
-    `metadata may nest at most ${HARD_LIMITS.metadataDepth} levels of objects and arrays`,
-  )
-  .pipe(z.record(storableText(z.string().max(256)), jsonValueSchema));
-
-const ingestItemSchema = z.object({
-  content: storableText(
-    z.string().min(1, 'content must not be empty').max(HARD_LIMITS.contentChars),
-  ),
-  metadata: metadataSchema.optional(),
-  externalId: storableText(z.string().min(1).max(512)).optional(),
-  embedding: vectorSchema.optional(),
-});
 
 /** The restrictions shared by list, count and delete (and, in the same shape, search). */
 const selectionSchema = z.object({
@@ -204,16 +160,17 @@ export const documentsRouter = {
         documents: z.array(ingestItemSchema).min(1).max(HARD_LIMITS.batchDocuments),
       }),
     )
-    .mutation(async ({ ctx, input }) => {
+    .mutation(async ({ ctx, input, signal }) => {
       const collection = await loadCollection(ctx.database.db, input.collection);
       const tenant = resolveTenant(ctx.principal, input.tenant, 'write');
       return ingestDocuments(
-        ctx.database.db,
+        ctx.database,
         ctx.limits,
         ctx.embeddings,
         collection,
         tenant,
         input.documents,
+        { signal },
       );
     }),
 

@@ -1,9 +1,22 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { and, documents, eq, isNull, sql, type Collection, type Metadata } from '@quarry/db';
-import { bulkIngestDocuments } from '../src/bulk-ingest';
+import {
+  and,
+  documents,
+  eq,
+  isNull,
+  sql,
+  vectorIndexStatus,
+  type Collection,
+  type Metadata,
+} from '@quarry/db';
 import { loadCollection } from '../src/collections';
-import { ingestDocuments, type IngestItem, type IngestResult } from '../src/ingest';
+import {
+  ingestDocuments,
+  type IngestItem,
+  type IngestOptions,
+  type IngestResult,
+} from '../src/ingest';
 import { defaultLimits } from '../src/limits';
 import {
   describeEachTarget,
@@ -46,7 +59,7 @@ const batchArbitrary = fc.uniqueArray(itemArbitrary, {
   selector: (item) => item.externalId ?? Symbol('unkeyed'),
 });
 
-describeEachTarget()('bulkIngestDocuments on $name', (target) => {
+describeEachTarget()('ingestDocuments, both write strategies, on $name', (target) => {
   let harness: Harness;
   let collectionCount = 0;
   beforeAll(async () => {
@@ -62,24 +75,33 @@ describeEachTarget()('bulkIngestDocuments on $name', (target) => {
     await harness.as().collections.create({ name, dimensions, embeddingModel });
     return loadCollection(harness.database.db, name);
   }
-  const bulk = (collection: Collection, items: readonly IngestItem[], tenant = 'default') =>
-    bulkIngestDocuments(
+  const ingest = (
+    collection: Collection,
+    items: readonly IngestItem[],
+    tenant = 'default',
+    options: IngestOptions = {},
+  ) =>
+    ingestDocuments(
       harness.database,
       defaultLimits,
       harness.services.embeddings,
       collection,
       tenant,
       items,
+      { enforceBatchLimits: false, ...options },
     );
+  /** Binary COPY (new documents straight into the table) whatever the batch's size. */
+  const bulk = (collection: Collection, items: readonly IngestItem[], tenant = 'default') =>
+    ingest(collection, items, tenant, { strategy: 'copy' });
+  /** Multi-row INSERTs into the staging table whatever the batch's size. */
   const perRequest = (collection: Collection, items: readonly IngestItem[], tenant = 'default') =>
-    ingestDocuments(
-      harness.database.db,
-      defaultLimits,
-      harness.services.embeddings,
-      collection,
-      tenant,
-      items,
-    );
+    ingest(collection, items, tenant, { strategy: 'rows' });
+  const counts = ({ ids, inserted, updated, unchanged }: IngestResult) => ({
+    ids,
+    inserted,
+    updated,
+    unchanged,
+  });
   async function stored(collection: Collection) {
     const rows = await harness.database.db
       .select({
@@ -95,7 +117,7 @@ describeEachTarget()('bulkIngestDocuments on $name', (target) => {
   }
   const countIn = async (collection: Collection) => (await stored(collection)).length;
 
-  it('returns the same counts and ids as ingestDocuments, and stores the same rows, for any sequence of batches', async () => {
+  it('returns the same outcome, counts and ids with either strategy, and stores the same rows, for any sequence of batches', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(batchArbitrary, { minLength: 1, maxLength: 4 }),
@@ -104,13 +126,23 @@ describeEachTarget()('bulkIngestDocuments on $name', (target) => {
           const viaBulk = await newCollection(3);
           const expected: IngestResult[] = [];
           const actual: IngestResult[] = [];
+          // A refused batch (two differing documents with one content) must be refused by both.
+          const outcome = (promise: Promise<IngestResult>, into: IngestResult[]) =>
+            promise.then(
+              (result) => {
+                into.push(result);
+                return 'stored';
+              },
+              (error: { code?: string }) => error.code ?? 'error',
+            );
           for (const batch of batches) {
-            expected.push(await perRequest(viaRequest, batch));
-            actual.push(await bulk(viaBulk, batch));
+            expect(await outcome(bulk(viaBulk, batch), actual)).toBe(
+              await outcome(perRequest(viaRequest, batch), expected),
+            );
           }
-          const counts = (results: IngestResult[]) =>
+          const tally = (results: IngestResult[]) =>
             results.map(({ inserted, updated, unchanged }) => ({ inserted, updated, unchanged }));
-          expect(counts(actual)).toEqual(counts(expected));
+          expect(tally(actual)).toEqual(tally(expected));
           expect(idPattern(actual)).toEqual(idPattern(expected));
           expect(await stored(viaBulk)).toEqual(await stored(viaRequest));
         },
@@ -122,8 +154,8 @@ describeEachTarget()('bulkIngestDocuments on $name', (target) => {
   // Two writers sending the same keys in opposite orders locked them in opposite orders and
   // deadlocked (a 500 from documents.ingest); rows are written in key order now.
   it.each([
-    ['ingestDocuments', perRequest],
-    ['bulkIngestDocuments', bulk],
+    ['rows', perRequest],
+    ['copy', bulk],
   ] as const)(
     '%s: concurrent batches with the same keys in opposite orders all succeed',
     async (_, ingest) => {
@@ -161,13 +193,15 @@ describeEachTarget()('bulkIngestDocuments on $name', (target) => {
     ]);
     expect(first).toMatchObject({ inserted: 1, updated: 0, unchanged: 0 });
     expect(
-      await bulk(collection, [{ externalId: 'a', content: 'alpha', embedding: [1, 0, 0] }]),
-    ).toEqual({ ...first, inserted: 0, unchanged: 1 });
+      counts(await bulk(collection, [{ externalId: 'a', content: 'alpha', embedding: [1, 0, 0] }])),
+    ).toEqual({ ...counts(first), inserted: 0, unchanged: 1 });
     expect(
-      await bulk(collection, [
-        { externalId: 'a', content: 'alpha 2', embedding: [1, 0, 0], metadata: { v: 2 } },
-      ]),
-    ).toEqual({ ...first, inserted: 0, updated: 1 });
+      counts(
+        await bulk(collection, [
+          { externalId: 'a', content: 'alpha 2', embedding: [1, 0, 0], metadata: { v: 2 } },
+        ]),
+      ),
+    ).toEqual({ ...counts(first), inserted: 0, updated: 1 });
     expect(await stored(collection)).toEqual([
       JSON.stringify({
         content: 'alpha 2',
@@ -179,34 +213,68 @@ describeEachTarget()('bulkIngestDocuments on $name', (target) => {
     ]);
   });
 
-  it('deduplicates documents without an external id by content, within the batch and against stored ones', async () => {
+  it.each([
+    ['rows', perRequest],
+    ['copy', bulk],
+  ] as const)(
+    '%s: one document per content without an external id; new metadata or a new vector is an update',
+    async (_, write) => {
+      const collection = await newCollection(3);
+      const result = await write(collection, [
+        { content: 'same words', embedding: [0, 1, 0], metadata: { n: 1 } },
+        { content: 'other words', embedding: [0, 0, 1] },
+        { content: 'same words', embedding: [0, 1, 0], metadata: { n: 1 } },
+      ]);
+      expect(result).toMatchObject({ inserted: 2, updated: 0, unchanged: 1 });
+      expect(result.ids[2]).toBe(result.ids[0]);
+      const again = (item: IngestItem) => write(collection, [item]).then(counts);
+      expect(
+        await again({ content: 'same words', embedding: [0, 1, 0], metadata: { n: 1 } }),
+      ).toEqual({ ids: [result.ids[0]], inserted: 0, updated: 0, unchanged: 1 });
+      expect(
+        await again({ content: 'same words', embedding: [1, 1, 1], metadata: { n: 1 } }),
+      ).toEqual({ ids: [result.ids[0]], inserted: 0, updated: 1, unchanged: 0 });
+      expect(
+        await again({ content: 'same words', embedding: [1, 1, 1], metadata: { n: 2 } }),
+      ).toEqual({ ids: [result.ids[0]], inserted: 0, updated: 1, unchanged: 0 });
+      const [kept] = await harness.database.db
+        .select({ metadata: documents.metadata, embedding: documents.embedding })
+        .from(documents)
+        .where(
+          and(
+            eq(documents.collectionId, collection.id),
+            isNull(documents.externalId),
+            eq(documents.content, 'same words'),
+          ),
+        );
+      expect(kept).toEqual({ metadata: { n: 2 }, embedding: [1, 1, 1] });
+      expect(await countIn(collection)).toBe(2);
+      // Two differing documents with one content in a batch: one of them would be lost.
+      await expect(
+        write(collection, [
+          { content: 'twice', embedding: [0, 1, 0], metadata: { first: true } },
+          { content: 'twice', embedding: [0, 1, 0], metadata: { first: false } },
+        ]),
+      ).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+        message: expect.stringContaining('documents[0] and documents[1] have the same content'),
+      });
+      expect(await countIn(collection)).toBe(2);
+    },
+  );
+
+  it.each([
+    ['rows', perRequest],
+    ['copy', bulk],
+  ] as const)('%s: stores a metadata key named __proto__ like any other', async (_, write) => {
     const collection = await newCollection(3);
-    const result = await bulk(collection, [
-      { content: 'same words', embedding: [0, 1, 0], metadata: { first: true } },
-      { content: 'other words', embedding: [0, 0, 1] },
-      { content: 'same words', embedding: [0, 1, 0], metadata: { first: false } },
-    ]);
-    expect(result).toMatchObject({ inserted: 2, updated: 0, unchanged: 1 });
-    expect(result.ids[2]).toBe(result.ids[0]);
-    expect(await bulk(collection, [{ content: 'same words', embedding: [1, 1, 1] }])).toEqual({
-      ids: [result.ids[0]],
-      inserted: 0,
-      updated: 0,
-      unchanged: 1,
-    });
-    const [kept] = await harness.database.db
+    const metadata = JSON.parse('{"__proto__":"p","kind":"P1"}') as Metadata;
+    const { ids } = await write(collection, [{ content: 'proto', embedding: [1, 0, 0], metadata }]);
+    const [row] = await harness.database.db
       .select({ metadata: documents.metadata })
       .from(documents)
-      .where(
-        and(
-          eq(documents.collectionId, collection.id),
-          isNull(documents.externalId),
-          eq(documents.content, 'same words'),
-        ),
-      );
-    // The first of the duplicates in input order is the one stored.
-    expect(kept?.metadata).toEqual({ first: true });
-    expect(await countIn(collection)).toBe(2);
+      .where(eq(documents.id, ids[0] ?? ''));
+    expect(JSON.stringify(row?.metadata)).toBe('{"kind":"P1","__proto__":"p"}');
   });
 
   it('keeps tenants apart: the same content in two tenants is two documents', async () => {
@@ -299,20 +367,6 @@ describeEachTarget()('bulkIngestDocuments on $name', (target) => {
     }
   });
 
-  it('refuses the same external id twice in one load', async () => {
-    const collection = await newCollection(3);
-    await expect(
-      bulk(collection, [
-        { externalId: 'dup', content: 'a', embedding: [1, 0, 0] },
-        { externalId: 'dup', content: 'b', embedding: [0, 1, 0] },
-      ]),
-    ).rejects.toMatchObject({
-      code: 'INVALID_INPUT',
-      message:
-        "documents[0] and documents[1] share externalId 'dup'; an external id may appear once per batch",
-    });
-  });
-
   it('refuses text PostgreSQL cannot store, before writing anything', async () => {
     const collection = await newCollection(3);
     await expect(
@@ -368,5 +422,42 @@ describeEachTarget()('bulkIngestDocuments on $name', (target) => {
       .from(documents)
       .where(eq(documents.id, result.ids[2_999] ?? ''));
     expect(row).toEqual({ embedding: vectors[2_999], metadata: { i: 2_999 } });
+  });
+  it('defers the HNSW index of a large load into an empty collection, and builds it once at the end', async () => {
+    const collection = await newCollection(8);
+    const items = clusteredVectors(1_200, 8, 3).map((embedding, i) => ({
+      content: `deferred ${i}`,
+      embedding,
+    }));
+    const first = await ingest(collection, items);
+    expect(first).toMatchObject({ strategy: 'copy', index: { action: 'deferred-rebuilt' } });
+    expect(await vectorIndexStatus(harness.database.db, collection.id)).toMatchObject([
+      { valid: true },
+    ]);
+    // The collection now holds more than the next load brings: its index stays.
+    const second = await ingest(
+      collection,
+      items.slice(0, 1_000).map((item) => ({ ...item, content: `${item.content} again` })),
+    );
+    expect(second).toMatchObject({ inserted: 1_000, index: { action: 'maintained', ms: 0 } });
+    const small = await ingest(collection, [
+      { content: 'one more', embedding: items[0]!.embedding },
+    ]);
+    expect(small).toMatchObject({ strategy: 'rows', index: { action: 'maintained' } });
+    expect(await vectorIndexStatus(harness.database.db, collection.id)).toMatchObject([
+      { valid: true },
+    ]);
+  });
+
+  it('writes nothing once the request is aborted', async () => {
+    const collection = await newCollection(3);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(
+      ingest(collection, [{ content: 'late', embedding: [1, 0, 0] }], 'default', {
+        signal: controller.signal,
+      }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await countIn(collection)).toBe(0);
   });
 });
