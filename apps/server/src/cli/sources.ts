@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { RouterInputs } from '@quarry/api';
 import { z } from 'zod';
-import { chunkMarkdown, chunkText, type ChunkOptions } from './chunk';
+import { chunkFile, MARKDOWN_EXTENSIONS, type ChunkOptions } from '@quarry/corpus/text-chunk';
 
 export type IngestDocument = RouterInputs['documents']['ingest']['documents'][number];
 
@@ -29,7 +29,6 @@ const jsonlLineSchema = z
   .strict();
 
 const JSONL_EXTENSIONS = new Set(['.jsonl', '.ndjson']);
-const MARKDOWN_EXTENSIONS = new Set(['.md', '.markdown', '.mdx']);
 const TEXT_EXTENSIONS = new Set(['.txt', '.text', '.rst', '.adoc']);
 export const INGESTIBLE_EXTENSIONS = [
   ...JSONL_EXTENSIONS,
@@ -79,18 +78,8 @@ function textDocuments(
   markdown: boolean,
   chunking: ChunkOptions,
 ): SourcedDocument[] {
-  const chunks = markdown
-    ? chunkMarkdown(text, chunking)
-    : chunkText(text, chunking).map((content) => ({ content, heading: undefined }));
-  return chunks.map((chunk, index) => ({
-    document: {
-      content: chunk.content,
-      metadata: {
-        source: name,
-        chunk: index,
-        ...(chunk.heading ? { heading: chunk.heading } : {}),
-      },
-    },
+  return chunkFile(text, name, markdown, chunking).map((document, index) => ({
+    document,
     origin: `${name}#${index}`,
   }));
 }
