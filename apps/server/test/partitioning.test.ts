@@ -9,6 +9,7 @@ import {
 import { createEmbeddingRegistry } from '@quarry/api/embeddings';
 import { collections, createDb, eq, migrate, queryRows, sql, type Database } from '@quarry/db';
 import { partitioningInProgress } from '@quarry/db/partition';
+import type { Finding } from '../src/cli/doctor';
 import { describeOnPostgres, postgresUrl, runCli, scratchPostgres, spawnNode } from './harness';
 
 const PARTITIONS = 4;
@@ -71,6 +72,7 @@ describeOnPostgres('quarry partition: documents partitioned by tenant, online', 
   const expected: Expected = new Map();
   let killedRun = '';
   let finishingRun: Awaited<ReturnType<typeof runCli>>;
+  let stoppedDoctor: Awaited<ReturnType<typeof runCli>>;
   let concurrentWrites = 0;
 
   beforeAll(async () => {
@@ -141,6 +143,7 @@ describeOnPostgres('quarry partition: documents partitioned by tenant, online', 
         );
       });
       await exited;
+      stoppedDoctor = await runCli(['doctor', '--json', '--database-url', scratch.url]);
       finishingRun = await runCli(args);
     } finally {
       concurrentWrites = await writer.stop();
@@ -150,6 +153,17 @@ describeOnPostgres('quarry partition: documents partitioned by tenant, online', 
   afterAll(async () => {
     await database?.close();
     await scratch?.drop();
+  });
+
+  it('quarry doctor warns of the stopped run and says how to finish it', () => {
+    const findings = JSON.parse(stoppedDoctor.stdout) as Finding[];
+    expect(findings.find((finding) => finding.check === 'partitioning')).toEqual({
+      verdict: 'warn',
+      check: 'partitioning',
+      detail: expect.stringMatching(
+        /^a `quarry partition --by tenant` run stopped at step backfill \([\d,]+ rows copied\).*run the same command again/,
+      ),
+    });
   });
 
   it('resumes a run that was killed midway, and says what it did', () => {

@@ -42,7 +42,7 @@ export async function clusterLayout(
     executor,
     sql`select column_to_column_name(logicalrelid, partkey) as column,
           (select count(*)::int from pg_dist_shard s where s.logicalrelid = p.logicalrelid) as shards
-        from pg_dist_partition p where logicalrelid = 'documents'::regclass`,
+        from pg_dist_partition p where logicalrelid = to_regclass('documents')`,
   );
   const nodes = await queryRows<{
     name: string;
@@ -57,7 +57,7 @@ export async function clusterLayout(
           count(s.shardid)::int as shards, coalesce(sum(s.shard_size), 0)::text as bytes
         from pg_dist_node n
         left join citus_shards s on s.nodename = n.nodename and s.nodeport = n.nodeport
-          and s.table_name = 'documents'::regclass
+          and s.table_name = to_regclass('documents')
         where n.noderole = 'primary'
         group by n.nodeid, n.nodename, n.nodeport, n.groupid, n.isactive
         order by n.groupid, n.nodeport`,

@@ -15,6 +15,8 @@ import {
   serverVersion as serverVersionOf,
   vectorExtension,
 } from '@quarry/db/health';
+import { clusterLayout } from '@quarry/db/cluster';
+import { partitioningInProgress } from '@quarry/db/partition';
 import type { DatabaseSettings } from '../env';
 import { replicaHealthFindings } from './replica-health';
 import { formatBytes } from './table';
@@ -230,9 +232,11 @@ async function indexDrift(database: Database): Promise<Finding[]> {
 }
 
 async function deadTuples(database: Database): Promise<Finding> {
-  const { liveTuples: live, deadTuples: dead, lastVacuum } = await documentsTableHealth(
-    database.db,
-  );
+  const {
+    liveTuples: live,
+    deadTuples: dead,
+    lastVacuum,
+  } = await documentsTableHealth(database.db);
   const ratio = live + dead > 0 ? dead / (live + dead) : 0;
   const vacuumed = lastVacuum ? `last vacuum ${lastVacuum}` : 'never vacuumed';
   const detail = `documents: ${live.toLocaleString('en-US')} live, ${dead.toLocaleString('en-US')} dead (${(ratio * 100).toFixed(1)}%), ${vacuumed}`;
@@ -383,6 +387,49 @@ async function replicaLag(
   return findings;
 }
 
+/** On Citus: the nodes and how the shards of documents are spread over them. */
+async function cluster(database: Database): Promise<Finding[]> {
+  const layout = await clusterLayout(database.db);
+  if (!layout.distributed) return [];
+  const workers = layout.nodes.filter((node) => node.role === 'worker');
+  const nodes = workers.map(
+    (node) =>
+      `${node.name}:${node.port} ${node.active ? '' : '(inactive) '}${node.shards} shards, ${formatBytes(node.bytes)}`,
+  );
+  const detail = `Citus ${layout.citusVersion}: documents in ${layout.shardCount} shards by ${layout.distributionColumn ?? '(not distributed)'} over ${workers.length} workers (${nodes.join('; ')})`;
+  const idle = workers.filter((node) => !node.active || node.shards === 0);
+  if (layout.distributionColumn === null)
+    return [
+      {
+        verdict: 'warn',
+        check: 'cluster',
+        detail: `${detail}; documents is not distributed: run \`quarry migrate\``,
+      },
+    ];
+  if (idle.length > 0)
+    return [
+      {
+        verdict: 'warn',
+        check: 'cluster',
+        detail: `${detail}; ${idle.map((node) => `${node.name}:${node.port}`).join(', ')} ${idle.length === 1 ? 'holds' : 'hold'} no shards or ${idle.length === 1 ? 'is' : 'are'} inactive: see citus_rebalance_start()`,
+      },
+    ];
+  return [{ verdict: 'ok', check: 'cluster', detail }];
+}
+
+/** A `quarry partition` run that stopped before its end keeps a mirror trigger on documents. */
+async function unfinishedPartitioning(database: Database): Promise<Finding[]> {
+  const progress = await partitioningInProgress(database.db);
+  if (!progress) return [];
+  return [
+    {
+      verdict: 'warn',
+      check: 'partitioning',
+      detail: `a \`quarry partition --by ${progress.key}\` run stopped at step ${progress.step} (${progress.copied.toLocaleString('en-US')} rows copied), and every write to documents is still mirrored: run the same command again to finish it, or \`quarry partition --abort\``,
+    },
+  ];
+}
+
 /** Every check of the database, each turned into a finding even when it throws. */
 export async function diagnoseDatabase(
   settings: DatabaseSettings,
@@ -417,6 +464,8 @@ export async function diagnoseDatabase(
   }
   if (settings.driver === 'postgres') {
     findings.push(
+      ...(await guarded('cluster', () => cluster(database))),
+      ...(await guarded('partitioning', () => unfinishedPartitioning(database))),
       ...(await guarded('pooler', () => pooler(settings))),
       ...(await guarded('replicas', () => replicaLag(database, replicas, settings.replicaUrls))),
     );
