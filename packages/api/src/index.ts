@@ -49,3 +49,9 @@ export {
 } from './replicas';
 export type { SearchInput, SearchMode } from './search/input';
 export type { SearchResponse, SearchResult, SearchStats, VectorStrategy } from './search/execute';
+export {
+  openIngestStream,
+  streamErrorOf,
+  type IngestStream,
+  type StreamError,
+} from './ingest-stream';

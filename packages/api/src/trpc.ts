@@ -1,7 +1,7 @@
 import { initTRPC } from '@trpc/server';
 import { z, ZodError } from 'zod';
 import { QuarryError } from '@quarry/db';
-import type { Scope } from './auth';
+import type { Principal, Scope } from './auth';
 import type { Context } from './context';
 import { quarryCodeOf, toTRPCError } from './errors';
 
@@ -39,18 +39,23 @@ const mapErrors = t.middleware(async function mapDomainErrors({ next }) {
 
 export const publicProcedure = t.procedure.use(mapErrors);
 
+/** The request's principal, if it holds `scope`; procedures and the HTTP streaming ingest ask the same way. */
+export function assertScope(principal: Principal | undefined, scope: Scope): Principal {
+  if (!principal) {
+    throw new QuarryError(
+      'UNAUTHORIZED',
+      'a valid API key is required: send it as "Authorization: Bearer <key>"',
+    );
+  }
+  if (!principal.scopes.has(scope)) {
+    throw new QuarryError('FORBIDDEN', `this API key lacks the '${scope}' scope`);
+  }
+  return principal;
+}
+
 function requireScope(scope: Scope) {
   return publicProcedure.use(function hasScope({ ctx, next }) {
-    if (!ctx.principal) {
-      throw new QuarryError(
-        'UNAUTHORIZED',
-        'a valid API key is required: send it as "Authorization: Bearer <key>"',
-      );
-    }
-    if (!ctx.principal.scopes.has(scope)) {
-      throw new QuarryError('FORBIDDEN', `this API key lacks the '${scope}' scope`);
-    }
-    return next({ ctx: { principal: ctx.principal } });
+    return next({ ctx: { principal: assertScope(ctx.principal, scope) } });
   });
 }
 

@@ -16,6 +16,7 @@ import { checkReadiness, type ReadinessCheck } from '../readiness';
 import { readBody } from './body';
 import { applyCors } from './cors';
 import { proceduresOf, trpcErrorBody } from './envelope';
+import { handleNdjsonIngest, NDJSON_INGEST_PATH } from './ndjson-ingest';
 import { serveAdmin } from './static';
 
 export interface HttpServerOptions {
@@ -226,6 +227,23 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
     if (applyCors(req, res, allowedOrigins)) return;
     const path = url.pathname;
     if (path === '/trpc' || path.startsWith('/trpc/')) return handleTrpc(req, res, url, record);
+    if (req.method === 'POST' && NDJSON_INGEST_PATH.test(path)) {
+      if (!startup.ok) {
+        sendJson(res, 503, { error: `Quarry is starting (${startup.detail}); retry shortly` });
+        return;
+      }
+      return handleNdjsonIngest(
+        req,
+        res,
+        {
+          createContext,
+          requestId: record.requestId,
+          maxLineBytes: options.maxBodyBytes,
+          idleTimeoutMs: options.bodyTimeoutMs,
+        },
+        record,
+      );
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(
         res,
@@ -260,11 +278,13 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
 
   // Sockets over the cap: answered 503 the moment they connect, never handed a request.
   const refused = new WeakSet<object>();
-  // Node answers a request whose headers (or whole request) take too long with its own plain 408;
+  // Node answers a request whose headers take too long with its own plain 408;
   // the body deadline in handleTrpc answers first, in the API's error shape. Checked every second.
   const timeouts = {
     headersTimeout: options.headersTimeoutMs,
-    requestTimeout: options.headersTimeoutMs + options.bodyTimeoutMs + 5_000,
+    // Off: a streaming ingest's body lasts as long as the load. Bodies have their own deadlines
+    // (handleTrpc's, and the stream's idle timeout); headers keep headersTimeout.
+    requestTimeout: 0,
     connectionsCheckingInterval: 1_000,
   };
   const server = createServer(timeouts, (req, res) => {

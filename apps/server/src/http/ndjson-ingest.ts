@@ -1,0 +1,403 @@
+import { isUtf8 } from 'node:buffer';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  openIngestStream,
+  streamErrorOf,
+  type Context,
+  type IngestResult,
+  type IngestStream,
+  type StreamError,
+} from '@quarry/api';
+
+/**
+ * `POST /api/collections/:name/ingest`, body `application/x-ndjson`: one document per line, with
+ * the fields of a `documents.ingest` item; `embedding` may also be a base64 string of little-endian
+ * float32 (OpenAI's `encoding_format: "base64"`). The body is read as a stream and committed in
+ * chunks of `chunk` documents (default and most: the server's ingest batch limit), each one
+ * transaction, while the next is read. The response is NDJSON too:
+ *
+ *   {"committed":{"throughLine":1000,"documents":1000,"inserted":..,"updated":..,"unchanged":..}}
+ *   {"error":{"line":2345,"field":"embedding","message":..,"quarryCode":..,"status":400}}
+ *   {"done":{"throughLine":..,"inserted":..,"index":{"action":..,"ms":..},"ms":{..},..}}
+ *
+ * Everything up to the last `committed` line is stored; nothing after it is. A client cut off
+ * resends from the line after it, with `firstLine` set to that line's number so the numbers in the
+ * answer are its input's. A bad line, or a chunk the database refuses, ends the load with an
+ * `error` line; its chunk is not written.
+ *
+ * Query parameters: `tenant`, `chunk` (documents per chunk), `firstLine` (the number of the body's
+ * first line, default 1), `expected` (documents the client means to send: lets the server defer
+ * the collection's index build to the end of a large load).
+ */
+export const NDJSON_INGEST_PATH = /^\/api\/collections\/([^/]+)\/ingest$/;
+
+export interface NdjsonIngestOptions {
+  /** The tRPC context factory: the same API keys, scopes and tenants as every procedure. */
+  createContext(request: { headers: Headers; requestId: string }): Context;
+  requestId: string;
+  /** The longest line (QUARRY_MAX_BODY_BYTES: no one document may be larger than a request). */
+  maxLineBytes: number;
+  /** How long the body may go without a byte while the server waits for it (QUARRY_BODY_TIMEOUT_MS). */
+  idleTimeoutMs: number;
+}
+
+/** What `handleNdjsonIngest` observed, for the request log. */
+export interface NdjsonIngestRecord {
+  principal?: string;
+  requestBytes?: number;
+  lines?: number;
+  error?: { line?: number; quarryCode?: string };
+}
+
+type Line = { number: number; text: Buffer };
+
+/** Bytes a parsed chunk is counted as, the way `documents.ingest` sizes a batch. */
+function itemBytes(line: Buffer, dimensions: number): number {
+  return line.length + dimensions * 8;
+}
+
+class LineError extends Error {
+  constructor(
+    readonly line: number,
+    readonly detail: StreamError,
+  ) {
+    super(detail.message);
+  }
+}
+
+class StreamStop extends Error {
+  constructor(readonly detail: StreamError) {
+    super(detail.message);
+  }
+}
+
+/**
+ * Splits the body into lines, pulling from the request only when asked: while the consumer waits
+ * for the database, nothing more is read and TCP holds the sender back. A line longer than
+ * `maxLineBytes`, or a body that stops arriving for `idleTimeoutMs`, ends the stream.
+ */
+export async function* readLines(
+  body: AsyncIterable<Buffer>,
+  options: { maxLineBytes: number; idleTimeoutMs: number; firstLine: number },
+  counted: { bytes: number },
+): AsyncGenerator<Line> {
+  const iterator = body[Symbol.asyncIterator]();
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let number = options.firstLine;
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<'idle'>((resolve) => {
+      timer = setTimeout(() => resolve('idle'), options.idleTimeoutMs);
+    });
+    const next = await Promise.race([iterator.next(), idle]).finally(() => clearTimeout(timer));
+    if (next === 'idle') {
+      await iterator.return?.();
+      throw new StreamStop({
+        status: 408,
+        quarryCode: 'REQUEST_TIMEOUT',
+        message: `no data arrived for ${options.idleTimeoutMs} ms (QUARRY_BODY_TIMEOUT_MS); what was committed is stored, resume after it`,
+      });
+    }
+    if (next.done) break;
+    let chunk = next.value;
+    counted.bytes += chunk.length;
+    for (let newline = chunk.indexOf(10); newline >= 0; newline = chunk.indexOf(10)) {
+      const head = chunk.subarray(0, newline);
+      const text = pending.length > 0 ? Buffer.concat([...pending, head]) : head;
+      pending = [];
+      pendingBytes = 0;
+      chunk = chunk.subarray(newline + 1);
+      if (text.length > options.maxLineBytes) throw tooLong(number, options.maxLineBytes);
+      yield { number: number++, text };
+    }
+    if (chunk.length > 0) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes > options.maxLineBytes) throw tooLong(number, options.maxLineBytes);
+    }
+  }
+  if (pendingBytes > 0) yield { number, text: Buffer.concat(pending) };
+}
+
+function tooLong(line: number, maxLineBytes: number): LineError {
+  return new LineError(line, {
+    status: 413,
+    quarryCode: 'PAYLOAD_TOO_LARGE',
+    message: `line ${line} is longer than ${maxLineBytes} bytes (QUARRY_MAX_BODY_BYTES)`,
+  });
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** A base64 string of little-endian float32 components, as OpenAI returns with `encoding_format: "base64"`. */
+export function decodeBase64Vector(text: string): number[] {
+  const bytes = Buffer.from(text, 'base64');
+  if (!BASE64.test(text) || bytes.length % 4 !== 0 || bytes.length === 0) {
+    throw new StreamStop({
+      status: 400,
+      quarryCode: 'INVALID_VECTOR',
+      field: 'embedding',
+      message:
+        'embedding: a string embedding must be base64 of little-endian float32 components (a multiple of 4 bytes)',
+    });
+  }
+  const vector = new Array<number>(bytes.length / 4);
+  for (let i = 0; i < vector.length; i++) vector[i] = bytes.readFloatLE(4 * i);
+  return vector;
+}
+
+function parseLine(stream: IngestStream, line: Line) {
+  if (!isUtf8(line.text)) {
+    throw new LineError(line.number, {
+      status: 400,
+      quarryCode: 'INVALID_INPUT',
+      message: 'the line is not valid UTF-8',
+    });
+  }
+  try {
+    const value: unknown = JSON.parse(line.text.toString('utf8'));
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      const fields = value as Record<string, unknown>;
+      if (typeof fields.embedding === 'string')
+        fields.embedding = decodeBase64Vector(fields.embedding);
+    }
+    return stream.parse(value);
+  } catch (error) {
+    const detail =
+      error instanceof StreamStop
+        ? error.detail
+        : error instanceof SyntaxError
+          ? {
+              status: 400,
+              quarryCode: 'INVALID_INPUT' as const,
+              message: `not JSON: ${error.message}`,
+            }
+          : streamErrorOf(error);
+    throw new LineError(line.number, detail);
+  }
+}
+
+interface Chunk {
+  items: ReturnType<IngestStream['parse']>[];
+  /** The input line of each item. */
+  lines: number[];
+  throughLine: number;
+  bytes: number;
+}
+
+/** "documents[3]" in a chunk's error means the chunk's fourth document: its line says more. */
+function inLines(message: string, lines: readonly number[]): string {
+  return message.replace(/documents\[(\d+)\]/g, (whole, index: string) => {
+    const line = lines[Number(index)];
+    return line === undefined ? whole : `line ${line}`;
+  });
+}
+
+function positiveInteger(text: string | null, fallback: number, name: string): number {
+  if (text === null) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new StreamStop({
+      status: 400,
+      quarryCode: 'INVALID_INPUT',
+      field: name,
+      message: `${name} must be a whole number of at least 1, got '${text}'`,
+    });
+  }
+  return value;
+}
+
+function headersOf(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    for (const value of values ?? []) headers.append(name, value);
+  }
+  return headers;
+}
+
+const round = (ms: number) => Math.round(ms);
+
+export async function handleNdjsonIngest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: NdjsonIngestOptions,
+  record: NdjsonIngestRecord = {},
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://quarry.local');
+  const name = decodeURIComponent(NDJSON_INGEST_PATH.exec(url.pathname)?.[1] ?? '');
+  const write = (value: unknown) => res.write(`${JSON.stringify(value)}\n`);
+  // Before the first line of the answer, an error has its own status; afterwards, it is a line.
+  const refuse = (detail: StreamError) => {
+    const text = `${JSON.stringify({ error: detail })}\n`;
+    res.writeHead(detail.status, {
+      'content-type': 'application/x-ndjson',
+      'content-length': Buffer.byteLength(text),
+      connection: 'close',
+    });
+    // The unread body is not wanted: the connection goes with the answer.
+    res.end(text, () => req.destroy());
+  };
+
+  const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (contentType !== 'application/x-ndjson') {
+    refuse({
+      status: 415,
+      quarryCode: 'INVALID_INPUT',
+      message: `send the documents as application/x-ndjson (one JSON document per line), not '${contentType || 'no content type'}'`,
+    });
+    return;
+  }
+
+  let stream: IngestStream;
+  let chunkSize: number;
+  let firstLine: number;
+  let expected: number | undefined;
+  try {
+    const ctx = options.createContext({ headers: headersOf(req), requestId: options.requestId });
+    record.principal = ctx.principal?.name;
+    stream = await openIngestStream(ctx, {
+      collection: name,
+      tenant: url.searchParams.get('tenant') ?? undefined,
+    });
+    chunkSize = Math.min(
+      positiveInteger(url.searchParams.get('chunk'), stream.maxChunkDocuments, 'chunk'),
+      stream.maxChunkDocuments,
+    );
+    firstLine = positiveInteger(url.searchParams.get('firstLine'), 1, 'firstLine');
+    const expectedText = url.searchParams.get('expected');
+    expected = expectedText === null ? undefined : positiveInteger(expectedText, 1, 'expected');
+  } catch (error) {
+    const detail = error instanceof StreamStop ? error.detail : streamErrorOf(error);
+    record.error = { ...(detail.quarryCode ? { quarryCode: detail.quarryCode } : {}) };
+    refuse(detail);
+    return;
+  }
+
+  res.writeHead(200, {
+    'content-type': 'application/x-ndjson',
+    'cache-control': 'no-store',
+    // Proxies that buffer responses (nginx) would hold the progress lines back.
+    'x-accel-buffering': 'no',
+    connection: 'close',
+  });
+  res.flushHeaders();
+
+  const aborted = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) aborted.abort();
+  });
+  const counted = { bytes: 0 };
+  const totals = { documents: 0, inserted: 0, updated: 0, unchanged: 0, chunks: 0 };
+  let throughLine = firstLine - 1;
+  const started = performance.now();
+
+  const commit = async (chunk: Chunk): Promise<void> => {
+    let result: IngestResult;
+    try {
+      result = await stream.write(chunk.items, aborted.signal);
+    } catch (error) {
+      const detail = streamErrorOf(error);
+      throw new StreamStop({ ...detail, message: inLines(detail.message, chunk.lines) });
+    }
+    totals.documents += chunk.items.length;
+    totals.inserted += result.inserted;
+    totals.updated += result.updated;
+    totals.unchanged += result.unchanged;
+    totals.chunks++;
+    throughLine = chunk.throughLine;
+    write({
+      committed: {
+        throughLine,
+        documents: chunk.items.length,
+        inserted: result.inserted,
+        updated: result.updated,
+        unchanged: result.unchanged,
+      },
+    });
+  };
+
+  let failure: { line?: number; firstLine?: number; detail: StreamError } | undefined;
+  const { index } = await stream.load(expected, async () => {
+    let inFlight: Promise<void> | undefined;
+    let chunk: Chunk = { items: [], lines: [], throughLine, bytes: 0 };
+    // One chunk is committed while the next is read and parsed; never more than these two are held.
+    const flush = async () => {
+      await inFlight;
+      if (chunk.items.length === 0) return;
+      const full = chunk;
+      chunk = { items: [], lines: [], throughLine: full.throughLine, bytes: 0 };
+      inFlight = commit(full);
+      // A failure is awaited (and reported) at the next flush or the end.
+      inFlight.catch(() => {});
+    };
+    try {
+      for await (const line of readLines(
+        req,
+        { maxLineBytes: options.maxLineBytes, idleTimeoutMs: options.idleTimeoutMs, firstLine },
+        counted,
+      )) {
+        chunk.throughLine = line.number;
+        if (line.text.length === 0 || (line.text.length === 1 && line.text[0] === 13)) continue;
+        const text = line.text.at(-1) === 13 ? line.text.subarray(0, -1) : line.text;
+        chunk.items.push(parseLine(stream, { number: line.number, text }));
+        chunk.lines.push(line.number);
+        chunk.bytes += itemBytes(text, stream.collection.dimensions);
+        if (chunk.items.length >= chunkSize || chunk.bytes >= stream.maxChunkBytes) await flush();
+      }
+      if (aborted.signal.aborted) return;
+      await flush();
+      await inFlight;
+      // Blank lines at the end are read too.
+      throughLine = chunk.throughLine;
+    } catch (error) {
+      // The chunk being committed is reported first, whatever happened while reading.
+      const earlier = await inFlight?.then(
+        () => undefined,
+        (failed: unknown) => failed,
+      );
+      const cause = earlier ?? error;
+      if (cause instanceof LineError) failure = { line: cause.line, detail: cause.detail };
+      else if (cause instanceof StreamStop)
+        failure = { firstLine: throughLine + 1, detail: cause.detail };
+      // The client went away mid-body: what is committed stays, the rest is dropped.
+      else if (!req.complete) aborted.abort();
+      else throw cause;
+    }
+  });
+
+  record.requestBytes = counted.bytes;
+  record.lines = throughLine - firstLine + 1;
+  if (aborted.signal.aborted) return;
+  const loadMs = performance.now() - started - index.ms;
+  if (failure) {
+    record.error = {
+      ...(failure.line ? { line: failure.line } : {}),
+      ...(failure.detail.quarryCode ? { quarryCode: failure.detail.quarryCode } : {}),
+    };
+    write({
+      error: {
+        ...(failure.line === undefined ? { firstLine: failure.firstLine } : { line: failure.line }),
+        ...failure.detail,
+        message: `${failure.line === undefined ? '' : `line ${failure.line}: `}${failure.detail.message}; lines through ${throughLine} are stored, nothing after them`,
+      },
+    });
+  }
+  write({
+    done: {
+      complete: failure === undefined,
+      throughLine,
+      ...totals,
+      index,
+      ms: {
+        load: round(loadMs),
+        index: round(index.ms),
+        untilSearchable: round(loadMs + index.ms),
+      },
+      documentsPerSecond: loadMs > 0 ? Math.round((totals.documents / loadMs) * 1000) : 0,
+    },
+  });
+  res.end(() => {
+    if (!req.complete) req.destroy();
+  });
+}

@@ -1,0 +1,108 @@
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import { ZodError } from 'zod';
+import { assertVectorFits, QuarryError, type Collection, type QuarryErrorCode } from '@quarry/db';
+import { loadCollection } from './collections';
+import type { Context } from './context';
+import { toTRPCError } from './errors';
+import {
+  ingestDocuments,
+  withDeferredIndex,
+  type IndexReport,
+  type IngestItem,
+  type IngestResult,
+} from './ingest';
+import { ingestItemSchema } from './ingest-input';
+import { collectionNameSchema, tenantSchema } from './inputs';
+import { resolveTenant } from './tenancy';
+import { assertScope } from './trpc';
+
+/**
+ * A long load into one collection as a series of chunk transactions: the HTTP streaming ingest
+ * (NDJSON) and anything else that cannot hold the whole input at once. Authorised like
+ * `documents.ingest` (write scope, the key's tenant), once, when it is opened.
+ */
+export interface IngestStream {
+  collection: Collection;
+  tenant: string;
+  /** Documents per chunk: the server's `maxBatchDocuments`. */
+  maxChunkDocuments: number;
+  /** Serialized size of a chunk, as `documents.ingest` counts it. */
+  maxChunkBytes: number;
+  /** Validates one input document (same fields and rules as a `documents.ingest` item). */
+  parse(value: unknown): IngestItem;
+  /** Writes one chunk as one transaction: all of it or none. */
+  write(items: readonly IngestItem[], signal?: AbortSignal): Promise<IngestResult>;
+  /** Runs the whole load (every `write`) and says what happened to the collection's index. */
+  load<T>(
+    plannedRows: number | undefined,
+    work: () => Promise<T>,
+  ): Promise<{ value: T; index: IndexReport }>;
+}
+
+export async function openIngestStream(
+  ctx: Context,
+  target: { collection: string; tenant?: string | undefined },
+): Promise<IngestStream> {
+  const principal = assertScope(ctx.principal, 'write');
+  const name = collectionNameSchema.parse(target.collection);
+  const requested = target.tenant === undefined ? undefined : tenantSchema.parse(target.tenant);
+  const tenant = resolveTenant(principal, requested, 'write');
+  const collection = await loadCollection(ctx.database.db, name);
+  return {
+    collection,
+    tenant,
+    maxChunkDocuments: ctx.limits.maxBatchDocuments,
+    maxChunkBytes: ctx.limits.maxPayloadBytes,
+    parse(value) {
+      const item = ingestItemSchema.parse(value);
+      if (item.embedding) assertVectorFits(collection, item.embedding, 'embedding');
+      return item;
+    },
+    // The one call site of the write path: each chunk is one transaction; `load` defers the index.
+    write: (items, signal) =>
+      ingestDocuments(ctx.database, ctx.limits, ctx.embeddings, collection, tenant, items, {
+        deferIndex: false,
+        enforceBatchLimits: false,
+        ...(signal ? { signal } : {}),
+      }),
+    load: (plannedRows, work) => withDeferredIndex(ctx.database, collection, plannedRows, work),
+  };
+}
+
+/** An error as a stream reports it: the HTTP status `documents.ingest` would answer, and where. */
+export interface StreamError {
+  status: number;
+  quarryCode: QuarryErrorCode | undefined;
+  message: string;
+  /** The input field at fault (`embedding`, `metadata.kind`), when one is. */
+  field?: string;
+}
+
+export function streamErrorOf(error: unknown): StreamError {
+  if (error instanceof ZodError) {
+    const issue = error.issues[0];
+    const path =
+      issue?.code === 'unrecognized_keys'
+        ? [...issue.path, ...issue.keys.slice(0, 1)]
+        : issue?.path;
+    const field = path?.map(String).join('.') || undefined;
+    return {
+      status: 400,
+      quarryCode: 'INVALID_INPUT',
+      message: issue ? `${field ? `${field}: ` : ''}${issue.message}` : 'invalid input',
+      ...(field ? { field } : {}),
+    };
+  }
+  const trpc = toTRPCError(error);
+  const quarryCode = trpc.cause instanceof QuarryError ? trpc.cause.code : undefined;
+  const field =
+    quarryCode === 'DIMENSION_MISMATCH' || quarryCode === 'INVALID_VECTOR'
+      ? 'embedding'
+      : undefined;
+  return {
+    status: getHTTPStatusCodeFromError(trpc),
+    quarryCode,
+    message: trpc.message,
+    ...(field ? { field } : {}),
+  };
+}
