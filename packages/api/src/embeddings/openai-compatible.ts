@@ -1,4 +1,5 @@
 import { QuarryError } from '@quarry/db';
+import OpenAI from 'openai';
 import { z } from 'zod';
 import type { EmbeddingProvider, EmbedOptions } from './provider';
 
@@ -9,18 +10,16 @@ export interface OpenAICompatibleOptions {
   model: string;
   /** Dimensions every returned vector must have; also sent as `dimensions` (see the function doc). */
   dimensions: number;
-  /** Sent as `Authorization: Bearer <apiKey>`. */
+  /** Sent as `Authorization: Bearer <apiKey>`; without it no Authorization header is sent. */
   apiKey?: string;
   /** Extra request headers, e.g. `{ 'api-key': key }` for Azure OpenAI. */
   headers?: Record<string, string>;
   /** Inputs per request (default 128). */
   batchSize?: number;
-  /** Retries after a 429, a 5xx, a timeout or a network error (default 3). */
+  /** Retries after a 408, 409, 429, a 5xx, a timeout or a network error (default 3), with the SDK's backoff. */
   maxRetries?: number;
   /** Per-request timeout in milliseconds (default 60 000). */
   timeoutMs?: number;
-  /** First retry delay in milliseconds, doubled per retry with jitter (default 500). */
-  initialRetryDelayMs?: number;
   /** Longest Retry-After the provider waits out; a longer one fails the call at once (default 60 000). */
   maxRetryAfterMs?: number;
   fetch?: typeof fetch;
@@ -32,21 +31,7 @@ const responseSchema = z.object({
   ),
 });
 
-const MAX_RETRY_DELAY_MS = 30_000;
-
-/** What one request ended with; `retryable` failures are tried again until retries run out. */
-type Attempt =
-  | { ok: true; vectors: number[][] }
-  | {
-      ok: false;
-      retryable: boolean;
-      reason: string;
-      retryAfterMs?: number;
-      status?: number;
-      body?: string;
-    };
-
-/** Reads Retry-After (seconds or an HTTP date) and OpenAI's `retry-after-ms`. */
+/** Reads Retry-After (seconds or an HTTP date) and OpenAI's `retry-after-ms`, as the SDK does. */
 function retryAfterMs(headers: Headers): number | undefined {
   const milliseconds = Number(headers.get('retry-after-ms'));
   if (headers.has('retry-after-ms') && Number.isFinite(milliseconds) && milliseconds >= 0)
@@ -59,27 +44,7 @@ function retryAfterMs(headers: Headers): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** The server's own words: OpenAI-style `{ error: { message } }`, else the start of the body. */
-function errorDetail(body: string): string {
-  try {
-    const parsed = JSON.parse(body) as {
-      error?: { message?: unknown } | string;
-      message?: unknown;
-      detail?: unknown;
-    };
-    const message =
-      typeof parsed.error === 'string'
-        ? parsed.error
-        : (parsed.error?.message ?? parsed.message ?? parsed.detail);
-    if (typeof message === 'string' && message !== '') return message;
-  } catch {
-    // not JSON: fall through to the raw text
-  }
-  const text = body.trim().replace(/\s+/g, ' ');
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text || '(empty body)';
-}
-
-function hintForStatus(status: number): string {
+function hintForStatus(status: number | undefined): string {
   if (status === 401 || status === 403)
     return ' Check the API key (apiKey, or the headers option for Azure).';
   if (status === 404)
@@ -87,33 +52,54 @@ function hintForStatus(status: number): string {
   return '';
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(signal!.reason as Error);
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** An HTTP error answer as the SDK reports it (its class is typed with `any` parts). */
+interface HttpFailure {
+  status: number | undefined;
+  headers: Headers | undefined;
+  /** The server's own words: OpenAI-style `{ error: { message } }`, else the SDK's message. */
+  detail: string;
 }
+
+function httpFailure(error: unknown): HttpFailure | undefined {
+  if (!(error instanceof OpenAI.APIError)) return undefined;
+  const {
+    status,
+    headers,
+    error: body,
+    message,
+  } = error as {
+    status: unknown;
+    headers: unknown;
+    error: unknown;
+    message: string;
+  };
+  const inner =
+    typeof body === 'string' ? body : (body as { message?: unknown } | undefined)?.message;
+  return {
+    status: typeof status === 'number' ? status : undefined,
+    headers: headers instanceof Headers ? headers : undefined,
+    detail: typeof inner === 'string' && inner !== '' ? inner : message,
+  };
+}
+
+/** Statuses the SDK retries by itself (unless the server says `x-should-retry: false`). */
+const retriedStatus = (status: number | undefined) =>
+  status === 408 || status === 409 || status === 429 || (status !== undefined && status >= 500);
 
 /**
  * Embeds through the `/v1/embeddings` protocol spoken by OpenAI, Azure OpenAI (v1 API), Ollama,
- * vLLM and Hugging Face TEI.
+ * vLLM and Hugging Face TEI, with the `openai` SDK (its retries with backoff and Retry-After,
+ * timeouts, and the caller's abort signal).
  *
  * - Model id: `openai-compatible/<model>`, e.g. 'openai-compatible/text-embedding-3-small'. The
  *   server's address is not part of it: the same model behind another URL gives the same vectors.
  * - `dimensions` is sent with every request, which lets text-embedding-3 models shorten their
  *   vectors. A server that rejects the parameter (HTTP 400 naming `dimensions`, as OpenAI does for
  *   text-embedding-ada-002) is asked again without it, and the provider stops sending it.
- * - Inputs go out in batches of `batchSize`, one batch after the other. 429, 5xx, timeouts and
- *   network errors are retried with exponential backoff and jitter, waiting at least the server's
- *   Retry-After; any other 4xx fails at once.
+ * - Vectors are asked for as JSON floats (`encoding_format: 'float'`), which every compatible
+ *   server speaks (the SDK's default, base64, is OpenAI's own).
+ * - Inputs go out in batches of `batchSize`, one batch after the other. A Retry-After longer than
+ *   `maxRetryAfterMs` fails the call at once instead of being waited out.
  * - Every vector must have `dimensions` components (else EMBEDDING_PROVIDER_MISMATCH); results are
  *   ordered by their `index`.
  */
@@ -127,11 +113,10 @@ export function createOpenAICompatibleProvider(
     batchSize = 128,
     maxRetries = 3,
     timeoutMs = 60_000,
-    initialRetryDelayMs = 500,
     maxRetryAfterMs = 60_000,
   } = options;
-  const fetchImpl = options.fetch ?? globalThis.fetch;
-  const url = `${options.baseUrl.replace(/\/+$/, '')}/embeddings`;
+  const baseURL = options.baseUrl.replace(/\/+$/, '');
+  const url = `${baseURL}/embeddings`;
   const modelId = `openai-compatible/${model}`;
   for (const [name, value, minimum] of [
     ['dimensions', dimensions, 1],
@@ -146,67 +131,118 @@ export function createOpenAICompatibleProvider(
       );
     }
   }
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const client = new OpenAI({
+    baseURL,
+    // The SDK insists on a key; a local server without one gets no Authorization header at all.
+    apiKey: apiKey ?? 'no-key',
+    maxRetries,
+    timeout: timeoutMs,
+    defaultHeaders: { ...(apiKey ? {} : { authorization: null }), ...options.headers },
+    // A Retry-After beyond maxRetryAfterMs is not worth waiting for: `x-should-retry: false`
+    // makes the SDK give up on it at once.
+    fetch: async (input, init) => {
+      const response = await fetchImpl(input, init);
+      const wait =
+        response.status === 429 || response.status === 503
+          ? retryAfterMs(response.headers)
+          : undefined;
+      if (wait === undefined || wait <= maxRetryAfterMs) return response;
+      const headers = new Headers(response.headers);
+      headers.set('x-should-retry', 'false');
+      return new Response(response.body, {
+        status: response.status,
+        statusText: response.statusText,
+        headers,
+      });
+    },
+  });
   let sendDimensions = true;
 
-  async function attempt(
-    batch: readonly string[],
-    signal: AbortSignal | undefined,
-  ): Promise<Attempt> {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    let response: Response;
-    let body: string;
-    try {
-      response = await fetchImpl(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
-          ...options.headers,
-        },
-        body: JSON.stringify({ model, input: batch, ...(sendDimensions ? { dimensions } : {}) }),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-      body = await response.text();
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      if (timeout.aborted)
-        return {
-          ok: false,
-          retryable: true,
-          reason: `no response within ${timeoutMs} ms (timeoutMs)`,
-        };
-      const cause =
-        error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-      return {
-        ok: false,
-        retryable: true,
-        reason: `network error (${error instanceof Error ? error.message : String(error)}${cause})`,
-      };
-    }
-    if (!response.ok) {
-      const { status } = response;
-      return {
-        ok: false,
-        retryable: status === 429 || status >= 500,
-        reason: `HTTP ${status}: ${errorDetail(body)}`,
-        status,
-        body,
-        ...(status === 429 || status === 503
-          ? { retryAfterMs: retryAfterMs(response.headers) }
-          : {}),
-      };
-    }
-    let parsed: z.infer<typeof responseSchema>;
-    try {
-      parsed = responseSchema.parse(JSON.parse(body));
-    } catch (error) {
-      const detail = error instanceof z.ZodError ? z.prettifyError(error) : 'the body is not JSON';
-      throw new QuarryError(
+  function failure(error: unknown, attempts: number): QuarryError {
+    const tries = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
+    if (error instanceof OpenAI.APIConnectionTimeoutError) {
+      return new QuarryError(
         'EMBEDDING_PROVIDER_FAILED',
-        `${modelId} at ${url} answered with something other than an embeddings response (${detail}): ${errorDetail(body)}`,
+        `${modelId} at ${url} failed after ${tries}: no response within ${timeoutMs} ms (timeoutMs).`,
+        { cause: error },
       );
     }
-    return { ok: true, vectors: orderedVectors(parsed.data, batch.length) };
+    if (error instanceof OpenAI.APIConnectionError) {
+      const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      return new QuarryError(
+        'EMBEDDING_PROVIDER_FAILED',
+        `${modelId} at ${url} failed after ${tries}: network error (${error.message}${cause}).`,
+        { cause: error },
+      );
+    }
+    const http = httpFailure(error);
+    if (http) {
+      const wait = http.headers ? retryAfterMs(http.headers) : undefined;
+      if (http.status === 429 && wait !== undefined && wait > maxRetryAfterMs) {
+        return new QuarryError(
+          'EMBEDDING_PROVIDER_FAILED',
+          `${modelId} at ${url} is rate limited and asks to retry after ${Math.ceil(wait / 1000)} s ` +
+            `(longer than maxRetryAfterMs ${maxRetryAfterMs}) after ${tries}: HTTP 429: ${http.detail}`,
+          { cause: error },
+        );
+      }
+      return new QuarryError(
+        'EMBEDDING_PROVIDER_FAILED',
+        `${modelId} at ${url} failed after ${tries}: HTTP ${http.status}: ${http.detail}.${hintForStatus(http.status)}`,
+        { cause: error },
+      );
+    }
+    return new QuarryError(
+      'EMBEDDING_PROVIDER_FAILED',
+      `${modelId} at ${url} failed: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+
+  async function embedBatch(
+    batch: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<number[][]> {
+    let response: unknown;
+    try {
+      response = await client.embeddings.create(
+        {
+          model,
+          input: [...batch],
+          encoding_format: 'float',
+          ...(sendDimensions ? { dimensions } : {}),
+        },
+        signal ? { signal } : {},
+      );
+    } catch (error) {
+      if (error instanceof OpenAI.APIUserAbortError || signal?.aborted) {
+        throw new QuarryError(
+          'EMBEDDING_PROVIDER_FAILED',
+          `${modelId}: embedding was aborted by the caller`,
+          { cause: signal?.reason ?? error },
+        );
+      }
+      const http = httpFailure(error);
+      if (http?.status === 400 && sendDimensions && /dimension/i.test(http.detail)) {
+        sendDimensions = false; // a change of request, not a retry of the same one
+        return embedBatch(batch, signal);
+      }
+      const retried =
+        error instanceof OpenAI.APIConnectionError ||
+        (http !== undefined &&
+          retriedStatus(http.status) &&
+          http.headers?.get('x-should-retry') !== 'false');
+      throw failure(error, retried ? maxRetries + 1 : 1);
+    }
+    const parsed = responseSchema.safeParse(response);
+    if (!parsed.success) {
+      throw new QuarryError(
+        'EMBEDDING_PROVIDER_FAILED',
+        `${modelId} at ${url} answered with something other than an embeddings response (${z.prettifyError(parsed.error)})`,
+      );
+    }
+    return orderedVectors(parsed.data.data, batch.length);
   }
 
   function orderedVectors(
@@ -239,62 +275,14 @@ export function createOpenAICompatibleProvider(
     return vectors as number[][];
   }
 
-  async function embedBatch(
-    batch: readonly string[],
-    signal: AbortSignal | undefined,
-  ): Promise<number[][]> {
-    for (let retry = 0; ; retry++) {
-      const result = await attempt(batch, signal);
-      if (result.ok) return result.vectors;
-      if (
-        result.status === 400 &&
-        sendDimensions &&
-        result.body !== undefined &&
-        /dimension/i.test(result.body)
-      ) {
-        sendDimensions = false;
-        retry--; // a change of request, not a retry of the same one
-        continue;
-      }
-      const attempts = `${retry + 1} attempt${retry === 0 ? '' : 's'}`;
-      if (!result.retryable || retry >= maxRetries) {
-        throw new QuarryError(
-          'EMBEDDING_PROVIDER_FAILED',
-          `${modelId} at ${url} failed after ${attempts}: ${result.reason}.${result.status ? hintForStatus(result.status) : ''}`,
-        );
-      }
-      if (result.retryAfterMs !== undefined && result.retryAfterMs > maxRetryAfterMs) {
-        throw new QuarryError(
-          'EMBEDDING_PROVIDER_FAILED',
-          `${modelId} at ${url} is rate limited and asks to retry after ${Math.ceil(result.retryAfterMs / 1000)} s ` +
-            `(longer than maxRetryAfterMs ${maxRetryAfterMs}) after ${attempts}: ${result.reason}`,
-        );
-      }
-      // Exponential backoff with "equal jitter": half fixed, half random, so clients spread out.
-      const backoff = Math.min(MAX_RETRY_DELAY_MS, initialRetryDelayMs * 2 ** retry);
-      await sleep(
-        Math.max(result.retryAfterMs ?? 0, backoff / 2 + Math.random() * (backoff / 2)),
-        signal,
-      );
-    }
-  }
-
   return {
     model: modelId,
     dimensions,
     async embed(texts: readonly string[], embedOptions: EmbedOptions = {}) {
-      const { signal } = embedOptions;
       const embeddings: number[][] = [];
-      try {
-        for (let start = 0; start < texts.length; start += batchSize) {
-          embeddings.push(...(await embedBatch(texts.slice(start, start + batchSize), signal)));
-        }
-      } catch (error) {
-        if (error instanceof QuarryError || !signal?.aborted) throw error;
-        throw new QuarryError(
-          'EMBEDDING_PROVIDER_FAILED',
-          `${modelId}: embedding was aborted by the caller`,
-          { cause: signal.reason },
+      for (let start = 0; start < texts.length; start += batchSize) {
+        embeddings.push(
+          ...(await embedBatch(texts.slice(start, start + batchSize), embedOptions.signal)),
         );
       }
       return embeddings;

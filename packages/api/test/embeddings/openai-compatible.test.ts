@@ -23,7 +23,6 @@ async function providerAgainst(respond: Respond, options: Partial<OpenAICompatib
     baseUrl: server.baseUrl,
     model: 'text-embedding-test',
     dimensions: DIMENSIONS,
-    initialRetryDelayMs: 5,
     ...options,
   });
   return { provider, requests: server.requests };
@@ -56,7 +55,7 @@ describe('createOpenAICompatibleProvider', () => {
     );
   });
 
-  it('sends the model, the inputs, the dimensions and the API key as a bearer token', async () => {
+  it('sends the model, the inputs, the dimensions, float encoding and the API key as a bearer token', async () => {
     const { provider, requests } = await providerAgainst(answer, {
       apiKey: 'sk-test',
       headers: { 'x-extra': 'yes' },
@@ -67,9 +66,16 @@ describe('createOpenAICompatibleProvider', () => {
       model: 'text-embedding-test',
       input: ['hello'],
       dimensions: DIMENSIONS,
+      encoding_format: 'float',
     });
     expect(requests[0]!.headers.authorization).toBe('Bearer sk-test');
     expect(requests[0]!.headers['x-extra']).toBe('yes');
+  });
+
+  it('sends no Authorization header without an API key (a local server)', async () => {
+    const { provider, requests } = await providerAgainst(answer);
+    await provider.embed(['hello']);
+    expect(requests[0]!.headers.authorization).toBeUndefined();
   });
 
   it('makes no request for an empty list of texts', async () => {
