@@ -118,7 +118,7 @@ export function testTargets(): TestTarget[] {
  * same database on every worker (with citus and vector), and the workers registered in it, as the
  * coordinator's `postgres` database has them (start-citus.sh). Returns what drops the workers' copies.
  */
-async function joinCitusCluster(
+export async function joinCitusCluster(
   coordinatorUrl: string,
   name: string,
 ): Promise<() => Promise<void>> {
