@@ -1,4 +1,5 @@
 import { createApiKeyVerifier } from '@quarry/api';
+import { startReembedWorker, type ReembedWorker } from '@quarry/api/reembed';
 import { migrate } from '@quarry/db';
 import { seedDemo, DEMO_COLLECTION } from './demo';
 import { loadDemoDocuments } from './demo-corpus';
@@ -70,6 +71,7 @@ export async function runServer(
   log.info('listening', { url: url.toString(), ms: elapsed() });
 
   const abortStartup = new AbortController();
+  let reembedWorker: ReembedWorker | undefined;
   const ready = (async () => {
     if (config.autoMigrate) {
       http.setStartup({ ok: false, detail: 'applying migrations' });
@@ -134,6 +136,10 @@ export async function runServer(
       );
     }
     if (abortStartup.signal.aborted) return;
+    // Re-embed jobs left unfinished by a stopped process resume here (packages/api/src/reembed.ts).
+    reembedWorker = startReembedWorker(opened.database, opened.services.embeddings, {
+      log: (level, message, fields) => log[level](message, fields),
+    });
     http.setStartup({ ok: true, detail: 'started' });
     log.info('ready', {
       url: url.toString(),
@@ -161,6 +167,7 @@ export async function runServer(
       const drained = await http.drain(config.shutdownTimeoutMs);
       // A migration or demo batch that is running finishes before the database closes.
       await ready.catch(() => undefined);
+      await reembedWorker?.stop();
       await opened.close();
       log.info('stopped', { unfinishedRequests: drained.unfinished });
       return drained;

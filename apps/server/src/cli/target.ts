@@ -5,7 +5,7 @@ import {
   type RouterInputs,
   type RouterOutputs,
 } from '@quarry/api';
-import { createEmbeddingRegistry } from '@quarry/api/embeddings';
+import { createEmbeddingRegistry, type EmbeddingRegistry } from '@quarry/api/embeddings';
 import { createQuarryClient } from '@quarry/client';
 import { migrate, migrationState, QuarryError, type Database } from '@quarry/db';
 import type { DatabaseSettings, OpenAISettings } from '../env';
@@ -31,6 +31,9 @@ export interface QuarryTarget {
   createCollection(
     input: RouterInputs['collections']['create'],
   ): Promise<RouterOutputs['collections']['create']>;
+  reembedStart(input: RouterInputs['reembed']['start']): Promise<RouterOutputs['reembed']['start']>;
+  reembedProgress(collection: string): Promise<RouterOutputs['reembed']['progress']>;
+  reembedCancel(collection: string): Promise<RouterOutputs['reembed']['cancel']>;
   /** Calls that can usefully run at once: one for the single-connection embedded database. */
   maxConcurrency: number;
   close(): Promise<void>;
@@ -46,6 +49,9 @@ export function httpTarget(url: string, apiKey: string | undefined): QuarryTarge
     listCollections: () => client.collections.list.query(),
     getCollection: (name) => client.collections.get.query({ name }),
     createCollection: (input) => client.collections.create.mutate(input),
+    reembedStart: (input) => client.reembed.start.mutate(input),
+    reembedProgress: (collection) => client.reembed.progress.query({ collection }),
+    reembedCancel: (collection) => client.reembed.cancel.mutate({ collection }),
     maxConcurrency: 64,
     close: () => Promise.resolve(),
   };
@@ -66,7 +72,7 @@ export async function databaseTarget(
   settings: DatabaseSettings,
   openai: OpenAISettings | undefined,
   options: { create: boolean },
-): Promise<QuarryTarget & { database: Database }> {
+): Promise<QuarryTarget & { database: Database; embeddings: EmbeddingRegistry }> {
   if (settings.driver === 'embedded' && !options.create) {
     const state = embeddedDatabaseIn(settings.dataDir);
     if (state !== 'present') throw new NoDatabaseError(noEmbeddedDatabase(settings.dataDir, state));
@@ -89,15 +95,13 @@ export async function databaseTarget(
     await Promise.all(replicas.map((replica) => replica.close()));
     throw error;
   }
+  const embeddings = createEmbeddingRegistry(embeddingProviders(openai));
   const caller = createCaller(
-    createContextInner(
-      { database, replicas, embeddings: createEmbeddingRegistry(embeddingProviders(openai)) },
-      openAccess,
-      'cli',
-    ),
+    createContextInner({ database, replicas, embeddings }, openAccess, 'cli'),
   );
   return {
     database,
+    embeddings,
     description: describeDatabase(settings),
     ingest: (input) => caller.documents.ingest(input),
     stored: (input) => caller.documents.stored(input),
@@ -105,6 +109,9 @@ export async function databaseTarget(
     listCollections: () => caller.collections.list(),
     getCollection: (name) => caller.collections.get({ name }),
     createCollection: (input) => caller.collections.create(input),
+    reembedStart: (input) => caller.reembed.start(input),
+    reembedProgress: (collection) => caller.reembed.progress({ collection }),
+    reembedCancel: (collection) => caller.reembed.cancel({ collection }),
     maxConcurrency: settings.driver === 'embedded' ? 1 : 8,
     async close() {
       await Promise.allSettled([database.close(), ...replicas.map((replica) => replica.close())]);

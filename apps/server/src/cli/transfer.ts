@@ -1,0 +1,370 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { Readable, type Writable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import { Option, type Command } from 'commander';
+import { openAccess, type RouterInputs } from '@quarry/api';
+import { decodeVectorBase64, openExport, type VectorEncoding } from '@quarry/api/export';
+import { startReembedWorker } from '@quarry/api/reembed';
+import { createProgress } from '../progress';
+import type { Io } from './commands';
+import type { databaseTarget, QuarryTarget } from './target';
+
+type DatabaseTarget = Awaited<ReturnType<typeof databaseTarget>>;
+
+/** A target in this process (`databaseTarget`), not a server over HTTP. */
+function inProcess(target: QuarryTarget): target is DatabaseTarget {
+  return 'database' in target && 'embeddings' in target;
+}
+
+/**
+ * `quarry reembed`, `quarry export` and `quarry import`: moving a collection to another model, and
+ * its documents out and back in (backups, the embedded database to a server, one cluster to another).
+ */
+
+/** Where a command goes: a running server, or the database in this process. */
+export interface TransferConnection {
+  remote: { url: string; apiKey: string | undefined } | undefined;
+  open: (create: boolean) => Promise<QuarryTarget>;
+}
+
+export interface ReembedOptions {
+  provider?: string;
+  model?: string;
+  dimensions?: number;
+  cancel?: boolean;
+  wait: boolean;
+}
+
+/** 'quarry/wink-sg-100d', or a provider and a model: `--provider openai-compatible --model x`. */
+function modelId(options: ReembedOptions): string {
+  if (!options.model)
+    throw new RangeError('give --model (and --provider, unless --model is a full model id)');
+  return options.provider ? `${options.provider}/${options.model}` : options.model;
+}
+
+export async function reembed(
+  collection: string,
+  options: ReembedOptions,
+  conn: TransferConnection,
+  io: Io,
+): Promise<number> {
+  const target = await conn.open(false);
+  try {
+    if (options.cancel) {
+      const cancelled = await target.reembedCancel(collection);
+      io.out(
+        `cancelled the re-embed of '${collection}' with ${cancelled.to.model}; it keeps ${cancelled.from.model}\n`,
+      );
+      return 0;
+    }
+    const input: RouterInputs['reembed']['start'] = { collection, model: modelId(options) };
+    if (options.dimensions !== undefined) input.dimensions = options.dimensions;
+    const started = await target.reembedStart(input);
+    io.err(
+      `re-embedding '${collection}': ${started.from.model} (${started.from.dimensions}) -> ${started.to.model} (${started.to.dimensions}), ${started.total} documents; searches use the old vectors until the switch\n`,
+    );
+    if (!options.wait) return 0;
+    // On a server, its worker does the work; on a database opened here, this process does.
+    const worker = inProcess(target)
+      ? startReembedWorker(target.database, target.embeddings, { pollMs: 1_000 })
+      : undefined;
+    const progress = createProgress({
+      label: `re-embed ${collection}`,
+      total: started.total,
+      interactive: io.stderrIsTTY,
+      write: (text) => io.err(text),
+      intervalMs: io.stderrIsTTY ? 200 : 2_000,
+    });
+    try {
+      for (;;) {
+        const now = await target.reembedProgress(collection);
+        if (!now || now.job !== started.job)
+          throw new Error(`the re-embed job ${started.job} is gone`);
+        progress.setTotal(now.total);
+        progress.update(now.done);
+        if (now.state === 'done') {
+          progress.finish();
+          io.out(
+            `switched '${collection}' to ${now.to.model} (${now.to.dimensions} dimensions): ${now.total} documents, ${now.embedded} vectors made\n`,
+          );
+          return 0;
+        }
+        if (now.state === 'cancelled') {
+          progress.finish();
+          io.err(`the re-embed of '${collection}' was cancelled\n`);
+          return 1;
+        }
+        if (now.lastError) io.err(`retrying after: ${now.lastError}\n`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    } finally {
+      await worker?.stop();
+    }
+  } finally {
+    await target.close();
+  }
+}
+
+export interface ExportOptions {
+  out?: string;
+  vectors: VectorEncoding;
+  filter?: unknown;
+  tenant?: string;
+  shape: 'export' | 'ingest';
+}
+
+/** Writes `text`, waiting while the destination's buffer is full. */
+async function write(stream: Writable, text: string): Promise<void> {
+  if (!stream.write(text)) await once(stream, 'drain');
+}
+
+export async function exportCollection(
+  collection: string,
+  options: ExportOptions,
+  conn: TransferConnection,
+  io: Io,
+  stdout: Writable,
+): Promise<number> {
+  const destination = options.out ? createWriteStream(options.out) : stdout;
+  const progress = createProgress({
+    label: `export ${collection}`,
+    interactive: io.stderrIsTTY,
+    write: (text) => io.err(text),
+  });
+  let count = 0;
+  try {
+    if (conn.remote) {
+      const url = new URL(
+        `/api/collections/${encodeURIComponent(collection)}/export`,
+        conn.remote.url,
+      );
+      url.searchParams.set('vectors', options.vectors);
+      url.searchParams.set('shape', options.shape);
+      if (options.tenant) url.searchParams.set('tenant', options.tenant);
+      if (options.filter !== undefined)
+        url.searchParams.set('filter', JSON.stringify(options.filter));
+      const response = await fetch(url, {
+        headers: conn.remote.apiKey ? { authorization: `Bearer ${conn.remote.apiKey}` } : {},
+      });
+      if (!response.ok || !response.body) {
+        const body = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
+        throw new Error(`${response.status}: ${body.error?.message ?? response.statusText}`);
+      }
+      const lines = createInterface({
+        input: Readable.fromWeb(response.body),
+        crlfDelay: Infinity,
+      });
+      for await (const line of lines) {
+        if (line.startsWith('{"error":')) throw new Error(`the server stopped the export: ${line}`);
+        await write(destination, `${line}\n`);
+        progress.update(++count);
+      }
+    } else {
+      const target = await conn.open(false);
+      try {
+        if (!inProcess(target)) throw new Error('expected the database, not a server');
+        const { lines } = await openExport(target.database, openAccess, collection, {
+          vectors: options.vectors,
+          shape: options.shape,
+          tenant: options.tenant,
+          filter: options.filter,
+        });
+        for await (const line of lines) {
+          await write(destination, `${line}\n`);
+          progress.update(++count);
+        }
+      } finally {
+        await target.close();
+      }
+    }
+  } finally {
+    progress.finish();
+    if (destination !== stdout) {
+      destination.end();
+      await once(destination, 'close');
+    }
+  }
+  io.err(
+    `exported ${count} documents of '${collection}'${options.out ? ` to ${options.out}` : ''}\n`,
+  );
+  return 0;
+}
+
+export interface ImportOptions {
+  batchSize: number;
+}
+
+interface ImportLine {
+  tenant?: string;
+  externalId?: string;
+  content: string;
+  metadata?: Record<string, unknown>;
+  embedding?: number[] | string | null;
+}
+
+/**
+ * Reads an export (a file, or stdin) and writes it through `documents.ingest`, a batch at a time,
+ * each tenant's documents to that tenant (a key bound to a tenant writes to its own). Fields an
+ * ingest cannot set (the document id, timestamps) are dropped: the documents get new ids and
+ * timestamps; external ids, content, metadata and vectors arrive as they were.
+ */
+export async function importCollection(
+  collection: string,
+  path: string | undefined,
+  options: ImportOptions,
+  conn: TransferConnection,
+  io: Io,
+): Promise<number> {
+  const input = path && path !== '-' ? createReadStream(path) : io.stdinStream();
+  const target = await conn.open(false);
+  const progress = createProgress({
+    label: `import ${collection}`,
+    interactive: io.stderrIsTTY,
+    write: (text) => io.err(text),
+  });
+  const totals = { documents: 0, inserted: 0, updated: 0, unchanged: 0 };
+  let batch: RouterInputs['documents']['ingest']['documents'] = [];
+  let batchTenant: string | undefined;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const result = await target.ingest({
+      collection,
+      ...(batchTenant === undefined ? {} : { tenant: batchTenant }),
+      documents: batch,
+    });
+    totals.documents += batch.length;
+    totals.inserted += result.inserted;
+    totals.updated += result.updated;
+    totals.unchanged += result.unchanged;
+    progress.update(totals.documents);
+    batch = [];
+  };
+  try {
+    let number = 0;
+    for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+      number++;
+      if (text.trim() === '') continue;
+      let line: ImportLine;
+      try {
+        line = JSON.parse(text) as ImportLine;
+      } catch {
+        throw new Error(`line ${number} is not JSON`);
+      }
+      if (typeof line.content !== 'string') throw new Error(`line ${number} has no content`);
+      if (line.tenant !== batchTenant) {
+        await flush();
+        batchTenant = line.tenant;
+      }
+      const item: (typeof batch)[number] = { content: line.content };
+      if (line.externalId !== undefined) item.externalId = line.externalId;
+      if (line.metadata !== undefined) item.metadata = line.metadata as typeof item.metadata;
+      if (typeof line.embedding === 'string') item.embedding = decodeVectorBase64(line.embedding);
+      else if (Array.isArray(line.embedding)) item.embedding = line.embedding;
+      batch.push(item);
+      if (batch.length >= options.batchSize) await flush();
+    }
+    await flush();
+  } finally {
+    progress.finish();
+    await target.close();
+  }
+  io.out(
+    `imported ${totals.documents} documents into '${collection}': ${totals.inserted} inserted, ${totals.updated} updated, ${totals.unchanged} unchanged\n`,
+  );
+  return 0;
+}
+
+/** What the commands module lends these commands: its connection options and helpers. */
+export interface TransferCommandDeps<ConnectionOptions> {
+  withConnection: (command: Command) => Command;
+  run: <A extends unknown[]>(
+    action: (...args: A) => Promise<number>,
+  ) => (...args: A) => Promise<void>;
+  connect: (options: ConnectionOptions) => TransferConnection;
+  wholeNumber: (min: number) => (value: string) => number;
+  jsonValue: (value: string) => unknown;
+  io: Io;
+  stdout: Writable;
+}
+
+export function registerTransferCommands<ConnectionOptions>(
+  program: Command,
+  deps: TransferCommandDeps<ConnectionOptions>,
+): void {
+  const { withConnection, run, connect, io } = deps;
+  withConnection(
+    program
+      .command('reembed')
+      .description(
+        'move a collection to another embedding model online: searches use the old vectors until the switch; progress to the end',
+      )
+      .argument('<collection>', 'the collection')
+      .option(
+        '--provider <provider>',
+        "the model's provider: quarry (offline) or openai-compatible",
+      )
+      .option(
+        '--model <model>',
+        'the model, e.g. text-embedding-3-small (with --provider) or a full id such as quarry/wink-sg-100d',
+      )
+      .option(
+        '--dimensions <n>',
+        "the model's dimensions (checked against the server's)",
+        deps.wholeNumber(1),
+      )
+      .option(
+        '--no-wait',
+        'start the job and return: a server runs it (on a database opened here: the next server started on it)',
+      )
+      .option('--cancel', 'cancel the unfinished re-embed (before its switch)'),
+  ).action(
+    run((collection: string, options: ReembedOptions & ConnectionOptions) =>
+      reembed(collection, options, connect(options), io),
+    ),
+  );
+  withConnection(
+    program
+      .command('export')
+      .description(
+        'write a collection (or a filtered part) as NDJSON with vectors, to stdout or --out',
+      )
+      .argument('<collection>', 'the collection')
+      .option('--out <file>', 'write to this file instead of stdout')
+      .addOption(
+        new Option('--vectors <encoding>', 'JSON arrays, or base64 of little-endian float32')
+          .choices(['json', 'base64'])
+          .default('json'),
+      )
+      .addOption(
+        new Option(
+          '--shape <shape>',
+          'ingest: only the fields an ingest accepts (no ids, tenants, times)',
+        )
+          .choices(['export', 'ingest'])
+          .default('export'),
+      )
+      .option('--filter <json>', 'a metadata filter, as in search', deps.jsonValue)
+      .option('--tenant <id>', 'only this tenant'),
+  ).action(
+    run((collection: string, options: ExportOptions & ConnectionOptions) =>
+      exportCollection(collection, options, connect(options), io, deps.stdout),
+    ),
+  );
+  withConnection(
+    program
+      .command('import')
+      .description('read an export (NDJSON) into an existing collection through the ingest')
+      .argument(
+        '<collection>',
+        'the collection to write to (create it first, with the same dimensions)',
+      )
+      .argument('[file]', 'the export; none or "-": stdin')
+      .option('--batch-size <n>', 'documents per ingest request', deps.wholeNumber(1), 500),
+  ).action(
+    run(
+      (collection: string, file: string | undefined, options: ImportOptions & ConnectionOptions) =>
+        importCollection(collection, file, options, connect(options), io),
+    ),
+  );
+}

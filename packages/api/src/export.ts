@@ -1,0 +1,150 @@
+import { and, documents, eq, inCollection, sql, type Database, type Metadata } from '@quarry/db';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import type { Principal } from './auth';
+import { loadCollection } from './collections';
+import { quarryCodeOf, toTRPCError } from './errors';
+import { compileFilter, parseMetadataFilter } from './filter';
+import { resolveTenant } from './tenancy';
+import { assertScope } from './trpc';
+
+/**
+ * Streaming export of a collection as newline-delimited JSON, one document per line, in
+ * (tenant, id) order:
+ *
+ *   {"id":"…","tenant":"default","externalId":"a1","content":"…","metadata":{…},
+ *    "embedding":[…] | "<base64 little-endian float32>","createdAt":"…","updatedAt":"…"}
+ *
+ * `externalId` is left out for a document without one; `embedding` is null for a document without
+ * a vector. With `shape: 'ingest'` a line has only the fields `documents.ingest` and the NDJSON
+ * ingest accept (content, metadata, externalId, embedding), so it can be posted back as is.
+ *
+ * Memory stays bounded: rows are read a page at a time by keyset pagination (each page its own
+ * short query, so no transaction or cursor stays open while a slow client reads), and the caller
+ * asks for the next line only when it has sent the last.
+ */
+
+export type VectorEncoding = 'json' | 'base64';
+
+export interface ExportOptions {
+  /** Asked for by the caller; a key bound to a tenant exports only its own, whatever it asks. */
+  tenant?: string | undefined;
+  /** The metadata filter language of search (unvalidated JSON: checked here). */
+  filter?: unknown;
+  vectors?: VectorEncoding;
+  shape?: 'export' | 'ingest';
+  /** Rows per query (default 500). */
+  pageSize?: number;
+}
+
+export interface ExportedDocument {
+  id: string;
+  tenant: string;
+  externalId?: string;
+  content: string;
+  metadata: Metadata;
+  embedding: number[] | string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A vector as base64 of its little-endian float32 components (what pgvector stores). */
+export function encodeVectorBase64(vector: readonly number[]): string {
+  const bytes = Buffer.alloc(vector.length * 4);
+  vector.forEach((component, index) => bytes.writeFloatLE(component, index * 4));
+  return bytes.toString('base64');
+}
+
+/** The inverse of encodeVectorBase64. */
+export function decodeVectorBase64(text: string): number[] {
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length % 4 !== 0) throw new Error('a base64 vector must hold whole float32 values');
+  return Array.from({ length: bytes.length / 4 }, (_, index) => bytes.readFloatLE(index * 4));
+}
+
+/**
+ * Checks everything (the key, the collection, the filter) before the first row, so a bad request
+ * is refused with nothing written; then yields one JSON line (without its newline) per document.
+ */
+export async function openExport(
+  database: Database,
+  principal: Principal | undefined,
+  collectionName: string,
+  options: ExportOptions = {},
+): Promise<{ lines: AsyncGenerator<string> }> {
+  const reader = assertScope(principal, 'read');
+  const collection = await loadCollection(database.db, collectionName);
+  const tenant = resolveTenant(reader, options.tenant, 'read');
+  const filter =
+    options.filter === undefined ? undefined : compileFilter(parseMetadataFilter(options.filter));
+  const pageSize = options.pageSize ?? 500;
+  const base64 = options.vectors === 'base64';
+  const ingestShape = options.shape === 'ingest';
+
+  async function* lines(): AsyncGenerator<string> {
+    let after: { tenant: string; id: string } | undefined;
+    for (;;) {
+      const page = await database.db
+        .select({
+          id: documents.id,
+          tenant: documents.tenantId,
+          externalId: documents.externalId,
+          content: documents.content,
+          metadata: documents.metadata,
+          embedding: documents.embedding,
+          createdAt: documents.createdAt,
+          updatedAt: documents.updatedAt,
+        })
+        .from(documents)
+        .where(
+          and(
+            inCollection(collection.id),
+            tenant === undefined ? undefined : eq(documents.tenantId, tenant),
+            filter,
+            after === undefined
+              ? undefined
+              : sql`(${documents.tenantId}, ${documents.id}) > (${after.tenant}, ${after.id})`,
+          ),
+        )
+        .orderBy(documents.tenantId, documents.id)
+        .limit(pageSize);
+      for (const row of page) {
+        const embedding =
+          row.embedding === null
+            ? null
+            : base64
+              ? encodeVectorBase64(row.embedding)
+              : row.embedding;
+        const line: Partial<ExportedDocument> = ingestShape
+          ? {}
+          : { id: row.id, tenant: row.tenant };
+        if (row.externalId !== null) line.externalId = row.externalId;
+        line.content = row.content;
+        line.metadata = row.metadata;
+        if (!ingestShape || embedding !== null) line.embedding = embedding;
+        if (!ingestShape) {
+          line.createdAt = row.createdAt.toISOString();
+          line.updatedAt = row.updatedAt.toISOString();
+        }
+        yield JSON.stringify(line);
+      }
+      const last = page.at(-1);
+      if (!last || page.length < pageSize) return;
+      after = { tenant: last.tenant, id: last.id };
+    }
+  }
+  return { lines: lines() };
+}
+
+/** An error as an HTTP status and the code and message a client can act on. */
+export function exportErrorOf(error: unknown): {
+  status: number;
+  quarryCode: string | undefined;
+  message: string;
+} {
+  const trpcError = toTRPCError(error);
+  return {
+    status: getHTTPStatusCodeFromError(trpcError),
+    quarryCode: quarryCodeOf(trpcError),
+    message: trpcError.message,
+  };
+}
