@@ -172,6 +172,32 @@ describe('plain HTTP without a tRPC client', () => {
     );
   });
 
+  it('stores a metadata key named __proto__ over HTTP like any other, and refuses an id field naming it', async () => {
+    // Raw JSON text: a JavaScript object literal would make __proto__ the prototype, not a key.
+    const ingested = await call('/trpc/documents.ingest', {
+      method: 'POST',
+      key: keys.writer,
+      body: '{"collection":"notes","documents":[{"content":"prototype over http","embedding":[1,0,0],"metadata":{"__proto__":"p","kind":"P1"}}]}',
+    });
+    expect(ingested.status).toBe(200);
+    const [id] = (ingested.json.result?.data as { ids: string[] }).ids;
+    const input = encodeURIComponent(JSON.stringify({ collection: 'notes', id }));
+    const stored = await call(`/trpc/documents.get?input=${input}`, { key: keys.reader });
+    expect(stored.status).toBe(200);
+    expect(stored.text).toContain('"metadata":{"kind":"P1","__proto__":"p"}');
+
+    const withId = await call('/trpc/documents.ingest', {
+      method: 'POST',
+      key: keys.writer,
+      body: JSON.stringify({
+        collection: 'notes',
+        documents: [{ id: 'doc-1', content: 'keyed by id', embedding: [0, 1, 0] }],
+      }),
+    });
+    expect(withId.status).toBe(400);
+    expect(withId.json.error?.message).toContain("unknown field 'id'");
+  });
+
   it('a body that is not valid UTF-8 is a 400 and nothing is stored', async () => {
     const before = await call(
       `/trpc/documents.count?input=${encodeURIComponent(JSON.stringify({ collection: 'notes' }))}`,
