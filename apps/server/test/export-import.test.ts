@@ -213,5 +213,6 @@ describeOnPostgres('export and import on the real server and the embedded databa
     const onServer = await cli(['export', 'from-lite']);
     expect(kept(parse(onServer.stdout))).toEqual(kept(liteLines));
     expect(kept(liteLines)).toEqual(kept(documents.slice(0, 300).map((doc): Line => ({ ...doc }))));
-  });
+    // Seven CLI runs, each opening the embedded database or the server afresh: slow on a busy machine.
+  }, 400_000);
 });
