@@ -1,3 +1,4 @@
+import tailwindcss from '@tailwindcss/vite';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 
@@ -5,7 +6,7 @@ import { defineConfig } from 'vite';
 const apiTarget = process.env.QUARRY_ADMIN_API ?? 'http://127.0.0.1:8080';
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), tailwindcss()],
   resolve: { dedupe: ['react', 'react-dom', '@tanstack/react-query'] },
   server: {
     proxy: { '/trpc': { target: apiTarget, changeOrigin: true } },

@@ -5,17 +5,24 @@ import {
   redirect,
   stripSearchParams,
 } from '@tanstack/react-router';
-import { CollectionsPage } from './features/collections';
-import { DocumentPage } from './features/documents';
-import { defaultDocumentState, documentStateSchema } from './features/documents/document-state';
+import { CollectionPage, CollectionsPage } from './features/collections';
+import {
+  browseStateSchema,
+  defaultBrowseState,
+  defaultDocumentState,
+  DocumentBrowser,
+  DocumentPage,
+  documentStateSchema,
+} from './features/documents';
 import { ExplainPage } from './features/explain';
-import { SearchPage } from './features/search';
 import {
   defaultExplainState,
   defaultSearchState,
   explainStateSchema,
+  SearchPage,
   searchStateSchema,
-} from './features/search/search-state';
+} from './features/search';
+import { UploadPage } from './features/upload';
 import { AppShell, NotFound } from './layout/AppShell';
 
 const rootRoute = createRootRoute({ component: AppShell, notFoundComponent: NotFound });
@@ -32,6 +39,12 @@ const collectionsRoute = createRoute({
   getParentRoute: () => rootRoute,
   path: '/collections',
   component: CollectionsPage,
+});
+
+const collectionRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/collections/$collection',
+  component: CollectionPage,
 });
 
 // Each page's query lives in its URL, validated by a schema with defaults; defaults are left out of links.
@@ -51,6 +64,14 @@ const explainRoute = createRoute({
   component: ExplainPage,
 });
 
+const documentsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/collections/$collection/documents',
+  validateSearch: browseStateSchema,
+  search: { middlewares: [stripSearchParams(defaultBrowseState)] },
+  component: DocumentBrowser,
+});
+
 const documentRoute = createRoute({
   getParentRoute: () => rootRoute,
   path: '/collections/$collection/documents/$documentId',
@@ -59,12 +80,21 @@ const documentRoute = createRoute({
   component: DocumentPage,
 });
 
+const uploadRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/collections/$collection/upload',
+  component: UploadPage,
+});
+
 const routeTree = rootRoute.addChildren([
   homeRoute,
   collectionsRoute,
+  collectionRoute,
   searchRoute,
   explainRoute,
+  documentsRoute,
   documentRoute,
+  uploadRoute,
 ]);
 
 export const router = createRouter({ routeTree, defaultPreload: false, scrollRestoration: true });

@@ -13,13 +13,16 @@ export function MetadataList({
   action?: (key: string, value: unknown) => ReactNode;
 }) {
   const entries = Object.entries(metadata);
-  if (entries.length === 0) return <p className="muted">No metadata.</p>;
+  if (entries.length === 0) return <p className="text-sm text-muted-foreground">No metadata.</p>;
   return (
-    <ul className="metadata" aria-label="metadata">
+    <ul className="flex flex-wrap gap-1.5" aria-label="metadata">
       {entries.map(([key, value]) => (
-        <li key={key} className="metadata-entry">
-          <span className="metadata-key">{key}</span>
-          <span className="metadata-value">{formatValue(value)}</span>
+        <li
+          key={key}
+          className="metadata-entry inline-flex max-w-full items-center overflow-hidden rounded-md border text-xs"
+        >
+          <span className="bg-muted px-1.5 py-0.5 text-muted-foreground">{key}</span>
+          <span className="metadata-value truncate px-1.5 py-0.5">{formatValue(value)}</span>
           {action?.(key, value)}
         </li>
       ))}

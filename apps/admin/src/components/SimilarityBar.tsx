@@ -12,14 +12,17 @@ export function SimilarityBar({
   label?: string;
 }) {
   if (similarity === null)
-    return <span className="similarity similarity-none">no vector score</span>;
+    return <span className="text-xs text-muted-foreground">no vector score</span>;
   const width = Math.max(0, Math.min(1, similarity)) * 100;
   return (
-    <span className="similarity" title={`${label} ${similarity}`}>
-      <span className="similarity-track" aria-hidden="true">
-        <span className="similarity-fill" style={{ width: `${width}%` }} />
+    <span className="inline-flex items-center gap-2" title={`${label} ${similarity}`}>
+      <span className="h-2 w-20 overflow-hidden rounded-full bg-muted sm:w-28" aria-hidden="true">
+        <span className="block h-full bg-primary" style={{ width: `${width}%` }} />
       </span>
-      <span className="similarity-value" aria-label={`${label} ${formatScore(similarity)}`}>
+      <span
+        className="similarity-value font-mono text-sm tabular-nums"
+        aria-label={`${label} ${formatScore(similarity)}`}
+      >
         {formatScore(similarity)}
       </span>
     </span>

@@ -1,5 +1,8 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
+import { Button } from '../components/ui/button';
+import { Input } from '../components/ui/input';
+import { Label } from '../components/ui/label';
 import { saveApiKey, useApiKey } from '../lib/api-key';
 
 /** The API key this browser sends; kept in localStorage, never in URLs. */
@@ -24,22 +27,20 @@ export function ApiKeyField() {
 
   if (!editing) {
     return (
-      <div className="api-key">
-        <button
-          type="button"
-          className="link-button"
-          onClick={() => setEditing(true)}
-          aria-label={apiKey ? 'Change API key' : 'Enter API key'}
-        >
-          API key: {apiKey ? `••••${apiKey.slice(-4)}` : 'none'}
-        </button>
-      </div>
+      <Button
+        variant="ghost"
+        size="sm"
+        onClick={() => setEditing(true)}
+        aria-label={apiKey ? 'Change API key' : 'Enter API key'}
+      >
+        API key: {apiKey ? `••••${apiKey.slice(-4)}` : 'none'}
+      </Button>
     );
   }
   return (
-    <form className="api-key api-key-form" onSubmit={onSubmit}>
-      <label htmlFor={inputId}>API key</label>
-      <input
+    <form className="flex flex-wrap items-center gap-2" onSubmit={onSubmit}>
+      <Label htmlFor={inputId}>API key</Label>
+      <Input
         id={inputId}
         name="apiKey"
         type="password"
@@ -47,16 +48,19 @@ export function ApiKeyField() {
         defaultValue={apiKey ?? ''}
         autoFocus
         placeholder="sent as Authorization: Bearer"
+        className="w-56"
       />
-      <button type="submit">Save</button>
+      <Button type="submit" size="sm">
+        Save
+      </Button>
       {apiKey ? (
-        <button type="button" onClick={() => apply(undefined)}>
+        <Button variant="outline" size="sm" onClick={() => apply(undefined)}>
           Forget
-        </button>
+        </Button>
       ) : null}
-      <button type="button" className="link-button" onClick={() => setEditing(false)}>
+      <Button variant="ghost" size="sm" onClick={() => setEditing(false)}>
         Cancel
-      </button>
+      </Button>
     </form>
   );
 }

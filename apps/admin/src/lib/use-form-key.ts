@@ -1,4 +1,4 @@
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 
 /**
  * A key for a form that edits state kept in the URL. It changes when the URL changes from outside
@@ -10,13 +10,14 @@ export function useFormKey(urlState: unknown): {
   noteOwnChange: (state: unknown) => void;
 } {
   const serialized = JSON.stringify(urlState);
-  const own = useRef<string | undefined>(undefined);
+  // State, not a ref: render reads it (React's rules), and it is set in the same event as the URL.
+  const [own, setOwn] = useState<string>();
   const [key, setKey] = useState(serialized);
-  if (serialized !== key && serialized !== own.current) setKey(serialized);
+  if (serialized !== key && serialized !== own) setKey(serialized);
   return {
     key,
     noteOwnChange: (state) => {
-      own.current = JSON.stringify(state);
+      setOwn(JSON.stringify(state));
     },
   };
 }

@@ -1,9 +1,13 @@
 import { useQuery } from '@tanstack/react-query';
 import { skipToken } from '@tanstack/react-query';
+import { PageHeader } from '../../components/Page';
 import { EmptyState, ErrorState, Loading } from '../../components/StatusMessage';
 import { useTRPC } from '../../lib/trpc';
 import { CollectionCard } from './components/CollectionCard';
+import { CreateCollectionDialog } from './components/CreateCollectionDialog';
 import { TableHealth } from './components/TableHealth';
+
+export { CollectionPage } from './CollectionPage';
 
 /** While an index builds, poll so its progress moves on screen. */
 const BUILD_POLL_MS = 2_000;
@@ -26,14 +30,12 @@ export function CollectionsPage() {
   );
 
   return (
-    <div className="page">
-      <header className="page-header">
-        <h1>Collections</h1>
-        <p className="muted">
-          Sizes, index parameters and table health. Open a collection to search it or explain its
-          results.
-        </p>
-      </header>
+    <div className="space-y-4">
+      <PageHeader
+        title="Collections"
+        description="Sizes, index parameters and table health. Open a collection to manage, browse, search or explain it."
+        actions={<CreateCollectionDialog />}
+      />
       {list.isPending ? <Loading what="collections" /> : null}
       {list.isError ? (
         <ErrorState
@@ -45,18 +47,18 @@ export function CollectionsPage() {
       {list.data?.length === 0 ? (
         <EmptyState title="No collections yet.">
           <p>
-            Create one with <code>quarry collections create</code> (or the API&apos;s{' '}
-            <code>collections.create</code>), ingest documents with <code>quarry ingest</code>, then
-            reload this page. A server started on the embedded database creates the demo collection{' '}
-            <code>sotu</code> by itself.
+            Create one with &quot;New collection&quot; (an admin key),{' '}
+            <code>quarry collections create</code> or the API&apos;s <code>collections.create</code>
+            , then upload or ingest documents. A server started on the embedded database creates the
+            demo collection <code>sotu</code> by itself.
           </p>
         </EmptyState>
       ) : null}
       {list.data && list.data.length > 0 ? (
         <>
-          <ul className="collection-grid" aria-label="collections">
+          <ul className="grid gap-4 xl:grid-cols-2" aria-label="collections">
             {list.data.map((collection) => (
-              <li key={collection.id}>
+              <li key={collection.id} className="min-w-0">
                 <CollectionCard collection={collection} />
               </li>
             ))}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { metadataFilterSchema } from '../search';
 
 export const documentStateSchema = z.object({
   /** How many nearest neighbours to list. */
@@ -8,3 +9,16 @@ export const documentStateSchema = z.object({
 });
 export type DocumentState = z.infer<typeof documentStateSchema>;
 export const defaultDocumentState: DocumentState = documentStateSchema.parse({});
+
+/** The document browser: a selection and a page of it, all in the URL. */
+export const browseStateSchema = z.object({
+  filter: metadataFilterSchema.optional().catch(undefined),
+  tenant: z.string().min(1).max(128).optional().catch(undefined),
+  /** Where the page starts: the API's opaque `nextCursor` of the page before. */
+  cursor: z.string().max(512).optional().catch(undefined),
+  /** The page number shown, counted from 1 (the cursor alone does not know it). */
+  page: z.int().min(1).default(1).catch(1),
+  limit: z.int().min(1).max(200).default(25).catch(25),
+});
+export type BrowseState = z.infer<typeof browseStateSchema>;
+export const defaultBrowseState: BrowseState = browseStateSchema.parse({});

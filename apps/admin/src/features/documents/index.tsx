@@ -1,11 +1,23 @@
 import { useQuery } from '@tanstack/react-query';
 import { getRouteApi, Link } from '@tanstack/react-router';
 import { MetadataList } from '../../components/MetadataList';
-import { Stat } from '../../components/Stat';
+import { PageHeader, Split } from '../../components/Page';
+import { Stat, Stats } from '../../components/Stat';
 import { ErrorState, Loading } from '../../components/StatusMessage';
+import { Button } from '../../components/ui/button';
+import { Card, CardTitle } from '../../components/ui/card';
 import { formatScore } from '../../lib/format';
+import { markdownToText } from '../../lib/markdown-text';
 import { useTRPC } from '../../lib/trpc';
 import { Neighbours } from './components/Neighbours';
+
+export { DocumentBrowser } from './DocumentBrowser';
+export {
+  browseStateSchema,
+  defaultBrowseState,
+  defaultDocumentState,
+  documentStateSchema,
+} from './document-state';
 
 const route = getRouteApi('/collections/$collection/documents/$documentId');
 
@@ -18,28 +30,33 @@ export function DocumentPage() {
   );
 
   return (
-    <div className="page">
-      <header className="page-header page-header-row">
-        <div>
-          <h1>
-            Document <code className="document-id">{documentId}</code>
-          </h1>
-          <p className="muted">
+    <div>
+      <PageHeader
+        title={
+          <>
+            Document <code className="text-base break-all">{documentId}</code>
+          </>
+        }
+        description={
+          <>
             in{' '}
-            <Link to="/collections/$collection/search" params={{ collection }}>
+            <Link to="/collections/$collection/documents" params={{ collection }}>
               {collection}
             </Link>
-          </p>
-        </div>
-        <Link
-          to="/collections/$collection/search"
-          params={{ collection }}
-          search={{ source: 'document', like: documentId, ...(tenant ? { tenant } : {}) }}
-          className="button"
-        >
-          Search more like this
-        </Link>
-      </header>
+          </>
+        }
+        actions={
+          <Button asChild variant="outline" size="sm">
+            <Link
+              to="/collections/$collection/search"
+              params={{ collection }}
+              search={{ source: 'document', like: documentId, ...(tenant ? { tenant } : {}) }}
+            >
+              Search more like this
+            </Link>
+          </Button>
+        }
+      />
       {document.isPending ? <Loading what="the document" /> : null}
       {document.isError ? (
         <ErrorState
@@ -49,44 +66,15 @@ export function DocumentPage() {
         />
       ) : null}
       {document.data ? (
-        <div className="split">
-          <div className="split-main">
-            <section className="card" aria-labelledby="content-heading">
-              <h2 id="content-heading">Content</h2>
-              <p className="document-content">{document.data.content}</p>
-            </section>
-            <section className="card" aria-labelledby="metadata-heading">
-              <h2 id="metadata-heading">Metadata</h2>
-              <MetadataList metadata={document.data.metadata} />
-            </section>
-            <section className="card" aria-labelledby="details-heading">
-              <h2 id="details-heading">Embedding and record</h2>
-              <dl className="stats">
-                <Stat label="Dimensions">{document.data.dimensions ?? 'no embedding'}</Stat>
-                <Stat label="Norm (L2)">{formatScore(document.data.norm)}</Stat>
-                <Stat label="Tenant">{document.data.tenant}</Stat>
-                <Stat label="External id">{document.data.externalId ?? '–'}</Stat>
-                <Stat label="Created">
-                  <time dateTime={document.data.createdAt}>
-                    {new Date(document.data.createdAt).toLocaleString()}
-                  </time>
-                </Stat>
-                <Stat label="Updated">
-                  <time dateTime={document.data.updatedAt}>
-                    {new Date(document.data.updatedAt).toLocaleString()}
-                  </time>
-                </Stat>
-                <Stat label="Content hash">
-                  <code className="small">{document.data.contentHash.slice(0, 16)}…</code>
-                </Stat>
-              </dl>
-            </section>
-          </div>
-          <aside className="split-side split-side-right">
-            <section className="card" aria-labelledby="neighbours-heading">
-              <h2 id="neighbours-heading">Nearest neighbours</h2>
+        <Split
+          sideFirst={false}
+          side={
+            <Card aria-labelledby="neighbours-heading" className="space-y-3">
+              <CardTitle id="neighbours-heading">Nearest neighbours</CardTitle>
               {document.data.dimensions === null ? (
-                <p className="muted">This document has no embedding, so it has no neighbours.</p>
+                <p className="text-sm text-muted-foreground">
+                  This document has no embedding, so it has no neighbours.
+                </p>
               ) : (
                 <Neighbours
                   collection={collection}
@@ -95,9 +83,42 @@ export function DocumentPage() {
                   tenant={tenant}
                 />
               )}
-            </section>
-          </aside>
-        </div>
+            </Card>
+          }
+        >
+          <Card aria-labelledby="content-heading" className="space-y-3">
+            <CardTitle id="content-heading">Content</CardTitle>
+            <p className="text-sm break-words whitespace-pre-line">
+              {markdownToText(document.data.content)}
+            </p>
+          </Card>
+          <Card aria-labelledby="metadata-heading" className="space-y-3">
+            <CardTitle id="metadata-heading">Metadata</CardTitle>
+            <MetadataList metadata={document.data.metadata} />
+          </Card>
+          <Card aria-labelledby="details-heading" className="space-y-3">
+            <CardTitle id="details-heading">Embedding and record</CardTitle>
+            <Stats>
+              <Stat label="Dimensions">{document.data.dimensions ?? 'no embedding'}</Stat>
+              <Stat label="Norm (L2)">{formatScore(document.data.norm)}</Stat>
+              <Stat label="Tenant">{document.data.tenant}</Stat>
+              <Stat label="External id">{document.data.externalId ?? '–'}</Stat>
+              <Stat label="Created">
+                <time dateTime={document.data.createdAt}>
+                  {new Date(document.data.createdAt).toLocaleString()}
+                </time>
+              </Stat>
+              <Stat label="Updated">
+                <time dateTime={document.data.updatedAt}>
+                  {new Date(document.data.updatedAt).toLocaleString()}
+                </time>
+              </Stat>
+              <Stat label="Content hash">
+                <code className="text-xs">{document.data.contentHash.slice(0, 16)}…</code>
+              </Stat>
+            </Stats>
+          </Card>
+        </Split>
       ) : null}
     </div>
   );

@@ -1,7 +1,8 @@
 import { getRouteApi } from '@tanstack/react-router';
+import { PageHeader } from '../../components/Page';
 import { EmptyState } from '../../components/StatusMessage';
-import { pickSearchState, toSearchInput } from '../search/search-state';
-import { useSearch } from '../search/use-search';
+import { Card, CardTitle } from '../../components/ui/card';
+import { pickSearchState, toSearchInput, useSearch } from '../search';
 import { ExactComparison } from './components/ExactComparison';
 import { QueryPlan } from './components/QueryPlan';
 import { QuerySummary } from './components/QuerySummary';
@@ -26,20 +27,20 @@ export function ExplainPage() {
     (input) => ({ ...input, exact: true }),
   );
 
+  // The documents on screen, whose short ids "Why not document X?" accepts.
+  const shownIds = [fromIndex, exact, nearest].flatMap(
+    ({ query }) => query.data?.results.map((result) => result.id) ?? [],
+  );
+
   const inspect = (documentId: string | undefined) =>
     void navigate({ search: (previous) => ({ ...previous, inspect: documentId }) });
 
   return (
-    <div className="page">
-      <header className="page-header">
-        <h1>
-          Explain results in <span className="collection-name">{collection}</span>
-        </h1>
-        <p className="muted">
-          What the index returned against exact search, why a document is missing, and where to set
-          the threshold.
-        </p>
-      </header>
+    <div className="space-y-4">
+      <PageHeader
+        title={<>Explain results in {collection}</>}
+        description="What the index returned against exact search, why a document is missing, and where to set the threshold."
+      />
       <QuerySummary collection={collection} state={search} />
       {!plan.ok ? (
         <EmptyState title="There is no query to explain yet.">
@@ -50,8 +51,8 @@ export function ExplainPage() {
         </EmptyState>
       ) : (
         <>
-          <section className="card" aria-labelledby="compare-heading">
-            <h2 id="compare-heading">Compare with exact search</h2>
+          <Card aria-labelledby="compare-heading" className="space-y-3">
+            <CardTitle id="compare-heading">Compare with exact search</CardTitle>
             <ExactComparison
               collection={collection}
               state={search}
@@ -59,19 +60,22 @@ export function ExplainPage() {
               exact={exact.query}
               onInspect={inspect}
             />
-          </section>
-          <section className="card" aria-labelledby="why-heading">
-            <h2 id="why-heading">Why not document X?</h2>
+          </Card>
+          <Card aria-labelledby="why-heading" className="space-y-3">
+            <CardTitle id="why-heading">Why not document X?</CardTitle>
             <WhyNotDocument
               key={state.inspect ?? ''}
               collection={collection}
               state={state}
               returned={fromIndex.query.data}
+              shownIds={shownIds}
               onInspect={inspect}
             />
-          </section>
-          <section className="card" aria-labelledby="histogram-heading">
-            <h2 id="histogram-heading">Similarity of the nearest {state.histogramSize}</h2>
+          </Card>
+          <Card aria-labelledby="histogram-heading" className="space-y-3">
+            <CardTitle id="histogram-heading">
+              Similarity of the nearest {state.histogramSize}
+            </CardTitle>
             <SimilarityHistogram
               query={nearest.query}
               size={state.histogramSize}
@@ -80,7 +84,7 @@ export function ExplainPage() {
                 void navigate({ search: (previous) => ({ ...previous, minSimilarity: value }) })
               }
             />
-          </section>
+          </Card>
           <QueryPlan query={fromIndex.query} />
         </>
       )}

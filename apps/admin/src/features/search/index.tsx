@@ -1,9 +1,31 @@
 import { getRouteApi, Link } from '@tanstack/react-router';
+import { PageHeader, Split } from '../../components/Page';
+import { Button } from '../../components/ui/button';
 import { useFormKey } from '../../lib/use-form-key';
 import { QueryForm } from './components/QueryForm';
 import { ResultList } from './components/ResultList';
 import { searchStateSchema, type SearchState } from './search-state';
 import { useSearch } from './use-search';
+
+// The public entry of the search feature: what other features (explain, documents) may use.
+export {
+  defaultExplainState,
+  defaultSearchState,
+  explainStateSchema,
+  pickSearchState,
+  searchStateSchema,
+  toSearchInput,
+  type SearchState,
+} from './search-state';
+export { useMetadataKeys, useSearch } from './use-search';
+export { FilterEditor } from './components/FilterEditor';
+export {
+  initialEditorState,
+  resolveFilter,
+  type FilterEditorState,
+} from './filter/filter-editor-state';
+export type { KeyTypes } from './filter/filter-draft';
+export { metadataFilterSchema } from './filter/filter-schema';
 
 const route = getRouteApi('/collections/$collection/search');
 
@@ -20,35 +42,23 @@ export function SearchPage() {
   };
 
   return (
-    <div className="page">
-      <header className="page-header page-header-row">
-        <div>
-          <h1>
-            Search <span className="collection-name">{collection}</span>
-          </h1>
-          <p className="muted">
-            Every setting is in the address bar: copy the link to share this exact query.
-          </p>
-        </div>
-        {plan.ok ? (
-          <Link
-            to="/collections/$collection/explain"
-            params={{ collection }}
-            search={state}
-            className="button"
-          >
-            Explain these results
-          </Link>
-        ) : null}
-      </header>
-      <div className="split">
-        <aside className="split-side">
-          <QueryForm key={form.key} collection={collection} state={state} onRun={run} />
-        </aside>
-        <div className="split-main">
-          <ResultList collection={collection} state={state} plan={plan} query={query} />
-        </div>
-      </div>
+    <div>
+      <PageHeader
+        title={<>Search {collection}</>}
+        description="Every setting is in the address bar: copy the link to share this exact query."
+        actions={
+          plan.ok ? (
+            <Button asChild variant="outline" size="sm">
+              <Link to="/collections/$collection/explain" params={{ collection }} search={state}>
+                Explain these results
+              </Link>
+            </Button>
+          ) : null
+        }
+      />
+      <Split side={<QueryForm key={form.key} collection={collection} state={state} onRun={run} />}>
+        <ResultList collection={collection} state={state} plan={plan} query={query} />
+      </Split>
     </div>
   );
 }

@@ -1,44 +1,36 @@
 import { Link } from '@tanstack/react-router';
 import type { RouterOutputs } from '@quarry/api';
-import { Stat } from '../../../components/Stat';
+import { Stat, Stats } from '../../../components/Stat';
+import { Badge } from '../../../components/ui/badge';
+import { Card, CardHeader, CardTitle } from '../../../components/ui/card';
 import { formatBytes, formatCount } from '../../../lib/format';
+import { CollectionLinks } from './CollectionLinks';
 
-type Collection = RouterOutputs['collections']['list'][number];
+export type CollectionSummary = RouterOutputs['collections']['list'][number];
 
-function IndexState({ index, tenant }: Pick<Collection, 'index' | 'tenant'>) {
+export function IndexState({ index, tenant }: Pick<CollectionSummary, 'index' | 'tenant'>) {
   // The index holds every tenant's rows: a key bound to one tenant is not shown its figures.
-  if (!index && tenant !== null)
-    return <span className="badge">not shown to a key bound to tenant {tenant}</span>;
-  if (!index) return <span className="badge badge-bad">no index: searches scan every row</span>;
-  if (index.building) return <span className="badge badge-warn">building…</span>;
-  if (!index.valid) return <span className="badge badge-bad">invalid: rebuild it</span>;
-  return <span className="badge badge-good">ready</span>;
+  if (!index && tenant !== null) return <Badge>not shown to a key bound to tenant {tenant}</Badge>;
+  if (!index) return <Badge variant="bad">no index: searches scan every row</Badge>;
+  if (index.building) return <Badge variant="warn">building…</Badge>;
+  if (!index.valid) return <Badge variant="bad">invalid: rebuild it</Badge>;
+  return <Badge variant="good">ready</Badge>;
 }
 
-export function CollectionCard({ collection }: { collection: Collection }) {
+export function CollectionCard({ collection }: { collection: CollectionSummary }) {
   const { index } = collection;
+  const params = { collection: collection.name };
   return (
-    <article className="card collection-card" aria-labelledby={`collection-${collection.id}`}>
-      <header className="card-header">
-        <h2 id={`collection-${collection.id}`}>{collection.name}</h2>
-        <div className="card-actions">
-          <Link
-            to="/collections/$collection/search"
-            params={{ collection: collection.name }}
-            className="button button-primary"
-          >
-            Search
+    <Card role="article" aria-labelledby={`collection-${collection.id}`}>
+      <CardHeader>
+        <CardTitle id={`collection-${collection.id}`}>
+          <Link to="/collections/$collection" params={params}>
+            {collection.name}
           </Link>
-          <Link
-            to="/collections/$collection/explain"
-            params={{ collection: collection.name }}
-            className="button"
-          >
-            Explain
-          </Link>
-        </div>
-      </header>
-      <dl className="stats">
+        </CardTitle>
+        <CollectionLinks name={collection.name} />
+      </CardHeader>
+      <Stats>
         <Stat label="Documents">{formatCount(collection.documentCount)}</Stat>
         <Stat label="Dimensions">{collection.dimensions}</Stat>
         <Stat label="Metric">{collection.metric}</Stat>
@@ -51,29 +43,11 @@ export function CollectionCard({ collection }: { collection: Collection }) {
         <Stat label="HNSW parameters">
           m = {collection.hnsw.m}, ef_construction = {collection.hnsw.efConstruction}
         </Stat>
-        <Stat
-          label="Index state"
-          tone={
-            !index
-              ? collection.tenant === null
-                ? 'bad'
-                : undefined
-              : !index.valid
-                ? 'bad'
-                : index.building
-                  ? 'warn'
-                  : undefined
-          }
-        >
+        <Stat label="Index state">
           <IndexState index={index} tenant={collection.tenant} />
         </Stat>
         <Stat label="Index size">{index ? formatBytes(index.sizeBytes) : '–'}</Stat>
-      </dl>
-      {index ? (
-        <p className="muted small">
-          Index <code>{index.name}</code>
-        </p>
-      ) : null}
-    </article>
+      </Stats>
+    </Card>
   );
 }

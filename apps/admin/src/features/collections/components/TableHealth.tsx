@@ -1,6 +1,8 @@
 import type { RouterOutputs } from '@quarry/api';
-import { Stat } from '../../../components/Stat';
+import { Stat, Stats } from '../../../components/Stat';
 import { ErrorState, Loading } from '../../../components/StatusMessage';
+import { Card, CardDescription, CardTitle } from '../../../components/ui/card';
+import { Progress } from '../../../components/ui/progress';
 import { formatAge, formatBytes, formatCount } from '../../../lib/format';
 import type { ApiQuery } from '../../../lib/trpc';
 
@@ -14,10 +16,12 @@ function BuildProgress({ build }: { build: TableHealthData['indexBuilds'][number
   const done = build.blocksTotal ? build.blocksDone : build.tuplesDone;
   const share = total > 0 ? done / total : 0;
   return (
-    <li>
-      <span>{build.phase}</span>
-      <progress max={1} value={share} aria-label={`index build: ${build.phase}`} />
-      <span>{total > 0 ? `${Math.round(share * 100)}%` : 'starting'}</span>
+    <li className="grid grid-cols-[minmax(0,1fr)_6rem_3rem] items-center gap-2 text-sm">
+      <span className="truncate">{build.phase}</span>
+      <Progress value={share * 100} aria-label={`index build: ${build.phase}`} />
+      <span className="text-right tabular-nums">
+        {total > 0 ? `${Math.round(share * 100)}%` : 'starting'}
+      </span>
     </li>
   );
 }
@@ -35,22 +39,25 @@ export function TableHealth({ query }: { query: ApiQuery<RouterOutputs['collecti
   const table = query.data.table;
   if (!table)
     return (
-      <section className="card" aria-labelledby="table-health">
-        <h2 id="table-health">Documents table health</h2>
-        <p className="muted small">
-          Not shown to a key bound to a tenant: the table's figures count every tenant's documents.
-        </p>
-      </section>
+      <Card aria-labelledby="table-health">
+        <CardTitle id="table-health">Documents table health</CardTitle>
+        <CardDescription>
+          Not shown to a key bound to a tenant: the table&apos;s figures count every tenant&apos;s
+          documents.
+        </CardDescription>
+      </Card>
     );
   const rows = table.liveTuples + table.deadTuples;
   const deadShare = rows > 0 ? table.deadTuples / rows : 0;
   return (
-    <section className="card" aria-labelledby="table-health">
-      <h2 id="table-health">Documents table health</h2>
-      <p className="muted small">
-        All collections share one table, so these figures cover every collection.
-      </p>
-      <dl className="stats">
+    <Card aria-labelledby="table-health" className="space-y-3">
+      <div>
+        <CardTitle id="table-health">Documents table health</CardTitle>
+        <CardDescription>
+          All collections share one table, so these figures cover every collection.
+        </CardDescription>
+      </div>
+      <Stats>
         <Stat label="Table size">{formatBytes(table.tableBytes)}</Stat>
         <Stat label="Live rows">{formatCount(table.liveTuples)}</Stat>
         <Stat label="Dead rows" tone={deadShare > DEAD_TUPLE_WARNING ? 'warn' : undefined}>
@@ -64,19 +71,19 @@ export function TableHealth({ query }: { query: ApiQuery<RouterOutputs['collecti
         <Stat label="Last analyze">
           <time dateTime={table.lastAnalyze ?? undefined}>{formatAge(table.lastAnalyze)}</time>
         </Stat>
-      </dl>
+      </Stats>
       {table.indexBuilds.length > 0 ? (
         <>
           <h3>Index builds in progress</h3>
-          <ul className="builds">
+          <ul className="space-y-1">
             {table.indexBuilds.map((build, position) => (
               <BuildProgress key={position} build={build} />
             ))}
           </ul>
         </>
       ) : (
-        <p className="muted small">No index is being built.</p>
+        <p className="text-xs text-muted-foreground">No index is being built.</p>
       )}
-    </section>
+    </Card>
   );
 }

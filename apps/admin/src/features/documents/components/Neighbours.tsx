@@ -3,6 +3,7 @@ import { Link } from '@tanstack/react-router';
 import { SimilarityBar } from '../../../components/SimilarityBar';
 import { EmptyState, ErrorState, Loading } from '../../../components/StatusMessage';
 import { shortId } from '../../../lib/format';
+import { markdownToText } from '../../../lib/markdown-text';
 import { useTRPC } from '../../../lib/trpc';
 
 /** The documents nearest to this one, each a link to its own page (and its own neighbours). */
@@ -44,15 +45,16 @@ export function Neighbours({
     return <EmptyState title="No other document in this collection has an embedding yet." />;
   return (
     <>
-      <ol className="neighbours" aria-label="nearest neighbours">
+      <ol className="space-y-3" aria-label="nearest neighbours">
         {neighbours.map((neighbour) => (
-          <li key={neighbour.id}>
+          <li key={neighbour.id} className="space-y-1 text-sm">
             <Link
               to="/collections/$collection/documents/$documentId"
               params={{ collection, documentId: neighbour.id }}
               search={(previous) => previous}
+              className="line-clamp-3 break-words"
             >
-              <code>{shortId(neighbour.id)}</code> {neighbour.content}
+              <code>{shortId(neighbour.id)}</code> {markdownToText(neighbour.content)}
               {neighbour.contentTruncated ? '…' : ''}
             </Link>
             <SimilarityBar similarity={neighbour.similarity} />
@@ -62,7 +64,7 @@ export function Neighbours({
       <Link
         to="."
         search={(previous) => ({ ...previous, neighbours: Math.min(100, count + 10) })}
-        className="small"
+        className="mt-3 inline-block text-sm"
       >
         Show more
       </Link>

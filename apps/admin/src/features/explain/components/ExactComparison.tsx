@@ -2,9 +2,20 @@ import { Link } from '@tanstack/react-router';
 import type { RouterOutputs } from '@quarry/api';
 import { ErrorState, Loading } from '../../../components/StatusMessage';
 import { formatScore, shortId } from '../../../lib/format';
-import type { SearchState } from '../../search/search-state';
-import { compareWithExact, formatRecall } from '../compare';
+import { Badge } from '../../../components/ui/badge';
+import { Button } from '../../../components/ui/button';
+import {
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableHeader,
+  TableRow,
+} from '../../../components/ui/table';
 import type { ApiQuery } from '../../../lib/trpc';
+import { cn } from '../../../lib/utils';
+import type { SearchState } from '../../search';
+import { compareWithExact, formatRecall } from '../compare';
 
 type SearchResponse = RouterOutputs['search']['query'];
 type SearchResult = SearchResponse['results'][number];
@@ -18,19 +29,19 @@ function ResultCell({
   collection: string;
   status: 'ok' | 'missed' | 'extra';
 }) {
-  if (!result) return <td className="muted">–</td>;
+  if (!result) return <TableCell className="text-muted-foreground">–</TableCell>;
   return (
-    <td className={`compare-cell compare-${status}`}>
+    <TableCell className={cn('space-x-1', status === 'missed' && 'bg-destructive/5')}>
       <Link
         to="/collections/$collection/documents/$documentId"
         params={{ collection, documentId: result.id }}
       >
         <code>{shortId(result.id)}</code>
       </Link>{' '}
-      <span className="muted">{formatScore(result.similarity)}</span>
-      {status === 'missed' ? <span className="badge badge-bad">missed by the index</span> : null}
-      {status === 'extra' ? <span className="badge badge-warn">not in exact top k</span> : null}
-    </td>
+      <span className="text-muted-foreground">{formatScore(result.similarity)}</span>
+      {status === 'missed' ? <Badge variant="bad">missed by the index</Badge> : null}
+      {status === 'extra' ? <Badge variant="warn">not in exact top k</Badge> : null}
+    </TableCell>
   );
 }
 
@@ -49,7 +60,7 @@ export function ExactComparison({
 }) {
   if (state.mode === 'keyword') {
     return (
-      <p className="notice">
+      <p className="rounded-md bg-muted p-2 text-sm">
         Keyword search does not use the vector index, so there is nothing to compare: switch the
         query to vector or hybrid mode.
       </p>
@@ -80,25 +91,28 @@ export function ExactComparison({
   const stats = fromIndex.data.stats;
   return (
     <div
-      className={
-        fromIndex.isPlaceholderData || exact.isPlaceholderData ? 'results-stale' : undefined
-      }
+      className={cn(
+        'space-y-3',
+        (fromIndex.isPlaceholderData || exact.isPlaceholderData) && 'results-stale opacity-60',
+      )}
     >
-      <div className="recall-line">
-        <p className="recall" aria-label="recall">
-          <span className="recall-label">recall@{state.k}</span>
-          <span className="recall-value">{formatRecall(comparison.recall)}</span>
+      <div className="flex flex-wrap items-center gap-3 sm:flex-nowrap">
+        <p className="flex shrink-0 items-baseline gap-2" aria-label="recall">
+          <span className="text-sm text-muted-foreground">recall@{state.k}</span>
+          <span className="text-2xl font-semibold tabular-nums">
+            {formatRecall(comparison.recall)}
+          </span>
         </p>
-        <p>
+        <p className="text-sm">
           The index returned {comparison.shared.length} of the {exact.data.results.length} results
           exact search returns.{' '}
           {stats.strategy === 'exact' ? (
-            <span className="muted">
+            <span className="text-muted-foreground">
               This query was already answered by an exact scan ({stats.strategyReason}), so the two
               agree by construction.
             </span>
           ) : (
-            <span className="muted">
+            <span className="text-muted-foreground">
               Index search:{' '}
               {stats.strategy === 'hnsw_iterative' ? 'HNSW with iterative scan' : 'HNSW'}, ef_search{' '}
               {stats.efSearch}; {fromIndex.data.stats.tookMs} ms against {exact.data.stats.tookMs}{' '}
@@ -108,38 +122,40 @@ export function ExactComparison({
         </p>
       </div>
       {comparison.missed.length > 0 ? (
-        <div className="missed">
+        <div className="space-y-1">
           <h3>Missed by the index</h3>
-          <ul>
+          <ul className="space-y-1 text-sm">
             {comparison.missed.map(({ result, exactRank }) => (
-              <li key={result.id}>
+              <li key={result.id} className="break-words">
                 Exact rank {exactRank}: <code>{shortId(result.id)}</code> similarity{' '}
                 {formatScore(result.similarity)} —{' '}
-                <span className="muted">{result.content.slice(0, 120)}…</span>{' '}
-                <button type="button" className="link-button" onClick={() => onInspect(result.id)}>
+                <span className="text-muted-foreground">{result.content.slice(0, 120)}…</span>{' '}
+                <Button variant="link" size="sm" onClick={() => onInspect(result.id)}>
                   Why was it missed?
-                </button>
+                </Button>
               </li>
             ))}
           </ul>
         </div>
       ) : null}
-      <table className="compare-table">
+      <Table className="compare-table">
         <caption className="sr-only">Index results beside exact results, by rank</caption>
-        <thead>
-          <tr>
-            <th scope="col">Rank</th>
-            <th scope="col">Index (what users get)</th>
-            <th scope="col">Exact (ground truth)</th>
-          </tr>
-        </thead>
-        <tbody>
+        <TableHeader>
+          <TableRow>
+            <TableHead scope="col" className="w-12">
+              Rank
+            </TableHead>
+            <TableHead scope="col">Index (what users get)</TableHead>
+            <TableHead scope="col">Exact (ground truth)</TableHead>
+          </TableRow>
+        </TableHeader>
+        <TableBody>
           {Array.from({ length: rows }, (_, position) => {
             const indexed = fromIndex.data.results[position];
             const truth = exact.data.results[position];
             return (
-              <tr key={position}>
-                <th scope="row">{position + 1}</th>
+              <TableRow key={position}>
+                <TableHead scope="row">{position + 1}</TableHead>
                 <ResultCell
                   result={indexed}
                   collection={collection}
@@ -150,11 +166,11 @@ export function ExactComparison({
                   collection={collection}
                   status={truth && missedIds.has(truth.id) ? 'missed' : 'ok'}
                 />
-              </tr>
+              </TableRow>
             );
           })}
-        </tbody>
-      </table>
+        </TableBody>
+      </Table>
     </div>
   );
 }

@@ -1,5 +1,7 @@
 import { Link } from '@tanstack/react-router';
-import type { SearchState } from '../../search/search-state';
+import { Button } from '../../../components/ui/button';
+import { Card } from '../../../components/ui/card';
+import type { SearchState } from '../../search';
 
 /** The query being explained, in one line, with a way back to edit it. */
 export function QuerySummary({ collection, state }: { collection: string; state: SearchState }) {
@@ -12,11 +14,13 @@ export function QuerySummary({ collection, state }: { collection: string; state:
           ? `document ${state.like ?? '?'}`
           : 'the embedded text';
   return (
-    <div className="query-summary card">
-      <dl className="inline-list">
+    <Card className="flex flex-wrap items-end justify-between gap-3">
+      <dl className="flex min-w-0 flex-wrap gap-x-5 gap-y-2 text-sm [&_dd]:break-words [&_dt]:text-xs [&_dt]:text-muted-foreground">
         <div>
           <dt>Text</dt>
-          <dd>{state.text ? <q>{state.text}</q> : <span className="muted">none</span>}</dd>
+          <dd>
+            {state.text ? <q>{state.text}</q> : <span className="text-muted-foreground">none</span>}
+          </dd>
         </div>
         <div>
           <dt>Mode</dt>
@@ -51,17 +55,20 @@ export function QuerySummary({ collection, state }: { collection: string; state:
         </div>
         <div>
           <dt>Filter</dt>
-          <dd>{state.filter ? <code>{JSON.stringify(state.filter)}</code> : 'none'}</dd>
+          <dd className="max-w-full">
+            {state.filter ? (
+              <code className="break-all">{JSON.stringify(state.filter)}</code>
+            ) : (
+              'none'
+            )}
+          </dd>
         </div>
       </dl>
-      <Link
-        to="/collections/$collection/search"
-        params={{ collection }}
-        search={state}
-        className="button"
-      >
-        Edit in the playground
-      </Link>
-    </div>
+      <Button asChild variant="outline" size="sm">
+        <Link to="/collections/$collection/search" params={{ collection }} search={state}>
+          Edit in the playground
+        </Link>
+      </Button>
+    </Card>
   );
 }

@@ -2,7 +2,9 @@ import type { RouterOutputs } from '@quarry/api';
 import { EmptyState, ErrorState, Loading } from '../../../components/StatusMessage';
 import { formatScore } from '../../../lib/format';
 import { histogram, keptBy } from '../histogram';
+import { Button } from '../../../components/ui/button';
 import type { ApiQuery } from '../../../lib/trpc';
+import { cn } from '../../../lib/utils';
 
 type SearchResponse = RouterOutputs['search']['query'];
 
@@ -41,8 +43,8 @@ export function SimilarityHistogram({
   const tallest = Math.max(...bins.map((bin) => bin.count));
   const kept = keptBy(values, threshold);
   return (
-    <div className={query.isPlaceholderData ? 'results-stale' : undefined}>
-      <p>
+    <div className={cn('space-y-2', query.isPlaceholderData && 'results-stale opacity-60')}>
+      <p className="text-sm">
         Nearest {values.length} of {size} asked · similarity {formatScore(Math.min(...values))} to{' '}
         {formatScore(Math.max(...values))}
         {threshold !== undefined ? (
@@ -50,36 +52,45 @@ export function SimilarityHistogram({
             {' '}
             · minimum similarity <strong>{threshold}</strong> keeps <strong>{kept}</strong> of{' '}
             {values.length}{' '}
-            <button type="button" className="link-button" onClick={() => onThreshold(undefined)}>
+            <Button variant="link" size="sm" onClick={() => onThreshold(undefined)}>
               Clear the threshold
-            </button>
+            </Button>
           </>
         ) : (
           ' · choose a bar to set the minimum similarity at its lower edge'
         )}
       </p>
-      <div className="histogram" role="group" aria-label="similarity histogram">
+      <div
+        className="flex h-40 items-end gap-0.5 border-b sm:gap-1"
+        role="group"
+        aria-label="similarity histogram"
+      >
         {bins.map((bin) => {
           const belowThreshold = threshold !== undefined && bin.to <= threshold;
           return (
             <button
               type="button"
               key={bin.from}
-              className={`histogram-bar${belowThreshold ? ' histogram-bar-cut' : ''}`}
+              className={cn(
+                'group relative flex h-full min-w-0 flex-1 flex-col justify-end rounded-t-sm hover:bg-muted focus-visible:ring-2 focus-visible:ring-ring focus-visible:outline-none',
+                belowThreshold && 'opacity-40',
+              )}
               onClick={() => onThreshold(bin.from)}
               aria-label={`similarity ${bin.from.toFixed(3)} to ${bin.to.toFixed(3)}: ${bin.count} results; set the minimum similarity to ${bin.from.toFixed(3)}`}
               title={`${bin.from.toFixed(3)}–${bin.to.toFixed(3)}: ${bin.count}`}
             >
               <span
-                className="histogram-fill"
+                className="block w-full rounded-t-sm bg-primary/70 group-hover:bg-primary"
                 style={{ height: `${tallest > 0 ? (bin.count / tallest) * 100 : 0}%` }}
               />
-              <span className="histogram-count">{bin.count > 0 ? bin.count : ''}</span>
+              <span className="absolute inset-x-0 top-0 hidden text-center text-[10px] text-muted-foreground sm:block">
+                {bin.count > 0 ? bin.count : ''}
+              </span>
             </button>
           );
         })}
       </div>
-      <div className="histogram-axis" aria-hidden="true">
+      <div className="flex justify-between text-xs text-muted-foreground" aria-hidden="true">
         <span>{bins[0]?.from.toFixed(2)}</span>
         <span>similarity</span>
         <span>{bins.at(-1)?.to.toFixed(2)}</span>

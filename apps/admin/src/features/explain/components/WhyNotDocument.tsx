@@ -4,18 +4,23 @@ import { useId, useState, type FormEvent } from 'react';
 import type { RouterOutputs } from '@quarry/api';
 import { ErrorState, Loading } from '../../../components/StatusMessage';
 import { formatScore } from '../../../lib/format';
+import { Stat, Stats } from '../../../components/Stat';
+import { FieldError } from '../../../components/StatusMessage';
+import { Button } from '../../../components/ui/button';
+import { Input } from '../../../components/ui/input';
+import { Label } from '../../../components/ui/label';
 import { useTRPC } from '../../../lib/trpc';
-import { toSearchInput, type SearchState } from '../../search/search-state';
+import { cn } from '../../../lib/utils';
+import { toSearchInput, type SearchState } from '../../search';
+import { resolveDocumentId } from '../resolve-id';
 import { verdict } from '../verdict';
 
 type SearchResponse = RouterOutputs['search']['query'];
 type Inspection = RouterOutputs['search']['inspectDocument'];
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function Check({ ok, children }: { ok: boolean; children: string }) {
   return (
-    <li className={ok ? 'check check-ok' : 'check check-fail'}>
+    <li className={cn('text-sm', ok ? 'text-good' : 'text-destructive')}>
       <span aria-hidden="true">{ok ? '✓' : '✗'}</span>{' '}
       <span className="sr-only">{ok ? 'yes:' : 'no:'}</span> {children}
     </li>
@@ -36,8 +41,8 @@ function InspectionReport({
   const position = returned?.results.findIndex((result) => result.id === inspection.id);
   const returnedRank = position === undefined ? undefined : position === -1 ? null : position + 1;
   return (
-    <div className="inspection" aria-live="polite">
-      <p className="verdict">
+    <div className="space-y-3" aria-live="polite">
+      <p className="verdict font-medium">
         {verdict(inspection, {
           k: state.k,
           minSimilarity: state.minSimilarity,
@@ -45,7 +50,7 @@ function InspectionReport({
           efSearch: returned?.stats.efSearch,
         })}
       </p>
-      <ul className="checks">
+      <ul className="space-y-0.5">
         <Check ok={inspection.hasEmbedding}>has an embedding</Check>
         <Check ok={inspection.passesFilter}>passes the metadata filter</Check>
         <Check ok={inspection.inDateRange}>is in the date range</Check>
@@ -54,24 +59,12 @@ function InspectionReport({
         >{`reaches the minimum similarity${state.minSimilarity === undefined ? ' (none set)' : ` ${state.minSimilarity}`}`}</Check>
         <Check ok={inspection.withinK}>{`is within the exact top k = ${state.k}`}</Check>
       </ul>
-      <dl className="stats">
-        <div className="stat">
-          <dt>Exact distance</dt>
-          <dd>{formatScore(inspection.distance)}</dd>
-        </div>
-        <div className="stat">
-          <dt>Similarity</dt>
-          <dd>{formatScore(inspection.similarity)}</dd>
-        </div>
-        <div className="stat">
-          <dt>Exact rank</dt>
-          <dd>{inspection.exactRank ?? '–'}</dd>
-        </div>
-        <div className="stat">
-          <dt>Tenant</dt>
-          <dd>{inspection.tenant}</dd>
-        </div>
-      </dl>
+      <Stats>
+        <Stat label="Exact distance">{formatScore(inspection.distance)}</Stat>
+        <Stat label="Similarity">{formatScore(inspection.similarity)}</Stat>
+        <Stat label="Exact rank">{inspection.exactRank ?? '–'}</Stat>
+        <Stat label="Tenant">{inspection.tenant}</Stat>
+      </Stats>
       <Link
         to="/collections/$collection/documents/$documentId"
         params={{ collection, documentId: inspection.id }}
@@ -87,11 +80,14 @@ export function WhyNotDocument({
   collection,
   state,
   returned,
+  shownIds,
   onInspect,
 }: {
   collection: string;
   state: SearchState & { inspect?: string };
   returned: SearchResponse | undefined;
+  /** Documents on the page: a short id (as results show it) is looked up among them. */
+  shownIds: readonly string[];
   onInspect: (documentId: string | undefined) => void;
 }) {
   const trpc = useTRPC();
@@ -108,31 +104,44 @@ export function WhyNotDocument({
 
   const onSubmit = (event: FormEvent) => {
     event.preventDefault();
-    const id = typed.trim();
-    if (id && !uuidPattern.test(id)) {
-      setProblem('a document id is a uuid, like the ones shown on each result');
+    if (!typed.trim()) {
+      setProblem(undefined);
+      onInspect(undefined);
+      return;
+    }
+    const resolved = resolveDocumentId(typed, shownIds);
+    if (!resolved.ok) {
+      setProblem(resolved.problem);
       return;
     }
     setProblem(undefined);
-    onInspect(id || undefined);
+    setTyped(resolved.id);
+    onInspect(resolved.id);
   };
 
   return (
-    <div>
-      <form className="inline-form" onSubmit={onSubmit}>
-        <label htmlFor={inputId}>Document id</label>
-        <input
-          id={inputId}
-          value={typed}
-          onChange={(event) => setTyped(event.target.value)}
-          placeholder="00000000-0000-0000-0000-000000000000"
-          spellCheck={false}
-          aria-invalid={problem ? true : undefined}
-        />
-        <button type="submit">Inspect</button>
+    <div className="space-y-3">
+      <form className="flex flex-wrap items-end gap-2" onSubmit={onSubmit}>
+        <div className="grid min-w-0 flex-1 gap-1.5">
+          <Label htmlFor={inputId}>Document id</Label>
+          <Input
+            id={inputId}
+            value={typed}
+            onChange={(event) => setTyped(event.target.value)}
+            placeholder="a short id from the results (3f2a9c1e) or a whole uuid"
+            spellCheck={false}
+            aria-invalid={problem ? true : undefined}
+            className="min-w-48"
+          />
+        </div>
+        <Button type="submit">Inspect</Button>
       </form>
-      {problem ? <p className="field-error">{problem}</p> : null}
-      {!plan.ok ? <p className="muted">Inspecting needs a query vector: {plan.missing}.</p> : null}
+      {problem ? <FieldError>{problem}</FieldError> : null}
+      {!plan.ok ? (
+        <p className="text-sm text-muted-foreground">
+          Inspecting needs a query vector: {plan.missing}.
+        </p>
+      ) : null}
       {state.inspect && inspection.isPending && plan.ok ? <Loading what="the inspection" /> : null}
       {inspection.isError ? (
         <ErrorState

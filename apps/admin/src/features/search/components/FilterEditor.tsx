@@ -17,6 +17,9 @@ import {
   type FilterEditorState,
   type ResolvedFilter,
 } from '../filter/filter-editor-state';
+import { FieldError } from '../../../components/StatusMessage';
+import { Button } from '../../../components/ui/button';
+import { Input, NativeSelect, Textarea } from '../../../components/ui/input';
 
 type MetadataKeySummary = RouterOutputs['search']['metadataKeys'][number];
 
@@ -59,9 +62,15 @@ function ConditionRow({
   const label = `condition ${index + 1}`;
   const problemId = `${keyListId}-problem-${index}`;
   return (
-    <li className="condition">
-      <div className="condition-fields" role="group" aria-label={label}>
-        <input
+    <li className="grid gap-1">
+      {/* Key on its own line, then operator, value and remove: values keep their full width. */}
+      <div
+        className="grid grid-cols-[minmax(0,9rem)_minmax(0,1fr)_auto] gap-1.5"
+        role="group"
+        aria-label={label}
+      >
+        <Input
+          className="col-span-3"
           aria-label={`${label} key`}
           list={keyListId}
           value={condition.key}
@@ -70,7 +79,7 @@ function ConditionRow({
           aria-invalid={problem ? true : undefined}
           aria-describedby={problem ? problemId : undefined}
         />
-        <select
+        <NativeSelect
           aria-label={`${label} operator`}
           value={condition.op}
           onChange={(event) =>
@@ -82,11 +91,11 @@ function ConditionRow({
               {operatorLabels[op]}
             </option>
           ))}
-        </select>
+        </NativeSelect>
         {condition.op === 'exists' ? (
-          <span className="condition-novalue muted">(any value)</span>
+          <span className="self-center text-sm text-muted-foreground">(any value)</span>
         ) : (
-          <input
+          <Input
             aria-label={`${label} value`}
             value={condition.value}
             placeholder={placeholderFor(condition.op, types)}
@@ -95,21 +104,17 @@ function ConditionRow({
             aria-describedby={problem ? problemId : undefined}
           />
         )}
-        <button
-          type="button"
-          className="icon-button"
+        <Button
+          variant="ghost"
+          size="icon"
           onClick={onRemove}
           aria-label={`remove ${label}`}
           title="Remove condition"
         >
           ×
-        </button>
+        </Button>
       </div>
-      {problem ? (
-        <p className="field-error" id={problemId}>
-          {problem}
-        </p>
-      ) : null}
+      {problem ? <FieldError id={problemId}>{problem}</FieldError> : null}
     </li>
   );
 }
@@ -134,7 +139,7 @@ function Builder({
       ),
     });
   return (
-    <div className="filter-builder">
+    <div className="grid gap-2">
       <datalist id={keyListId}>
         {keys.map((key) => (
           <option key={key.key} value={key.key}>
@@ -143,9 +148,10 @@ function Builder({
         ))}
       </datalist>
       {draft.conditions.length > 1 ? (
-        <label className="inline-field">
+        <label className="flex items-center gap-2 text-sm">
           Match
-          <select
+          <NativeSelect
+            className="w-auto"
             value={draft.match}
             onChange={(event) =>
               onDraft({ ...draft, match: event.target.value === 'any' ? 'any' : 'all' })
@@ -153,13 +159,13 @@ function Builder({
           >
             <option value="all">all of these (and)</option>
             <option value="any">any of these (or)</option>
-          </select>
+          </NativeSelect>
         </label>
       ) : null}
       {draft.conditions.length === 0 ? (
-        <p className="muted small">No filter: every document can match.</p>
+        <p className="text-xs text-muted-foreground">No filter: every document can match.</p>
       ) : null}
-      <ol className="conditions">
+      <ol className="grid gap-3">
         {draft.conditions.map((condition, index) => (
           <ConditionRow
             key={index}
@@ -178,8 +184,10 @@ function Builder({
           />
         ))}
       </ol>
-      <button
-        type="button"
+      <Button
+        variant="outline"
+        size="sm"
+        className="justify-self-start"
         onClick={() =>
           onDraft({
             ...draft,
@@ -194,7 +202,7 @@ function Builder({
         }
       >
         Add condition
-      </button>
+      </Button>
     </div>
   );
 }
@@ -209,26 +217,29 @@ export function FilterEditor({
 }: FilterEditorProps) {
   const jsonId = useId();
   return (
-    <fieldset className="filter-editor">
-      <legend>Metadata filter</legend>
-      <div className="segmented" role="group" aria-label="filter view">
-        <button
-          type="button"
-          aria-pressed={state.view === 'builder'}
-          onClick={() => onChange(showView(state, 'builder', keyTypes))}
+    <fieldset className="grid min-w-0 gap-2">
+      <div className="flex flex-wrap items-center justify-between gap-2">
+        <legend className="float-left text-sm font-medium">Metadata filter</legend>
+        <div
+          className="inline-flex rounded-md bg-muted p-0.5"
+          role="group"
+          aria-label="filter view"
         >
-          Builder
-        </button>
-        <button
-          type="button"
-          aria-pressed={state.view === 'json'}
-          onClick={() => onChange(showView(state, 'json', keyTypes))}
-        >
-          JSON
-        </button>
+          {(['builder', 'json'] as const).map((view) => (
+            <button
+              key={view}
+              type="button"
+              className="rounded px-2.5 py-1 text-xs font-medium aria-pressed:bg-background aria-pressed:shadow-xs"
+              aria-pressed={state.view === view}
+              onClick={() => onChange(showView(state, view, keyTypes))}
+            >
+              {view === 'builder' ? 'Builder' : 'JSON'}
+            </button>
+          ))}
+        </div>
       </div>
       {keysUnavailable ? (
-        <p className="muted small">
+        <p className="text-xs text-muted-foreground">
           The collection&apos;s metadata keys could not be loaded; type key names yourself.
         </p>
       ) : null}
@@ -242,22 +253,22 @@ export function FilterEditor({
         />
       ) : null}
       {state.view === 'builder' && !state.draft ? (
-        <div className="status-hint">
+        <div className="space-y-2 text-sm text-muted-foreground">
           <p>
             This filter uses nesting, &quot;not&quot; or key paths, which the builder cannot show.
             Edit it as JSON, or start over.
           </p>
-          <button type="button" onClick={() => onChange(clearFilter())}>
+          <Button variant="outline" size="sm" onClick={() => onChange(clearFilter())}>
             Clear the filter
-          </button>
+          </Button>
         </div>
       ) : null}
       {state.view === 'json' ? (
-        <div className="filter-json">
-          <label htmlFor={jsonId} className="small">
+        <div className="grid gap-1.5">
+          <label htmlFor={jsonId} className="text-xs text-muted-foreground">
             The filter as the API receives it (empty for none)
           </label>
-          <textarea
+          <Textarea
             id={jsonId}
             rows={8}
             spellCheck={false}
@@ -267,7 +278,7 @@ export function FilterEditor({
           />
         </div>
       ) : null}
-      {resolved.problem ? <p className="field-error">{resolved.problem}</p> : null}
+      {resolved.problem ? <FieldError>{resolved.problem}</FieldError> : null}
     </fieldset>
   );
 }

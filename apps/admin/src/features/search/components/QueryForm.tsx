@@ -14,6 +14,10 @@ import {
   type SearchState,
 } from '../search-state';
 import { useMetadataKeys } from '../use-search';
+import { FieldError } from '../../../components/StatusMessage';
+import { Button } from '../../../components/ui/button';
+import { Card } from '../../../components/ui/card';
+import { Input, Textarea } from '../../../components/ui/input';
 import { FilterEditor } from './FilterEditor';
 
 const sourceLabels: Record<QuerySource, string> = {
@@ -21,6 +25,10 @@ const sourceLabels: Record<QuerySource, string> = {
   vector: 'Pasted vector',
   document: 'More like a document',
 };
+
+const radioRow = 'flex min-w-0 flex-wrap gap-x-4 gap-y-2 disabled:opacity-50';
+const legend = 'mb-1.5 text-sm font-medium';
+const radio = 'inline-flex items-center gap-1.5 text-sm [&_input]:accent-primary';
 
 const modeLabels: Record<SearchMode, string> = {
   vector: 'Vector',
@@ -41,17 +49,15 @@ function Field({
 }) {
   const id = `field-${label.replace(/\W+/g, '-').toLowerCase()}`;
   return (
-    <div className="field">
-      <label>
-        <span className="field-label">{label}</span>
+    <div className="grid min-w-0 gap-1">
+      <label className="grid gap-1.5">
+        <span className="text-sm font-medium">{label}</span>
         {children(error ? `${id}-error` : hint ? `${id}-hint` : undefined)}
       </label>
       {error ? (
-        <p className="field-error" id={`${id}-error`}>
-          {error}
-        </p>
+        <FieldError id={`${id}-error`}>{error}</FieldError>
       ) : hint ? (
-        <p className="field-hint" id={`${id}-hint`}>
+        <p className="text-xs text-muted-foreground" id={`${id}-hint`}>
           {hint}
         </p>
       ) : null}
@@ -106,200 +112,198 @@ export function QueryForm({
   };
 
   return (
-    <form className="query-form" onSubmit={onSubmit} aria-label="search query">
-      <Field
-        label="Query text"
-        error={errors.text}
-        hint={
-          draft.mode === 'vector' && draft.source !== 'text'
-            ? 'Used for highlights only in vector mode.'
-            : undefined
-        }
-      >
-        {(describedBy) => (
-          <input
-            type="search"
-            name="text"
-            value={draft.text}
-            onChange={set('text')}
-            placeholder="e.g. tariffs on imported goods"
-            aria-describedby={describedBy}
-          />
-        )}
-      </Field>
-
-      <fieldset className="radio-row" disabled={draft.mode === 'keyword'}>
-        <legend>Query vector from</legend>
-        {querySources.map((source) => (
-          <label key={source} className="radio">
-            <input
-              type="radio"
-              name="source"
-              value={source}
-              checked={draft.source === source}
-              onChange={() => setDraft((current) => ({ ...current, source }))}
-            />
-            {sourceLabels[source]}
-          </label>
-        ))}
-      </fieldset>
-      {draft.source === 'vector' && draft.mode !== 'keyword' ? (
+    <Card>
+      <form className="grid gap-4" onSubmit={onSubmit} aria-label="search query">
         <Field
-          label="Query vector"
-          error={errors.vectorText}
-          hint="Numbers separated by commas or spaces, or a JSON array."
+          label="Query text"
+          error={errors.text}
+          hint={
+            draft.mode === 'vector' && draft.source !== 'text'
+              ? 'Used for highlights only in vector mode.'
+              : undefined
+          }
         >
           {(describedBy) => (
-            <textarea
-              name="vector"
-              rows={4}
-              value={draft.vectorText}
-              onChange={set('vectorText')}
-              spellCheck={false}
+            <Input
+              type="search"
+              name="text"
+              value={draft.text}
+              onChange={set('text')}
+              placeholder="e.g. tariffs on imported goods"
               aria-describedby={describedBy}
             />
           )}
         </Field>
-      ) : null}
-      {draft.source === 'document' && draft.mode !== 'keyword' ? (
-        <Field
-          label="Document id"
-          error={errors.like}
-          hint='Or use "More like this" on any result.'
-        >
-          {(describedBy) => (
-            <input
-              name="like"
-              value={draft.like}
-              onChange={set('like')}
-              spellCheck={false}
-              aria-describedby={describedBy}
-            />
-          )}
-        </Field>
-      ) : null}
 
-      <fieldset className="radio-row segmented-radio">
-        <legend>Mode</legend>
-        {searchModes.map((mode) => (
-          <label key={mode} className="radio">
-            <input
-              type="radio"
-              name="mode"
-              value={mode}
-              checked={draft.mode === mode}
-              onChange={() => chooseMode(mode)}
-            />
-            {modeLabels[mode]}
-          </label>
-        ))}
-      </fieldset>
-      {draft.mode === 'hybrid' ? (
-        <div className="field-grid">
-          <Field label="Vector weight" error={errors.vectorWeight}>
-            {(describedBy) => (
+        <fieldset className={radioRow} disabled={draft.mode === 'keyword'}>
+          <legend className={legend}>Query vector from</legend>
+          {querySources.map((source) => (
+            <label key={source} className={radio}>
               <input
-                inputMode="decimal"
-                value={draft.vectorWeight}
-                onChange={set('vectorWeight')}
+                type="radio"
+                name="source"
+                value={source}
+                checked={draft.source === source}
+                onChange={() => setDraft((current) => ({ ...current, source }))}
+              />
+              {sourceLabels[source]}
+            </label>
+          ))}
+        </fieldset>
+        {draft.source === 'vector' && draft.mode !== 'keyword' ? (
+          <Field
+            label="Query vector"
+            error={errors.vectorText}
+            hint="Numbers separated by commas or spaces, or a JSON array."
+          >
+            {(describedBy) => (
+              <Textarea
+                name="vector"
+                rows={4}
+                value={draft.vectorText}
+                onChange={set('vectorText')}
+                spellCheck={false}
                 aria-describedby={describedBy}
               />
             )}
           </Field>
-          <Field label="Keyword weight" error={errors.keywordWeight}>
+        ) : null}
+        {draft.source === 'document' && draft.mode !== 'keyword' ? (
+          <Field
+            label="Document id"
+            error={errors.like}
+            hint='Or use "More like this" on any result.'
+          >
             {(describedBy) => (
-              <input
-                inputMode="decimal"
-                value={draft.keywordWeight}
-                onChange={set('keywordWeight')}
+              <Input
+                name="like"
+                value={draft.like}
+                onChange={set('like')}
+                spellCheck={false}
                 aria-describedby={describedBy}
               />
             )}
           </Field>
-          <Field label="RRF k" error={errors.rrfK} hint="score = Σ weight / (k + rank)">
-            {(describedBy) => (
+        ) : null}
+
+        <fieldset className={radioRow}>
+          <legend className={legend}>Mode</legend>
+          {searchModes.map((mode) => (
+            <label key={mode} className={radio}>
               <input
+                type="radio"
+                name="mode"
+                value={mode}
+                checked={draft.mode === mode}
+                onChange={() => chooseMode(mode)}
+              />
+              {modeLabels[mode]}
+            </label>
+          ))}
+        </fieldset>
+        {draft.mode === 'hybrid' ? (
+          <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-2">
+            <Field label="Vector weight" error={errors.vectorWeight}>
+              {(describedBy) => (
+                <Input
+                  inputMode="decimal"
+                  value={draft.vectorWeight}
+                  onChange={set('vectorWeight')}
+                  aria-describedby={describedBy}
+                />
+              )}
+            </Field>
+            <Field label="Keyword weight" error={errors.keywordWeight}>
+              {(describedBy) => (
+                <Input
+                  inputMode="decimal"
+                  value={draft.keywordWeight}
+                  onChange={set('keywordWeight')}
+                  aria-describedby={describedBy}
+                />
+              )}
+            </Field>
+            <Field label="RRF k" error={errors.rrfK} hint="score = Σ weight / (k + rank)">
+              {(describedBy) => (
+                <Input
+                  inputMode="numeric"
+                  value={draft.rrfK}
+                  onChange={set('rrfK')}
+                  aria-describedby={describedBy}
+                />
+              )}
+            </Field>
+          </div>
+        ) : null}
+
+        <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-2">
+          <Field label="k (results)" error={errors.k}>
+            {(describedBy) => (
+              <Input
                 inputMode="numeric"
-                value={draft.rrfK}
-                onChange={set('rrfK')}
+                name="k"
+                value={draft.k}
+                onChange={set('k')}
+                aria-describedby={describedBy}
+              />
+            )}
+          </Field>
+          <Field
+            label="Min similarity"
+            error={errors.minSimilarity}
+            hint={draft.mode === 'keyword' ? 'Not used by keyword search.' : undefined}
+          >
+            {(describedBy) => (
+              <Input
+                inputMode="decimal"
+                name="minSimilarity"
+                value={draft.minSimilarity}
+                onChange={set('minSimilarity')}
+                placeholder="none"
+                aria-describedby={describedBy}
+              />
+            )}
+          </Field>
+          <Field label="ef_search" error={errors.efSearch}>
+            {(describedBy) => (
+              <Input
+                inputMode="numeric"
+                name="efSearch"
+                value={draft.efSearch}
+                onChange={set('efSearch')}
+                placeholder="40"
+                aria-describedby={describedBy}
+              />
+            )}
+          </Field>
+          <Field label="Tenant" error={errors.tenant}>
+            {(describedBy) => (
+              <Input
+                name="tenant"
+                value={draft.tenant}
+                onChange={set('tenant')}
+                placeholder="all"
                 aria-describedby={describedBy}
               />
             )}
           </Field>
         </div>
-      ) : null}
 
-      <div className="field-grid">
-        <Field label="k (results)" error={errors.k}>
-          {(describedBy) => (
-            <input
-              inputMode="numeric"
-              name="k"
-              value={draft.k}
-              onChange={set('k')}
-              aria-describedby={describedBy}
-            />
-          )}
-        </Field>
-        <Field
-          label="Min similarity"
-          error={errors.minSimilarity}
-          hint={draft.mode === 'keyword' ? 'Not used by keyword search.' : undefined}
-        >
-          {(describedBy) => (
-            <input
-              inputMode="decimal"
-              name="minSimilarity"
-              value={draft.minSimilarity}
-              onChange={set('minSimilarity')}
-              placeholder="none"
-              aria-describedby={describedBy}
-            />
-          )}
-        </Field>
-        <Field label="ef_search" error={errors.efSearch}>
-          {(describedBy) => (
-            <input
-              inputMode="numeric"
-              name="efSearch"
-              value={draft.efSearch}
-              onChange={set('efSearch')}
-              placeholder="40"
-              aria-describedby={describedBy}
-            />
-          )}
-        </Field>
-        <Field label="Tenant" error={errors.tenant}>
-          {(describedBy) => (
-            <input
-              name="tenant"
-              value={draft.tenant}
-              onChange={set('tenant')}
-              placeholder="all"
-              aria-describedby={describedBy}
-            />
-          )}
-        </Field>
-      </div>
+        <FilterEditor
+          state={filterEditor}
+          onChange={setFilterEditor}
+          resolved={resolvedFilter}
+          keys={keys.data ?? []}
+          keyTypes={keyTypes}
+          keysUnavailable={keys.isError}
+        />
 
-      <FilterEditor
-        state={filterEditor}
-        onChange={setFilterEditor}
-        resolved={resolvedFilter}
-        keys={keys.data ?? []}
-        keyTypes={keyTypes}
-        keysUnavailable={keys.isError}
-      />
-
-      <div className="form-actions">
-        <button
-          type="submit"
-          className="button-primary"
-          disabled={resolvedFilter.problem !== undefined}
-        >
-          Search
-        </button>
-      </div>
-    </form>
+        <div className="flex justify-end">
+          <Button type="submit" disabled={resolvedFilter.problem !== undefined}>
+            Search
+          </Button>
+        </div>
+      </form>
+    </Card>
   );
 }

@@ -5,6 +5,7 @@ import type { QueryPlan, SearchState } from '../search-state';
 import { ResultItem } from './ResultItem';
 import { SearchStats } from './SearchStats';
 import type { ApiQuery } from '../../../lib/trpc';
+import { cn } from '../../../lib/utils';
 
 type SearchResponse = RouterOutputs['search']['query'];
 
@@ -72,21 +73,21 @@ export function ResultList({
   const stems = queryStems(state.text);
   return (
     <section
-      className={`results${query.isPlaceholderData ? ' results-stale' : ''}`}
+      className={cn('results space-y-3', query.isPlaceholderData && 'results-stale opacity-60')}
       aria-busy={query.isFetching}
       aria-label="results"
     >
       <SearchStats stats={stats} count={results.length} />
       {results.length === 0 ? <NoResults state={state} /> : null}
       {results.length > 0 && stats.fewerThanK ? (
-        <p className="notice">
+        <p className="rounded-md bg-muted p-2 text-sm">
           Fewer than k = {state.k}: only {results.length}{' '}
           {results.length === 1 ? 'document passes' : 'documents pass'} the query&apos;s
           restrictions
           {state.minSimilarity !== undefined ? ' and threshold' : ''}.
         </p>
       ) : null}
-      <ol className="result-list">
+      <ol className="space-y-3">
         {results.map((result, index) => (
           <ResultItem
             key={result.id}
@@ -95,6 +96,7 @@ export function ResultList({
             collection={collection}
             mode={stats.mode}
             stems={stems}
+            tenant={state.tenant}
           />
         ))}
       </ol>

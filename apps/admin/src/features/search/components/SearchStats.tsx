@@ -12,7 +12,7 @@ const strategyLabels: Record<NonNullable<Stats['strategy']>, string> = {
 /** How the server answered: time, how the vector side ran and why. */
 export function SearchStats({ stats, count }: { stats: Stats; count: number }) {
   return (
-    <div className="search-stats" aria-label="search statistics">
+    <div className="space-y-1 text-sm" aria-label="search statistics">
       <p>
         <strong>{count}</strong> {count === 1 ? 'result' : 'results'} in {stats.tookMs} ms ·{' '}
         {stats.mode} search
@@ -23,7 +23,9 @@ export function SearchStats({ stats, count }: { stats: Stats; count: number }) {
           ? ` · ${stats.matchedRowsCappedAt !== null && stats.matchedRows > stats.matchedRowsCappedAt ? `more than ${formatCount(stats.matchedRowsCappedAt)}` : formatCount(stats.matchedRows)} rows match the restrictions`
           : ''}
       </p>
-      {stats.strategyReason ? <p className="muted small">Why: {stats.strategyReason}</p> : null}
+      {stats.strategyReason ? (
+        <p className="text-xs text-muted-foreground">Why: {stats.strategyReason}</p>
+      ) : null}
     </div>
   );
 }
