@@ -1,40 +1,40 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { MiddlewareHandler } from 'hono';
+import { cors } from 'hono/cors';
 
-const ALLOWED_HEADERS =
-  'authorization, content-type, x-api-key, x-request-id, x-quarry-read-from, trpc-accept';
+const ALLOWED_HEADERS = [
+  'authorization',
+  'content-type',
+  'x-api-key',
+  'x-request-id',
+  'x-quarry-read-from',
+  'trpc-accept',
+];
 
 /**
- * CORS only for the configured origins. Requests from other origins are not blocked here (the
- * dashboard is same-origin, and servers do not send Origin); they simply get no CORS headers, so
- * a browser keeps their responses from the page. Returns true when it answered a preflight.
+ * CORS only for the configured origins (Hono's middleware). Requests from other origins are not
+ * blocked (the dashboard is same-origin, and servers send no Origin); they get no CORS headers, so
+ * a browser keeps their responses from the page. A preflight from another origin is refused with
+ * a 403 that says what to configure, where the middleware alone would answer 204 without headers.
  */
-export function applyCors(
-  req: IncomingMessage,
-  res: ServerResponse,
-  allowedOrigins: ReadonlySet<string>,
-): boolean {
-  const origin = req.headers.origin;
-  res.appendHeader('vary', 'Origin');
-  const allowed = origin !== undefined && allowedOrigins.has(origin);
-  if (allowed) {
-    res.setHeader('access-control-allow-origin', origin);
-    res.setHeader('access-control-expose-headers', 'x-request-id');
-  }
-  if (req.method !== 'OPTIONS') return false;
-  if (allowed) {
-    res.writeHead(204, {
-      'access-control-allow-methods': 'GET, POST, OPTIONS',
-      'access-control-allow-headers': ALLOWED_HEADERS,
-      'access-control-max-age': '600',
-    });
-    res.end();
-  } else {
-    res.writeHead(403, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        error: `origin ${origin ?? '(none)'} is not allowed; add it to CORS_ORIGINS`,
-      }),
+export function corsFor(allowedOrigins: ReadonlySet<string>): MiddlewareHandler[] {
+  const refuseForeignPreflight: MiddlewareHandler = async (c, next) => {
+    const origin = c.req.header('origin');
+    if (c.req.method !== 'OPTIONS' || (origin !== undefined && allowedOrigins.has(origin)))
+      return next();
+    return c.json(
+      { error: `origin ${origin ?? '(none)'} is not allowed; add it to CORS_ORIGINS` },
+      403,
+      { vary: 'Origin' },
     );
-  }
-  return true;
+  };
+  return [
+    refuseForeignPreflight,
+    cors({
+      origin: (origin) => (allowedOrigins.has(origin) ? origin : null),
+      allowMethods: ['GET', 'POST', 'OPTIONS'],
+      allowHeaders: ALLOWED_HEADERS,
+      exposeHeaders: ['x-request-id'],
+      maxAge: 600,
+    }),
+  ];
 }

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   appRouter,
@@ -10,14 +10,17 @@ import {
   type QuarryServices,
 } from '@quarry/api';
 import { isQuarryError } from '@quarry/db';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import { Hono, type Context } from 'hono';
 import { limitRepeats, type Logger, type RepeatLimit } from '../log';
 import { checkReadiness, type ReadinessCheck } from '../readiness';
 import { readBody } from './body';
-import { applyCors } from './cors';
+import { corsFor } from './cors';
 import { proceduresOf, trpcErrorBody } from './envelope';
-import { handleNdjsonExport, NDJSON_EXPORT_PATH } from './ndjson-export';
-import { handleNdjsonIngest, NDJSON_INGEST_PATH } from './ndjson-ingest';
+import { handleNdjsonExport } from './ndjson-export';
+import { handleNdjsonIngest } from './ndjson-ingest';
 import { serveAdmin } from './static';
 
 export interface HttpServerOptions {
@@ -56,29 +59,6 @@ function requestIdFrom(req: IncomingMessage): string {
   return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
-function headersOf(req: IncomingMessage): Headers {
-  const headers = new Headers();
-  for (const [name, values] of Object.entries(req.headersDistinct)) {
-    for (const value of values ?? []) headers.append(name, value);
-  }
-  return headers;
-}
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  extraHeaders: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...extraHeaders,
-  });
-  res.end(text);
-}
-
 interface RequestRecord {
   requestId: string;
   method: string;
@@ -87,12 +67,15 @@ interface RequestRecord {
   principal?: string;
   errors?: Array<{ procedure: string | undefined; code: string; quarryCode: string | undefined }>;
   requestBytes?: number;
+  lines?: number;
+  error?: { line?: number; quarryCode?: string };
 }
+
+type Env = { Bindings: HttpBindings; Variables: { record: RequestRecord } };
 
 export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpServer {
   const { services, log } = options;
   const repeatable = limitRepeats(log, options.logRepeats);
-  const allowedOrigins = new Set(options.corsOrigins);
   const createContext = createContextFactory(services, options.apiKeys);
   // Read-your-writes: a request that asks for the primary skips the replicas (see the client's
   // `readYourWrites` option), e.g. a search right after an ingest.
@@ -102,24 +85,36 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
-  async function handleTrpc(
-    req: IncomingMessage,
-    res: ServerResponse,
-    url: URL,
-    record: RequestRecord,
-  ): Promise<void> {
+  const starting = (c: Context<Env>) =>
+    c.json({ error: `Quarry is starting (${startup.detail}); retry shortly` }, 503, {
+      'retry-after': '5',
+    });
+
+  async function handleTrpc(c: Context<Env>): Promise<Response> {
+    const { incoming: req, outgoing: res } = c.env;
+    const record = c.get('record');
+    const url = new URL(c.req.url);
     record.procedures = proceduresOf(url);
+    // Errors raised before tRPC runs, in the envelope its error formatter produces.
+    const refuse = (
+      httpStatus: number,
+      code: Parameters<typeof trpcErrorBody>[1]['code'],
+      quarryCode: Parameters<typeof trpcErrorBody>[1]['quarryCode'],
+      message: string,
+      headers: Record<string, string> = {},
+    ) =>
+      c.body(trpcErrorBody(url, { httpStatus, code, quarryCode, message }), httpStatus as 400, {
+        'content-type': 'application/json',
+        ...headers,
+      });
     if (!startup.ok) {
-      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' });
-      res.end(
-        trpcErrorBody(url, {
-          httpStatus: 503,
-          code: 'SERVICE_UNAVAILABLE',
-          quarryCode: 'DATABASE_UNAVAILABLE',
-          message: `Quarry is starting (${startup.detail}); retry shortly`,
-        }),
+      return refuse(
+        503,
+        'SERVICE_UNAVAILABLE',
+        'DATABASE_UNAVAILABLE',
+        `Quarry is starting (${startup.detail}); retry shortly`,
+        { 'retry-after': '5' },
       );
-      return;
     }
     const body =
       req.method === 'GET' || req.method === 'HEAD'
@@ -128,63 +123,44 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
     if (!body.ok && body.reason === 'aborted') {
       // The client went away mid-body: nobody to answer. The request line says `aborted`.
       record.requestBytes = body.receivedBytes;
-      return;
+      return RESPONSE_ALREADY_SENT;
     }
     if (!body.ok && body.reason === 'timeout') {
       record.requestBytes = body.receivedBytes;
-      const text = trpcErrorBody(url, {
-        httpStatus: 408,
-        code: 'TIMEOUT',
-        quarryCode: 'REQUEST_TIMEOUT',
-        message: `the request body did not arrive within ${options.bodyTimeoutMs} ms (QUARRY_BODY_TIMEOUT_MS); send it at once, or in smaller requests`,
-      });
-      res.writeHead(408, {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(text),
-        connection: 'close',
-      });
       // The connection goes with the answer: what the client sends after it is not read.
-      res.end(text, () => req.socket.destroy());
-      return;
+      res.once('finish', () => req.socket.destroy());
+      return refuse(
+        408,
+        'TIMEOUT',
+        'REQUEST_TIMEOUT',
+        `the request body did not arrive within ${options.bodyTimeoutMs} ms (QUARRY_BODY_TIMEOUT_MS); send it at once, or in smaller requests`,
+        { connection: 'close' },
+      );
     }
     if (!body.ok) {
       record.requestBytes = body.receivedBytes;
-      res.writeHead(413, { 'content-type': 'application/json' });
-      res.end(
-        trpcErrorBody(url, {
-          httpStatus: 413,
-          code: 'PAYLOAD_TOO_LARGE',
-          quarryCode: 'PAYLOAD_TOO_LARGE',
-          message: `the request body is larger than ${options.maxBodyBytes} bytes (QUARRY_MAX_BODY_BYTES); split the batch into smaller requests`,
-        }),
-      );
       // The unread remainder is discarded (not parsed); a sender that never stops is cut off.
       req.resume();
       setTimeout(() => req.destroy(), 5_000).unref();
-      return;
+      return refuse(
+        413,
+        'PAYLOAD_TOO_LARGE',
+        'PAYLOAD_TOO_LARGE',
+        `the request body is larger than ${options.maxBodyBytes} bytes (QUARRY_MAX_BODY_BYTES); split the batch into smaller requests`,
+      );
     }
     record.requestBytes = body.body.length;
     // Decoding would turn invalid bytes into U+FFFD silently, and store text nobody sent.
     if (!isUtf8(body.body)) {
-      res.writeHead(400, { 'content-type': 'application/json' });
-      res.end(
-        trpcErrorBody(url, {
-          httpStatus: 400,
-          code: 'BAD_REQUEST',
-          quarryCode: 'INVALID_INPUT',
-          message: 'the request body is not valid UTF-8',
-        }),
-      );
-      return;
+      return refuse(400, 'BAD_REQUEST', 'INVALID_INPUT', 'the request body is not valid UTF-8');
     }
-    const request = new Request(url, {
-      method: req.method ?? 'GET',
-      headers: headersOf(req),
-      ...(body.body.length > 0 ? { body: body.body } : {}),
-    });
-    const response = await fetchRequestHandler({
+    return fetchRequestHandler({
       endpoint: '/trpc',
-      req: request,
+      req: new Request(url, {
+        method: req.method ?? 'GET',
+        headers: c.req.raw.headers,
+        ...(body.body.length > 0 ? { body: body.body } : {}),
+      }),
       router: appRouter,
       maxBatchSize: options.maxBatchCalls,
       // Lets clients send queries as POST (the typed client always does): query vectors outgrow URLs.
@@ -210,79 +186,79 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
         }
       },
     });
-    const payload = Buffer.from(await response.arrayBuffer());
-    const headers: Record<string, string> = {};
-    response.headers.forEach((value, name) => {
-      headers[name] = value;
-    });
-    res.writeHead(response.status, { ...headers, 'content-length': String(payload.length) });
-    res.end(req.method === 'HEAD' ? undefined : payload);
   }
 
-  async function route(
-    req: IncomingMessage,
-    res: ServerResponse,
-    url: URL,
-    record: RequestRecord,
-  ): Promise<void> {
-    if (applyCors(req, res, allowedOrigins)) return;
-    const path = url.pathname;
-    if (path === '/trpc' || path.startsWith('/trpc/')) return handleTrpc(req, res, url, record);
-    if ((req.method === 'GET' || req.method === 'HEAD') && NDJSON_EXPORT_PATH.test(path)) {
-      if (!startup.ok) {
-        sendJson(res, 503, { error: `Quarry is starting (${startup.detail}); retry shortly` });
-        return;
-      }
-      return handleNdjsonExport(req, res, { createContext, requestId: record.requestId }, record);
+  // Every route is registered here. Streaming routes are Node handlers: they get the raw request
+  // and response (c.env) and answer on them, so Hono sends nothing itself (RESPONSE_ALREADY_SENT).
+  const app = new Hono<Env>();
+  const records = new WeakMap<IncomingMessage, RequestRecord>();
+  app.use(async (c, next) => {
+    c.set('record', records.get(c.env.incoming)!);
+    await next();
+  });
+  app.use(...corsFor(new Set(options.corsOrigins)));
+  app.all('/trpc', handleTrpc);
+  app.all('/trpc/*', handleTrpc);
+  app.post('/api/collections/:name/ingest', async (c) => {
+    if (!startup.ok) return starting(c);
+    const record = c.get('record');
+    await handleNdjsonIngest(
+      c.env.incoming,
+      c.env.outgoing,
+      {
+        createContext,
+        requestId: record.requestId,
+        maxLineBytes: options.maxBodyBytes,
+        idleTimeoutMs: options.bodyTimeoutMs,
+      },
+      record,
+    );
+    return RESPONSE_ALREADY_SENT;
+  });
+  app.get('/api/collections/:name/export', async (c) => {
+    if (!startup.ok) return starting(c);
+    const record = c.get('record');
+    await handleNdjsonExport(
+      c.env.incoming,
+      c.env.outgoing,
+      { createContext, requestId: record.requestId },
+      record,
+    );
+    return RESPONSE_ALREADY_SENT;
+  });
+  app.get('/healthz', (c) =>
+    c.json({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) }),
+  );
+  app.get('/readyz', async (c) => {
+    const readiness = await checkReadiness(
+      services.database,
+      startup,
+      undefined,
+      services.replicas && replicaSetOf(services.replicas),
+    );
+    const ready = readiness.ready && !draining;
+    return c.json({ ...readiness, ready, draining }, ready ? 200 : 503, {
+      'cache-control': 'no-store',
+    });
+  });
+  app.get('*', serveAdmin(options.adminDist));
+  app.all('*', (c) =>
+    c.json({ error: `${c.req.method} is not allowed on ${c.req.path}` }, 405, {
+      allow: 'GET, HEAD',
+    }),
+  );
+  app.onError((error, c) => {
+    const { requestId } = c.get('record');
+    log.error('request failed', { requestId, error });
+    if (c.env.outgoing.headersSent) {
+      c.env.outgoing.destroy();
+      return RESPONSE_ALREADY_SENT;
     }
-    if (req.method === 'POST' && NDJSON_INGEST_PATH.test(path)) {
-      if (!startup.ok) {
-        sendJson(res, 503, { error: `Quarry is starting (${startup.detail}); retry shortly` });
-        return;
-      }
-      return handleNdjsonIngest(
-        req,
-        res,
-        {
-          createContext,
-          requestId: record.requestId,
-          maxLineBytes: options.maxBodyBytes,
-          idleTimeoutMs: options.bodyTimeoutMs,
-        },
-        record,
-      );
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendJson(
-        res,
-        405,
-        { error: `${req.method ?? 'this method'} is not allowed on ${path}` },
-        { allow: 'GET, HEAD' },
-      );
-      return;
-    }
-    if (path === '/healthz') {
-      sendJson(res, 200, { status: 'ok', uptimeSeconds: Math.round(process.uptime()) });
-      return;
-    }
-    if (path === '/readyz') {
-      const readiness = await checkReadiness(
-        services.database,
-        startup,
-        undefined,
-        services.replicas && replicaSetOf(services.replicas),
-      );
-      const ready = readiness.ready && !draining;
-      sendJson(
-        res,
-        ready ? 200 : 503,
-        { ...readiness, ready, draining },
-        { 'cache-control': 'no-store' },
-      );
-      return;
-    }
-    return serveAdmin(req, res, url, options.adminDist);
-  }
+    return c.json({ error: 'internal error', requestId }, 500);
+  });
+  // Hono's request and response classes stand in for the global ones (its fast path); the
+  // incoming body is left to the routes, which each read (or discard) it themselves.
+  const handle = getRequestListener(app.fetch, { autoCleanupIncoming: false });
 
   // Sockets over the cap: answered 503 the moment they connect, never handed a request.
   const refused = new WeakSet<object>();
@@ -319,11 +295,8 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
       else log.info('request', line);
       if (draining && inFlight === 0) drained?.();
     });
-    route(req, res, url, record).catch((error: unknown) => {
-      log.error('request failed', { requestId, error });
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal error', requestId });
-      else res.destroy();
-    });
+    records.set(req, record);
+    void handle(req, res);
   });
 
   let connections = 0;
