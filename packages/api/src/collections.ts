@@ -51,6 +51,10 @@ export async function cachedCollection(
   return row;
 }
 
+export function isCollectionCached(executor: object, name: string): boolean {
+  return collectionCache.get(executor)?.has(name) ?? false;
+}
+
 export function forgetCollection(executor: object, name: string): void {
   collectionCache.get(executor)?.delete(name);
 }
@@ -85,20 +89,34 @@ export async function loadCollection(
  * Holds the collection's row for the rest of a writing transaction (`FOR KEY SHARE`, which the
  * foreign key takes anyway, only earlier): a delete of the collection then waits for the
  * transaction and deletes its documents too, instead of the insert failing on the foreign key
- * (a 500). A collection deleted since it was looked up is COLLECTION_NOT_FOUND. `run` executes a
- * statement in the transaction and returns its rows.
+ * (a 500). A collection deleted since it was looked up is COLLECTION_NOT_FOUND; one whose model a
+ * re-embed switched since (its vectors were made for the old one) is TRANSACTION_CONFLICT. `run`
+ * executes a statement in the transaction and returns its rows.
  */
 export async function holdCollection(
   run: (query: SQL) => Promise<readonly unknown[]>,
-  collection: Pick<Collection, 'id' | 'name'>,
+  collection: Pick<Collection, 'id' | 'name'> &
+    Partial<Pick<Collection, 'embeddingModel' | 'dimensions'>>,
 ): Promise<void> {
-  const rows = await run(
-    sql`select 1 from ${collections} where ${collections.id} = ${collection.id} for key share`,
-  );
-  if (rows.length === 0) {
+  const rows = (await run(
+    sql`select ${collections.embeddingModel} as model, ${collections.dimensions} as dimensions
+        from ${collections} where ${collections.id} = ${collection.id} for key share`,
+  )) as ReadonlyArray<{ model: string; dimensions: number }>;
+  const [held] = rows;
+  if (!held) {
     throw new QuarryError(
       'COLLECTION_NOT_FOUND',
       `collection '${collection.name}' was deleted while this request was running; nothing was written`,
+    );
+  }
+  // A re-embed switched the collection (reembed.ts) after this request made its vectors.
+  if (
+    (collection.embeddingModel !== undefined && held.model !== collection.embeddingModel) ||
+    (collection.dimensions !== undefined && Number(held.dimensions) !== collection.dimensions)
+  ) {
+    throw new QuarryError(
+      'TRANSACTION_CONFLICT',
+      `collection '${collection.name}' moved to model '${held.model}' (${held.dimensions} dimensions) while this request was running; nothing was written; send it again`,
     );
   }
 }

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { queryRows } from '@quarry/db';
+import { holdCollection, loadCollection } from '../src/collections';
 import { reembedStep, startReembedWorker } from '../src/reembed';
 import {
   createHarness,
@@ -170,5 +172,38 @@ describeEachTarget()('re-embedding a collection on $name', (target) => {
       embeddingModel: 'test/bow-32',
       dimensions: 32,
     });
+  });
+
+  it('refuses a write whose vectors were made for the model the collection had before the switch', async () => {
+    await harness
+      .as()
+      .collections.create({ name: 'h', dimensions: 32, embeddingModel: 'test/bow-32' });
+    await harness.as().documents.ingest({ collection: 'h', documents: [{ content: 'first' }] });
+    const stale = await loadCollection(harness.database.db, 'h');
+    const started = await harness.as().reembed.start({ collection: 'h', model: 'test/bow-48' });
+    for (let step = 0; step < 5; step++) {
+      const outcome = await reembedStep(
+        harness.database,
+        harness.services.embeddings,
+        started.job,
+        undefined,
+        { batchSize: 10 },
+      );
+      if (outcome.kind === 'switched') break;
+    }
+    await expect(
+      harness.database.db.transaction((tx) =>
+        holdCollection((query) => queryRows(tx, query), stale),
+      ),
+    ).rejects.toThrow(
+      /moved to model 'test\/bow-48' \(48 dimensions\) while this request was running/,
+    );
+    await harness.database.db.transaction((tx) =>
+      holdCollection((query) => queryRows(tx, query), {
+        ...stale,
+        embeddingModel: 'test/bow-48',
+        dimensions: 48,
+      }),
+    );
   });
 });
