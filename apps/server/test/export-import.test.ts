@@ -134,7 +134,7 @@ describeOnPostgres('export and import on the real server and the embedded databa
     expect(kept(copied)).toEqual(kept(lines));
     // Document ids and timestamps are the new collection's own (an ingest sets them).
     expect(copied.map((line) => line.id)).not.toContain(lines[0]!.id);
-  });
+  }, 300_000);
 
   it('streams over HTTP with JSON vectors and a search filter, and a tenant-bound key gets only its tenant', async () => {
     const url = new URL('/api/collections/source/export', server.url);

@@ -467,6 +467,9 @@ export interface ReembedWorkerOptions {
   log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
 }
 
+/** How often a running job logs its progress. */
+const PROGRESS_LOG_MS = 10_000;
+
 export interface ReembedWorker {
   /** Look for work now (`startReembed` wakes this process's workers itself). */
   wake(): void;
@@ -506,6 +509,8 @@ export function startReembedWorker(
   async function runJob(jobId: number): Promise<void> {
     let cursor: string | undefined;
     let failures = 0;
+    let embedded = 0;
+    let reportedAt = performance.now();
     while (!controller.signal.aborted) {
       try {
         const outcome = await reembedStep(database, embeddings, jobId, cursor, {
@@ -519,6 +524,12 @@ export function startReembedWorker(
           return;
         }
         cursor = outcome.cursor;
+        embedded += outcome.count;
+        // A line every so often, not per batch: a long job stays visible in the log.
+        if (performance.now() - reportedAt >= PROGRESS_LOG_MS) {
+          reportedAt = performance.now();
+          log('info', 're-embed progress', { job: jobId, embeddedByThisProcess: embedded });
+        }
       } catch (error) {
         if (controller.signal.aborted) return;
         failures++;
