@@ -35,8 +35,13 @@ export async function inTransaction<T>(
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.transaction(async (tx) => {
-        const distributed = distributedDatabases.get(db);
-        if (distributed === false) {
+        let distributed = distributedDatabases.get(db);
+        if (distributed === undefined) {
+          // The first transaction learns whether this is a Citus coordinator, before it reads a table.
+          distributed = (await applySettings(tx, all, undefined)).distributed;
+          distributedDatabases.set(db, distributed);
+        }
+        if (!distributed) {
           pipelining.add(tx);
           const [first, outcome] = await Promise.allSettled([
             applySettings(tx, all, guard),
@@ -47,9 +52,11 @@ export async function inTransaction<T>(
           if (outcome.status === 'rejected') throw outcome.reason;
           return outcome.value;
         }
-        const { guardHolds, distributed: learned } = await applySettings(tx, all, guard);
-        distributedDatabases.set(db, learned);
-        if (learned) await forwardSettings(tx, all);
+        // On Citus the settings are forwarded first: quarry_set_local sets them here too, so they
+        // hold even where a setting (citus.enable_local_execution = off, for EXPLAIN ANALYZE) sends
+        // the guard's read of `collections` to another node.
+        await forwardSettings(tx, all);
+        const { guardHolds } = await applySettings(tx, all, guard);
         if (!guardHolds) throw new StaleReadError();
         return work(tx);
       });

@@ -104,7 +104,12 @@ async function searchOn(
       });
       return { byVector, byKeyword };
     },
-    settingsUpFront ? hnswSettings(knownPlan) : {},
+    {
+      ...(settingsUpFront ? hnswSettings(knownPlan) : {}),
+      // Citus refuses EXPLAIN ANALYZE of a distributed query once the transaction has read a
+      // reference table (`collections`) by local execution; elsewhere a placeholder, ignored.
+      ...(input.explain ? { 'citus.enable_local_execution': 'off' } : {}),
+    },
     prepared.collectionIsCurrent,
   );
 
