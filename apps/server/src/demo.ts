@@ -116,7 +116,10 @@ export async function seedDemo(options: {
       }
       return false;
     },
-    options.onIndexBuild ? { onIndexBuild: options.onIndexBuild } : {},
+    {
+      ...(options.onIndexBuild ? { onIndexBuild: options.onIndexBuild } : {}),
+      ...(options.signal ? { stopping: options.signal } : {}),
+    },
   );
   if (stopped) return { status: 'stopped', documents: done, inserted, seconds: seconds() };
   return { status: 'filled', documents: done, inserted, seconds: seconds() };

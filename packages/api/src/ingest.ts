@@ -295,7 +295,14 @@ export async function withDeferredIndex<T>(
   collection: Pick<Collection, 'id'>,
   plannedRows: number | undefined,
   work: () => Promise<T>,
-  hooks: { onIndexBuild?: () => void } = {},
+  hooks: {
+    onIndexBuild?: () => void;
+    /**
+     * The process is stopping: when this has fired by the end of the load, the index is not
+     * built now (that could outlast the shutdown) but by the reconcile at the next start.
+     */
+    stopping?: AbortSignal;
+  } = {},
 ): Promise<{ value: T; index: IndexReport }> {
   const deferred =
     plannedRows !== undefined &&
@@ -318,7 +325,7 @@ export async function withDeferredIndex<T>(
         .select()
         .from(collections)
         .where(eq(collections.id, collection.id));
-      if (!current) return;
+      if (!current || hooks.stopping?.aborted) return;
       hooks.onIndexBuild?.();
       const started = performance.now();
       await ensureVectorIndex(database, current);
