@@ -132,3 +132,44 @@ export function knownItemDocuments(
       : { ...paragraph, content: withoutSentence(paragraph.content, sentence) };
   });
 }
+
+/** Cut-off of the known-item metrics. */
+export const KNOWN_ITEM_CUTOFF = 10;
+
+export interface KnownItemScores {
+  /** Mean reciprocal rank of the relevant passage within the first 10 (0 when not there). */
+  mrrAt10: number;
+  /** Share of queries whose relevant passage is within the first 10. */
+  recallAt10: number;
+}
+
+/** MRR@10 and recall@10 of `ranked[i]` (external ids, best first) answering `items[i]`. */
+export function scoreKnownItems(
+  items: readonly KnownItem[],
+  ranked: ReadonlyArray<readonly string[]>,
+): KnownItemScores {
+  if (ranked.length !== items.length)
+    throw new Error(`${ranked.length} rankings for ${items.length} known-item queries`);
+  let reciprocal = 0;
+  let found = 0;
+  items.forEach((item, query) => {
+    const rank = ranked[query]!.slice(0, KNOWN_ITEM_CUTOFF).indexOf(item.relevant);
+    if (rank < 0) return;
+    reciprocal += 1 / (rank + 1);
+    found++;
+  });
+  return {
+    mrrAt10: items.length === 0 ? 0 : reciprocal / items.length,
+    recallAt10: items.length === 0 ? 0 : found / items.length,
+  };
+}
+
+/** Runs every query through `search` (external ids, best first) and scores the rankings. */
+export async function evaluateKnownItems(
+  items: readonly KnownItem[],
+  search: (query: string) => Promise<readonly string[]>,
+): Promise<KnownItemScores> {
+  const ranked: Array<readonly string[]> = [];
+  for (const item of items) ranked.push(await search(item.query));
+  return scoreKnownItems(items, ranked);
+}

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
-export const benchParts = ['ingest', 'latency', 'recall', 'sotu', 'pglite'] as const;
+export const benchParts = ['ingest', 'latency', 'recall', 'sotu', 'quality', 'pglite'] as const;
 export type BenchPart = (typeof benchParts)[number];
 
 export interface BenchConfig {

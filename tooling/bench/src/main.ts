@@ -17,6 +17,7 @@ import {
 import { recallLatencyChart } from './chart';
 import { scratchServer } from './scratch';
 import { benchLatency, type SearchQuery } from './search-bench';
+import { benchQuality } from './quality-bench';
 import { benchSotu } from './sotu-bench';
 import { gaussianMixture, selectivities, syntheticMetadata, syntheticTexts } from './synthetic';
 import { guideSearchOnPostgres, quarrySearch } from './systems';
@@ -179,6 +180,10 @@ async function main(): Promise<void> {
         efValues: config.efSearch,
         seed: config.seed,
       });
+    }
+    if (!config.skip.has('quality')) {
+      progress('quality: known-item retrieval, MRR@10 and recall@10 of vector, keyword and hybrid');
+      result.quality = await benchQuality(server);
     }
     if (synthetic && !config.skip.has('pglite')) {
       result.pglite = await benchPglite(

@@ -3,6 +3,7 @@ import type { MachineInfo } from './machine';
 import type { PgliteReport } from './pglite-bench';
 import type { RecallPoint } from './recall-bench';
 import type { LatencyReport, SearchMode } from './search-bench';
+import { qualityTargets, renderQuality, type QualityReport } from './quality-bench';
 import type { SotuReport } from './sotu-bench';
 
 export interface Target {
@@ -23,6 +24,7 @@ export interface BenchResult {
   latency?: LatencyReport;
   recall?: RecallPoint[];
   sotu?: SotuReport;
+  quality?: QualityReport;
   pglite?: PgliteReport;
   targets: Target[];
 }
@@ -116,6 +118,7 @@ export function evaluateTargets(result: BenchResult): Target[] {
       });
     }
   }
+  if (result.quality) targets.push(...qualityTargets(result.quality));
   return targets;
 }
 
@@ -392,6 +395,8 @@ export function renderMarkdown(result: BenchResult): string {
       '',
     );
   }
+
+  if (result.quality) out.push(...renderQuality(result.quality));
 
   if (result.pglite) {
     const pglite = result.pglite;

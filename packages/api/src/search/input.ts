@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { metadataFilterSchema } from '../filter';
+import { fusionMethods, HYBRID_DEFAULTS } from './fuse';
 import { HARD_LIMITS } from '../limits';
 import {
   collectionNameSchema,
@@ -17,10 +18,14 @@ export const searchInputSchema = z.object({
   collection: collectionNameSchema,
   /**
    * vector: nearest neighbours; keyword: PostgreSQL full text over the first 100,000 characters of
-   * each document (`KEYWORD_INDEXED_CHARS`); hybrid: both, fused by reciprocal rank.
+   * each document (`KEYWORD_INDEXED_CHARS`), every word first, then any of them ranked by how rare
+   * they are; hybrid: both, fused (`hybrid.fusion`).
    */
   mode: z.enum(searchModes).default('vector'),
-  /** Query text: embedded with the collection's model for vector search, parsed by websearch_to_tsquery for keyword search. */
+  /**
+   * Query text: embedded with the collection's model for vector search; for keyword search, read as
+   * websearch_to_tsquery reads it (`"phrases"`, `-exclusions`, `or`).
+   */
   text: storableText(z.string().min(1).max(HARD_LIMITS.queryTextChars)).optional(),
   /** A query vector; takes precedence over embedding `text`. */
   vector: vectorSchema.optional(),
@@ -38,14 +43,19 @@ export const searchInputSchema = z.object({
   exact: z.boolean().default(false),
   hybrid: z
     .object({
-      /** The RRF constant: score = Σ weight / (rrfK + rank). */
-      rrfK: z.number().int().min(1).max(10_000).default(60),
-      vectorWeight: z.number().min(0).max(100).default(1),
-      keywordWeight: z.number().min(0).max(100).default(1),
+      /**
+       * rrf: reciprocal rank fusion, score = Σ weight / (rrfK + rank); score: weighted sum of the
+       * vector similarity and the keyword score, each scaled to [0, 1] over the candidates.
+       */
+      fusion: z.enum(fusionMethods).default(HYBRID_DEFAULTS.fusion),
+      /** The RRF constant (rrf only). */
+      rrfK: z.number().int().min(1).max(10_000).default(HYBRID_DEFAULTS.rrfK),
+      vectorWeight: z.number().min(0).max(100).default(HYBRID_DEFAULTS.vectorWeight),
+      keywordWeight: z.number().min(0).max(100).default(HYBRID_DEFAULTS.keywordWeight),
       /** How many results each retriever contributes before fusion (default max(40, 4k)). */
       candidates: z.number().int().min(1).max(HARD_LIMITS.k).optional(),
     })
-    .default({ rrfK: 60, vectorWeight: 1, keywordWeight: 1 }),
+    .default(HYBRID_DEFAULTS),
   /** Truncate each result's content to this many characters. */
   contentMaxChars: z.number().int().min(0).max(HARD_LIMITS.contentChars).optional(),
   /**
