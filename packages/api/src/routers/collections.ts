@@ -11,6 +11,7 @@ import {
   indexedVectorType,
   operatorClass,
   QuarryError,
+  sql,
   vectorIndexStatus,
   withCollectionChangeLock,
   type Collection,
@@ -174,6 +175,11 @@ export const collectionsRouter = {
       return withCollectionChangeLock(ctx.database, async () => {
         const collection = await loadCollection(ctx.database.db, input.name);
         const deletedDocuments = await ctx.database.db.transaction(async (tx) => {
+          // On Citus the cascade from the reference table `collections` must follow the count over
+          // the same connection per worker, not a parallel one; elsewhere an unused placeholder.
+          await tx.execute(
+            sql`select set_config('citus.multi_shard_modify_mode', 'sequential', true)`,
+          );
           // Taken first, so the count includes what ingests in flight (holdCollection) commit.
           await tx
             .select({ id: collections.id })
