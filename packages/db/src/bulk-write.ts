@@ -3,30 +3,7 @@ import type { PGlite, Transaction as PgliteTransaction } from '@electric-sql/pgl
 import type { SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type { Sql, TransactionSql } from 'postgres';
-
-/** The binary types a COPY column may have here. */
-export type CopyType = 'int4' | 'uuid' | 'text' | 'jsonb' | 'vector';
-/** One value per column: text/jsonb as strings (jsonb as its JSON text), vectors as numbers. */
-export type CopyValue = number | string | null | readonly number[];
-
-export interface CopyTarget {
-  table: string;
-  columns: ReadonlyArray<{ name: string; type: CopyType }>;
-}
-
-/**
- * One transaction on one connection with the driver's bulk capabilities, which drizzle's
- * transactions hide: binary COPY (postgres.js streams it, PGlite reads it from a Blob) and
- * savepoints a failed COPY can be rolled back to.
- */
-export interface WriteSession {
-  /** Runs one statement and returns its rows. Parameters must be strings, numbers or null. */
-  run<Row>(query: SQL): Promise<Row[]>;
-  /** Writes `rows` into the table with one binary `COPY ... FROM STDIN`. */
-  copy(target: CopyTarget, rows: Iterable<readonly CopyValue[]>): Promise<void>;
-  /** Runs `work` in a savepoint: true when it succeeded, false when it failed and was rolled back. */
-  attempt(work: (session: WriteSession) => Promise<void>): Promise<boolean>;
-}
+import type { CopyTarget, CopyType, CopyValue, WriteSession } from './write-session';
 
 const dialect = new PgDialect();
 

@@ -5,7 +5,8 @@ import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/p
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { pgliteWriteSession, postgresWriteSession, type WriteSession } from './bulk-write';
+import { pgliteWriteSession, postgresWriteSession } from './bulk-write';
+import type { WriteSession } from './write-session';
 import { createAcquireGate, gatePool } from './pool';
 import * as schema from './schema';
 

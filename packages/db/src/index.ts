@@ -7,7 +7,7 @@ export {
   type QuarryDatabase,
   type SqlExecutor,
 } from './client';
-export type { CopyTarget, CopyType, CopyValue, WriteSession } from './bulk-write';
+export type { CopyTarget, CopyType, CopyValue, WriteSession } from './write-session';
 export { migrate, migrationState, migrationsFolder } from './migrate';
 export {
   QuarryError,
