@@ -205,9 +205,13 @@ describeEachTarget()('documents.ingest on $name', (target) => {
     await harness.database.db
       .execute(sql`create or replace function quarry_test_poison() returns trigger language plpgsql as $$
       begin if new.content = 'poison' then raise exception 'poisoned row'; end if; return new; end $$`);
-    await harness.database.db.execute(
-      sql`create trigger quarry_test_poison before insert on documents for each row execute function quarry_test_poison()`,
-    );
+    // Citus takes a trigger on a distributed table (made on every shard) only when asked to.
+    await harness.database.db.transaction(async (tx) => {
+      await tx.execute(sql`select set_config('citus.enable_unsafe_triggers', 'on', true)`);
+      await tx.execute(
+        sql`create trigger quarry_test_poison before insert on documents for each row execute function quarry_test_poison()`,
+      );
+    });
     const before = await count('vectors');
     try {
       await expect(
@@ -221,7 +225,10 @@ describeEachTarget()('documents.ingest on $name', (target) => {
       ).rejects.toMatchObject({ code: 'INTERNAL_SERVER_ERROR' });
       expect(await count('vectors')).toBe(before);
     } finally {
-      await harness.database.db.execute(sql`drop trigger quarry_test_poison on documents`);
+      await harness.database.db.transaction(async (tx) => {
+        await tx.execute(sql`select set_config('citus.enable_unsafe_triggers', 'on', true)`);
+        await tx.execute(sql`drop trigger quarry_test_poison on documents`);
+      });
     }
   });
 
