@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
-import type { Collection, Database } from '@quarry/db';
+import { sql, type Collection, type Database } from '@quarry/db';
 import { startApiServer, type ApiClient } from './api-client';
 import { vectorText } from './guide';
 import { progress } from './log';
 import { round, runConcurrently, summarize, type LatencySummary } from './stats';
-import { quarryCaller } from './systems';
+import { gaussian, seededRandom } from './synthetic';
+import { createBenchCollection, quarryBulkIngest, quarryCaller } from './systems';
 
 export type SearchMode = 'vector' | 'keyword' | 'hybrid';
 
@@ -35,6 +37,8 @@ export interface LatencyReport {
   directSql: Record<SearchMode, string>;
   /** Whether the API and the direct SQL returned the same documents for the first query of each mode. */
   sameResults: Record<SearchMode, boolean>;
+  /** The load test's shape: mixed searches from 16 clients, API against direct SQL. */
+  throughput?: ThroughputReport;
 }
 
 const K = 10;
@@ -79,6 +83,8 @@ export interface LatencyOptions {
   requests: number;
   concurrencies?: number[];
   modes?: SearchMode[];
+  /** Requests of the 16-client throughput run (0: skip it; default 8 × `requests`). */
+  throughputRequests?: number;
 }
 
 /**
@@ -184,7 +190,12 @@ export async function benchLatency(
     await direct.end({ timeout: 5 });
     await api.stop();
   }
-  return { measurements, directSql: sqlByMode, sameResults };
+  const throughputRequests = options.throughputRequests ?? options.requests * 8;
+  const throughput =
+    throughputRequests > 0
+      ? await benchThroughput(database, url, { requests: throughputRequests, seed: 7 })
+      : undefined;
+  return { measurements, directSql: sqlByMode, sameResults, ...(throughput ? { throughput } : {}) };
 }
 
 function roundSummary(summary: PathLatency): PathLatency {
@@ -196,4 +207,160 @@ function roundSummary(summary: PathLatency): PathLatency {
     mean: round(summary.mean),
     throughput: summary.throughput,
   };
+}
+
+/** The reliability load test's shape (apps/server/reliability/load.test.ts), searches only. */
+const LOAD_SHAPE = { documents: 5_000, dimensions: 128, clients: 16 } as const;
+const LOAD_WORDS = [
+  'harbor',
+  'lantern',
+  'granite',
+  'meadow',
+  'copper',
+  'violet',
+  'thunder',
+  'saffron',
+  'glacier',
+  'orchard',
+  'falcon',
+  'ember',
+];
+
+export interface ThroughputReport {
+  documents: number;
+  dimensions: number;
+  clients: number;
+  requests: number;
+  /** Requests per second and latency through the HTTP API (the real server, as users run it). */
+  api: PathLatency;
+  /** The same procedure through an in-process caller: Quarry's work without HTTP. */
+  inProcess: PathLatency;
+  /** The same queries as SQL through postgres.js at the same concurrency. */
+  direct: PathLatency;
+  /** API throughput / direct throughput (target ≥ 0.7). */
+  ratio: number;
+  /** The server process's CPU time per request (user + system), from /proc. */
+  serverCpuMsPerRequest: number | null;
+}
+
+function processCpuMs(pid: number): number | null {
+  try {
+    // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / 100) * 1000;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Throughput of mixed searches (unrestricted vector, vector with a 10 % metadata filter, hybrid of
+ * two words) from 16 clients on a 5,000 × 128 collection, through the API and as the same SQL sent
+ * directly with postgres.js at the same concurrency; the runs alternate (API, direct, direct, API).
+ */
+export async function benchThroughput(
+  database: Database,
+  url: string,
+  options: { requests: number; seed: number; serverNodeOptions?: readonly string[] },
+): Promise<ThroughputReport> {
+  const random = seededRandom(options.seed);
+  const unitVector = () => {
+    const values = Array.from({ length: LOAD_SHAPE.dimensions }, () => gaussian(random));
+    const norm = Math.hypot(...values);
+    return values.map((value) => value / norm);
+  };
+  const word = () => LOAD_WORDS[Math.floor(random() * LOAD_WORDS.length)]!;
+  const name = `load-${options.seed}`;
+  const collection = await createBenchCollection(database, name, LOAD_SHAPE.dimensions, {
+    withIndex: true,
+  });
+  progress(`  throughput: seeding ${LOAD_SHAPE.documents} × ${LOAD_SHAPE.dimensions} documents`);
+  for (let start = 0; start < LOAD_SHAPE.documents; start += 1_000) {
+    await quarryBulkIngest(
+      database,
+      collection,
+      Array.from({ length: Math.min(1_000, LOAD_SHAPE.documents - start) }, (_, i) => ({
+        content: `document ${start + i}: ${Array.from({ length: 12 }, word).join(' ')}`,
+        metadata: { bucket: (start + i) % 10, source: 'load' },
+        embedding: unitVector(),
+      })),
+    );
+  }
+  await database.db.execute(sql`analyze documents`);
+  const queries = Array.from({ length: 200 }, (_, i) => ({
+    kind: (['vector', 'filtered', 'hybrid'] as const)[i % 3]!,
+    vector: unitVector(),
+    bucket: Math.floor(random() * 10),
+    text: `${word()} ${word()}`,
+  }));
+  const sqlByMode = directSql(collection);
+  const filteredSql = sqlByMode.vector.replace(
+    'AND embedding IS NOT NULL',
+    'AND embedding IS NOT NULL AND metadata @> $2::jsonb',
+  );
+  const api = await startApiServer(url, options.serverNodeOptions);
+  const caller = quarryCaller(database);
+  const direct = postgres(url, { max: LOAD_SHAPE.clients, onnotice: () => {} });
+  try {
+    const input = (i: number) => {
+      const query = queries[i % queries.length]!;
+      return {
+        collection: name,
+        k: K,
+        vector: query.vector,
+        ...(query.kind === 'filtered'
+          ? { filter: { key: 'bucket', op: 'eq' as const, value: query.bucket } }
+          : {}),
+        ...(query.kind === 'hybrid' ? { mode: 'hybrid' as const, text: query.text } : {}),
+      };
+    };
+    const viaApi = (i: number) => api.client.search.query.query(input(i));
+    const inProcess = (i: number) => caller.search.query(input(i));
+    const viaSql = (i: number) => {
+      const query = queries[i % queries.length]!;
+      const vector = vectorText(query.vector);
+      return query.kind === 'vector'
+        ? direct.unsafe(sqlByMode.vector, [vector])
+        : query.kind === 'filtered'
+          ? direct.unsafe(filteredSql, [vector, JSON.stringify({ bucket: query.bucket })])
+          : direct.unsafe(sqlByMode.hybrid, [vector, query.text]);
+    };
+    await runConcurrently(100, LOAD_SHAPE.clients, viaApi);
+    await runConcurrently(100, LOAD_SHAPE.clients, viaSql);
+    await runConcurrently(100, LOAD_SHAPE.clients, inProcess);
+    const half = Math.ceil(options.requests / 2);
+    const latencies = { api: [] as number[], inProcess: [] as number[], direct: [] as number[] };
+    const wall = { api: 0, inProcess: 0, direct: 0 };
+    const task = { api: viaApi, inProcess, direct: viaSql };
+    let cpuMs = 0;
+    for (const path of ['api', 'inProcess', 'direct', 'direct', 'inProcess', 'api'] as const) {
+      const cpuBefore = path === 'api' ? processCpuMs(api.pid) : null;
+      const run = await runConcurrently(half, LOAD_SHAPE.clients, task[path]);
+      const cpuAfter = path === 'api' ? processCpuMs(api.pid) : null;
+      if (cpuBefore !== null && cpuAfter !== null) cpuMs += cpuAfter - cpuBefore;
+      latencies[path].push(...run.latenciesMs);
+      wall[path] += run.wallMs;
+    }
+    const summary = (path: keyof typeof latencies) =>
+      roundSummary({
+        ...summarize(latencies[path]),
+        throughput: round((latencies[path].length / wall[path]) * 1000, 1),
+      });
+    const report: ThroughputReport = {
+      ...LOAD_SHAPE,
+      requests: half * 2,
+      api: summary('api'),
+      inProcess: summary('inProcess'),
+      direct: summary('direct'),
+      ratio: round(latencies.api.length / wall.api / (latencies.direct.length / wall.direct), 2),
+      serverCpuMsPerRequest: processCpuMs(api.pid) === null ? null : round(cpuMs / (half * 2), 3),
+    };
+    progress(
+      `  throughput (${LOAD_SHAPE.clients} clients, mixed searches): API ${report.api.throughput} req/s (p50 ${report.api.p50} ms), in-process ${report.inProcess.throughput} req/s (p50 ${report.inProcess.p50} ms), direct ${report.direct.throughput} req/s (p50 ${report.direct.p50} ms), ×${report.ratio}; server CPU ${report.serverCpuMsPerRequest} ms/request`,
+    );
+    return report;
+  } finally {
+    await direct.end({ timeout: 5 });
+    await api.stop();
+  }
 }
