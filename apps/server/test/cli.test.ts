@@ -417,7 +417,7 @@ describe('quarry ingest against a running server', () => {
     work.remove();
   });
 
-  it('ingests a directory and a JSONL file over HTTP, concurrently, and a second run ingests nothing new', async () => {
+  it('streams a directory and a JSONL file over HTTP, and a second run writes nothing new', async () => {
     const args = [
       'ingest',
       join(work.path, 'docs'),
@@ -425,9 +425,7 @@ describe('quarry ingest against a running server', () => {
       '-c',
       'kb',
       '--batch-size',
-      '1',
-      '--concurrency',
-      '4',
+      '2',
       '--json',
       '--url',
       server.url.toString(),
@@ -436,7 +434,13 @@ describe('quarry ingest against a running server', () => {
     ];
     const first = await runCli([...args, '--create']);
     expect(first.code).toBe(0);
-    expect(summaryOf(first.stdout)).toMatchObject({ documents: 7, sent: 7, inserted: 7 });
+    expect(summaryOf(first.stdout)).toMatchObject({
+      documents: 7,
+      sent: 7,
+      inserted: 7,
+      batches: 4,
+      stream: { throughLine: 7 },
+    });
     const client = createQuarryClient({ url: server.url.toString(), apiKey: key });
     const stored = async () =>
       (await client.documents.list.query({ collection: 'kb', limit: 500 })).items
@@ -444,22 +448,22 @@ describe('quarry ingest against a running server', () => {
         .sort((a, b) => a.id.localeCompare(b.id));
     const before = await stored();
 
+    // Sent again, stored unchanged by the server: nothing is written.
     const second = await runCli(args);
     expect(summaryOf(second.stdout)).toMatchObject({
       documents: 7,
-      sent: 0,
+      sent: 7,
       inserted: 0,
       updated: 0,
       unchanged: 7,
     });
     expect(await stored()).toEqual(before);
 
-    // One file changed: only its chunk is sent.
+    // One file changed: only its chunk is written.
     writeFileSync(join(work.path, 'docs', 'notes.txt'), 'Plain text notes about harbours only.\n');
     const third = await runCli(args);
     expect(summaryOf(third.stdout)).toMatchObject({
       documents: 7,
-      sent: 1,
       inserted: 1,
       unchanged: 6,
     });
@@ -470,7 +474,7 @@ describe('quarry ingest against a running server', () => {
     expect(after.filter((row) => before.some((old) => old.id === row.id))).toEqual(before);
   });
 
-  it('a JSONL record whose metadata changed is sent again and updated; the others are not', async () => {
+  it('a JSONL record whose metadata changed is updated; the others are left unchanged', async () => {
     const file = join(work.path, 'keyed.jsonl');
     const lines = (kind: string) =>
       [
@@ -492,10 +496,43 @@ describe('quarry ingest against a running server', () => {
     expect(summaryOf((await runCli(args)).stdout)).toMatchObject({ sent: 2, inserted: 2 });
     writeFileSync(file, lines('after'));
     expect(summaryOf((await runCli(args)).stdout)).toMatchObject({
-      sent: 1,
+      sent: 2,
       updated: 1,
       unchanged: 1,
     });
+  });
+
+  it('a refused line stops the stream; the run says where to resume, and --resume-from-line does', async () => {
+    const file = join(work.path, 'resumable.jsonl');
+    const record = (n: number, extra: object = {}) =>
+      JSON.stringify({ id: `r-${n}`, content: `Resumable record ${n}.`, ...extra });
+    const args = ['ingest', file, '-c', 'kb', '--batch-size', '2', '--url', server.url.toString()];
+    const withKey = [...args, '--api-key', key];
+    writeFileSync(
+      file,
+      [1, 2, 3, 4].map((n) => record(n)).join('\n') +
+        `\n${record(5, { embedding: [1, 2] })}\n${record(6)}\n`,
+    );
+    const failed = await runCli(withKey);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/line 5: .*dimensions.*resumable\.jsonl:5/);
+    expect(failed.stderr).toContain(
+      'documents through 4 are stored: run again with --resume-from-line 5',
+    );
+
+    writeFileSync(file, [1, 2, 3, 4, 5, 6].map((n) => record(n)).join('\n'));
+    const resumed = await runCli([...withKey, '--resume-from-line', '5', '--json']);
+    expect(resumed.code).toBe(0);
+    expect(summaryOf(resumed.stdout)).toMatchObject({
+      documents: 2,
+      sent: 2,
+      inserted: 2,
+      stream: { throughLine: 6 },
+    });
+
+    const refused = await runCli(args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/API key/);
   });
 
   it('against a server without documents.stored, sends everything and says so', async () => {

@@ -23,7 +23,7 @@ import {
 } from '@quarry/db/partition';
 import { diagnoseDatabase, diagnoseServer, formatFindings, type Finding } from './doctor';
 import { partitionReporter } from './partition';
-import { IngestFailed, ingestInput, type IngestSummary } from './ingest';
+import { IngestFailed, ingestInput, streamInput, type IngestSummary } from './ingest';
 import type { InputSource } from './sources';
 import { databaseTarget, httpTarget, type QuarryTarget } from './target';
 import { registerTransferCommands } from './transfer';
@@ -183,7 +183,9 @@ function withConnection(command: Command): Command {
 interface IngestOptions extends ConnectionOptions {
   collection: string;
   tenant?: string;
-  batchSize: number;
+  /** Unset: 100 per request on a database, the server's chunk size on a stream. */
+  batchSize?: number;
+  resumeFromLine?: number;
   concurrency: number;
   chunkSize: number;
   chunkOverlap: number;
@@ -207,6 +209,16 @@ function printSummary(
   out(`  updated: ${summary.updated}`);
   out(`  already stored: ${summary.unchanged}  (unchanged: not written again)`);
   out(`  duplicates in this run: ${summary.duplicates}  (not sent)`);
+  if (summary.stream) {
+    const { index, ms } = summary.stream;
+    const action =
+      index.action === 'deferred-rebuilt'
+        ? `built once after the load (${(index.ms / 1000).toFixed(1)}s)`
+        : 'maintained row by row';
+    out(
+      `  index: ${action}; searchable ${(ms.untilSearchable / 1000).toFixed(1)}s after the start`,
+    );
+  }
   if (summary.storedCheck === 'unsupported')
     out(
       '  (the server is older than documents.stored, so every document was sent; it stored only what changed)',
@@ -239,7 +251,8 @@ async function ingest(
     source = { kind: 'files', paths };
   }
   const { collection } = options;
-  const target = await openTarget(connection(options, env, cwd), Boolean(options.create));
+  const conn = connection(options, env, cwd);
+  const target = await openTarget(conn, Boolean(options.create));
   try {
     let empty = false;
     const existing = options.create
@@ -263,21 +276,36 @@ async function ingest(
       interactive: io.stderrIsTTY,
       write: (text) => io.err(text),
     });
+    const tenant = options.tenant ? { tenant: options.tenant } : {};
     try {
-      const summary = await ingestInput(
-        target,
-        source,
-        {
-          collection,
-          ...(options.tenant ? { tenant: options.tenant } : {}),
-          batchSize: options.batchSize,
-          concurrency: options.concurrency,
-          chunking: { size: options.chunkSize, overlap: options.chunkOverlap },
-          // Nothing to ask about in an empty collection.
-          checkStored: !empty,
-        },
-        progress,
-      );
+      // Through a server: one streamed request, committed in chunks (resumable by line).
+      const summary = conn.url
+        ? await streamInput(
+            { url: conn.url, apiKey: conn.apiKey },
+            source,
+            {
+              collection,
+              ...tenant,
+              ...(options.batchSize ? { chunkSize: options.batchSize } : {}),
+              chunking: { size: options.chunkSize, overlap: options.chunkOverlap },
+              resumeFromLine: options.resumeFromLine ?? 1,
+            },
+            progress,
+          )
+        : await ingestInput(
+            target,
+            source,
+            {
+              collection,
+              ...tenant,
+              batchSize: options.batchSize ?? 100,
+              concurrency: options.concurrency,
+              chunking: { size: options.chunkSize, overlap: options.chunkOverlap },
+              // Nothing to ask about in an empty collection.
+              checkStored: !empty,
+            },
+            progress,
+          );
       progress.finish();
       if (options.json) io.out(`${JSON.stringify({ collection, ...summary })}\n`);
       else printSummary(summary, collection, target.description, (line) => io.out(`${line}\n`));
@@ -287,7 +315,9 @@ async function ingest(
       progress.finish();
       printSummary(error.summary, collection, target.description, (line) => io.err(`${line}\n`));
       io.err(
-        `quarry ingest: ${error.message}\nFix it and run the same command again: what is already stored is skipped.\n`,
+        conn.url
+          ? `quarry ingest: ${error.message}\n`
+          : `quarry ingest: ${error.message}\nFix it and run the same command again: what is already stored is skipped.\n`,
       );
       return 1;
     }
@@ -584,7 +614,16 @@ Exit codes: 0 done, 1 failed, 2 the command line was wrong.`,
         '--create',
         `create the collection (offline model, ${OFFLINE_DIMENSIONS} dimensions) if it does not exist`,
       )
-      .option('--batch-size <n>', 'documents per request', wholeNumber(1), 100)
+      .option(
+        '--batch-size <n>',
+        "documents per request (default 100), or per committed chunk through a server (default: the server's batch limit)",
+        wholeNumber(1),
+      )
+      .option(
+        '--resume-from-line <n>',
+        'through a server: start at this document of the input (the line after the last one a cut-off run reported stored)',
+        wholeNumber(1),
+      )
       .option(
         '--concurrency <n>',
         'requests in flight (1 on the embedded database)',
@@ -609,9 +648,11 @@ Exit codes: 0 done, 1 failed, 2 the command line was wrong.`,
         'after',
         `
 JSONL lines: {"content": "...", "metadata": {...}, "embedding": [...], "id": "..."}; only content is required.
-Each batch first asks the server which of its documents are already stored unchanged and sends only
-the rest; a repeat of an earlier document of the same run is not sent. Rerunning an interrupted
-ingest resumes it.`,
+Through a server (--url), the input goes as one stream (vectors as base64 float32) that the server
+commits in chunks; documents it already stores unchanged are not written again. A run that fails or
+is cut off prints the line to resume from (--resume-from-line). On a database, each batch first asks
+which of its documents are already stored and sends only the rest: rerunning resumes it.
+A repeat of an earlier document of the same run is not sent.`,
       ),
   ).action(run((paths: string[], options: IngestOptions) => ingest(paths, options, env, cwd, io)));
 
