@@ -26,8 +26,8 @@ import {
  * `error` line; its chunk is not written.
  *
  * Query parameters: `tenant`, `chunk` (documents per chunk), `firstLine` (the number of the body's
- * first line, default 1), `expected` (documents the client means to send: lets the server defer
- * the collection's index build to the end of a large load).
+ * first line, default 1), `expected` (documents the client means to send: the server defers the
+ * collection's index build to the end of the load when the collection holds no more than that).
  */
 export const NDJSON_INGEST_PATH = /^\/api\/collections\/([^/]+)\/ingest$/;
 
@@ -50,6 +50,9 @@ export interface NdjsonIngestRecord {
 }
 
 type Line = { number: number; text: Buffer };
+
+/** The planned size of a load that did not say (`expected`). */
+const UNKNOWN_LOAD_ROWS = 1_000;
 
 /** Bytes a parsed chunk is counted as, the way `documents.ingest` sizes a batch. */
 function itemBytes(line: Buffer, dimensions: number): number {
@@ -318,7 +321,9 @@ export async function handleNdjsonIngest(
   };
 
   let failure: { line?: number; firstLine?: number; detail: StreamError } | undefined;
-  const { index } = await stream.load(expected, async () => {
+  // Of a load of unknown size, the index is deferred only while the collection is small (as for a
+  // load of 1,000): rebuilding a small collection's index costs little whatever the load brings.
+  const { index } = await stream.load(expected ?? UNKNOWN_LOAD_ROWS, async () => {
     let inFlight: Promise<void> | undefined;
     let chunk: Chunk = { items: [], lines: [], throughLine, bytes: 0 };
     // One chunk is committed while the next is read and parsed; never more than these two are held.
