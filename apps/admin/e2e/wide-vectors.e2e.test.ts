@@ -95,4 +95,23 @@ describeInBrowser('the dashboard searching a 1,536-dimension collection', () => 
     expect(similar).toHaveLength(10);
     expect(apiCalls.filter((call) => call.method !== 'POST')).toEqual([]);
   });
+
+  it('abbreviates the pasted vector in the EXPLAIN plan instead of printing 1,536 numbers', async () => {
+    await page.goto(`${baseUrl}/collections/${COLLECTION}/search`);
+    await page.getByRole('radio', { name: 'Pasted vector' }).check();
+    await page.getByLabel('Query vector').fill(vectors[3]!.join(' '));
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.waitForURL(/source=/);
+    await resultIds();
+    // A link within the app: the page's own URL carries the vector, the API calls do not.
+    await page.getByRole('link', { name: 'Explain these results' }).click();
+    await page.waitForURL(/\/explain\?/);
+    await page.getByText('Query plan (EXPLAIN ANALYZE of the retrievals)').click();
+    const plan = page.locator('pre.plan').first();
+    await plan.waitFor();
+    const text = (await plan.textContent()) ?? '';
+    expect(text).toContain('(1,536 numbers)');
+    expect(Math.max(...text.split('\n').map((line) => line.length))).toBeLessThan(400);
+    expect(apiCalls.filter((call) => call.method !== 'POST')).toEqual([]);
+  });
 });

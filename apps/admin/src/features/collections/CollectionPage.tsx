@@ -86,10 +86,7 @@ export function CollectionPage() {
           <Reembed collection={name} unbound={query.data.tenant === null} />
           {query.data.tenant === null ? (
             <>
-              <IndexParameters
-                key={`${query.data.hnsw.m}-${query.data.hnsw.efConstruction}`}
-                collection={query.data}
-              />
+              <IndexParameters collection={query.data} />
               <Card aria-labelledby="danger-heading" className="space-y-3 border-destructive/40">
                 <CardTitle id="danger-heading">Delete</CardTitle>
                 <p className="text-sm text-muted-foreground">

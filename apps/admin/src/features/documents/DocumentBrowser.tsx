@@ -140,7 +140,7 @@ export function DocumentBrowser() {
           <section
             aria-label="documents"
             aria-busy={page.isFetching}
-            className={cn('space-y-3', page.isPlaceholderData && 'opacity-60')}
+            className={cn('space-y-3', page.isPlaceholderData && 'results-stale opacity-60')}
           >
             <p className="text-sm" aria-label="page position">
               {page.data.items.length === 0
