@@ -9,14 +9,12 @@ export interface BenchConfig {
   databaseUrl: string;
   /** Synthetic corpus size (documents of 1,536 dimensions). */
   docs: number;
-  /** Documents sent through the per-request API ingest path (HTTP, 1,000 per call). */
-  apiIngestDocs: number;
-  /** Documents each method loads into a collection whose HNSW index already exists. */
+  /** Documents each method loads into a collection that already holds `docs` with its HNSW index. */
   indexedIngestDocs: number;
-  /** Time cap for the guide's one-INSERT-per-document pattern, per mode. */
+  /** Times each ingest figure is measured (median and spread reported). */
+  ingestRuns: number;
+  /** Time cap for the guide's one-INSERT-per-document pattern (embedded PGlite part). */
   guideIngestSeconds: number;
-  /** Documents per bulk ingest call. */
-  bulkChunk: number;
   /** Queries for recall (each at every selectivity). */
   queries: number;
   /** Requests per latency run at concurrency 1 (concurrency 8 runs twice as many). */
@@ -41,10 +39,9 @@ export const readmePath = fileURLToPath(new URL('../../../README.md', import.met
 const usage = `pnpm bench [-- flags]
 
   --docs N                 synthetic documents, 1,536 dimensions (default 50000)
-  --api-ingest-docs N      documents through the per-request API ingest path (default 10000)
-  --indexed-ingest-docs N  documents per method into an already indexed collection (default 2000)
-  --guide-ingest-seconds S time cap for the guide's one-INSERT-per-document baseline (default 20)
-  --bulk-chunk N           documents per bulk ingest call (default 10000)
+  --indexed-ingest-docs N  documents per method into a collection already holding --docs with its index (default 10000)
+  --ingest-runs N          runs of each ingest figure; the median and spread are reported (default 3)
+  --guide-ingest-seconds S time cap for the guide's one-INSERT-per-document baseline on PGlite (default 20)
   --queries N              recall queries per selectivity (default 50)
   --latency-requests N     requests per latency run at concurrency 1; 8 runs twice as many (default 200)
   --pglite-docs N          synthetic documents in embedded PGlite (default 2000)
@@ -76,10 +73,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig
     args: argv,
     options: {
       docs: { type: 'string' },
-      'api-ingest-docs': { type: 'string' },
       'indexed-ingest-docs': { type: 'string' },
+      'ingest-runs': { type: 'string' },
       'guide-ingest-seconds': { type: 'string' },
-      'bulk-chunk': { type: 'string' },
       queries: { type: 'string' },
       'latency-requests': { type: 'string' },
       'pglite-docs': { type: 'string' },
@@ -114,13 +110,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig
       env.BENCH_DATABASE_URL ??
       'postgres://postgres@127.0.0.1:5432/postgres',
     docs,
-    apiIngestDocs: Math.min(
+    indexedIngestDocs: Math.min(
       docs,
-      positiveInteger('api-ingest-docs', values['api-ingest-docs'], 10_000),
+      positiveInteger('indexed-ingest-docs', values['indexed-ingest-docs'], 10_000),
     ),
-    indexedIngestDocs: positiveInteger('indexed-ingest-docs', values['indexed-ingest-docs'], 2_000),
+    ingestRuns: positiveInteger('ingest-runs', values['ingest-runs'], 3),
     guideIngestSeconds: positiveInteger('guide-ingest-seconds', values['guide-ingest-seconds'], 20),
-    bulkChunk: positiveInteger('bulk-chunk', values['bulk-chunk'], 10_000),
     queries: positiveInteger('queries', values.queries, 50),
     latencyRequests: positiveInteger('latency-requests', values['latency-requests'], 200),
     pgliteDocs: positiveInteger('pglite-docs', values['pglite-docs'], 2_000),

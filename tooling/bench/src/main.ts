@@ -94,10 +94,9 @@ async function main(): Promise<void> {
       command: `pnpm bench${config.argv.length > 0 ? ` -- ${config.argv.join(' ')}` : ''}`,
       config: {
         docs: config.docs,
-        apiIngestDocs: config.apiIngestDocs,
         indexedIngestDocs: config.indexedIngestDocs,
+        ingestRuns: config.ingestRuns,
         guideIngestSeconds: config.guideIngestSeconds,
-        bulkChunk: config.bulkChunk,
         queries: config.queries,
         latencyRequests: config.latencyRequests,
         pgliteDocs: config.pgliteDocs,
@@ -135,6 +134,7 @@ async function main(): Promise<void> {
       });
       result.ingest = {
         docs: config.docs,
+        runs: ingest.runs,
         measurements: ingest.measurements,
         indexBuildSeconds: ingest.indexBuildSeconds,
       };
