@@ -226,9 +226,7 @@ export function createQuarryHttpServer(options: HttpServerOptions): QuarryHttpSe
     );
     return RESPONSE_ALREADY_SENT;
   });
-  app.get('/healthz', (c) =>
-    c.json({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) }),
-  );
+  app.get('/healthz', (c) => c.json({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) }));
   app.get('/readyz', async (c) => {
     const readiness = await checkReadiness(
       services.database,
