@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { describe } from 'vitest';
 
 /** Debian's Chromium: Playwright's own browser download is not available here. */
@@ -59,4 +59,13 @@ export async function launchBrowser(): Promise<LaunchedBrowser> {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** A new tab in which any uncaught error of the dashboard fails the test that caused it. */
+export async function openCheckedPage(browser: LaunchedBrowser): Promise<Page> {
+  const page = await browser.context.newPage();
+  page.on('pageerror', (error) => {
+    throw error;
+  });
+  return page;
 }

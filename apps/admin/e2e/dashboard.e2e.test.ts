@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, expect, inject, it } from 'vitest';
-import { describeInBrowser, launchBrowser, type LaunchedBrowser } from './browser';
+import { describeInBrowser, launchBrowser, openCheckedPage, type LaunchedBrowser } from './browser';
 
 const baseUrl = inject('baseUrl');
 const screenshots = fileURLToPath(new URL('../test-output/screenshots/', import.meta.url));
@@ -58,11 +58,7 @@ describeInBrowser('the dashboard against the real server', () => {
 
   beforeEach(async () => {
     await page?.close();
-    page = await launched.context.newPage();
-    // Any uncaught error in the dashboard fails the test that caused it.
-    page.on('pageerror', (error) => {
-      throw error;
-    });
+    page = await openCheckedPage(launched);
   });
 
   it('lists the demo collection with its size and index', async () => {

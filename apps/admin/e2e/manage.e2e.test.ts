@@ -3,7 +3,13 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, expect, inject, it } from 'vitest';
 import { callApi } from './api';
-import { describeInBrowser, launchBrowser, laptopViewport, type LaunchedBrowser } from './browser';
+import {
+  describeInBrowser,
+  launchBrowser,
+  openCheckedPage,
+  laptopViewport,
+  type LaunchedBrowser,
+} from './browser';
 
 const baseUrl = inject('baseUrl');
 /** Committed: the README links them (a page at a phone's width and at a laptop's). */
@@ -62,10 +68,7 @@ describeInBrowser('managing collections and documents from the dashboard', () =>
 
   beforeEach(async () => {
     await page?.close();
-    page = await launched.context.newPage();
-    page.on('pageerror', (error) => {
-      throw error;
-    });
+    page = await openCheckedPage(launched);
   });
 
   it('shows the collections at both widths', async () => {

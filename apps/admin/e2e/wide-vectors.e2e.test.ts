@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { seededRandom } from '@quarry/db/testing';
 import { callApi, createSuppliedVectorCollection } from './api';
-import { describeInBrowser, launchBrowser, type LaunchedBrowser } from './browser';
+import { describeInBrowser, launchBrowser, openCheckedPage, type LaunchedBrowser } from './browser';
 
 // OpenAI's small model's size, and the guide's: a query vector this long is about 34 KB of text.
 const DIMENSIONS = 1536;
@@ -52,10 +52,7 @@ describeInBrowser('the dashboard searching a 1,536-dimension collection', () => 
     });
     ids.push(...ingested.ids);
     launched = await launchBrowser();
-    page = await launched.context.newPage();
-    page.on('pageerror', (error) => {
-      throw error;
-    });
+    page = await openCheckedPage(launched);
     page.on('request', (request) => {
       if (new URL(request.url()).pathname.startsWith('/trpc/'))
         apiCalls.push({ method: request.method(), urlLength: request.url().length });
