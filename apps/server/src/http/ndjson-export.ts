@@ -105,12 +105,16 @@ export async function handleNdjsonExport(
     return;
   }
   let closed = false;
+  const gone = new AbortController();
   res.once('close', () => {
     closed = true;
+    gone.abort();
   });
   const send = async (text: string) => {
     if (res.write(text) || closed) return;
-    await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    // The signal takes the listeners off again, whichever comes first (a race of two `once`
+    // calls left one `close` listener behind per full buffer).
+    await once(res, 'drain', { signal: gone.signal }).catch(() => undefined);
   };
   let pending = '';
   let count = 0;
