@@ -10,6 +10,7 @@ import {
   QuarryError,
   queryRows,
   sql,
+  vectorIndexStatus,
   withCollectionChangeLock,
   type Collection,
   type CopyTarget,
@@ -34,9 +35,10 @@ export interface IngestItem {
 export interface IndexReport {
   /**
    * `maintained`: the index stayed and each row was inserted into its graph; `deferred-rebuilt`:
-   * the index was dropped for the load and built once at its end (an empty or small collection).
+   * the index was dropped for the load and built once at its end (an empty or small collection);
+   * `none`: the collection has no HNSW index (it was dropped by hand), and none is made.
    */
-  action: 'maintained' | 'deferred-rebuilt';
+  action: 'maintained' | 'deferred-rebuilt' | 'none';
   /** Milliseconds spent building the index after the load (0 when maintained). */
   ms: number;
 }
@@ -312,11 +314,14 @@ export async function withDeferredIndex<T>(
         database.db,
         sql`select count(*) as rows from (select 1 from documents where collection_id = ${collection.id}::integer limit ${plannedRows + 1}) capped`,
       );
-      if (Number(counted?.rows ?? 0) > plannedRows) return false;
+      if (Number(counted?.rows ?? 0) > plannedRows) return 'maintained';
+      // A collection without an index keeps having none: rebuilding would add one.
+      if ((await vectorIndexStatus(database.db, collection.id)).length === 0) return 'none';
       await dropVectorIndexes(database, collection.id);
-      return true;
+      return 'deferred';
     }));
-  if (!deferred) return { value: await work(), index: { action: 'maintained', ms: 0 } };
+  if (deferred !== 'deferred')
+    return { value: await work(), index: { action: deferred || 'maintained', ms: 0 } };
   let ms = 0;
   const rebuild = () =>
     withCollectionChangeLock(database, async () => {

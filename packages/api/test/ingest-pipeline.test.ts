@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   and,
   documents,
+  dropVectorIndexes,
   eq,
   isNull,
   sql,
@@ -447,6 +448,11 @@ describeEachTarget()('ingestDocuments, both write strategies, on $name', (target
     expect(await vectorIndexStatus(harness.database.db, collection.id)).toMatchObject([
       { valid: true },
     ]);
+    // A collection whose index was dropped by hand does not get one from a load.
+    const bare = await newCollection(8);
+    await dropVectorIndexes(harness.database, bare.id);
+    expect(await ingest(bare, items)).toMatchObject({ index: { action: 'none', ms: 0 } });
+    expect(await vectorIndexStatus(harness.database.db, bare.id)).toEqual([]);
   });
 
   it('writes nothing once the request is aborted', async () => {

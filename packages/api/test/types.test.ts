@@ -37,7 +37,7 @@ describe('client-facing types', () => {
       updated: number;
       unchanged: number;
       strategy: 'rows' | 'copy';
-      index: { action: 'maintained' | 'deferred-rebuilt'; ms: number };
+      index: { action: 'maintained' | 'deferred-rebuilt' | 'none'; ms: number };
     }>();
   });
 });
