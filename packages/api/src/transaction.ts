@@ -1,4 +1,4 @@
-import { isTransientConflict, queryRows, sql, type QuarryDatabase, type SQL } from '@quarry/db';
+import { isTransientConflict, sql, type QuarryDatabase, type SQL } from '@quarry/db';
 import type { Limits } from './limits';
 
 export type Transaction = Parameters<Parameters<QuarryDatabase['transaction']>[0]>[0];
@@ -87,14 +87,22 @@ async function applySettings(
   settings: Record<string, string>,
   guard: SQL<boolean> | undefined,
 ): Promise<{ guardHolds: boolean; distributed: boolean }> {
-  const calls = Object.entries(settings).map(
-    ([name, value]) => sql`set_config(${name}, ${value}, true)`,
-  );
-  const [row] = await queryRows<{ guard_holds: boolean; distributed: boolean }>(
-    tx,
-    sql`select ${sql.join(calls, sql`, `)}, ${guard ?? sql`true`} as guard_holds, to_regproc('quarry_set_local') is not null as distributed`,
-  );
-  return { guardHolds: Boolean(row?.guard_holds), distributed: Boolean(row?.distributed) };
+  const columns: Record<string, SQL> = {
+    guardHolds: sql<boolean>`${guard ?? sql`true`}`,
+    distributed: sql<boolean>`to_regproc('quarry_set_local') is not null`,
+  };
+  Object.entries(settings).forEach(([name, value], index) => {
+    columns[`s${index}`] = sql`set_config(${name}, ${value}, true)`;
+  });
+  // A prepared statement (where the driver prepares: not behind a transaction pooler): a
+  // parameterised statement that is not must be described first, a round trip of its own that
+  // also holds back the statements pipelined behind it.
+  const [row] = await tx
+    .select(columns)
+    .from(sql`(select 1) as one`)
+    .prepare('quarry_settings')
+    .execute();
+  return { guardHolds: Boolean(row?.guardHolds), distributed: Boolean(row?.distributed) };
 }
 
 async function forwardSettings(tx: Transaction, settings: Record<string, string>): Promise<void> {

@@ -6,7 +6,7 @@ import { benchIngest } from './ingest-bench';
 import { elapsedSeconds, progress } from './log';
 import { finishMachineInfo, machineInfo } from './machine';
 import { benchPglite } from './pglite-bench';
-import { benchRecall, type FilterCase } from './recall-bench';
+import { benchRecall, pgvectorModeSearches, type FilterCase } from './recall-bench';
 import {
   evaluateTargets,
   renderMarkdown,
@@ -162,6 +162,7 @@ async function main(): Promise<void> {
               {
                 quarry: quarrySearch(database, collection.name),
                 guide: guideSearchOnPostgres(guideClient, collection),
+                modes: pgvectorModeSearches(guideClient, collection),
               },
               config.efSearch,
             );

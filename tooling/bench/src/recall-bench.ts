@@ -1,7 +1,8 @@
 import type { MetadataFilter } from '@quarry/api/filter';
+import type postgres from 'postgres';
 import type { Corpus } from './corpus';
 import { cosineDistances, exactTopK, recallAtK } from './exact';
-import { vectorText } from './guide';
+import { guideQueryText, vectorText } from './guide';
 import { progress } from './log';
 import { round, summarize } from './stats';
 
@@ -33,10 +34,73 @@ export interface SearchSystems {
     filter: { key: string; value: string } | undefined,
     efSearch: number | undefined,
   ): Promise<string[]>;
+  /** The same SQL as the guide's query under each pgvector mode (see pgvectorModes), at their own settings. */
+  modes?: ReadonlyArray<{ name: PgvectorModeName; search: SearchSystems['guide'] }>;
 }
 
-export type SystemName = 'quarry' | 'guide';
+export type PgvectorModeName = `pgvector ${string}`;
+export type SystemName = 'quarry' | 'guide' | PgvectorModeName;
 
+/**
+ * The ways pgvector answers a filtered nearest-neighbour query on the same data and index, by
+ * their settings (SET LOCAL): the planner's own choice; the HNSW index forced with the WHERE
+ * applied to what it returns; the iterative scans of pgvector 0.8, relaxed and strict.
+ */
+export const pgvectorModes: ReadonlyArray<{
+  name: PgvectorModeName;
+  settings: Record<string, string>;
+}> = [
+  { name: 'pgvector planner default', settings: {} },
+  { name: 'pgvector HNSW + WHERE', settings: { enable_seqscan: 'off', enable_bitmapscan: 'off' } },
+  {
+    name: 'pgvector iterative relaxed',
+    settings: {
+      enable_seqscan: 'off',
+      enable_bitmapscan: 'off',
+      'hnsw.iterative_scan': 'relaxed_order',
+    },
+  },
+  {
+    name: 'pgvector iterative strict ef 100',
+    settings: {
+      enable_seqscan: 'off',
+      enable_bitmapscan: 'off',
+      'hnsw.iterative_scan': 'strict_order',
+      'hnsw.ef_search': '100',
+    },
+  },
+];
+
+/** Each pgvector mode as a search over the guide's SQL (relaxed order re-sorted by the ORDER BY of an outer query). */
+export function pgvectorModeSearches(
+  client: postgres.Sql,
+  collection: { id: number; dimensions: number },
+): SearchSystems['modes'] {
+  return pgvectorModes.map(({ name, settings }) => ({
+    name,
+    search: async (vector, filter) => {
+      const inner = guideQueryText({
+        collectionId: collection.id,
+        dimensions: collection.dimensions,
+        filterKey: filter?.key,
+        k: K,
+      });
+      const text = `SELECT external_id FROM (${inner}) hits ORDER BY similarity DESC`;
+      const params = filter ? [vector, filter.value] : [vector];
+      const rows = await client.begin(async (tx) => {
+        const entries = Object.entries(settings);
+        if (entries.length > 0) {
+          await tx.unsafe(
+            `select ${entries.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ')}`,
+            entries.flat(),
+          );
+        }
+        return tx.unsafe<Array<{ external_id: string }>>(text, params);
+      });
+      return rows.map((row) => row.external_id);
+    },
+  }));
+}
 export interface RecallPoint {
   filter: string;
   system: SystemName;
@@ -82,15 +146,25 @@ export async function benchRecall(
       const filter = filterCase.forQuery(query);
       return { filter, exact: exactTopK(distances[query]!, K, filter?.passes) };
     });
-    for (const system of ['quarry', 'guide'] as const) {
-      for (const ef of efValues) {
+    const runs: Array<{ system: SystemName; efValues: readonly number[] }> = [
+      { system: 'quarry', efValues },
+      { system: 'guide', efValues },
+      // The modes at their own settings: ef 40 unless the mode names another.
+      ...(systems.modes ?? []).map(({ name }) => ({ system: name, efValues: [DEFAULT_EF_SEARCH] })),
+    ];
+    for (const { system, efValues: efs } of runs) {
+      for (const ef of efs) {
         const efSearch = ef === DEFAULT_EF_SEARCH ? undefined : ef;
+        const mode = systems.modes?.find(({ name }) => name === system);
         const run = async (query: number) => {
           const { filter } = perQuery[query]!;
           if (system === 'quarry')
             return systems.quarry(queryArrays[query]!, filter?.quarry, efSearch);
+          const text = queryTexts[query]!;
           return {
-            externalIds: await systems.guide(queryTexts[query]!, filter?.guide, efSearch),
+            externalIds: mode
+              ? await mode.search(text, filter?.guide, efSearch)
+              : await systems.guide(text, filter?.guide, efSearch),
             strategy: null,
           };
         };
@@ -134,5 +208,43 @@ export async function benchRecall(
       }
     }
   }
+  progress(recallModeTable(points));
   return points;
+}
+
+/**
+ * Quarry at its defaults beside every pgvector mode, per filter, with the targets of issue 12:
+ * mean recall@10 ≥ 0.95, worst query ≥ 0.5, p50 ≤ 1.1x the fastest mode reaching 0.95.
+ */
+export function recallModeTable(points: readonly RecallPoint[]): string {
+  const lines = ['filter | system | mean recall@10 | min | p50 ms | strategies | target'];
+  const defaults = points.filter(
+    (point) =>
+      point.system !== 'guide' &&
+      (point.efSearch === DEFAULT_EF_SEARCH || point.system !== 'quarry'),
+  );
+  for (const filter of [...new Set(points.map((point) => point.filter))]) {
+    const rows = defaults.filter((point) => point.filter === filter);
+    const fastest = Math.min(
+      ...rows
+        .filter((point) => point.system !== 'quarry' && point.recall >= 0.95)
+        .map((point) => point.p50Ms),
+    );
+    for (const point of rows) {
+      const target =
+        point.system !== 'quarry'
+          ? ''
+          : [
+              point.recall >= 0.95 ? 'mean ok' : 'MEAN MISSED',
+              point.minRecall >= 0.5 ? 'min ok' : 'MIN MISSED',
+              Number.isFinite(fastest)
+                ? `${round(point.p50Ms / fastest, 2)}x fastest ≥0.95 mode (${point.p50Ms <= 1.1 * fastest ? 'ok' : 'MISSED'})`
+                : 'no mode reaches 0.95',
+            ].join(', ');
+      lines.push(
+        `${filter} | ${point.system} | ${point.recall} | ${point.minRecall} | ${point.p50Ms} | ${point.strategies ? JSON.stringify(point.strategies) : ''} | ${target}`,
+      );
+    }
+  }
+  return lines.join('\n');
 }

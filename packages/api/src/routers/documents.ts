@@ -239,7 +239,9 @@ export const documentsRouter = {
 
   list: readProcedure
     .input(
-      selectionSchema.extend({
+      // Strict: an unknown field (say `offset`; paging is by `cursor`) is refused, naming it.
+      z.strictObject({
+        ...selectionSchema.shape,
         limit: z.number().int().min(1).max(500).default(50),
         cursor: z.string().max(512).optional(),
         /** Characters of each document's content (default and at most the server's preview size). */

@@ -39,11 +39,15 @@ export function runSearch(
   );
 }
 
-/** Candidates asked of each retriever: k, or for hybrid the configured pool (default max(40, 4k)). */
+/**
+ * Candidates asked of each retriever: the page and the results before it (k + offset), or for
+ * hybrid the configured pool (default max(40, 4 (k + offset))).
+ */
 function candidatesFor(input: SearchInput): number {
+  const through = input.k + input.offset;
   return input.mode === 'hybrid'
-    ? (input.hybrid.candidates ?? Math.max(40, Math.min(input.k * 4, HARD_LIMITS.k)))
-    : input.k;
+    ? (input.hybrid.candidates ?? Math.max(40, Math.min(through * 4, HARD_LIMITS.k)))
+    : through;
 }
 
 async function searchOn(
@@ -119,6 +123,7 @@ async function searchOn(
     collection,
     mode: input.mode,
     k: input.k,
+    offset: input.offset,
     minSimilarity: input.minSimilarity,
     contentChars: prepared.contentChars,
   });
@@ -129,6 +134,8 @@ async function searchOn(
   );
   return {
     results,
+    // A full page may have more behind it; a short one is the last.
+    nextOffset: results.length === input.k ? input.offset + input.k : null,
     stats: {
       mode: input.mode,
       tookMs: Math.round((performance.now() - started) * 100) / 100,

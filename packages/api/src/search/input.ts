@@ -14,7 +14,8 @@ import {
 export const searchModes = ['vector', 'keyword', 'hybrid'] as const;
 export type SearchMode = (typeof searchModes)[number];
 
-export const searchInputSchema = z.object({
+/** Strict, nested objects too: an unknown field is refused naming it, never silently ignored. */
+export const searchInputSchema = z.strictObject({
   collection: collectionNameSchema,
   /**
    * vector: nearest neighbours; keyword: PostgreSQL full text over the first 100,000 characters of
@@ -32,6 +33,11 @@ export const searchInputSchema = z.object({
   /** "More like this": use a stored document's vector as the query. */
   likeDocumentId: documentIdSchema.optional(),
   k: z.number().int().min(1).max(HARD_LIMITS.k).default(10),
+  /**
+   * Results to skip: the next page is the same query with `offset` + k (see `nextOffset`). Each
+   * page ranks k + offset candidates again, so k + offset is bounded by the server's maxK.
+   */
+  offset: z.number().int().min(0).max(HARD_LIMITS.k).default(0),
   filter: metadataFilterSchema.optional(),
   tenant: tenantSchema.optional(),
   ...createdRangeSchema,
@@ -42,7 +48,7 @@ export const searchInputSchema = z.object({
   /** Exact nearest neighbours by sequential scan: the ground truth, slower on large collections. */
   exact: z.boolean().default(false),
   hybrid: z
-    .object({
+    .strictObject({
       /**
        * rrf: reciprocal rank fusion, score = Σ weight / (rrfK + rank); score: weighted sum of the
        * vector similarity and the keyword score, each scaled to [0, 1] over the candidates.

@@ -1,5 +1,6 @@
 import { count, documents, sql, type SQL } from '@quarry/db';
 import type { Transaction } from '../transaction';
+import { runPrepared } from './columns';
 import type { SearchInput } from './input';
 import type { VectorStrategy } from './types';
 
@@ -60,7 +61,7 @@ export async function countUpTo(
     .where(scope)
     .limit(cap)
     .as('matching');
-  const [row] = await tx.select({ n: count() }).from(matching);
+  const [row] = await runPrepared(tx.select({ n: count() }).from(matching), 'quarry_count');
   return row?.n ?? 0;
 }
 

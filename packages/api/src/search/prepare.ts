@@ -6,6 +6,7 @@ import {
   documentInScope,
   embeddingProviderFor,
   forgetCollection,
+  isCollectionCached,
 } from '../collections';
 import type { Context } from '../context';
 import { compileFilter } from '../filter';
@@ -22,6 +23,12 @@ export function checkSearchLimits(ctx: Context, principal: Principal, input: Sea
     throw new QuarryError(
       'INVALID_INPUT',
       `k is at most ${ctx.limits.maxK} on this server, got ${input.k}; page with a threshold or a filter instead`,
+    );
+  }
+  if (input.k + input.offset > ctx.limits.maxK) {
+    throw new QuarryError(
+      'INVALID_INPUT',
+      `k + offset is at most ${ctx.limits.maxK} on this server, got ${input.k} + ${input.offset}; narrow the query with a threshold or a filter instead of paging further`,
     );
   }
   if (input.hybrid.candidates !== undefined && input.hybrid.candidates > ctx.limits.maxK) {
@@ -134,10 +141,14 @@ export async function withCurrentCollection<T>(
   name: string,
   read: () => Promise<T>,
 ): Promise<T> {
+  const fromCache = isCollectionCached(database.db, name);
   try {
     return await read();
   } catch (error) {
-    if (!(error instanceof StaleReadError)) throw error;
+    // A refusal that came before the guard (a vector of another dimension, a model this server
+    // lacks) may have been judged against a stale row: judged again against a fresh one.
+    const stale = error instanceof StaleReadError || (fromCache && error instanceof QuarryError);
+    if (!stale) throw error;
     forgetCollection(database.db, name);
     return read();
   }

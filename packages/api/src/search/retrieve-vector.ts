@@ -1,6 +1,6 @@
 import { documents, sql } from '@quarry/db';
 import { setLocal, underSettings, type Transaction } from '../transaction';
-import { candidateColumns, explainAnalyze, vectorScope } from './columns';
+import { candidateColumns, explainAnalyze, runPrepared, vectorScope } from './columns';
 import { countUpTo, hnswSettings, type VectorPlan } from './plan';
 import type { Candidate, PreparedQuery, Retrieval, VectorStrategy } from './types';
 
@@ -45,7 +45,7 @@ export async function retrieveByVector(request: VectorRetrievalRequest): Promise
       .where(scope)
       .orderBy(sql`${sql.identifier('distance')}`)
       .limit(wanted);
-    const rows = (await query) as Candidate[];
+    const rows = (await runPrepared(query, 'quarry_vector_search')) as Candidate[];
     const plan = request.explain ? await explainAnalyze(tx, query) : null;
     return { rows, plan };
   };

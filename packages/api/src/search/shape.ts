@@ -6,8 +6,9 @@ import type { SearchResult } from './types';
 export interface ShapeOptions {
   collection: Pick<Collection, 'metric'>;
   mode: SearchMode;
-  /** Results to return. */
+  /** Results to return, after skipping `offset`. */
   k: number;
+  offset: number;
   minSimilarity: number | undefined;
   /** Characters each result's content was cut to. */
   contentChars: number;
@@ -16,7 +17,7 @@ export interface ShapeOptions {
 /**
  * The response's results from the fused candidates (in their order): the similarity threshold
  * applied, each scored for its mode (similarity, keyword score, or the fused `score` of hybrid),
- * the first k kept.
+ * the first `offset` skipped and the next k kept.
  */
 export function shapeResults(
   fused: ReadonlyArray<FusedCandidate & { score?: number }>,
@@ -28,12 +29,17 @@ export function shapeResults(
       ? null
       : maxDistanceForSimilarity(collection.metric, options.minSimilarity);
   const results: SearchResult[] = [];
+  let skip = options.offset;
   for (const { candidate, vectorRank, keywordRank, score: fusedScore } of fused) {
     if (results.length >= options.k) break;
     const distance = candidate.distance === null ? null : Number(candidate.distance);
     // The threshold is applied after the LIMIT, never inside the index scan: a threshold no row
     // reaches would otherwise make an iterative scan walk the whole index (pgvector's max_scan_tuples trap).
     if (maxDistance !== null && (distance === null || distance > maxDistance)) continue;
+    if (skip > 0) {
+      skip--;
+      continue;
+    }
     const similarity =
       distance === null ? null : similarityFromDistance(collection.metric, distance);
     const keywordScore = candidate.keywordScore === null ? null : Number(candidate.keywordScore);

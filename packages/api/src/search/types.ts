@@ -47,6 +47,8 @@ export interface SearchStats {
 
 export interface SearchResponse {
   results: SearchResult[];
+  /** The `offset` of the next page, or null when this page was not full (nothing more matches). */
+  nextOffset: number | null;
   stats: SearchStats;
   /** EXPLAIN ANALYZE of the vector retrieval, when asked for. */
   plan: string[] | null;
