@@ -1,12 +1,24 @@
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
-export const benchParts = ['ingest', 'latency', 'recall', 'sotu', 'quality', 'pglite'] as const;
+export const benchParts = [
+  'ingest',
+  'latency',
+  'recall',
+  'sotu',
+  'quality',
+  'citus',
+  'pglite',
+] as const;
 export type BenchPart = (typeof benchParts)[number];
 
 export interface BenchConfig {
   /** Admin connection: scratch databases are created and dropped through it. */
   databaseUrl: string;
+  /** A Citus coordinator with workers (tooling/scripts/start-citus.sh) for the Citus part. */
+  citusUrl: string;
+  /** Synthetic documents loaded into the Citus cluster and, beside it, into the single server. */
+  citusDocs: number;
   /** Synthetic corpus size (documents of 1,536 dimensions). */
   docs: number;
   /** Documents each method loads into a collection that already holds `docs` with its HNSW index. */
@@ -49,6 +61,9 @@ const usage = `pnpm bench [-- flags]
   --ef-search a,b,c        ef_search sweep for the chart (default 40,100,200)
   --skip parts             comma-separated: ${benchParts.join(', ')}
   --seed N                 data seed (default 6)
+  --citus-url URL          a Citus coordinator (default $BENCH_CITUS_URL or postgres://postgres@127.0.0.1:9700/postgres,
+                           where tooling/scripts/start-citus.sh runs one); the part is skipped, saying so, when none answers
+  --citus-docs N           documents for the Citus part, loaded over HTTP into both systems (default 10000)
   --database-url URL       admin connection (default $BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --out DIR                results directory (default bench/results)
 `;
@@ -84,6 +99,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig
       skip: { type: 'string' },
       seed: { type: 'string' },
       'database-url': { type: 'string' },
+      'citus-url': { type: 'string' },
+      'citus-docs': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -109,6 +126,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig
       values['database-url'] ??
       env.BENCH_DATABASE_URL ??
       'postgres://postgres@127.0.0.1:5432/postgres',
+    citusUrl:
+      values['citus-url'] ?? env.BENCH_CITUS_URL ?? 'postgres://postgres@127.0.0.1:9700/postgres',
+    citusDocs: Math.min(docs, positiveInteger('citus-docs', values['citus-docs'], 10_000)),
     docs,
     indexedIngestDocs: Math.min(
       docs,

@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultOutDir, parseConfig, readmePath, type BenchConfig } from './config';
 import { corpus, type Corpus } from './corpus';
+import { benchCitusIfReachable } from './citus-bench';
 import { benchIngest } from './ingest-bench';
 import { elapsedSeconds, progress } from './log';
 import { finishMachineInfo, machineInfo } from './machine';
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
       targets: [],
     };
 
-    const needsSynthetic = (['ingest', 'latency', 'recall', 'pglite'] as const).some(
+    const needsSynthetic = (['ingest', 'latency', 'recall', 'citus', 'pglite'] as const).some(
       (part) => !config.skip.has(part),
     );
     if (needsSynthetic)
@@ -185,6 +186,17 @@ async function main(): Promise<void> {
     if (!config.skip.has('quality')) {
       progress('quality: known-item retrieval, MRR@10 and recall@10 of vector, keyword and hybrid');
       result.quality = await benchQuality(server);
+    }
+    if (synthetic && !config.skip.has('citus')) {
+      result.citus = await benchCitusIfReachable(
+        server,
+        config.citusUrl,
+        synthetic.data,
+        synthetic.queries.slice(0, config.queries).map((query) => Float32Array.from(query.vector)),
+        synthetic.filters,
+        config.citusDocs,
+      );
+      if ('skipped' in result.citus) progress(`citus: skipped: ${result.citus.skipped}`);
     }
     if (synthetic && !config.skip.has('pglite')) {
       result.pglite = await benchPglite(

@@ -6,8 +6,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
-import type { PgliteDatabase } from 'drizzle-orm/pglite';
-import type { Schema } from '@quarry/db/client';
 import { createDb, ensureVectorIndex, migrate, sql } from '@quarry/db';
 import { corpus, ingestItems, rowsByExternalId, vectorOf, type Corpus } from './corpus';
 import { GUIDE_SCHEMA_SQL, guideWriterOnPglite } from './guide';
@@ -189,7 +187,9 @@ export async function benchPglite(
       `  search p50: vector ${latencyByMode.vector.p50} ms, keyword ${latencyByMode.keyword.p50} ms, hybrid ${latencyByMode.hybrid.p50} ms`,
     );
 
-    const client = (database.db as PgliteDatabase<Schema> & { $client: PGlite }).$client;
+    // The guide's baseline queries the same embedded database through PGlite itself, as its code
+    // would; drizzle keeps the driver client as $client, which the driver-neutral type leaves out.
+    const client = (database.db as unknown as { $client: PGlite }).$client;
     const recall = await benchRecall(
       'pglite',
       data,

@@ -1,4 +1,5 @@
 import type { IngestMeasurement, IngestMethod, IngestMode } from './ingest-bench';
+import { renderCitus, type CitusReport } from './citus-bench';
 import type { MachineInfo } from './machine';
 import type { PgliteReport } from './pglite-bench';
 import type { RecallPoint } from './recall-bench';
@@ -31,6 +32,8 @@ export interface BenchResult {
   sotu?: SotuReport;
   quality?: QualityReport;
   pglite?: PgliteReport;
+  /** The Citus part, or why it did not run. */
+  citus?: CitusReport | { skipped: string };
   targets: Target[];
 }
 
@@ -448,6 +451,7 @@ export function renderMarkdown(result: BenchResult): string {
   }
 
   if (result.quality) out.push(...renderQuality(result.quality));
+  if (result.citus) out.push(...renderCitus(result.citus));
 
   if (result.pglite) {
     const pglite = result.pglite;
