@@ -38,10 +38,10 @@ export type FusionMethod = (typeof fusionMethods)[number];
 
 /**
  * The hybrid defaults, chosen on the known-item set of the demo corpus (packages/corpus/known-items,
- * the `quality` part of `pnpm bench`): the setting with the best MRR@10. Measured there (250
- * queries, 15,754 passages, offline embeddings): score 1:1 MRR@10 0.053, recall@10 0.112; score
- * 2:1 0.051 / 0.092; score 1:2 0.050 / 0.104; rrf k=60 1:1 0.044 / 0.084; vector alone 0.033 /
- * 0.052, keyword alone 0.043 / 0.096.
+ * the `quality` part of `pnpm bench`; 250 queries, 15,754 passages, offline embeddings): score 1:1
+ * MRR@10 0.049, recall@10 0.096; rrf k=60 1:1 0.044 / 0.084; vector alone 0.037 / 0.056, keyword
+ * alone 0.043 / 0.096. It also keeps a strong single-retriever hit: the vector's best for "war in
+ * Iraq" is second (rrf: sixth).
  */
 export const HYBRID_DEFAULTS = {
   fusion: 'score',
@@ -61,9 +61,7 @@ type Scored = FusedCandidate & { score: number };
  * Hybrid fusion: each candidate's fused score, best first; ties go to the better vector rank.
  * - `rrf`, reciprocal rank fusion: Σ weight / (rrfK + rank) over the retrievals that found it.
  * - `score`: vectorWeight × the vector similarity plus keywordWeight × the keyword score, each
- *   scaled to [0, 1] over the candidates (min–max), a missing score counting 0. Every candidate
- *   carries its distance (the keyword retrieval computes it too), so a keyword hit is not penalised
- *   for missing the vector list.
+ *   scaled to [0, 1] (min–max) over the candidates its own retrieval found, 0 where it did not.
  */
 export function fuseHybrid(
   merged: readonly FusedCandidate[],
@@ -97,14 +95,21 @@ function minMax(values: ReadonlyArray<number | null>): number[] {
 
 function byScores(merged: readonly FusedCandidate[], options: SearchInput['hybrid']): Scored[] {
   const { vectorWeight, keywordWeight } = options;
-  // Smaller distance is closer for every metric (inner product's is its negative). A vector-only
-  // candidate has no keyword score at all (undefined, not null).
+  // Each score counts for the candidates its own retrieval found, so each retrieval's best is 1.
+  // (Giving keyword hits their vector distances too, which the keyword retrieval computes, scored a
+  // little higher on the known-item set but pushed the vector's best hit for "war in Iraq" out of
+  // the first 10: a vector hit has no keyword score to match.) Smaller distance is closer for
+  // every metric (inner product's is its negative).
   const closeness = minMax(
-    merged.map(({ candidate }) => (candidate.distance == null ? null : -candidate.distance)),
+    merged.map(({ candidate, vectorRank }) =>
+      vectorRank === null || candidate.distance === null ? null : -candidate.distance,
+    ),
   );
   const keyword = minMax(
-    merged.map(({ candidate }) =>
-      candidate.keywordScore == null ? null : Number(candidate.keywordScore),
+    merged.map(({ candidate, keywordRank }) =>
+      keywordRank === null || candidate.keywordScore === null
+        ? null
+        : Number(candidate.keywordScore),
     ),
   );
   return merged.map((fused, index) => ({
