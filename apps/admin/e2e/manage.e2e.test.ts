@@ -90,6 +90,8 @@ describeInBrowser('managing collections and documents from the dashboard', () =>
     );
     await page.getByRole('heading', { name: 'Documents table health' }).waitFor();
     await page.getByText('No re-embed has run on this collection.').waitFor();
+    // PGlite here: one server, nothing distributed.
+    await page.getByText('One server: the documents are not distributed (no Citus).').waitFor();
     await screenshotsAtBothWidths('collection', () => settings.waitFor());
   });
 

@@ -7,6 +7,7 @@ import { Card, CardTitle } from '../../components/ui/card';
 import { formatBytes, formatCount } from '../../lib/format';
 import { useTRPC } from '../../lib/trpc';
 import { IndexState } from './components/CollectionCard';
+import { ClusterLayout } from './components/ClusterLayout';
 import { CollectionLinks } from './components/CollectionLinks';
 import { DeleteCollection } from './components/DeleteCollection';
 import { IndexParameters } from './components/IndexParameters';
@@ -86,6 +87,7 @@ export function CollectionPage() {
           <Reembed collection={name} unbound={query.data.tenant === null} />
           {query.data.tenant === null ? (
             <>
+              <ClusterLayout collection={name} />
               <IndexParameters collection={query.data} />
               <Card aria-labelledby="danger-heading" className="space-y-3 border-destructive/40">
                 <CardTitle id="danger-heading">Delete</CardTitle>
