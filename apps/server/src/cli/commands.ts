@@ -214,7 +214,9 @@ function printSummary(
     const action =
       index.action === 'deferred-rebuilt'
         ? `built once after the load (${(index.ms / 1000).toFixed(1)}s)`
-        : 'maintained row by row';
+        : index.action === 'none'
+          ? 'none (the collection has no vector index)'
+          : 'maintained row by row';
     out(
       `  index: ${action}; searchable ${(ms.untilSearchable / 1000).toFixed(1)}s after the start`,
     );
