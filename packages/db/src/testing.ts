@@ -143,6 +143,8 @@ export async function joinCitusCluster(
   }
   const scratch = postgres(withDatabase(coordinatorUrl, name), { max: 1, onnotice: () => {} });
   await scratch.unsafe('create extension citus');
+  // Tests read plans: every shard's task, not only the slowest one (which may be an empty shard).
+  await scratch.unsafe(`alter database "${name}" set citus.explain_all_tasks = on`);
   await scratch`select citus_set_coordinator_host(${coordinator.hostname}, ${Number(coordinator.port || 5432)})`;
   for (const { host, port } of workers) await scratch`select citus_add_node(${host}, ${port})`;
   await scratch.end();

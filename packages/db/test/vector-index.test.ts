@@ -290,6 +290,8 @@ describeEachTarget()('vector indexes on $name', (target) => {
       // `embedding::halfvec(3072) <=> $1` matches the index expression and its WHERE implies the
       // index predicate. If they did not match, the plan would still show a Sort.
       const plan = await database.db.transaction(async (tx) => {
+        // On Citus the shards' queries get it only when SET LOCAL is forwarded (a placeholder elsewhere).
+        await tx.execute(sql`select set_config('citus.propagate_set_commands', 'local', true)`);
         await tx.execute(sql`set local enable_sort = off`);
         return explain(tx, query.getSQL());
       });

@@ -79,9 +79,14 @@ function fallbackHits(
       select distinct phraseto_tsquery(${config}, term) as query
       from jsonb_array_elements_text(${JSON.stringify(terms)}::jsonb) as term
     ),
+    -- Joins and GROUP BY rather than correlated subqueries: the same counts and sums, and Citus
+    -- runs them on the shards (it refuses correlated subqueries over a distributed table here).
+    -- A term that matches nothing drops out of the join, as "where matching.rows > 0" drops it.
     matching as materialized (
-      select query, (select count(*) from ${documents} where ${scope} and ${documents.searchText} @@ query) as rows
-      from terms where numnode(query) > 0
+      select terms.query, count(*) as rows
+      from terms join ${documents} on ${documents.searchText} @@ terms.query
+      where ${scope} and numnode(terms.query) > 0
+      group by terms.query
     ),
     searched as (
       select count(*) as rows from (select 1 from ${documents} where ${scope} limit ${FALLBACK_COUNT_CAP}) as capped
@@ -96,13 +101,12 @@ function fallbackHits(
       order by matching.rows, matching.query
       limit ${FALLBACK_MAX_TERMS}
     )
-    select ${documents.id} as id,
-      (select sum(weights.idf * ts_rank(${documents.searchText}, weights.query)) from weights
-        where ${documents.searchText} @@ weights.query) as keyword_score
-    from ${documents}
+    select ${documents.id} as id, sum(weights.idf * ts_rank(${documents.searchText}, weights.query)) as keyword_score
+    from ${documents} join weights on ${documents.searchText} @@ weights.query
     where ${scope}
       and ${documents.searchText} @@ any(array(select query from weights where seed))
       ${exclusion}
+    group by ${documents.id}
     order by keyword_score desc, ${documents.id}
     limit ${wanted}`;
 }
