@@ -17,58 +17,61 @@ function barrier(parties: number) {
 }
 
 // PGlite has one connection: two of its transactions never overlap, so they cannot deadlock.
-describeEachTarget(['postgres', 'pgbouncer'])('request transactions on $name', (target) => {
-  let database: TestDatabase;
-  beforeAll(async () => {
-    database = await target.createDatabase();
-    await database.db.execute(
-      sql`create table locks (id int primary key, touched int not null default 0)`,
-    );
-    await database.db.execute(sql`insert into locks (id) values (1), (2)`);
-  });
-  afterAll(() => database?.close());
+describeEachTarget(['postgres', 'pgbouncer', 'citus'])(
+  'request transactions on $name',
+  (target) => {
+    let database: TestDatabase;
+    beforeAll(async () => {
+      database = await target.createDatabase();
+      await database.db.execute(
+        sql`create table locks (id int primary key, touched int not null default 0)`,
+      );
+      await database.db.execute(sql`insert into locks (id) values (1), (2)`);
+    });
+    afterAll(() => database?.close());
 
-  it('runs a deadlock victim again, so both colliding transactions commit', async () => {
-    const bothHoldOne = barrier(2);
-    let attempts = 0;
-    const lockInOrder = (first: number, second: number) =>
-      inTransaction(database.db, defaultLimits, async (tx) => {
+    it('runs a deadlock victim again, so both colliding transactions commit', async () => {
+      const bothHoldOne = barrier(2);
+      let attempts = 0;
+      const lockInOrder = (first: number, second: number) =>
+        inTransaction(database.db, defaultLimits, async (tx) => {
+          attempts++;
+          await tx.execute(sql`update locks set touched = touched + 1 where id = ${first}`);
+          // Only the first attempts wait for each other; a re-run goes straight through.
+          if (attempts <= 2) await bothHoldOne();
+          await tx.execute(sql`update locks set touched = touched + 1 where id = ${second}`);
+          return first;
+        });
+      await expect(Promise.all([lockInOrder(1, 2), lockInOrder(2, 1)])).resolves.toEqual([1, 2]);
+      expect(attempts).toBe(3); // one of the two was chosen as the victim and ran twice
+      const rows = await queryRows<{ id: number; touched: number }>(
+        database.db,
+        sql`select id, touched from locks order by id`,
+      );
+      expect(rows).toEqual([
+        { id: 1, touched: 2 },
+        { id: 2, touched: 2 },
+      ]);
+    });
+
+    it(`gives up after ${TRANSACTION_ATTEMPTS} attempts and reports the conflict`, async () => {
+      let attempts = 0;
+      const failing = inTransaction(database.db, defaultLimits, async (tx) => {
         attempts++;
-        await tx.execute(sql`update locks set touched = touched + 1 where id = ${first}`);
-        // Only the first attempts wait for each other; a re-run goes straight through.
-        if (attempts <= 2) await bothHoldOne();
-        await tx.execute(sql`update locks set touched = touched + 1 where id = ${second}`);
-        return first;
+        await tx.execute(sql`do $$ begin raise exception 'forced' using errcode = '40001'; end $$`);
       });
-    await expect(Promise.all([lockInOrder(1, 2), lockInOrder(2, 1)])).resolves.toEqual([1, 2]);
-    expect(attempts).toBe(3); // one of the two was chosen as the victim and ran twice
-    const rows = await queryRows<{ id: number; touched: number }>(
-      database.db,
-      sql`select id, touched from locks order by id`,
-    );
-    expect(rows).toEqual([
-      { id: 1, touched: 2 },
-      { id: 2, touched: 2 },
-    ]);
-  });
-
-  it(`gives up after ${TRANSACTION_ATTEMPTS} attempts and reports the conflict`, async () => {
-    let attempts = 0;
-    const failing = inTransaction(database.db, defaultLimits, async (tx) => {
-      attempts++;
-      await tx.execute(sql`do $$ begin raise exception 'forced' using errcode = '40001'; end $$`);
+      await expect(failing).rejects.toThrow();
+      expect(attempts).toBe(TRANSACTION_ATTEMPTS);
     });
-    await expect(failing).rejects.toThrow();
-    expect(attempts).toBe(TRANSACTION_ATTEMPTS);
-  });
 
-  it('does not run other failures again', async () => {
-    let attempts = 0;
-    const failing = inTransaction(database.db, defaultLimits, async (tx) => {
-      attempts++;
-      await tx.execute(sql`select 1 / 0`);
+    it('does not run other failures again', async () => {
+      let attempts = 0;
+      const failing = inTransaction(database.db, defaultLimits, async (tx) => {
+        attempts++;
+        await tx.execute(sql`select 1 / 0`);
+      });
+      await expect(failing).rejects.toThrow();
+      expect(attempts).toBe(1);
     });
-    await expect(failing).rejects.toThrow();
-    expect(attempts).toBe(1);
-  });
-});
+  },
+);
