@@ -78,4 +78,4 @@ if [ -f "/usr/lib/postgresql/${major}/lib/citus.so" ] || [ -f "$citus_archive" ]
 else
   log "no Citus: ${citus_archive} is missing (set CITUS_ARCHIVE, or install Citus's packages)"
 fi
-log "PostgreSQL ${major} with pgvector on 127.0.0.1:5432, PgBouncer (transaction mode) on 127.0.0.1:6432, Chromium at $(command -v chromium)"
+log "PostgreSQL ${major} with pgvector on 127.0.0.1:5432, PgBouncer (transaction mode) on 127.0.0.1:6432, Citus on 127.0.0.1:${QUARRY_CITUS_PORT:-9700} (when built), Chromium at $(command -v chromium)"
