@@ -148,6 +148,39 @@ describeEachTarget()('tenancy on $name', (target) => {
         });
       }
     },
+    'collections.cluster': async () => {
+      // Shards and their row counts span every tenant.
+      for (const name of ['shared', 'quiet']) {
+        await expect(acme.collections.cluster({ name })).rejects.toMatchObject({
+          code: 'FORBIDDEN',
+          message: expect.stringContaining('needs an admin key not bound to a tenant'),
+        });
+      }
+    },
+    'reembed.start': async () => {
+      // A new model for a collection every tenant shares would change their search results too.
+      await expect(
+        acme.reembed.start({ collection: 'quiet', model: 'external', dimensions: 3 }),
+      ).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+        message: expect.stringContaining('needs an admin key not bound to a tenant'),
+      });
+      expect(await harness.as().reembed.progress({ collection: 'quiet' })).toBeNull();
+    },
+    'reembed.progress': async () => {
+      // Its counts are every tenant's documents.
+      for (const collection of ['shared', 'quiet']) {
+        await expect(acme.reembed.progress({ collection })).rejects.toMatchObject({
+          code: 'FORBIDDEN',
+        });
+      }
+    },
+    'reembed.cancel': async () => {
+      await expect(acme.reembed.cancel({ collection: 'quiet' })).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+        message: expect.stringContaining('needs an admin key not bound to a tenant'),
+      });
+    },
     'documents.ingest': async () => {
       // The same external id and content as globex's document make a new document of acme's own.
       const { ids } = await acme.documents.ingest({
@@ -475,6 +508,12 @@ describeEachTarget()('tenancy on $name', (target) => {
       ),
       'search.metadataKeys': await each(['shared', 'quiet'], (collection) =>
         acme.search.metadataKeys({ collection }),
+      ),
+      'collections.cluster': await each(['shared', 'quiet'], (name) =>
+        acme.collections.cluster({ name }),
+      ),
+      'reembed.progress': await each(['shared', 'quiet'], (collection) =>
+        acme.reembed.progress({ collection }),
       ),
     };
   }
