@@ -583,7 +583,7 @@ function commandPath(command: Command): string {
 function buildProgram(env: Env, cwd: string, io: Io, exit: { code: number }): Command {
   const program = new Command('quarry')
     .description(
-      'a command line for Quarry: ingest, search, collections, migrate, partition, doctor',
+      'a command line for Quarry: ingest, search, collections, migrate, partition, doctor, reembed, export, import',
     )
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.out(text), writeErr: (text) => io.err(text) })
