@@ -155,7 +155,10 @@ export const reembedJobs = pgTable(
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
   (t) => [
-    check('reembed_jobs_state_known', sql`${t.state} in ('filling', 'switching', 'done', 'cancelled')`),
+    check(
+      'reembed_jobs_state_known',
+      sql`${t.state} in ('filling', 'switching', 'done', 'cancelled')`,
+    ),
     uniqueIndex('reembed_jobs_one_unfinished_key')
       .on(t.collectionId)
       .where(sql`${t.state} in ('filling', 'switching')`),
