@@ -44,15 +44,21 @@ export interface CitusReport {
 const K = 10;
 const BATCH = 250;
 
+export interface CitusBenchInput {
+  citusUrl: string;
+  data: Corpus;
+  queryVectors: readonly Float32Array[];
+  filters: readonly FilterCase[];
+  /** Rows of `data` to load (the first ones). */
+  docs: number;
+}
+
 /** The Citus part, or why it was skipped: no coordinator answering at `citusUrl`. */
 export async function benchCitusIfReachable(
   server: ScratchServer,
-  citusUrl: string,
-  data: Corpus,
-  queryVectors: readonly Float32Array[],
-  filters: readonly FilterCase[],
-  docs: number,
+  input: CitusBenchInput,
 ): Promise<CitusReport | { skipped: string }> {
+  const { citusUrl } = input;
   const probe = postgres(citusUrl, { max: 1, connect_timeout: 3, onnotice: () => {} });
   const where = (() => {
     const url = new URL(citusUrl);
@@ -70,16 +76,12 @@ export async function benchCitusIfReachable(
   } finally {
     await probe.end({ timeout: 1 });
   }
-  return benchCitus(server, citusUrl, data, queryVectors, filters, docs);
+  return benchCitus(server, input);
 }
 
-export async function benchCitus(
+async function benchCitus(
   server: ScratchServer,
-  citusUrl: string,
-  data: Corpus,
-  queryVectors: readonly Float32Array[],
-  filters: readonly FilterCase[],
-  docs: number,
+  { citusUrl, data, queryVectors, filters, docs }: CitusBenchInput,
 ): Promise<CitusReport> {
   const count = Math.min(docs, data.vectors.count);
   progress(`citus: exact neighbours of ${queryVectors.length} queries over ${count} rows`);

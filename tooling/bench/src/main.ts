@@ -188,14 +188,15 @@ async function main(): Promise<void> {
       result.quality = await benchQuality(server);
     }
     if (synthetic && !config.skip.has('citus')) {
-      result.citus = await benchCitusIfReachable(
-        server,
-        config.citusUrl,
-        synthetic.data,
-        synthetic.queries.slice(0, config.queries).map((query) => Float32Array.from(query.vector)),
-        synthetic.filters,
-        config.citusDocs,
-      );
+      result.citus = await benchCitusIfReachable(server, {
+        citusUrl: config.citusUrl,
+        data: synthetic.data,
+        queryVectors: synthetic.queries
+          .slice(0, config.queries)
+          .map((query) => Float32Array.from(query.vector)),
+        filters: synthetic.filters,
+        docs: config.citusDocs,
+      });
       if ('skipped' in result.citus) progress(`citus: skipped: ${result.citus.skipped}`);
     }
     if (synthetic && !config.skip.has('pglite')) {
