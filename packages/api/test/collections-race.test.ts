@@ -15,7 +15,7 @@ import { createHarness, describeEachTarget, seededRandom, type Harness } from '.
  */
 const ROUNDS = 20;
 
-describeEachTarget(['postgres', 'pgbouncer'])('collection races on $name', (target) => {
+describeEachTarget(['postgres', 'pgbouncer', 'citus'])('collection races on $name', (target) => {
   let harness: Harness;
   beforeAll(async () => {
     harness = await createHarness(target);

@@ -132,7 +132,7 @@ describeEachTarget()('bounded responses on $name', (target) => {
 
 // ~100 documents of ~1 MB: a list or search of all of them used to serialise every whole content
 // (`RangeError: Invalid string length` past V8's string limit, gigabytes of RSS before it).
-describeEachTarget(['postgres'])('a hundred 1 MB documents on $name', (target) => {
+describeEachTarget(['postgres', 'citus'])('a hundred 1 MB documents on $name', (target) => {
   const COUNT = 100;
   const CHARS = 1_000_000; // HARD_LIMITS.contentChars
   let harness: Harness;
