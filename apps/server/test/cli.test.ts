@@ -182,7 +182,8 @@ describe('quarry ingest on the embedded database', () => {
   });
 
   it('reads JSONL from stdin', async () => {
-    const lines = `${JSON.stringify({ content: 'From a pipe.' })}\n${JSON.stringify({ content: 'The first record.' })}\n`;
+    // The first record as stored (its metadata too: other metadata would be an update).
+    const lines = `${JSON.stringify({ content: 'From a pipe.' })}\n${JSON.stringify({ content: 'The first record.', metadata: { kind: 'record', n: 1 } })}\n`;
     const run = await runCli(['ingest', '-c', 'kb', '--json', ...db], {}, lines);
     expect(run.code).toBe(0);
     expect(summaryOf(run.stdout)).toMatchObject({

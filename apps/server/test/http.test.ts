@@ -185,6 +185,13 @@ describe('plain HTTP without a tRPC client', () => {
     const stored = await call(`/trpc/documents.get?input=${input}`, { key: keys.reader });
     expect(stored.status).toBe(200);
     expect(stored.text).toContain('"metadata":{"kind":"P1","__proto__":"p"}');
+    // The tests below count the collection's documents: this one goes again.
+    const removed = await call('/trpc/documents.delete', {
+      method: 'POST',
+      key: keys.writer,
+      body: JSON.stringify({ collection: 'notes', ids: [id] }),
+    });
+    expect(removed.json.result?.data).toMatchObject({ deleted: 1 });
 
     const withId = await call('/trpc/documents.ingest', {
       method: 'POST',

@@ -19,6 +19,7 @@ import {
   type Collection,
   type Database,
   type ReembedJob,
+  type ReembedState,
   type SqlExecutor,
 } from '@quarry/db';
 import { loadCollection } from './collections';
@@ -63,7 +64,7 @@ export interface ReembedTarget {
 export interface ReembedProgress {
   job: number;
   collection: string;
-  state: ReembedJob['state'];
+  state: ReembedState;
   from: { model: string; dimensions: number };
   to: { model: string; dimensions: number };
   /** Documents in the collection now. */

@@ -96,13 +96,15 @@ function runKey(item: Pending): string {
 const storedKey = (externalId: string | null | undefined, hash: string) =>
   externalId == null ? `hash:${hash}` : `id:${externalId}`;
 
-/** What `documents.stored` is asked: the content's hash, and (with an external id) the fields it compares. */
+/**
+ * What `documents.stored` is asked: the content's hash and the fields the server compares (new
+ * metadata or a new vector for the same content is an update, with or without an external id).
+ */
 function storedQueryItem(item: Pending): StoredQueryItem {
   const { externalId, metadata, embedding } = item.document;
-  if (externalId === undefined) return { contentHash: item.hash };
   return {
     contentHash: item.hash,
-    externalId,
+    ...(externalId !== undefined ? { externalId } : {}),
     ...(metadata ? { metadata } : {}),
     ...(embedding ? { embedding } : {}),
   };
