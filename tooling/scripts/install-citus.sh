@@ -18,32 +18,32 @@ major="${PG_MAJOR:-$(ls /etc/postgresql | sort -n | tail -n 1)}"
 pg_config="/usr/lib/postgresql/${major}/bin/pg_config"
 log() { printf '[citus] %s\n' "$*" >&2; }
 
+# A clone made from a local checkout (CI clones the working copy elsewhere) also looks beside that
+# checkout: its remote is a directory, and ../shared is relative to it.
+origin="$(git -C "$repo" config --get remote.origin.url 2>/dev/null || true)"
+[ -d "$origin" ] || origin=""
+
 resolve() {
-  local path="$1"
-  if [ -e "$path" ]; then (cd "$(dirname "$path")" && printf '%s/%s\n' "$(pwd)" "$(basename "$path")")
-  elif [ -e "$repo/$path" ]; then (cd "$(dirname "$repo/$path")" && printf '%s/%s\n' "$(pwd)" "$(basename "$path")")
-  else echo "not found: $path (looked in $(pwd) and $repo)" >&2; return 1
-  fi
+  local path="$1" base
+  for base in "$(pwd)" "$repo" ${origin:+"$origin"}; do
+    case "$path" in /*) [ "$base" = "$(pwd)" ] || continue; candidate="$path" ;; *) candidate="$base/$path" ;; esac
+    if [ -e "$candidate" ]; then
+      (cd "$(dirname "$candidate")" && printf '%s/%s\n' "$(pwd)" "$(basename "$candidate")")
+      return 0
+    fi
+  done
+  echo "not found: $path (looked in $(pwd), $repo${origin:+ and $origin})" >&2
+  return 1
 }
 
 archive_arg="${1:-${CITUS_ARCHIVE:-../shared/citus/citus-13.2.2.tar.gz}}"
 [ "$#" -gt 0 ] && shift
-if [ "$#" -gt 0 ]; then patch_args=("$@")
-elif [ -n "${CITUS_PATCHES:-}" ]; then read -r -a patch_args <<<"$CITUS_PATCHES"
-else
-  # The default archive's neighbouring patches (the PostgreSQL 15.20 fix), when they are there.
-  patch_args=()
-  default_dir="$(dirname "$(resolve "$archive_arg")")"
-  for candidate in "$default_dir"/*.patch; do [ -e "$candidate" ] && patch_args+=("$candidate"); done
-fi
-archive="$(resolve "$archive_arg")"
-patches=()
-for patch_file in "${patch_args[@]+"${patch_args[@]}"}"; do patches+=("$(resolve "$patch_file")"); done
 
 # The version is in the archive's name (citus-13.2.2.tar.gz); the control file carries it as
 # default_version = '13.2-1' style, so compare major.minor and check the library is there too.
-version="$(basename "$archive" | sed -n 's/^citus-\([0-9][0-9.]*[0-9]\)\.tar\..*/\1/p')"
-[ -n "$version" ] || { echo "cannot read a version from $(basename "$archive") (expected citus-X.Y.Z.tar.gz)" >&2; exit 1; }
+# Checked before the archive is looked for: an installed Citus needs no source.
+version="$(basename "$archive_arg" | sed -n 's/^citus-\([0-9][0-9.]*[0-9]\)\.tar\..*/\1/p')"
+[ -n "$version" ] || { echo "cannot read a version from $(basename "$archive_arg") (expected citus-X.Y.Z.tar.gz)" >&2; exit 1; }
 short="${version%.*}"
 
 installed() {
@@ -58,6 +58,18 @@ if installed; then
   log "citus ${version} already installed for PostgreSQL ${major}"
   exit 0
 fi
+
+if [ "$#" -gt 0 ]; then patch_args=("$@")
+elif [ -n "${CITUS_PATCHES:-}" ]; then read -r -a patch_args <<<"$CITUS_PATCHES"
+else
+  # The default archive's neighbouring patches (the PostgreSQL 15.20 fix), when they are there.
+  patch_args=()
+  default_dir="$(dirname "$(resolve "$archive_arg")")"
+  for candidate in "$default_dir"/*.patch; do [ -e "$candidate" ] && patch_args+=("$candidate"); done
+fi
+archive="$(resolve "$archive_arg")"
+patches=()
+for patch_file in "${patch_args[@]+"${patch_args[@]}"}"; do patches+=("$(resolve "$patch_file")"); done
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 need=()

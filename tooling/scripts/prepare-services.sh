@@ -71,11 +71,12 @@ pg_isready -q -h 127.0.0.1 -p 6432 || { log "PgBouncer is not accepting connecti
 # Citus: built once (install-citus.sh skips the build when that version is installed), then the
 # coordinator and two workers. Without the source archive (and no Citus installed) the cluster is
 # left out, and --print-env does not name it.
+# install-citus.sh looks for the archive beside this checkout and beside the checkout it was cloned
+# from (a CI clone of the working copy), and needs none when Citus is installed.
 citus_archive="${CITUS_ARCHIVE:-../shared/citus/citus-13.2.2.tar.gz}"
-if [ -f "/usr/lib/postgresql/${major}/lib/citus.so" ] || [ -f "$citus_archive" ]; then
-  as_root env PG_MAJOR="$major" bash tooling/scripts/install-citus.sh "$citus_archive" ${CITUS_PATCHES:-} >&2
+if as_root env PG_MAJOR="$major" bash tooling/scripts/install-citus.sh "$citus_archive" ${CITUS_PATCHES:-} >&2; then
   bash tooling/scripts/start-citus.sh
 else
-  log "no Citus: ${citus_archive} is missing (set CITUS_ARCHIVE, or install Citus's packages)"
+  log "no Citus: not installed, and ${citus_archive} could not be built (set CITUS_ARCHIVE, or install Citus's packages)"
 fi
 log "PostgreSQL ${major} with pgvector on 127.0.0.1:5432, PgBouncer (transaction mode) on 127.0.0.1:6432, Citus on 127.0.0.1:${QUARRY_CITUS_PORT:-9700} (when built), Chromium at $(command -v chromium)"
