@@ -44,7 +44,9 @@ function checkJsonValue(
     value.forEach((inner, index) => checkJsonValue(inner, [...path, index], report));
     return;
   }
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+  // A plain object, or one made with a null prototype (Object.create(null)): both are JSON objects.
+  const prototype: unknown = typeof value === 'object' ? Object.getPrototypeOf(value) : undefined;
+  if (typeof value === 'object' && (prototype === Object.prototype || prototype === null)) {
     for (const [key, inner] of Object.entries(value)) {
       const checked = metadataKey.safeParse(key);
       if (!checked.success)

@@ -10,6 +10,7 @@ import {
   vectorIndexStatus,
   type Collection,
   type Metadata,
+  type SqlExecutor,
 } from '@quarry/db';
 import { loadCollection } from '../src/collections';
 import {
@@ -67,6 +68,13 @@ describeEachTarget()('ingestDocuments, both write strategies, on $name', (target
     harness = await createHarness(target, { providers: [hashedBagOfWords('test/bow-16', 16)] });
   });
   afterAll(() => harness?.close());
+
+  /** A trigger change in a transaction where Citus allows one on its distributed table (a placeholder elsewhere). */
+  const withTriggersAllowed = (change: (tx: SqlExecutor) => Promise<unknown>) =>
+    harness.database.db.transaction(async (tx) => {
+      await tx.execute(sql`select set_config('citus.enable_unsafe_triggers', 'on', true)`);
+      await change(tx);
+    });
 
   async function newCollection(
     dimensions: number,
@@ -310,8 +318,11 @@ describeEachTarget()('ingestDocuments, both write strategies, on $name', (target
     await harness.database.db
       .execute(sql`create or replace function quarry_test_bulk_poison() returns trigger language plpgsql as $$
       begin if new.content = 'poison' then raise exception 'poisoned row'; end if; return new; end $$`);
-    await harness.database.db.execute(
-      sql`create trigger quarry_test_bulk_poison before insert on documents for each row execute function quarry_test_bulk_poison()`,
+    // Citus takes a trigger on a distributed table (made on every shard) only when asked to.
+    await withTriggersAllowed((tx) =>
+      tx.execute(
+        sql`create trigger quarry_test_bulk_poison before insert on documents for each row execute function quarry_test_bulk_poison()`,
+      ),
     );
     try {
       await expect(
@@ -324,7 +335,9 @@ describeEachTarget()('ingestDocuments, both write strategies, on $name', (target
         messages(error).some((message) => message.includes('poisoned row')),
       );
     } finally {
-      await harness.database.db.execute(sql`drop trigger quarry_test_bulk_poison on documents`);
+      await withTriggersAllowed((tx) =>
+        tx.execute(sql`drop trigger quarry_test_bulk_poison on documents`),
+      );
     }
     expect(await stored(collection)).toEqual([
       JSON.stringify({
@@ -341,32 +354,37 @@ describeEachTarget()('ingestDocuments, both write strategies, on $name', (target
     ).toBe(1);
   });
 
-  it('stores everything when the database refuses the streamed rows once, as when a concurrent writer takes a key first', async () => {
-    const collection = await newCollection(3);
-    await bulk(collection, [{ externalId: 'old', content: 'old', embedding: [1, 0, 0] }]);
-    // The first insert of 'raced' fails as a unique violation would; sequences ignore rollbacks.
-    await harness.database.db.execute(sql`create sequence quarry_test_race_seq`);
-    await harness.database.db
-      .execute(sql`create or replace function quarry_test_race() returns trigger language plpgsql as $$
+  // The simulated race counts with a sequence, which a Citus shard's trigger cannot see (it runs on
+  // the workers): on Citus the concurrent-key case is the 'opposite orders' test above.
+  it.skipIf(target.name === 'citus')(
+    'stores everything when the database refuses the streamed rows once, as when a concurrent writer takes a key first',
+    async () => {
+      const collection = await newCollection(3);
+      await bulk(collection, [{ externalId: 'old', content: 'old', embedding: [1, 0, 0] }]);
+      // The first insert of 'raced' fails as a unique violation would; sequences ignore rollbacks.
+      await harness.database.db.execute(sql`create sequence quarry_test_race_seq`);
+      await harness.database.db
+        .execute(sql`create or replace function quarry_test_race() returns trigger language plpgsql as $$
       begin if new.content = 'raced' and nextval('quarry_test_race_seq') = 1 then raise unique_violation using message = 'simulated concurrent insert'; end if; return new; end $$`);
-    await harness.database.db.execute(
-      sql`create trigger quarry_test_race before insert on documents for each row execute function quarry_test_race()`,
-    );
-    try {
-      const result = await bulk(collection, [
-        { externalId: 'old', content: 'old, changed', embedding: [1, 0, 0] },
-        { externalId: 'new', content: 'raced', embedding: [0, 1, 0] },
-        { content: 'unkeyed', embedding: [0, 0, 1] },
-        { content: 'unkeyed', embedding: [0, 0, 1] },
-      ]);
-      expect(result).toMatchObject({ inserted: 2, updated: 1, unchanged: 1 });
-      expect(result.ids[3]).toBe(result.ids[2]);
-      expect(await countIn(collection)).toBe(3);
-    } finally {
-      await harness.database.db.execute(sql`drop trigger quarry_test_race on documents`);
-      await harness.database.db.execute(sql`drop sequence quarry_test_race_seq`);
-    }
-  });
+      await harness.database.db.execute(
+        sql`create trigger quarry_test_race before insert on documents for each row execute function quarry_test_race()`,
+      );
+      try {
+        const result = await bulk(collection, [
+          { externalId: 'old', content: 'old, changed', embedding: [1, 0, 0] },
+          { externalId: 'new', content: 'raced', embedding: [0, 1, 0] },
+          { content: 'unkeyed', embedding: [0, 0, 1] },
+          { content: 'unkeyed', embedding: [0, 0, 1] },
+        ]);
+        expect(result).toMatchObject({ inserted: 2, updated: 1, unchanged: 1 });
+        expect(result.ids[3]).toBe(result.ids[2]);
+        expect(await countIn(collection)).toBe(3);
+      } finally {
+        await harness.database.db.execute(sql`drop trigger quarry_test_race on documents`);
+        await harness.database.db.execute(sql`drop sequence quarry_test_race_seq`);
+      }
+    },
+  );
 
   it('refuses text PostgreSQL cannot store, before writing anything', async () => {
     const collection = await newCollection(3);
