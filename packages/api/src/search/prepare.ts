@@ -131,25 +131,39 @@ async function queryVector(
   return embedded;
 }
 
+/** Reads of a collection that keeps changing under them: after these, the caller is told to retry. */
+const CURRENT_COLLECTION_ATTEMPTS = 3;
+
 /**
  * Runs a read that used the cached collection (`prepareQuery`); when its guard found the row
- * changed, forgets it and runs the read once more from a fresh lookup (which also turns a deleted
- * collection into COLLECTION_NOT_FOUND).
+ * changed, forgets it and runs the read again from a fresh lookup (which also turns a deleted
+ * collection into COLLECTION_NOT_FOUND). A collection changed again during each of the attempts
+ * (an index rebuilt, a delete and a create under its name) is a 409 to send again, not a 500.
  */
 export async function withCurrentCollection<T>(
   database: Database,
   name: string,
   read: () => Promise<T>,
 ): Promise<T> {
-  const fromCache = isCollectionCached(database.db, name);
-  try {
-    return await read();
-  } catch (error) {
-    // A refusal that came before the guard (a vector of another dimension, a model this server
-    // lacks) may have been judged against a stale row: judged again against a fresh one.
-    const stale = error instanceof StaleReadError || (fromCache && error instanceof QuarryError);
-    if (!stale) throw error;
-    forgetCollection(database.db, name);
-    return read();
+  let fromCache = isCollectionCached(database.db, name);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      // A refusal that came before the guard (a vector of another dimension, a model this server
+      // lacks) may have been judged against a stale row: judged again against a fresh one.
+      const stale = error instanceof StaleReadError || (fromCache && error instanceof QuarryError);
+      if (!stale) throw error;
+      if (attempt >= CURRENT_COLLECTION_ATTEMPTS) {
+        if (!(error instanceof StaleReadError)) throw error;
+        throw new QuarryError(
+          'TRANSACTION_CONFLICT',
+          `collection '${name}' changed while this request read it, ${attempt} times; send it again`,
+          { cause: error },
+        );
+      }
+      forgetCollection(database.db, name);
+      fromCache = false;
+    }
   }
 }
