@@ -81,6 +81,15 @@ export interface ReembedProgress {
 
 const unfinished = inArray(reembedJobs.state, ['filling', 'switching']);
 
+/**
+ * On Citus, a transaction that reads the distributed documents over several shards at once may
+ * not then write the re-embed tables (reference tables); sequential shard access allows both. A
+ * placeholder setting, and so nothing, on a database without Citus.
+ */
+async function sequentialOnCitus(tx: SqlExecutor): Promise<void> {
+  await tx.execute(sql`select set_config('citus.multi_shard_modify_mode', 'sequential', true)`);
+}
+
 function providerFor(
   embeddings: EmbeddingRegistry,
   target: ReembedTarget,
@@ -218,6 +227,7 @@ export async function cancelReembed(database: Database, name: string): Promise<R
   const collection = await loadCollection(database.db, name);
   // Waits for a batch in flight (it holds the job's row), so none writes after the cancel.
   const cancelled = await database.db.transaction(async (tx) => {
+    await sequentialOnCitus(tx);
     const [job] = await tx
       .select()
       .from(reembedJobs)
@@ -342,6 +352,7 @@ export async function reembedStep(
   options: ReembedStepOptions,
 ): Promise<ReembedStepOutcome> {
   const batch = await database.db.transaction(async (tx) => {
+    await sequentialOnCitus(tx);
     const [job] = await tx
       .select()
       .from(reembedJobs)
@@ -402,6 +413,7 @@ async function switchModel(
     // The old model's index cannot hold the new vectors (another dimension, another model).
     await dropVectorIndexes(database, before.id);
     const switched = await database.db.transaction(async (tx) => {
+      await sequentialOnCitus(tx);
       const [held] = await tx
         .select()
         .from(reembedJobs)

@@ -60,7 +60,12 @@ export async function distributeOnCitus(database: Database): Promise<boolean> {
     await tx.execute(setLocalFunction);
     const collections = await citusTableKind(tx, 'collections');
     const documents = await citusTableKind(tx, 'documents');
-    if (collections === 'n' && documents === 'h') return;
+    // The re-embed tables are read beside documents (a shadow vector per document): reference
+    // tables, so those joins run on every shard.
+    const reembedTables = ['reembed_jobs', 'reembed_vectors'] as const;
+    const reembedKinds = await Promise.all(reembedTables.map((table) => citusTableKind(tx, table)));
+    if (collections === 'n' && documents === 'h' && reembedKinds.every((kind) => kind === 'n'))
+      return;
     // Nothing may run on the shards in parallel before the DDL below in this transaction.
     await tx.execute(sql`set local citus.multi_shard_modify_mode to 'sequential'`);
     await tx.execute(
@@ -89,6 +94,10 @@ export async function distributeOnCitus(database: Database): Promise<boolean> {
       sql`alter table documents add constraint documents_collection_id_collections_id_fk
           foreign key (collection_id) references collections (id) on delete cascade`,
     );
+    for (const [position, table] of reembedTables.entries()) {
+      if (reembedKinds[position] === null)
+        await tx.execute(sql`select create_reference_table(${table})`);
+    }
   });
   return true;
 }
