@@ -191,10 +191,16 @@ export interface RaceStep {
   delayMs: number;
 }
 
-/** What a race step may be answered besides success: the collection is gone, or already there. */
+/**
+ * What a race step may be answered besides success: the collection is gone or already there (404,
+ * 409), or the request kept colliding with the concurrent changes after its retries and was rolled
+ * back whole, with a 409 that says to retry (seen on Citus, where the distributed deadlock detector
+ * cancels one side of an ingest racing a delete).
+ */
 export const raceRefusals: ReadonlySet<string> = new Set([
   'COLLECTION_NOT_FOUND',
   'COLLECTION_EXISTS',
+  'TRANSACTION_CONFLICT',
 ]);
 
 /**
