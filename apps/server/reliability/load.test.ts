@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RouterOutputs } from '@quarry/api';
+import { LOAD_TEST_WORDS } from '@quarry/api/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   apiKeysEnv,
@@ -44,20 +45,6 @@ const RSS_GROWTH_BOUND_MIB = reliabilitySetting('LOAD_RSS_GROWTH_MIB', 24);
 const HEAP_GROWTH_BOUND_MIB = reliabilitySetting('LOAD_HEAP_GROWTH_MIB', 8);
 const DIMENSIONS = 128;
 const K = 10;
-const WORDS = [
-  'harbor',
-  'lantern',
-  'granite',
-  'meadow',
-  'copper',
-  'violet',
-  'thunder',
-  'saffron',
-  'glacier',
-  'orchard',
-  'falcon',
-  'ember',
-];
 
 type Search = RouterOutputs['search']['query'];
 type Ingest = RouterOutputs['documents']['ingest'];
@@ -67,7 +54,7 @@ function newDocuments(count: number) {
   return Array.from({ length: count }, () => {
     const n = sequence++;
     return {
-      content: `document ${n}: ${Array.from({ length: 12 }, () => pick(WORDS)).join(' ')}`,
+      content: `document ${n}: ${Array.from({ length: 12 }, () => pick(LOAD_TEST_WORDS)).join(' ')}`,
       metadata: { bucket: n % 10, source: 'load' },
       embedding: randomUnitVector(DIMENSIONS),
     };
@@ -212,7 +199,7 @@ describe.skipIf(!databases)('load: mixed ingest and search on loopback', () => {
       () => ({
         collection: 'load',
         mode: 'hybrid',
-        text: `${pick(WORDS)} ${pick(WORDS)}`,
+        text: `${pick(LOAD_TEST_WORDS)} ${pick(LOAD_TEST_WORDS)}`,
         vector: randomUnitVector(DIMENSIONS),
         k: K,
       }),

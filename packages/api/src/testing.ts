@@ -275,3 +275,22 @@ export async function collectionIndexProblems(database: Database): Promise<strin
   }
   return problems;
 }
+
+/**
+ * The vocabulary of the reliability load test's documents and keyword searches
+ * (apps/server/reliability/load.test.ts), which the benchmark's throughput part repeats.
+ */
+export const LOAD_TEST_WORDS: readonly string[] = [
+  'harbor',
+  'lantern',
+  'granite',
+  'meadow',
+  'copper',
+  'violet',
+  'thunder',
+  'saffron',
+  'glacier',
+  'orchard',
+  'falcon',
+  'ember',
+];

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
+import { LOAD_TEST_WORDS } from '@quarry/api/testing';
 import { sql, type Collection, type Database } from '@quarry/db';
 import { startApiServer, type ApiClient } from './api-client';
 import { vectorText } from './guide';
@@ -211,20 +212,6 @@ function roundSummary(summary: PathLatency): PathLatency {
 
 /** The reliability load test's shape (apps/server/reliability/load.test.ts), searches only. */
 const LOAD_SHAPE = { documents: 5_000, dimensions: 128, clients: 16 } as const;
-const LOAD_WORDS = [
-  'harbor',
-  'lantern',
-  'granite',
-  'meadow',
-  'copper',
-  'violet',
-  'thunder',
-  'saffron',
-  'glacier',
-  'orchard',
-  'falcon',
-  'ember',
-];
 
 export interface ThroughputReport {
   documents: number;
@@ -269,7 +256,7 @@ export async function benchThroughput(
     const norm = Math.hypot(...values);
     return values.map((value) => value / norm);
   };
-  const word = () => LOAD_WORDS[Math.floor(random() * LOAD_WORDS.length)]!;
+  const word = () => LOAD_TEST_WORDS[Math.floor(random() * LOAD_TEST_WORDS.length)]!;
   const name = `load-${options.seed}`;
   const collection = await createBenchCollection(database, name, LOAD_SHAPE.dimensions, {
     withIndex: true,

@@ -5,6 +5,11 @@
  * dimensions would make every neighbour almost equally far, a problem no index faces in practice.
  */
 
+import { seededRandom } from '@quarry/db/testing';
+
+// The test suites' deterministic generator (mulberry32): the same data on every run.
+export { seededRandom };
+
 export interface SyntheticOptions {
   dimensions: number;
   seed: number;
@@ -16,18 +21,6 @@ export interface SyntheticOptions {
   noise?: number;
 }
 
-/** A deterministic PRNG (mulberry32): the same data on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function gaussian(random: () => number): number {
   const u = 1 - random();
   const v = random();
@@ -35,6 +28,15 @@ export function gaussian(random: () => number): number {
 }
 
 /** Vectors as one row-major Float32Array (what pgvector stores), plus each row's cluster. */
+/** The benchmark's synthetic data: 1,536 dimensions from a 32-dimensional mixture of 64 clusters. */
+export const SYNTHETIC_SHAPE = {
+  dimensions: 1536,
+  latentDimensions: 32,
+  clusters: 64,
+  clusterSpread: 0.6,
+  noise: 0.05,
+} as const;
+
 export interface VectorSet {
   dimensions: number;
   count: number;
