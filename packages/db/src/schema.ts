@@ -16,6 +16,65 @@ import {
 export const distanceMetrics = ['cosine', 'l2', 'inner_product'] as const;
 export type DistanceMetric = (typeof distanceMetrics)[number];
 
+/**
+ * The text-search configurations a collection may use for keyword search: PostgreSQL's built-in
+ * ones, present in PostgreSQL 15 and later and in PGlite (`select cfgname from pg_ts_config`).
+ * `simple` lowercases words and neither stems them nor drops stop words; the others do both for
+ * their language.
+ */
+export const textSearchConfigs = [
+  'simple',
+  'arabic',
+  'armenian',
+  'basque',
+  'catalan',
+  'danish',
+  'dutch',
+  'english',
+  'finnish',
+  'french',
+  'german',
+  'greek',
+  'hindi',
+  'hungarian',
+  'indonesian',
+  'irish',
+  'italian',
+  'lithuanian',
+  'nepali',
+  'norwegian',
+  'portuguese',
+  'romanian',
+  'russian',
+  'serbian',
+  'spanish',
+  'swedish',
+  'tamil',
+  'turkish',
+  'yiddish',
+] as const;
+export type TextSearchConfig = (typeof textSearchConfigs)[number];
+export const DEFAULT_TEXT_SEARCH_CONFIG: TextSearchConfig = 'english';
+
+/**
+ * `text_search_config in ('simple', ...)`: the values the column may hold. The column is named
+ * unqualified: Citus runs an ALTER TABLE on every shard, whose table names differ, so a check that
+ * names its table (as `${t.column}` does) fails there once documents is distributed.
+ */
+const knownTextSearchConfig = sql.raw(
+  `text_search_config in (${textSearchConfigs.map((name) => `'${name}'`).join(', ')})`,
+);
+
+/**
+ * The regconfig of a document's `text_search_config`, as an immutable expression: a generated
+ * column may use `to_tsvector(regconfig, text)`, but not the cast text::regconfig (stable: it
+ * looks the name up). The column is text rather than regconfig because pg_upgrade refuses tables
+ * with regconfig columns (their OIDs are not kept across major versions).
+ */
+const textSearchRegconfig = sql.raw(
+  `case text_search_config ${textSearchConfigs.map((name) => `when '${name}' then '${name}'::regconfig`).join(' ')} end`,
+);
+
 export type JsonValue =
   string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type Metadata = { [key: string]: JsonValue };
@@ -70,6 +129,10 @@ export const collections = pgTable(
     embeddingModel: text('embedding_model').notNull(),
     hnswM: integer('hnsw_m').notNull().default(16),
     hnswEfConstruction: integer('hnsw_ef_construction').notNull().default(64),
+    /** Keyword search's text-search configuration; fixed at create (documents carry a copy). */
+    textSearchConfig: text('text_search_config', { enum: textSearchConfigs })
+      .notNull()
+      .default(DEFAULT_TEXT_SEARCH_CONFIG),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -80,6 +143,7 @@ export const collections = pgTable(
       'collections_hnsw_ef_construction_range',
       sql`${t.hnswEfConstruction} between 4 and 1000 and ${t.hnswEfConstruction} >= 2 * ${t.hnswM}`,
     ),
+    check('collections_text_search_config_known', knownTextSearchConfig),
   ],
 );
 
@@ -103,15 +167,20 @@ export const documents = pgTable(
     contentHash: text('content_hash')
       .notNull()
       .generatedAlwaysAs(sql`md5(content)`),
+    /** Its collection's `text_search_config`, copied at write time: what `search_text` is made with. */
+    textSearchConfig: text('text_search_config', { enum: textSearchConfigs })
+      .notNull()
+      .default(DEFAULT_TEXT_SEARCH_CONFIG),
     searchText: tsvector('search_text')
       .notNull()
       .generatedAlwaysAs(
-        sql`to_tsvector('english'::regconfig, left(content, ${sql.raw(String(KEYWORD_INDEXED_CHARS))}))`,
+        sql`to_tsvector(${textSearchRegconfig}, left(content, ${sql.raw(String(KEYWORD_INDEXED_CHARS))}))`,
       ),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     check('documents_metadata_is_object', sql`jsonb_typeof(${t.metadata}) = 'object'`),
+    check('documents_text_search_config_known', knownTextSearchConfig),
     uniqueIndex('documents_external_id_key')
       .on(t.collectionId, t.tenantId, t.externalId)
       .where(sql`${t.externalId} is not null`),

@@ -1,8 +1,10 @@
 import type { SQL } from 'drizzle-orm';
 import { sql } from 'drizzle-orm';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import {
   collections,
   documents,
+  migrationsFolder,
   queryRows,
   type Collection,
   type DistanceMetric,
@@ -10,6 +12,7 @@ import {
   type SqlExecutor,
   type QuarryDatabase,
 } from '../src/index';
+import type { TestDatabase } from '../src/testing';
 
 export { seededRandom } from '../src/testing';
 
@@ -93,4 +96,57 @@ export async function allDocuments(db: QuarryDatabase) {
     })
     .from(documents)
     .orderBy(documents.id);
+}
+
+/** Applies and records the first `count` migrations, as migrate() would have before the rest existed. */
+export async function migrateFirst(database: TestDatabase, count: number): Promise<void> {
+  // One transaction, as migrate() runs them: a migration's statements share its temporary tables.
+  await database.db.transaction(async (tx) => {
+    await tx.execute(sql`create schema if not exists drizzle`);
+    await tx.execute(
+      sql`create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`,
+    );
+    for (const migration of readMigrationFiles({ migrationsFolder }).slice(0, count)) {
+      for (const statement of migration.sql) await tx.execute(sql.raw(statement));
+      await tx.execute(
+        sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${migration.hash}, ${migration.folderMillis})`,
+      );
+    }
+  });
+}
+
+/**
+ * A collection of 2 dimensions and its documents, written with the columns every migration since
+ * 0002 has (not through the current schema, whose newer columns an older database lacks); returns
+ * the documents' ids in input order.
+ */
+export async function insertBeforeMigration(
+  executor: SqlExecutor,
+  name: string,
+  contents: readonly string[],
+): Promise<string[]> {
+  const [collection] = await queryRows<{ id: number }>(
+    executor,
+    sql`insert into collections (name, dimensions, embedding_model) values (${name}, 2, 'test-model') returning id`,
+  );
+  const ids: string[] = [];
+  for (const content of contents) {
+    const [row] = await queryRows<{ id: string }>(
+      executor,
+      sql`insert into documents (collection_id, content, embedding) values (${collection?.id}, ${content}, '[1,0]') returning id`,
+    );
+    if (row) ids.push(row.id);
+  }
+  return ids;
+}
+
+/** The generation expression of documents.search_text, as PostgreSQL prints it. */
+export async function searchTextExpression(executor: SqlExecutor): Promise<string | undefined> {
+  const [row] = await queryRows<{ expression: string }>(
+    executor,
+    sql`select pg_get_expr(d.adbin, d.adrelid) as expression
+        from pg_attrdef d join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
+        where d.adrelid = 'documents'::regclass and a.attname = 'search_text'`,
+  );
+  return row?.expression;
 }
