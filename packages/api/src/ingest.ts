@@ -411,6 +411,7 @@ const documentsTarget: CopyTarget = {
     { name: 'metadata', type: 'jsonb' },
     { name: 'external_id', type: 'text' },
     { name: 'embedding', type: 'vector' },
+    { name: 'text_search_config', type: 'text' },
   ],
 };
 
@@ -462,13 +463,15 @@ async function mergeStaged(
 ): Promise<Counts> {
   const collectionId = sql`${collection.id}::integer`;
   const tenantId = sql`${tenant}::text`;
+  // search_text is made with it (see documents.textSearchConfig).
+  const textSearchConfig = sql`${collection.textSearchConfig}::text`;
   // An update keeps the stored row's id, so a row that comes back with its staged id was inserted.
   // (RETURNING (xmax = 0) would say the same, but PostgreSQL refuses system columns in the
   // RETURNING of an upsert into a partitioned table.)
   const [keyed] = await session.run<{ inserted: number | string; written: number | string }>(
     sql`with written as (
-          insert into documents (id, collection_id, tenant_id, content, metadata, external_id, embedding)
-          select id, ${collectionId}, ${tenantId}, content, metadata, external_id, embedding from ${staging}
+          insert into documents (id, collection_id, tenant_id, content, metadata, external_id, embedding, text_search_config)
+          select id, ${collectionId}, ${tenantId}, content, metadata, external_id, embedding, ${textSearchConfig} from ${staging}
           -- Key order, not input order: concurrent loads of the same keys then lock them in one order
           -- instead of deadlocking.
           where external_id is not null order by external_id collate "C"
@@ -484,8 +487,8 @@ async function mergeStaged(
   // One document per content: the batch holds no two differing ones (assertConsistentDuplicates).
   const [unkeyed] = await session.run<{ inserted: number | string; written: number | string }>(
     sql`with written as (
-          insert into documents (id, collection_id, tenant_id, content, metadata, external_id, embedding)
-          select id, ${collectionId}, ${tenantId}, content, metadata, null, embedding from (
+          insert into documents (id, collection_id, tenant_id, content, metadata, external_id, embedding, text_search_config)
+          select id, ${collectionId}, ${tenantId}, content, metadata, null, embedding, ${textSearchConfig} from (
             select distinct on (content_hash) id, ord, content_hash, content, metadata, embedding from ${staging}
             where external_id is null order by content_hash, ord
           ) first_of_each_content
@@ -597,6 +600,7 @@ async function copyRows(
           row.metadataJson,
           row.externalId,
           row.embedding,
+          collection.textSearchConfig,
         ];
       }),
     ),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { distanceMetrics, documents, gte, lte, sql, type SQL } from '@quarry/db';
+import { distanceMetrics, documents, gte, lte, sql, textSearchConfigs, type SQL } from '@quarry/db';
 import { HARD_LIMITS } from './limits';
 
 /** With the `u` flag, a surrogate matches only when it is not half of a pair. */
@@ -36,6 +36,12 @@ export const tenantSchema = z
 export const vectorSchema = z.array(z.number()).min(1).max(HARD_LIMITS.vectorDimensions);
 
 export const metricSchema = z.enum(distanceMetrics);
+
+/** Keyword search's text-search configuration: one of PostgreSQL's built-in ones, named in the refusal. */
+export const textSearchConfigSchema = z.enum(textSearchConfigs, {
+  error: (issue) =>
+    `unknown text-search configuration ${typeof issue.input === 'string' ? `'${issue.input}'` : JSON.stringify(issue.input)}; use one of: ${textSearchConfigs.join(', ')}`,
+});
 
 export const hnswParametersSchema = z
   .object({

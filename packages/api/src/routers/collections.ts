@@ -4,6 +4,7 @@ import {
   and,
   collections,
   count,
+  DEFAULT_TEXT_SEARCH_CONFIG,
   documents,
   dropVectorIndexes,
   ensureVectorIndex,
@@ -20,7 +21,13 @@ import { clusterLayout } from '@quarry/db/cluster';
 import { documentsTableHealth } from '@quarry/db/health';
 import { loadCollection } from '../collections';
 import type { Context } from '../context';
-import { collectionNameSchema, hnswParametersSchema, metricSchema, storableText } from '../inputs';
+import {
+  collectionNameSchema,
+  hnswParametersSchema,
+  metricSchema,
+  storableText,
+  textSearchConfigSchema,
+} from '../inputs';
 import { collectionAdminProcedure, readProcedure } from '../trpc';
 
 async function describeCollection(
@@ -45,6 +52,8 @@ async function describeCollection(
     metric: collection.metric,
     embeddingModel: collection.embeddingModel,
     hnsw: { m: collection.hnswM, efConstruction: collection.hnswEfConstruction },
+    /** The PostgreSQL text-search configuration keyword search stems and matches words with. */
+    textSearchConfig: collection.textSearchConfig,
     indexType: indexedVectorType(collection.dimensions),
     operatorClass: operatorClass(collection),
     createdAt: collection.createdAt.toISOString(),
@@ -72,6 +81,7 @@ export const collectionsRouter = {
         metric: metricSchema.default('cosine'),
         embeddingModel: storableText(z.string().min(1).max(200)),
         hnsw: hnswParametersSchema.default({ m: 16, efConstruction: 64 }),
+        textSearchConfig: textSearchConfigSchema.default(DEFAULT_TEXT_SEARCH_CONFIG),
       }),
     )
     .mutation(async ({ ctx, input }) => {
@@ -93,6 +103,7 @@ export const collectionsRouter = {
             embeddingModel: input.embeddingModel,
             hnswM: input.hnsw.m,
             hnswEfConstruction: input.hnsw.efConstruction,
+            textSearchConfig: input.textSearchConfig,
           })
           .onConflictDoNothing({ target: collections.name })
           .returning();

@@ -14,8 +14,6 @@ export interface KeywordRetrievalRequest {
   explain: boolean;
 }
 
-/** The text-search configuration keyword queries are parsed with (the one search_text is made with). */
-export const TEXT_SEARCH_CONFIG = 'english';
 /** The OR fallback weighs at most this many terms, the rarest first (a pasted paragraph stays cheap). */
 export const FALLBACK_MAX_TERMS = 12;
 /** A term in at most this share of the searched rows makes its rows candidates (see fallbackHits). */
@@ -36,21 +34,22 @@ export const FALLBACK_COUNT_CAP = 100_000;
 export async function retrieveByKeyword(request: KeywordRetrievalRequest): Promise<Retrieval> {
   const { tx, prepared, text, wanted } = request;
   const scope = and(inCollection(prepared.collection.id), ...prepared.restrictions);
-  const strict = await rankedRows(tx, prepared, strictHits(text, scope, wanted));
+  // Queries are parsed with the configuration the collection's search_text is made with, as a
+  // bound parameter.
+  const config = sql`${prepared.collection.textSearchConfig}::regconfig`;
+  const strict = await rankedRows(tx, prepared, strictHits(config, text, scope, wanted));
   const { terms, excluded } = splitKeywordQuery(text);
   const fallback =
     strict.rows.length < wanted && terms.length > 1
-      ? await rankedRows(tx, prepared, fallbackHits(terms, excluded, scope, wanted))
+      ? await rankedRows(tx, prepared, fallbackHits(config, terms, excluded, scope, wanted))
       : undefined;
   const { rows, select } =
     fallback && fallback.rows.length > strict.rows.length ? fallback : strict;
   return { rows, plan: request.explain ? await explainAnalyze(tx, select) : null };
 }
 
-const config = sql`${TEXT_SEARCH_CONFIG}::regconfig`;
-
 /** Rows matching the whole websearch query, as (id, keyword_score). */
-function strictHits(text: string, scope: SQL | undefined, wanted: number): SQL {
+function strictHits(config: SQL, text: string, scope: SQL | undefined, wanted: number): SQL {
   const query = sql`websearch_to_tsquery(${config}, ${text})`;
   return sql`select ${documents.id} as id, ts_rank_cd(${documents.searchText}, ${query}) as keyword_score
     from ${documents}
@@ -67,6 +66,7 @@ function strictHits(text: string, scope: SQL | undefined, wanted: number): SQL {
  * a row with only common words would rank low anyway, and scoring it costs as much as any other.
  */
 function fallbackHits(
+  config: SQL,
   terms: string[],
   excluded: string,
   scope: SQL | undefined,
