@@ -225,18 +225,38 @@ describe('quarry ingest on the embedded database', () => {
       '3',
       '--model',
       'external/3d',
+      '--text-search-config',
+      'simple',
       ...db,
     ]);
     expect(created.code).toBe(0);
+    expect(created.stdout).toContain('keywords simple');
     const listed = await runCli(['collections', '--json', ...db]);
-    const names = (JSON.parse(listed.stdout) as Array<{ name: string; documentCount: number }>).map(
-      (c) => [c.name, c.documentCount],
-    );
+    const names = (
+      JSON.parse(listed.stdout) as Array<{
+        name: string;
+        documentCount: number;
+        textSearchConfig: string;
+      }>
+    ).map((c) => [c.name, c.documentCount, c.textSearchConfig]);
     expect(names).toEqual([
-      ['fresh', 2],
-      ['kb', DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS + 1],
-      ['small', 0],
+      ['fresh', 2, 'english'],
+      ['kb', DIRECTORY_DOCUMENTS + JSONL_DOCUMENTS + 1, 'english'],
+      ['small', 0, 'simple'],
     ]);
+  });
+
+  it('refuses an unknown text-search configuration, naming the allowed ones', async () => {
+    const run = await runCli([
+      'collections',
+      'create',
+      'klingon',
+      '--text-search-config',
+      'klingon',
+      ...db,
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/Allowed choices are simple, arabic, .*, english, .*yiddish/);
   });
 
   it('doctor gives a verdict per line and exits 0 on a healthy database', async () => {
@@ -363,7 +383,13 @@ describe('quarry --help', () => {
     ],
     [
       ['collections', 'create'],
-      ['<name>', '--dimensions <n>', '--metric <metric>', '--ef-construction <n>'],
+      [
+        '<name>',
+        '--dimensions <n>',
+        '--metric <metric>',
+        '--ef-construction <n>',
+        '--text-search-config <name>',
+      ],
     ],
     [['migrate'], ['--database-url <url>', '--data-dir <dir>']],
     [['doctor'], ['--json', '--url <url>', '--api-key <key>']],

@@ -2,7 +2,14 @@ import type { Readable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { RouterInputs } from '@quarry/api';
 import { OFFLINE_DIMENSIONS, OFFLINE_MODEL } from '@quarry/api/embeddings';
-import { innermostErrorMessage, isQuarryError, migrate } from '@quarry/db';
+import {
+  DEFAULT_TEXT_SEARCH_CONFIG,
+  innermostErrorMessage,
+  isQuarryError,
+  migrate,
+  textSearchConfigs,
+  type TextSearchConfig,
+} from '@quarry/db';
 import { quarryCodeOf, isQuarryClientError } from '@quarry/client';
 import { TRPCError } from '@trpc/server';
 import { ConfigError, loadConfig, type DatabaseSettings, type ServerConfig } from '../env';
@@ -438,6 +445,7 @@ interface CreateOptions extends ConnectionOptions {
   metric: 'cosine' | 'l2' | 'inner_product';
   m: number;
   efConstruction?: number;
+  textSearchConfig: TextSearchConfig;
   json?: boolean;
 }
 
@@ -456,11 +464,12 @@ async function createCollection(
       embeddingModel: options.model,
       metric: options.metric,
       hnsw: { m: options.m, efConstruction: options.efConstruction ?? Math.max(64, 2 * options.m) },
+      textSearchConfig: options.textSearchConfig,
     });
     if (options.json) io.out(`${JSON.stringify(created, null, 2)}\n`);
     else
       io.out(
-        `created collection '${created.name}': ${created.dimensions} dimensions, ${created.metric}, model ${created.embeddingModel}, index ${created.index?.name ?? 'none'}\n`,
+        `created collection '${created.name}': ${created.dimensions} dimensions, ${created.metric}, model ${created.embeddingModel}, keywords ${created.textSearchConfig}, index ${created.index?.name ?? 'none'}\n`,
       );
     return 0;
   } finally {
@@ -716,6 +725,14 @@ A repeat of an earlier document of the same run is not sent.`,
         '--ef-construction <n>',
         'HNSW ef_construction (default: max(64, 2 × m))',
         wholeNumber(4),
+      )
+      .addOption(
+        new Option(
+          '--text-search-config <name>',
+          "keyword search's PostgreSQL text-search configuration: a language (stems, drops stop words) or simple (words as written)",
+        )
+          .choices(textSearchConfigs)
+          .default(DEFAULT_TEXT_SEARCH_CONFIG),
       )
       .option('--json', 'print the collection as JSON'),
   ).action(
