@@ -444,7 +444,9 @@ describe.skipIf(!clusters)('database faults (private PostgreSQL cluster)', () =>
   });
 
   it('more callers than connections: ordinary load waits its turn; with the connections held, callers get DATABASE_BUSY after the bounded wait, and nothing refused is written', async () => {
-    const ACQUIRE_TIMEOUT_MS = 1_000;
+    // Long enough that 24 callers queued on 2 connections are all served on a busy 2-core machine
+    // (each waits for up to 12 requests ahead of it); the held rounds are refused after exactly this.
+    const ACQUIRE_TIMEOUT_MS = 3_000;
     const server = await quarry({
       DATABASE_MAX_CONNECTIONS: '2',
       DATABASE_ACQUIRE_TIMEOUT_MS: String(ACQUIRE_TIMEOUT_MS),
