@@ -61,6 +61,9 @@ export function CollectionPage() {
               <Stat label="Model">
                 <code>{query.data.embeddingModel}</code>
               </Stat>
+              <Stat label="Keyword language">
+                <code>{query.data.textSearchConfig}</code>
+              </Stat>
               <Stat label="Created">
                 <time dateTime={query.data.createdAt}>
                   {new Date(query.data.createdAt).toLocaleString()}
