@@ -33,7 +33,9 @@ import type { EmbeddingProvider, EmbeddingRegistry } from './embeddings';
  * 2. A worker in each server process (`startReembedWorker`) fills `reembed_vectors` with the new
  *    model's vector of every document, a batch per transaction. The batch's transaction holds the
  *    job's row (`FOR UPDATE SKIP LOCKED`: a row lock, which PgBouncer's transaction mode keeps), so
- *    two processes never embed the same batch; a batch is an upsert keyed by (job, document), so a
+ *    two processes never embed the same batch (on the embedded database, which one process owns
+ *    and whose one connection every request needs, the provider is called between the batch's
+ *    read and its write instead); a batch is an upsert keyed by (job, document), so a
  *    batch cut off by a crash is simply done again. Each shadow vector keeps the content hash it was
  *    made from: a document ingested or changed meanwhile has no vector, or a stale one, and is
  *    embedded again in a later pass. Searches keep reading `documents.embedding` (the old model).
@@ -280,16 +282,14 @@ async function pendingDocuments(
   );
 }
 
-/** Embeds `pending` with the job's model and upserts their shadow vectors; returns how many. */
-async function embedInto(
-  executor: Pick<Database['db'], 'insert' | 'update'>,
+/** The job's model's vectors of `pending`, checked against the job's dimensions. */
+async function embedBatch(
   provider: EmbeddingProvider,
   job: ReembedJob,
   collection: Pick<Collection, 'name' | 'metric'>,
   pending: readonly PendingDocument[],
   signal: AbortSignal | undefined,
-): Promise<number> {
-  if (pending.length === 0) return 0;
+): Promise<number[][]> {
   const vectors = await provider.embed(
     pending.map((doc) => doc.content),
     signal ? { signal } : {},
@@ -298,6 +298,16 @@ async function embedInto(
   vectors.forEach((vector, index) =>
     assertVectorFits(shape, vector, `${provider.model}'s vector of document ${pending[index]?.id}`),
   );
+  return vectors;
+}
+
+/** Upserts the shadow vectors of `pending` (made from the content hashes read); returns how many. */
+async function storeBatch(
+  executor: Pick<Database['db'], 'insert' | 'update'>,
+  job: ReembedJob,
+  pending: readonly PendingDocument[],
+  vectors: readonly number[][],
+): Promise<number> {
   await executor
     .insert(reembedVectors)
     .values(
@@ -321,6 +331,20 @@ async function embedInto(
     })
     .where(eq(reembedJobs.id, job.id));
   return pending.length;
+}
+
+/** Embeds `pending` with the job's model and upserts their shadow vectors; returns how many. */
+async function embedInto(
+  executor: Pick<Database['db'], 'insert' | 'update'>,
+  provider: EmbeddingProvider,
+  job: ReembedJob,
+  collection: Pick<Collection, 'name' | 'metric'>,
+  pending: readonly PendingDocument[],
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  if (pending.length === 0) return 0;
+  const vectors = await embedBatch(provider, job, collection, pending, signal);
+  return storeBatch(executor, job, pending, vectors);
 }
 
 export interface ReembedStepOptions {
@@ -385,9 +409,34 @@ export async function reembedStep(
       return { kind: 'switch' as const, job: { ...job, state: 'switching' as const } };
     }
     const provider = providerFor(embeddings, { model: job.toModel }, collection);
+    if (database.driver === 'embedded')
+      return { kind: 'read' as const, provider, job, collection, pending };
     const count = await embedInto(tx, provider, job, collection, pending, options.signal);
     return { kind: 'embedded' as const, count, cursor: pending.at(-1)?.id };
   });
+  if (batch.kind === 'read') {
+    // The embedded database has one connection, which a transaction held while the provider
+    // answers would take from every request for the whole re-embed. One process owns it, so no
+    // other embeds this batch: it is embedded between two transactions, and written only if the
+    // job is still filling (a cancel meanwhile wins).
+    const vectors = await embedBatch(
+      batch.provider,
+      batch.job,
+      batch.collection,
+      batch.pending,
+      options.signal,
+    );
+    return database.db.transaction(async (tx) => {
+      const [job] = await tx
+        .select()
+        .from(reembedJobs)
+        .where(eq(reembedJobs.id, jobId))
+        .for('update');
+      if (job?.state !== 'filling') return { kind: 'gone' } as const;
+      const count = await storeBatch(tx, job, batch.pending, vectors);
+      return { kind: 'embedded' as const, count, cursor: batch.pending.at(-1)?.id };
+    });
+  }
   if (batch.kind !== 'switch') return batch;
   return (await switchModel(database, embeddings, batch.job, options))
     ? { kind: 'switched' }
