@@ -19,6 +19,10 @@ describe('client-facing types', () => {
     expectTypeOf<Stats['strategy']>().toEqualTypeOf<'hnsw' | 'hnsw_iterative' | 'exact' | null>();
     expectTypeOf<Stats['fewerThanK']>().toEqualTypeOf<boolean>();
     expectTypeOf<Stats['tookMs']>().toEqualTypeOf<number>();
+    expectTypeOf<Stats['approximate']>().toEqualTypeOf<boolean>();
+    expectTypeOf<Stats['approximateReason']>().toEqualTypeOf<string | null>();
+    expectTypeOf<Stats['exactFallback']>().toEqualTypeOf<boolean>();
+    expectTypeOf<Stats['maxScanTuples']>().toEqualTypeOf<number | null>();
   });
 
   it('search input takes a mode, a typed filter and optional vector', () => {

@@ -20,18 +20,17 @@ import { scratchServer } from './scratch';
 import { benchLatency, type SearchQuery } from './search-bench';
 import { benchQuality } from './quality-bench';
 import { benchSotu } from './sotu-bench';
-import { gaussianMixture, selectivities, syntheticMetadata, syntheticTexts } from './synthetic';
+import {
+  gaussianMixture,
+  selectivities,
+  SYNTHETIC_SHAPE,
+  syntheticMetadata,
+  syntheticTexts,
+} from './synthetic';
 import { guideSearchOnPostgres, quarrySearch } from './systems';
 import postgres from 'postgres';
 
 const LATENCY_QUERIES = 100;
-export const SYNTHETIC_SHAPE = {
-  dimensions: 1536,
-  latentDimensions: 32,
-  clusters: 64,
-  clusterSpread: 0.6,
-  noise: 0.05,
-} as const;
 
 function syntheticData(config: BenchConfig): {
   data: Corpus;

@@ -5,6 +5,7 @@ import { onReplica } from '../replicas';
 import { HARD_LIMITS } from '../limits';
 import { chargeResponse } from '../response-budget';
 import { inTransaction } from '../transaction';
+import { knownCollectionRows } from './collection-size';
 import { fuseHybrid, mergeRetrievals } from './fuse';
 import type { SearchInput } from './input';
 import {
@@ -13,6 +14,7 @@ import {
   hnswSettings,
   planByCount,
   planWithoutCounting,
+  sampleRestrictions,
 } from './plan';
 import { checkSearchLimits, prepareQuery, withCurrentCollection } from './prepare';
 import { retrieveByKeyword } from './retrieve-keyword';
@@ -63,10 +65,11 @@ async function searchOn(
   const candidates = candidatesFor(input);
 
   const restricted = prepared.restrictions.length > 0;
+  const collectionRows = knownCollectionRows(prepared.reader, collection);
   const keywordText = input.mode !== 'vector' ? input.text : undefined;
   const knownPlan =
     vector && input.mode !== 'keyword'
-      ? planWithoutCounting(input, restricted, candidates)
+      ? planWithoutCounting(input, restricted, candidates, collectionRows)
       : undefined;
   // A vector-only HNSW search knows its plan before touching the database: its settings go out
   // with the statement timeout, in the transaction's first statement.
@@ -75,15 +78,15 @@ async function searchOn(
     prepared.reader,
     ctx.limits,
     async (tx) => {
-      // The keyword query and the count go out together, right behind the settings (one round
-      // trip), before the vector retrieval turns off the sequential and bitmap scans that the
-      // keyword query's GIN index (a bitmap scan) and the count need.
+      // The keyword query, the count and the selectivity sample go out together, right behind the
+      // settings (one round trip), before the vector retrieval turns off the sequential and bitmap
+      // scans that the keyword query's GIN index (a bitmap scan) and the count need.
       const needsCount = vector !== undefined && input.mode !== 'keyword' && !knownPlan;
       const exactSearchMaxRows = exactScanMaxRows(
         collection.dimensions,
         ctx.limits.exactSearchMaxRows,
       );
-      const [byKeyword, matched] = await Promise.all([
+      const [byKeyword, matched, sample] = await Promise.all([
         keywordText
           ? retrieveByKeyword({
               tx,
@@ -94,9 +97,21 @@ async function searchOn(
             })
           : null,
         needsCount ? countUpTo(tx, vectorScope(prepared), exactSearchMaxRows + 1) : null,
+        needsCount ? sampleRestrictions(tx, prepared) : null,
       ]);
       if (input.mode === 'keyword' || !vector) return { byVector: null, byKeyword };
-      const plan = knownPlan ?? planByCount(input, candidates, matched ?? 0, exactSearchMaxRows);
+      const plan =
+        knownPlan ??
+        planByCount(
+          input,
+          candidates,
+          {
+            matchedRows: matched ?? 0,
+            sample: sample ?? { sampledRows: 0, sampledPassing: 0 },
+            collectionRows,
+          },
+          exactSearchMaxRows,
+        );
       const byVector = await retrieveByVector({
         tx,
         prepared,
@@ -142,6 +157,11 @@ async function searchOn(
       strategy: byVector?.strategy ?? null,
       strategyReason: byVector?.reason ?? null,
       efSearch: byVector?.efSearch ?? null,
+      maxScanTuples: byVector?.maxScanTuples ?? null,
+      selectivity: byVector?.selectivity ?? null,
+      approximate: (byVector?.approximateReason ?? null) !== null,
+      approximateReason: byVector?.approximateReason ?? null,
+      exactFallback: byVector?.exactFallback ?? false,
       candidates,
       matchedRows: byVector?.matchedRows ?? null,
       matchedRowsCappedAt: byVector?.matchedRowsCappedAt ?? null,

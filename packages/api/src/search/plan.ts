@@ -1,15 +1,27 @@
-import { count, documents, sql, type SQL } from '@quarry/db';
+import { and, count, documents, inCollection, isNotNull, sql, type SQL } from '@quarry/db';
 import type { Transaction } from '../transaction';
 import { runPrepared } from './columns';
 import type { SearchInput } from './input';
-import type { VectorStrategy } from './types';
+import type { PreparedQuery, VectorStrategy } from './types';
 
 /**
- * ef_search when the request names none. pgvector's own default, 40, left queries at recall 0 and
- * a mean of 0.87 at 50,000 x 1,536 (issue 12); 100 costs about 0.6 ms more and reaches 0.95.
+ * ef_search when the request names none, for an unrestricted query asking for few rows in a
+ * collection of up to 25,000 rows. pgvector's own default, 40, left queries at recall 0 and a mean
+ * of 0.87 at 50,000 x 1,536 (issue 12); 100 costs about 0.6 ms more and reaches 0.95.
  */
-const DEFAULT_EF_SEARCH = 100;
+export const DEFAULT_EF_SEARCH = 100;
+/**
+ * Collection rows per unit of ef_search past DEFAULT_EF_SEARCH: 200 at 50,000 rows, 400 at
+ * 100,000. At 50,000 x 1,536, ef_search 100 left one query of 100 at recall 0 in half of the index
+ * builds, 200 none; at 20,000, 100 left none (packages/api/README.md, "Recall 0").
+ */
+export const ROWS_PER_EF_SEARCH = 250;
 const MAX_EF_SEARCH = 1000;
+/**
+ * The most the collection's size or a restriction's selectivity raises ef_search (unless the
+ * candidates asked for need more): past it a wider list costs more than it finds.
+ */
+export const MAX_SCALED_EF_SEARCH = 400;
 /**
  * Vector components an exact scan may read in place of the index (rows × dimensions): about 650
  * rows at 1,536 dimensions, 7,800 at 128. At 1,536 dimensions an exact scan of 4,500 rows took
@@ -17,28 +29,86 @@ const MAX_EF_SEARCH = 1000;
  */
 export const EXACT_SCAN_COMPONENTS = 1_000_000;
 /**
- * Index tuples an iterative scan may visit before it gives up (pgvector's hnsw.max_scan_tuples,
- * default 20,000); fewer results than asked for then re-run exactly (retrieveByVector).
+ * hnsw.max_scan_tuples, the index tuples an iterative scan may visit before it gives up: at least
+ * pgvector's default, 20,000, and at most this; fewer results than asked for then re-run exactly
+ * (retrieveByVector).
  */
-const MAX_SCAN_TUPLES = 20_000;
+export const MIN_MAX_SCAN_TUPLES = 20_000;
+export const MAX_MAX_SCAN_TUPLES = 1_000_000;
+/** Rows of the collection (the first in scan order) whose share that passes the restrictions estimates their selectivity. */
+export const SELECTIVITY_SAMPLE_ROWS = 1000;
 
 export interface VectorPlan {
   strategy: VectorStrategy;
   reason: string;
   matchedRows: number | null;
   matchedRowsCappedAt: number | null;
+  /** Share of the collection's rows estimated to pass the restrictions (1 when unrestricted; null when not estimated). */
+  selectivity: number | null;
   /** hnsw.ef_search: at least the number of candidates asked for. */
   efSearch: number;
+  /** hnsw.max_scan_tuples of an iterative scan; null otherwise. */
+  maxScanTuples: number | null;
+  /** The planned ef_search for this query had the request named none (`efSearch` may be the request's). */
+  plannedEfSearch: number;
 }
 
 /**
- * hnsw.ef_search: as asked, and at least the number of candidates wanted; by default
- * DEFAULT_EF_SEARCH and twice the candidates (the candidate list must be wider than the answer for
- * its tail to be right).
+ * hnsw.ef_search by the rule, for `wanted` candidates among rows of which a share `selectivity`
+ * passes the restrictions, in a collection of about `collectionRows` rows (null: not known):
+ * - at least DEFAULT_EF_SEARCH, and one per ROWS_PER_EF_SEARCH rows of the collection;
+ * - a candidate list with about twice the wanted rows that pass: 2 × wanted / selectivity;
+ * - what size and selectivity add stops at MAX_SCALED_EF_SEARCH (or 2 × wanted, if more), and
+ *   everything at pgvector's 1,000.
  */
-export function efSearchFor(input: Pick<SearchInput, 'efSearch'>, wanted: number): number {
-  const asked = input.efSearch ?? Math.max(DEFAULT_EF_SEARCH, 2 * wanted);
-  return Math.min(MAX_EF_SEARCH, Math.max(asked, wanted));
+export function plannedEfSearch(
+  wanted: number,
+  selectivity: number,
+  collectionRows: number | null = null,
+): number {
+  const twice = 2 * wanted;
+  const ceiling = Math.max(twice, MAX_SCALED_EF_SEARCH);
+  const bySize = Math.ceil((collectionRows ?? 0) / ROWS_PER_EF_SEARCH);
+  const bySelectivity = Math.ceil(twice / Math.max(selectivity, 1e-6));
+  const scaled = Math.min(Math.max(bySize, bySelectivity), ceiling);
+  return Math.min(MAX_EF_SEARCH, Math.max(DEFAULT_EF_SEARCH, wanted, scaled));
+}
+
+/** hnsw.ef_search as the request asks (at least the candidates wanted), else by the rule (plannedEfSearch). */
+export function efSearchFor(
+  input: Pick<SearchInput, 'efSearch'>,
+  planned: number,
+  wanted: number,
+): number {
+  if (input.efSearch === undefined) return planned;
+  return Math.min(MAX_EF_SEARCH, Math.max(input.efSearch, wanted));
+}
+
+/**
+ * hnsw.max_scan_tuples of an iterative scan: room to visit four candidate lists' worth of rows
+ * that pass (4 × ef_search / selectivity), between MIN_MAX_SCAN_TUPLES and MAX_MAX_SCAN_TUPLES.
+ */
+export function maxScanTuplesFor(efSearch: number, selectivity: number): number {
+  const needed = Math.ceil((4 * efSearch) / Math.max(selectivity, 1e-6));
+  return Math.min(MAX_MAX_SCAN_TUPLES, Math.max(MIN_MAX_SCAN_TUPLES, needed));
+}
+
+/** The first rows of the collection (in scan order) and how many of them pass the restrictions. */
+export interface RestrictionSample {
+  sampledRows: number;
+  sampledPassing: number;
+}
+
+/**
+ * The share of the collection's rows that passes the restrictions, from a sample of its first
+ * rows: a sample smaller than SELECTIVITY_SAMPLE_ROWS is the whole collection, so its share is
+ * exact; in a full sample where none passes, half a row counts, so the estimate stays above zero.
+ */
+export function estimatedSelectivity(sample: RestrictionSample): number {
+  if (sample.sampledRows === 0) return 1;
+  const whole = sample.sampledRows < SELECTIVITY_SAMPLE_ROWS;
+  const passing = whole ? sample.sampledPassing : Math.max(sample.sampledPassing, 0.5);
+  return Math.min(1, passing / sample.sampledRows);
 }
 
 /**
@@ -66,54 +136,128 @@ export async function countUpTo(
 }
 
 /**
+ * The first SELECTIVITY_SAMPLE_ROWS rows of the collection that have an embedding, and how many of
+ * them pass the restrictions: a read of at most that many rows, whatever the selectivity.
+ */
+export async function sampleRestrictions(
+  tx: Transaction,
+  prepared: PreparedQuery,
+): Promise<RestrictionSample> {
+  const sample = tx
+    .select({
+      passes: sql<boolean>`coalesce(${and(...prepared.restrictions)}, false)`.as('passes'),
+    })
+    .from(documents)
+    .where(and(inCollection(prepared.collection.id), isNotNull(documents.embedding)))
+    .limit(SELECTIVITY_SAMPLE_ROWS)
+    .as('sample');
+  const [row] = await runPrepared(
+    tx
+      .select({
+        sampledRows: count(),
+        sampledPassing: count(sql`case when ${sample.passes} then 1 end`),
+      })
+      .from(sample),
+    'quarry_sample',
+  );
+  return { sampledRows: row?.sampledRows ?? 0, sampledPassing: row?.sampledPassing ?? 0 };
+}
+
+/**
  * The strategy of the vector retrieval. The rule (documented in packages/api/README.md):
  * - `exact: true` → exact scan;
- * - unrestricted → HNSW;
+ * - unrestricted → HNSW, ef_search by the collection's size and the candidates (plannedEfSearch);
  * - restricted (tenant, dates or metadata filter) and at most `exactScanMaxRows` rows match
  *   (`exactSearchMaxRows`, fewer at high dimensions) → exact scan, then both faster and exact;
  * - restricted and more match → HNSW with pgvector's iterative scan (relaxed order, re-sorted
- *   here), so the index keeps walking until enough rows pass the restrictions.
+ *   here), so the index keeps walking until enough rows pass the restrictions; ef_search and
+ *   max_scan_tuples grow as the estimated selectivity falls (plannedEfSearch, maxScanTuplesFor).
  * The first two need no database; `undefined` means the rows must be counted (`planByCount`).
  */
 export function planWithoutCounting(
   input: SearchInput,
   restricted: boolean,
   wanted: number,
+  collectionRows: number | null,
 ): VectorPlan | undefined {
+  const planned = plannedEfSearch(wanted, 1, collectionRows);
   const unCounted = {
     matchedRows: null,
     matchedRowsCappedAt: null,
-    efSearch: efSearchFor(input, wanted),
+    selectivity: restricted ? null : 1,
+    efSearch: efSearchFor(input, planned, wanted),
+    maxScanTuples: null,
+    plannedEfSearch: planned,
   };
   if (input.exact) return { strategy: 'exact', reason: 'exact search was requested', ...unCounted };
-  if (!restricted) return { strategy: 'hnsw', reason: 'no restrictions: HNSW index', ...unCounted };
+  if (!restricted) {
+    return {
+      strategy: 'hnsw',
+      reason: `no restrictions: HNSW index, ef_search ${unCounted.efSearch} for ${wanted} candidates${collectionRows === null ? '' : ` among about ${Math.round(collectionRows)} rows`}`,
+      ...unCounted,
+    };
+  }
   return undefined;
 }
 
-/** See `planWithoutCounting`; `matchedRows` is counted up to `exactSearchMaxRows + 1` (the cutoff of `exactScanMaxRows`). */
+/**
+ * See `planWithoutCounting`; `matchedRows` is counted up to `exactSearchMaxRows + 1` (the cutoff
+ * of `exactScanMaxRows`), `sample` estimates the share of the collection that passes, and
+ * `collectionRows` is the collection's size when known (knownCollectionRows).
+ */
 export function planByCount(
   input: SearchInput,
   wanted: number,
-  matchedRows: number,
+  counted: { matchedRows: number; sample: RestrictionSample; collectionRows: number | null },
   exactSearchMaxRows: number,
 ): VectorPlan {
-  const counted = {
+  const { matchedRows } = counted;
+  const selectivity = estimatedSelectivity(counted.sample);
+  const planned = plannedEfSearch(wanted, selectivity, counted.collectionRows);
+  const efSearch = efSearchFor(input, planned, wanted);
+  const known = {
     matchedRows,
     matchedRowsCappedAt: exactSearchMaxRows,
-    efSearch: efSearchFor(input, wanted),
+    selectivity,
+    plannedEfSearch: planned,
   };
   if (matchedRows <= exactSearchMaxRows) {
     return {
       strategy: 'exact',
       reason: `the restrictions match ${matchedRows} rows (≤ ${exactSearchMaxRows}): scanning them is faster than walking the index, and exact`,
-      ...counted,
+      efSearch,
+      maxScanTuples: null,
+      ...known,
     };
   }
+  const maxScanTuples = maxScanTuplesFor(efSearch, selectivity);
   return {
     strategy: 'hnsw_iterative',
-    reason: `the restrictions match more than ${exactSearchMaxRows} rows: HNSW with iterative scan until ${wanted} pass them`,
-    ...counted,
+    reason: `the restrictions match more than ${exactSearchMaxRows} rows (about ${formatShare(selectivity)} of the collection): HNSW with iterative scan until ${wanted} pass them, ef_search ${efSearch}, at most ${maxScanTuples} index tuples`,
+    efSearch,
+    maxScanTuples,
+    ...known,
   };
+}
+
+/**
+ * Why an answer from the index may miss some of the true nearest rows: HNSW is approximate. Says
+ * too when the request's ef_search is below the one the rule plans, so recall may fall below what
+ * the defaults reach (mean recall@10 ≥ 0.95, no query below 0.5, see packages/api/README.md).
+ */
+export function approximationOf(plan: VectorPlan): string | null {
+  if (plan.strategy === 'exact') return null;
+  const index = plan.strategy === 'hnsw' ? 'the HNSW index' : 'an iterative scan of the HNSW index';
+  const below =
+    plan.efSearch < plan.plannedEfSearch
+      ? `; ef_search ${plan.efSearch} was asked, below the planned ${plan.plannedEfSearch}, so recall may fall below the default target`
+      : '';
+  return `answered by ${index} at ef_search ${plan.efSearch}: approximate, some true neighbours may be missing${below}`;
+}
+
+function formatShare(share: number): string {
+  const percent = share * 100;
+  return `${percent >= 10 ? Math.round(percent) : percent.toPrecision(2)} %`;
 }
 
 /** The settings an HNSW retrieval runs under; `SET LOCAL`, so they end with the request's transaction. */
@@ -122,7 +266,10 @@ export function hnswSettings(plan: VectorPlan): Record<string, string> {
     'hnsw.ef_search': String(plan.efSearch),
     // Relaxed order (results re-sorted here): strict order stops early on filtered scans.
     ...(plan.strategy === 'hnsw_iterative'
-      ? { 'hnsw.iterative_scan': 'relaxed_order', 'hnsw.max_scan_tuples': String(MAX_SCAN_TUPLES) }
+      ? {
+          'hnsw.iterative_scan': 'relaxed_order',
+          'hnsw.max_scan_tuples': String(plan.maxScanTuples ?? MIN_MAX_SCAN_TUPLES),
+        }
       : {}),
     // The index must serve the ORDER BY ... LIMIT; the planner's estimate for jsonb filters is often
     // far too low, which would otherwise make it sort a bitmap scan of "few" rows. Nothing that

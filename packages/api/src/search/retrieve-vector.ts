@@ -1,7 +1,7 @@
 import { documents, sql } from '@quarry/db';
 import { setLocal, underSettings, type Transaction } from '../transaction';
 import { candidateColumns, explainAnalyze, runPrepared, vectorScope } from './columns';
-import { countUpTo, hnswSettings, type VectorPlan } from './plan';
+import { approximationOf, countUpTo, hnswSettings, type VectorPlan } from './plan';
 import type { Candidate, PreparedQuery, Retrieval, VectorStrategy } from './types';
 
 export interface VectorRetrievalRequest {
@@ -21,8 +21,14 @@ export interface VectorRetrieval extends Retrieval {
   strategy: VectorStrategy;
   reason: string;
   efSearch: number | null;
+  maxScanTuples: number | null;
+  selectivity: number | null;
   matchedRows: number | null;
   matchedRowsCappedAt: number | null;
+  /** Why the rows may miss some of the true nearest (see approximationOf); null when exact. */
+  approximateReason: string | null;
+  /** The index returned fewer than wanted while more rows match, and the query was re-run exactly. */
+  exactFallback: boolean;
 }
 
 /**
@@ -35,6 +41,7 @@ export async function retrieveByVector(request: VectorRetrievalRequest): Promise
   const { collection } = prepared;
   const scope = vectorScope(prepared);
   let { strategy, reason } = vectorPlan;
+  let exactFallback = false;
   const run = async (exact: boolean) => {
     const columns = candidateColumns(collection, vector, prepared.contentChars, exact);
     // Ordered by the projected distance: the query vector is bound once, and the expression is the
@@ -57,9 +64,11 @@ export async function retrieveByVector(request: VectorRetrievalRequest): Promise
     const available = vectorPlan.matchedRows ?? (await countUpTo(tx, scope, wanted));
     if (available > rows.length) {
       await setLocal(tx, { enable_seqscan: 'on', enable_bitmapscan: 'on' });
+      const found = rows.length;
       ({ rows, plan } = await run(true));
-      reason = `the index returned ${rows.length < wanted ? rows.length : 'fewer'} of ${wanted} while more rows match: re-ran as exact search`;
+      reason = `the index returned ${found} of ${wanted} while more rows match${vectorPlan.maxScanTuples === null ? '' : ` (an iterative scan of at most ${vectorPlan.maxScanTuples} index tuples)`}: re-ran as exact search`;
       strategy = 'exact';
+      exactFallback = true;
     }
   }
   // Relaxed-order iterative scans may return neighbours slightly out of order.
@@ -69,8 +78,12 @@ export async function retrieveByVector(request: VectorRetrievalRequest): Promise
     strategy,
     reason,
     efSearch: strategy === 'exact' ? null : vectorPlan.efSearch,
+    maxScanTuples: strategy === 'exact' ? null : vectorPlan.maxScanTuples,
+    selectivity: vectorPlan.selectivity,
     matchedRows: vectorPlan.matchedRows,
     matchedRowsCappedAt: vectorPlan.matchedRowsCappedAt,
+    approximateReason: strategy === 'exact' ? null : approximationOf(vectorPlan),
+    exactFallback,
     plan,
   };
 }

@@ -36,6 +36,20 @@ export interface SearchStats {
   /** Why that strategy, in words. */
   strategyReason: string | null;
   efSearch: number | null;
+  /** hnsw.max_scan_tuples of an iterative scan; null otherwise. */
+  maxScanTuples: number | null;
+  /** Share of the collection estimated to pass the restrictions (1 unrestricted), when the plan needed it. */
+  selectivity: number | null;
+  /**
+   * True when the vector results came from the HNSW index (`hnsw` or `hnsw_iterative`): an
+   * approximate search, which may miss some true neighbours. False for an exact scan (asked for,
+   * planned, or re-run) and without a vector retrieval.
+   */
+  approximate: boolean;
+  /** Why approximate, in words; also says when the request's efSearch is below the planned one. */
+  approximateReason: string | null;
+  /** The index returned fewer than asked while more rows match, and the query was re-run as an exact scan. */
+  exactFallback: boolean;
   /** Candidates asked of each retriever. */
   candidates: number;
   /** Rows matching the collection, tenant, date and metadata restrictions, counted up to `matchedRowsCappedAt`. */

@@ -9,7 +9,7 @@ const strategyLabels: Record<NonNullable<Stats['strategy']>, string> = {
   exact: 'exact scan',
 };
 
-/** How the server answered: time, how the vector side ran and why. */
+/** How the server answered: time, how the vector side ran and why, and whether it is approximate. */
 export function SearchStats({ stats, count }: { stats: Stats; count: number }) {
   return (
     <div className="space-y-1 text-sm" aria-label="search statistics">
@@ -17,6 +17,7 @@ export function SearchStats({ stats, count }: { stats: Stats; count: number }) {
         <strong>{count}</strong> {count === 1 ? 'result' : 'results'} in {stats.tookMs} ms ·{' '}
         {stats.mode} search
         {stats.strategy ? ` · ${strategyLabels[stats.strategy]}` : ''}
+        {stats.strategy ? (stats.approximate ? ' (approximate)' : ' (exact)') : ''}
         {stats.efSearch !== null ? ` · ef_search ${stats.efSearch}` : ''}
         {stats.mode === 'hybrid' ? ` · ${stats.candidates} candidates per retriever` : ''}
         {stats.matchedRows !== null
@@ -25,6 +26,9 @@ export function SearchStats({ stats, count }: { stats: Stats; count: number }) {
       </p>
       {stats.strategyReason ? (
         <p className="text-xs text-muted-foreground">Why: {stats.strategyReason}</p>
+      ) : null}
+      {stats.approximateReason ? (
+        <p className="text-xs text-muted-foreground">Approximate: {stats.approximateReason}</p>
       ) : null}
     </div>
   );

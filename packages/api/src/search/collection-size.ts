@@ -1,0 +1,56 @@
+import { queryRows, sql, vectorIndexName, type QuarryDatabase } from '@quarry/db';
+import type { IndexedCollection } from '@quarry/db';
+
+/** How long a collection's size is used before it is read again. */
+const FRESH_MS = 60_000;
+
+interface KnownSize {
+  rows: number | null;
+  readAt: number;
+  reading: boolean;
+}
+
+const sizes = new WeakMap<QuarryDatabase, Map<string, KnownSize>>();
+
+/**
+ * About how many rows the collection's HNSW index holds (PostgreSQL's `reltuples` of the index, or
+ * of its partitions' indexes, as the last build, VACUUM or ANALYZE counted them), or null while
+ * not known: never read yet, or the database keeps no figure (a Citus coordinator's shell index).
+ * It only tunes ef_search, so a search never waits for it: a missing or stale figure is read in
+ * the background, for the searches that follow, at most once a minute per collection.
+ */
+export function knownCollectionRows(
+  reader: QuarryDatabase,
+  collection: IndexedCollection,
+): number | null {
+  let known = sizes.get(reader);
+  if (!known) sizes.set(reader, (known = new Map<string, KnownSize>()));
+  const name = vectorIndexName(collection);
+  const entry = known.get(name);
+  if (!entry || (!entry.reading && performance.now() - entry.readAt > FRESH_MS)) {
+    const reading: KnownSize = {
+      rows: entry?.rows ?? null,
+      readAt: performance.now(),
+      reading: true,
+    };
+    known.set(name, reading);
+    void readIndexRows(reader, name).then(
+      (rows) => known.set(name, { rows, readAt: performance.now(), reading: false }),
+      () => known.set(name, { ...reading, reading: false }),
+    );
+  }
+  return entry?.rows ?? null;
+}
+
+async function readIndexRows(reader: QuarryDatabase, indexName: string): Promise<number | null> {
+  const [row] = await queryRows<{ rows: number | string | null }>(
+    reader,
+    sql`select coalesce(
+          (select sum(c.reltuples) from pg_partition_tree(to_regclass(${indexName})) t
+            join pg_class c on c.oid = t.relid where c.reltuples > 0),
+          (select reltuples from pg_class where oid = to_regclass(${indexName}) and reltuples > 0)
+        )::float8 as rows`,
+  );
+  const rows = row?.rows === null || row?.rows === undefined ? null : Number(row.rows);
+  return rows !== null && rows > 0 ? rows : null;
+}

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { searchInputSchema } from '../src/search/input';
+import {
+  approximationOf,
+  DEFAULT_EF_SEARCH,
+  estimatedSelectivity,
+  hnswSettings,
+  MAX_MAX_SCAN_TUPLES,
+  MAX_SCALED_EF_SEARCH,
+  maxScanTuplesFor,
+  MIN_MAX_SCAN_TUPLES,
+  planByCount,
+  plannedEfSearch,
+  planWithoutCounting,
+  SELECTIVITY_SAMPLE_ROWS,
+} from '../src/search/plan';
+
+/** A vector search request as the edge schema leaves it. */
+function input(fields: Record<string, unknown> = {}) {
+  return searchInputSchema.parse({ collection: 'c', vector: [1, 0], ...fields });
+}
+
+/** A full sample where `share` of the rows pass. */
+function sampleOf(share: number) {
+  return {
+    sampledRows: SELECTIVITY_SAMPLE_ROWS,
+    sampledPassing: Math.round(share * SELECTIVITY_SAMPLE_ROWS),
+  };
+}
+
+describe('ef_search by the rule', () => {
+  it('is the default for a few unrestricted candidates, and twice the candidates past it', () => {
+    expect(plannedEfSearch(10, 1)).toBe(DEFAULT_EF_SEARCH);
+    expect(plannedEfSearch(80, 1)).toBe(160);
+    expect(plannedEfSearch(200, 1)).toBe(400);
+  });
+
+  it('widens as fewer rows pass the restrictions: about twice the wanted rows that pass', () => {
+    expect(plannedEfSearch(10, 0.5)).toBe(DEFAULT_EF_SEARCH);
+    expect(plannedEfSearch(10, 0.1)).toBe(200);
+    expect(plannedEfSearch(10, 0.08)).toBe(250);
+  });
+
+  it('widens with the collection: one per 250 rows past the default', () => {
+    expect(plannedEfSearch(10, 1, 20_000)).toBe(DEFAULT_EF_SEARCH);
+    expect(plannedEfSearch(10, 1, 50_000)).toBe(200);
+    expect(plannedEfSearch(10, 1, 100_000)).toBe(400);
+    expect(plannedEfSearch(10, 1, 10_000_000)).toBe(MAX_SCALED_EF_SEARCH);
+  });
+
+  it('stops widening for selectivity at MAX_SCALED_EF_SEARCH, and at 1,000 in all', () => {
+    expect(plannedEfSearch(10, 0.01)).toBe(MAX_SCALED_EF_SEARCH);
+    expect(plannedEfSearch(300, 0.01)).toBe(600);
+    expect(plannedEfSearch(800, 0.5)).toBe(1000);
+  });
+
+  it('is as asked when the request names one, but never below the candidates wanted', () => {
+    const unrestricted = planWithoutCounting(input({ efSearch: 40 }), false, 10, null);
+    expect(unrestricted?.efSearch).toBe(40);
+    expect(planWithoutCounting(input({ efSearch: 40 }), false, 60, null)?.efSearch).toBe(60);
+  });
+});
+
+describe('hnsw.max_scan_tuples by the rule', () => {
+  it("is pgvector's default unless four candidate lists' worth of passing rows need more", () => {
+    expect(maxScanTuplesFor(100, 0.5)).toBe(MIN_MAX_SCAN_TUPLES);
+    expect(maxScanTuplesFor(400, 0.01)).toBe(160_000);
+    expect(maxScanTuplesFor(1000, 0.0005)).toBe(MAX_MAX_SCAN_TUPLES);
+  });
+});
+
+describe('estimated selectivity', () => {
+  it('is the share of the sample that passes', () => {
+    expect(estimatedSelectivity(sampleOf(0.09))).toBeCloseTo(0.09);
+  });
+
+  it('is exact when the sample is the whole collection (fewer rows than a full sample)', () => {
+    expect(estimatedSelectivity({ sampledRows: 400, sampledPassing: 0 })).toBe(0);
+    expect(estimatedSelectivity({ sampledRows: 400, sampledPassing: 100 })).toBe(0.25);
+  });
+
+  it('stays above zero when none of a full sample passes (the matching rows lie elsewhere)', () => {
+    expect(estimatedSelectivity(sampleOf(0))).toBe(0.5 / SELECTIVITY_SAMPLE_ROWS);
+  });
+});
+
+describe('the plan', () => {
+  it("plans by the collection's size when it is known", () => {
+    expect(planWithoutCounting(input(), false, 10, 50_000)?.efSearch).toBe(200);
+    const counted = planByCount(
+      input(),
+      10,
+      { matchedRows: 652, sample: sampleOf(0.5), collectionRows: 50_000 },
+      651,
+    );
+    expect(counted.efSearch).toBe(200);
+  });
+
+  it('answers an unrestricted query from the HNSW index without counting', () => {
+    const plan = planWithoutCounting(input(), false, 10, null);
+    expect(plan).toMatchObject({ strategy: 'hnsw', efSearch: 100, selectivity: 1 });
+    expect(planWithoutCounting(input(), true, 10, null)).toBeUndefined();
+  });
+
+  it('scans at most the cutoff exactly, and walks the index iteratively past it', () => {
+    const few = planByCount(
+      input(),
+      10,
+      { matchedRows: 651, sample: sampleOf(0.013), collectionRows: null },
+      651,
+    );
+    expect(few.strategy).toBe('exact');
+    const many = planByCount(
+      input(),
+      10,
+      { matchedRows: 652, sample: sampleOf(0.09), collectionRows: null },
+      651,
+    );
+    expect(many).toMatchObject({
+      strategy: 'hnsw_iterative',
+      efSearch: 223,
+      maxScanTuples: 20_000,
+    });
+    expect(hnswSettings(many)).toMatchObject({
+      'hnsw.ef_search': '223',
+      'hnsw.iterative_scan': 'relaxed_order',
+      'hnsw.max_scan_tuples': '20000',
+    });
+  });
+
+  it('gives a selective iterative scan a wider list and more tuples than a broad one', () => {
+    const counted = (share: number) =>
+      planByCount(
+        input(),
+        10,
+        { matchedRows: 652, sample: sampleOf(share), collectionRows: null },
+        651,
+      );
+    const broad = counted(0.5);
+    const narrow = counted(0.02);
+    expect(narrow.efSearch).toBeGreaterThan(broad.efSearch);
+    expect(narrow.maxScanTuples).toBeGreaterThan(broad.maxScanTuples ?? 0);
+  });
+});
+
+describe('approximate answers', () => {
+  it('are those of the index; an exact scan is not approximate', () => {
+    expect(approximationOf(planWithoutCounting(input(), false, 10, null)!)).toMatch(/approximate/);
+    expect(
+      approximationOf(planWithoutCounting(input({ exact: true }), false, 10, null)!),
+    ).toBeNull();
+  });
+
+  it('say when the request asked for a narrower ef_search than planned', () => {
+    const asked = planWithoutCounting(input({ efSearch: 40 }), false, 10, null)!;
+    expect(approximationOf(asked)).toMatch(/ef_search 40 was asked, below the planned 100/);
+    const wider = planWithoutCounting(input({ efSearch: 200 }), false, 10, null)!;
+    expect(approximationOf(wider)).not.toMatch(/below the planned/);
+  });
+});
