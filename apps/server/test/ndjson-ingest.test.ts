@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQuarryClient } from '@quarry/client';
-import { readLines } from '../src/http/ndjson-ingest';
+import { decodeBase64Vector, readLines } from '../src/http/ndjson-ingest';
 import {
   apiKeysEnv,
   keys,
@@ -341,5 +341,22 @@ describe('reading the body', () => {
       { bytes: 0 },
     );
     await expect(reader.next()).rejects.toThrow(/line 7 is longer than 10000 bytes/);
+  });
+});
+
+describe('base64 vectors', () => {
+  it('decodes little-endian float32 components exactly', () => {
+    const vector = [0.5, -1.25, 3, 1e-7];
+    expect(decodeBase64Vector(base64Of(vector))).toEqual(vector.map(Math.fround));
+  });
+
+  it('refuses text with characters outside the alphabet, which the decoder would skip', () => {
+    const valid = base64Of([1, 2, 3, 4]);
+    for (const text of [
+      `${valid.slice(0, 8)} ${valid.slice(9)}`,
+      `*${valid.slice(1)}`,
+      `${valid}AAAA`.slice(0, -1),
+    ])
+      expect(() => decodeBase64Vector(text), text).toThrow(/base64 of little-endian float32/);
   });
 });

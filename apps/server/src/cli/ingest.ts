@@ -1,5 +1,9 @@
+import { createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { endianness } from 'node:os';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { contentHash, type StoredQueryItem } from '@quarry/api';
 import { isQuarryClientError, quarryCodeOf } from '@quarry/client';
 import type { ChunkOptions } from './chunk';
@@ -84,12 +88,19 @@ interface Pending extends SourcedDocument {
 
 /**
  * What makes a document a repeat of an earlier one, by the server's rule: without an external id,
- * its content (the server keeps the first); with one, the id and every field.
+ * its content (the server keeps the first); with one, the id and every field. The vector counts
+ * by its float32 bytes (what the server stores), hashed as bytes rather than as JSON text.
  */
-function runKey(item: Pending): string {
-  const { externalId, content, metadata, embedding } = item.document;
-  if (externalId === undefined) return `hash:${item.hash}`;
-  return `id:${contentHash(JSON.stringify([externalId, content, metadata ?? {}, embedding ?? null]))}`;
+function runKey(document: SourcedDocument['document'], vector?: Float32Array): string {
+  const { externalId, content, metadata, embedding } = document;
+  if (externalId === undefined) return `hash:${contentHash(content)}`;
+  const hash = createHash('md5').update(JSON.stringify([externalId, content, metadata ?? {}]));
+  const components = vector ?? (embedding ? Float32Array.from(embedding) : undefined);
+  if (components)
+    hash
+      .update('\0')
+      .update(new Uint8Array(components.buffer, components.byteOffset, components.byteLength));
+  return `id:${hash.digest('hex')}`;
 }
 
 /** How `documents.stored` names a stored document: by external id, or else by content hash. */
@@ -182,7 +193,7 @@ export async function ingestInput(
     if (failure) break;
     summary.documents++;
     const item = { ...sourced, hash: contentHash(sourced.document.content) };
-    const key = runKey(item);
+    const key = runKey(item.document);
     if (seen.has(key)) {
       summary.duplicates++;
       progress.update(++done);
@@ -232,19 +243,6 @@ export interface StreamReport {
   ms: { load: number; index: number; untilSearchable: number };
 }
 
-/** Resolves when `stream` takes more writes, or is closed (then the caller's next check stops it). */
-export function drained(stream: NodeJS.EventEmitter): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
-}
-
 /** Calls `onLine` with each NDJSON line of the answer as it arrives; resolves at its end. */
 function readAnswerLines(
   response: IncomingMessage,
@@ -271,14 +269,23 @@ type AnswerLine = {
   done?: StreamReport & { complete: boolean };
 };
 
-/** The body as base64 float32 (2.5x smaller than JSON numbers, and nothing to parse on the server). */
-function ndjsonLine(document: SourcedDocument['document']): string {
-  const { embedding, ...rest } = document;
-  if (!embedding) return `${JSON.stringify(rest)}\n`;
-  const bytes = Buffer.allocUnsafe(embedding.length * 4);
-  embedding.forEach((value, i) => bytes.writeFloatLE(value, i * 4));
-  return `${JSON.stringify({ ...rest, embedding: bytes.toString('base64') })}\n`;
+/**
+ * A document as a line of the body, its vector (the document's embedding as float32) as base64:
+ * 2.5x smaller than JSON numbers, and nothing to parse on the server.
+ */
+function ndjsonLine(
+  document: SourcedDocument['document'],
+  vector: Float32Array | undefined,
+): string {
+  if (!vector) return `${JSON.stringify(document)}\n`;
+  const bytes = Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+  // A Float32Array holds the machine's byte order; the wire's is little-endian.
+  const wire = endianness() === 'BE' ? Buffer.from(bytes).swap32() : bytes;
+  return `${JSON.stringify({ ...document, embedding: wire.toString('base64') })}\n`;
 }
+
+/** Lines are handed to the socket in batches of about this many characters, not one write each. */
+const WRITE_BATCH_CHARS = 1 << 20;
 
 /**
  * Sends the input as one NDJSON stream to `POST /api/collections/:name/ingest`: the server commits
@@ -328,6 +335,40 @@ export async function streamInput(
   const origins = new Map<number, string>();
   let failure: string | undefined;
   let done: (StreamReport & { complete: boolean }) | undefined;
+  /** The request body: line N is input document N, handed over in batches of whole lines. */
+  async function* body(): AsyncGenerator<string> {
+    const seen = new Set<string>();
+    let batch: string[] = [];
+    let batchChars = 0;
+    let line = 0;
+    for await (const sourced of readDocuments(source, options.chunking)) {
+      line++;
+      if (line < options.resumeFromLine) continue;
+      // The server reads no further after an error; the connection closes with its answer.
+      if (failure || request.destroyed) return;
+      summary.documents++;
+      const { embedding } = sourced.document;
+      // Converted once: the same float32 values are the run's key and the line's base64.
+      const vector = embedding ? Float32Array.from(embedding) : undefined;
+      const key = runKey(sourced.document, vector);
+      let text = '\n';
+      if (seen.has(key)) summary.duplicates++;
+      else {
+        seen.add(key);
+        text = ndjsonLine(sourced.document, vector);
+        summary.sent++;
+        origins.set(line, sourced.origin);
+      }
+      batch.push(text);
+      batchChars += text.length;
+      if (batchChars >= WRITE_BATCH_CHARS) {
+        yield batch.join('');
+        batch = [];
+        batchChars = 0;
+      }
+    }
+    if (batch.length > 0) yield batch.join('');
+  }
   const onAnswer = (answer: AnswerLine) => {
     if (answer.committed) {
       const { throughLine, inserted, updated, unchanged } = answer.committed;
@@ -356,27 +397,11 @@ export async function streamInput(
     });
     const answered = readAnswerLines(response, onAnswer);
     if (response.statusCode === 200) {
-      const seen = new Set<string>();
-      let line = 0;
-      for await (const sourced of readDocuments(source, options.chunking)) {
-        line++;
-        if (line < options.resumeFromLine) continue;
-        // The server reads no further after an error; the connection closes with its answer.
-        if (failure || request.destroyed) break;
-        summary.documents++;
-        const item = { ...sourced, hash: contentHash(sourced.document.content) };
-        const key = runKey(item);
-        let text = '\n';
-        if (seen.has(key)) summary.duplicates++;
-        else {
-          seen.add(key);
-          text = ndjsonLine(sourced.document);
-          summary.sent++;
-          origins.set(line, sourced.origin);
-        }
-        if (!request.write(text)) await drained(request);
-      }
-      request.end();
+      // Streamed with the socket's back-pressure: lines are read only as fast as the server takes them.
+      const sending = pipeline(Readable.from(body()), request);
+      // A server that stops reading (an error line, then closing) fails the upload: its answer says why.
+      const [sent] = await Promise.allSettled([sending, answered]);
+      if (sent.status === 'rejected' && !done) throw sent.reason;
     }
     await answered;
   } catch (error) {
