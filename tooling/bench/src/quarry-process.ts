@@ -7,7 +7,8 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { request, type IncomingMessage } from 'node:http';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 
 const serverRoot = fileURLToPath(new URL('../../../apps/server/', import.meta.url));
@@ -21,17 +22,26 @@ function node(script: string, args: string[], env: Record<string, string>): Chil
   });
 }
 
-/** Resolves when `stream` takes more writes or has closed (without piling up listeners). */
-function drained(stream: NodeJS.EventEmitter): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
+/**
+ * Lines joined into writes of about 1 MiB, streamed into `sink` with its back-pressure (a client
+ * writes a load in large pieces, not one small write per line).
+ */
+function sendLines(lines: Iterable<string>, sink: NodeJS.WritableStream): Promise<void> {
+  function* batches(): Generator<string> {
+    let batch: string[] = [];
+    let chars = 0;
+    for (const line of lines) {
+      batch.push(line);
+      chars += line.length;
+      if (chars >= 1 << 20) {
+        yield batch.join('');
+        batch = [];
+        chars = 0;
+      }
+    }
+    if (batch.length > 0) yield batch.join('');
+  }
+  return pipeline(Readable.from(batches()), sink);
 }
 
 export interface QuarryServerProcess {
@@ -127,13 +137,9 @@ export async function streamIngest(
     if (chunk.includes('"committed"')) lastCommitMs = performance.now() - started;
   });
   const ended = once(response, 'end');
-  if (response.statusCode === 200) {
-    for (const line of lines) {
-      if (!req.write(line)) await drained(req);
-      if (req.destroyed) break;
-    }
-  }
-  req.end();
+  // A server that stops reading (an error line) fails the upload; its answer says why.
+  if (response.statusCode === 200) await sendLines(lines, req).catch(() => undefined);
+  else req.end();
   await ended;
   const answers = text
     .trim()
@@ -177,11 +183,8 @@ export async function cliIngest(
   const exited = once(child, 'exit');
   const stdin = child.stdin;
   if (!stdin) throw new Error('the CLI has no stdin');
-  for (const line of lines) {
-    if (!stdin.write(line)) await drained(stdin);
-    if (child.exitCode !== null) break;
-  }
-  stdin.end();
+  // A CLI that exits early (an error) fails the upload; its exit code and output say why.
+  await sendLines(lines, stdin).catch(() => undefined);
   const [code] = (await exited) as [number | null];
   if (code !== 0) throw new Error(`quarry ingest exited ${String(code)}:\n${stderr.slice(-2000)}`);
   const summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
