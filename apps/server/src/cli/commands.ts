@@ -627,7 +627,7 @@ Exit codes: 0 done, 1 failed, 2 the command line was wrong.`,
       )
       .option(
         '--batch-size <n>',
-        "documents per request (default 100), or per committed chunk through a server (default: the server's batch limit)",
+        "documents per request (default 100), or per committed chunk through a server (default: the server's stream chunk, 2,500 or its batch limit if larger)",
         wholeNumber(1),
       )
       .option(
