@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { describe } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe } from 'vitest';
 
 /** Debian's Chromium: Playwright's own browser download is not available here. */
 export const chromiumPath = process.env.QUARRY_TEST_CHROMIUM ?? '/usr/bin/chromium';
@@ -21,11 +21,24 @@ export function missingBrowser(): string | undefined {
   return reason;
 }
 
-/** A suite that needs the browser: skipped, with the reason in its name, when there is none. */
-export function describeInBrowser(title: string, body: () => void): void {
+/**
+ * A suite that needs the browser: skipped, with the reason in its name, when there is none.
+ * With a `session`, the suite has one browser, and a new tab in `session.page` for each test.
+ */
+export function describeInBrowser(title: string, body: () => void): void;
+export function describeInBrowser(title: string, session: BrowserSession, body: () => void): void;
+export function describeInBrowser(
+  title: string,
+  ...args: [() => void] | [BrowserSession, () => void]
+): void {
+  const [session, body] = args.length === 1 ? [undefined, args[0]] : args;
   const missing = missingBrowser();
   if (missing) describe.skip(`${title} (skipped: ${missing})`, body);
-  else describe(title, body);
+  else
+    describe(title, () => {
+      if (session) openPerTest(session);
+      body();
+    });
 }
 
 export interface LaunchedBrowser {
@@ -68,4 +81,30 @@ export async function openCheckedPage(browser: LaunchedBrowser): Promise<Page> {
     throw error;
   });
   return page;
+}
+
+/**
+ * What a suite's tests drive, filled by `describeInBrowser(title, session, body)`: one browser for the
+ * suite, and a fresh checked tab in `page` for each test (a test may replace it).
+ */
+export interface BrowserSession {
+  browser: LaunchedBrowser;
+  page: Page;
+}
+
+export function browserSession(): BrowserSession {
+  return {} as BrowserSession;
+}
+
+function openPerTest(session: BrowserSession): void {
+  beforeAll(async () => {
+    session.browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await session.browser?.close();
+  });
+  beforeEach(async () => {
+    await session.page?.close();
+    session.page = await openCheckedPage(session.browser);
+  });
 }

@@ -1,26 +1,24 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, expect, inject, it } from 'vitest';
-import { describeInBrowser, launchBrowser, openCheckedPage, type LaunchedBrowser } from './browser';
+import { beforeAll, expect, inject, it } from 'vitest';
+import { browserSession, describeInBrowser } from './browser';
 
 const baseUrl = inject('baseUrl');
 const screenshots = fileURLToPath(new URL('../test-output/screenshots/', import.meta.url));
 const COLLECTION = 'sotu';
 const QUERY = 'tariffs on imported goods';
 
-let launched: LaunchedBrowser;
-let page: Page;
+const session = browserSession();
 
 async function screenshot(name: string) {
-  await page.screenshot({ path: `${screenshots}${name}.png`, fullPage: true });
+  await session.page.screenshot({ path: `${screenshots}${name}.png`, fullPage: true });
 }
 
-const results = () => page.locator('section[aria-label="results"] li.result');
+const results = () => session.page.locator('section[aria-label="results"] li.result');
 
 /** Waits until the results on screen answer the query now in the URL (not the previous one). */
 async function settledResults() {
-  await page
+  await session.page
     .locator('section[aria-label="results"][aria-busy="false"]:not(.results-stale)')
     .waitFor();
   return results();
@@ -39,31 +37,21 @@ async function similarities(): Promise<number[]> {
 }
 
 async function runTextSearch(text: string) {
-  await page.goto(`${baseUrl}/collections/${COLLECTION}/search`);
-  const input = page.getByLabel('Query text');
+  await session.page.goto(`${baseUrl}/collections/${COLLECTION}/search`);
+  const input = session.page.getByLabel('Query text');
   await input.fill(text);
   await input.press('Enter');
-  await page.waitForURL(/text=/);
+  await session.page.waitForURL(/text=/);
 }
 
-describeInBrowser('the dashboard against the real server', () => {
-  beforeAll(async () => {
+describeInBrowser('the dashboard against the real server', session, () => {
+  beforeAll(() => {
     mkdirSync(screenshots, { recursive: true });
-    launched = await launchBrowser();
-  });
-
-  afterAll(async () => {
-    await launched?.close();
-  });
-
-  beforeEach(async () => {
-    await page?.close();
-    page = await openCheckedPage(launched);
   });
 
   it('lists the demo collection with its size and index', async () => {
-    await page.goto(`${baseUrl}/collections`);
-    const card = page.getByRole('article', { name: COLLECTION });
+    await session.page.goto(`${baseUrl}/collections`);
+    const card = session.page.getByRole('article', { name: COLLECTION });
     await card.waitFor();
     const documents = Number(
       (await card.locator('.stat', { hasText: 'Documents' }).locator('dd').textContent())?.replace(
@@ -75,7 +63,7 @@ describeInBrowser('the dashboard against the real server', () => {
     expect(await card.locator('.stat', { hasText: 'Index state' }).textContent()).toContain(
       'ready',
     );
-    await page.getByRole('heading', { name: 'Documents table health' }).waitFor();
+    await session.page.getByRole('heading', { name: 'Documents table health' }).waitFor();
     await screenshot('collections');
   });
 
@@ -104,8 +92,8 @@ describeInBrowser('the dashboard against the real server', () => {
   it('switches to hybrid and shows vector rank, keyword rank and fused score', async () => {
     await runTextSearch(QUERY);
     const vectorIds = await resultIds();
-    await page.getByRole('radio', { name: 'Hybrid' }).check();
-    await page.waitForURL(/mode=hybrid/);
+    await session.page.getByRole('radio', { name: 'Hybrid' }).check();
+    await session.page.waitForURL(/mode=hybrid/);
     const hybridIds = await resultIds();
     expect(hybridIds).toHaveLength(10);
     expect(hybridIds).not.toEqual(vectorIds);
@@ -122,12 +110,12 @@ describeInBrowser('the dashboard against the real server', () => {
   it('narrows the results with a metadata filter from the builder', async () => {
     await runTextSearch(QUERY);
     const unfiltered = await resultIds();
-    await page.getByRole('button', { name: 'Add condition' }).click();
-    await page.getByLabel('condition 1 key').fill('party');
-    await page.getByLabel('condition 1 operator').selectOption('eq');
-    await page.getByLabel('condition 1 value').fill('Whig');
-    await page.getByRole('button', { name: 'Search', exact: true }).click();
-    await page.waitForURL(/filter=/);
+    await session.page.getByRole('button', { name: 'Add condition' }).click();
+    await session.page.getByLabel('condition 1 key').fill('party');
+    await session.page.getByLabel('condition 1 operator').selectOption('eq');
+    await session.page.getByLabel('condition 1 value').fill('Whig');
+    await session.page.getByRole('button', { name: 'Search', exact: true }).click();
+    await session.page.waitForURL(/filter=/);
     const filtered = await resultIds();
     expect(filtered.length).toBeGreaterThan(0);
     expect(filtered).not.toEqual(unfiltered);
@@ -150,7 +138,7 @@ describeInBrowser('the dashboard against the real server', () => {
       .nth(2)
       .getByRole('link', { name: `only results with president = ${president}` })
       .click();
-    await page.waitForURL(/filter=/);
+    await session.page.waitForURL(/filter=/);
     await settledResults();
     const presidents = await results()
       .locator('.metadata-entry', { hasText: 'president' })
@@ -158,17 +146,17 @@ describeInBrowser('the dashboard against the real server', () => {
       .allTextContents();
     expect(presidents.length).toBeGreaterThan(0);
     expect(new Set(presidents)).toEqual(new Set([president]));
-    expect(await page.getByLabel('condition 1 key').inputValue()).toBe('president');
+    expect(await session.page.getByLabel('condition 1 key').inputValue()).toBe('president');
   });
 
   it('shows the same filter in the JSON view', async () => {
     await runTextSearch(QUERY);
-    await page.getByRole('button', { name: 'Add condition' }).click();
-    await page.getByLabel('condition 1 key').fill('year');
-    await page.getByLabel('condition 1 operator').selectOption('gte');
-    await page.getByLabel('condition 1 value').fill('1900');
-    await page.getByRole('button', { name: 'JSON' }).click();
-    const json = await page
+    await session.page.getByRole('button', { name: 'Add condition' }).click();
+    await session.page.getByLabel('condition 1 key').fill('year');
+    await session.page.getByLabel('condition 1 operator').selectOption('gte');
+    await session.page.getByLabel('condition 1 value').fill('1900');
+    await session.page.getByRole('button', { name: 'JSON' }).click();
+    const json = await session.page
       .getByLabel('The filter as the API receives it (empty for none)')
       .inputValue();
     expect(JSON.parse(json)).toEqual({ key: 'year', op: 'gte', value: 1900 });
@@ -176,40 +164,40 @@ describeInBrowser('the dashboard against the real server', () => {
 
   it('reproduces the whole query from its URL', async () => {
     await runTextSearch(QUERY);
-    await page.getByRole('radio', { name: 'Hybrid' }).check();
-    await page.waitForURL(/mode=hybrid/);
-    await page.getByRole('button', { name: 'Add condition' }).click();
-    await page.getByLabel('condition 1 key').fill('party');
-    await page.getByLabel('condition 1 value').fill('Republican');
-    await page.getByLabel('k (results)').fill('7');
-    await page.getByRole('button', { name: 'Search', exact: true }).click();
-    await page.waitForURL(/filter=/);
+    await session.page.getByRole('radio', { name: 'Hybrid' }).check();
+    await session.page.waitForURL(/mode=hybrid/);
+    await session.page.getByRole('button', { name: 'Add condition' }).click();
+    await session.page.getByLabel('condition 1 key').fill('party');
+    await session.page.getByLabel('condition 1 value').fill('Republican');
+    await session.page.getByLabel('k (results)').fill('7');
+    await session.page.getByRole('button', { name: 'Search', exact: true }).click();
+    await session.page.waitForURL(/filter=/);
     const before = await resultIds();
-    const link = page.url();
+    const link = session.page.url();
 
-    const fresh = await launched.context.newPage();
-    await page.close();
-    page = fresh;
-    await page.goto(link);
-    expect(await page.getByLabel('Query text').inputValue()).toBe(QUERY);
-    expect(await page.getByRole('radio', { name: 'Hybrid' }).isChecked()).toBe(true);
-    expect(await page.getByLabel('k (results)').inputValue()).toBe('7');
-    expect(await page.getByLabel('condition 1 key').inputValue()).toBe('party');
-    expect(await page.getByLabel('condition 1 value').inputValue()).toBe('Republican');
+    const fresh = await session.browser.context.newPage();
+    await session.page.close();
+    session.page = fresh;
+    await session.page.goto(link);
+    expect(await session.page.getByLabel('Query text').inputValue()).toBe(QUERY);
+    expect(await session.page.getByRole('radio', { name: 'Hybrid' }).isChecked()).toBe(true);
+    expect(await session.page.getByLabel('k (results)').inputValue()).toBe('7');
+    expect(await session.page.getByLabel('condition 1 key').inputValue()).toBe('party');
+    expect(await session.page.getByLabel('condition 1 value').inputValue()).toBe('Republican');
     expect(await resultIds()).toEqual(before);
   });
 
   it('compares the results with exact search and reports recall', async () => {
     await runTextSearch(QUERY);
     await settledResults();
-    await page.getByRole('link', { name: 'Explain these results' }).click();
-    await page.waitForURL(/\/explain\?/);
-    const recall = page.getByLabel('recall');
+    await session.page.getByRole('link', { name: 'Explain these results' }).click();
+    await session.page.waitForURL(/\/explain\?/);
+    const recall = session.page.getByLabel('recall');
     await recall.waitFor();
     expect(await recall.textContent()).toMatch(/recall@10\s*\d{1,3}(\.\d)?%/);
-    expect(await page.locator('.compare-table tbody tr').count()).toBe(10);
-    await page.getByText('Query plan (EXPLAIN ANALYZE of the retrievals)').click();
-    expect(await page.locator('pre.plan').first().textContent()).toMatch(/Limit/);
+    expect(await session.page.locator('.compare-table tbody tr').count()).toBe(10);
+    await session.page.getByText('Query plan (EXPLAIN ANALYZE of the retrievals)').click();
+    expect(await session.page.locator('pre.plan').first().textContent()).toMatch(/Limit/);
     await screenshot('explain');
   });
 
@@ -225,10 +213,10 @@ describeInBrowser('the dashboard against the real server', () => {
     const filter = encodeURIComponent(
       JSON.stringify({ key: 'party', op: 'eq', value: otherParty }),
     );
-    await page.goto(
+    await session.page.goto(
       `${baseUrl}/collections/${COLLECTION}/explain?text=${encodeURIComponent(JSON.stringify(QUERY))}&filter=${filter}&inspect=${outsider}`,
     );
-    const verdict = page.locator('.verdict');
+    const verdict = session.page.locator('.verdict');
     await verdict.waitFor();
     expect(await verdict.textContent()).toBe(
       'It fails the metadata filter, so the search never considers it.',
@@ -237,15 +225,19 @@ describeInBrowser('the dashboard against the real server', () => {
   });
 
   it('sets the threshold from the similarity histogram', async () => {
-    await page.goto(
+    await session.page.goto(
       `${baseUrl}/collections/${COLLECTION}/explain?text=${encodeURIComponent(JSON.stringify(QUERY))}`,
     );
-    const bars = page.getByRole('group', { name: 'similarity histogram' }).getByRole('button');
+    const bars = session.page
+      .getByRole('group', { name: 'similarity histogram' })
+      .getByRole('button');
     await bars.first().waitFor();
     expect(await bars.count()).toBe(20);
     await bars.nth(10).click();
-    await page.waitForURL(/minSimilarity=/);
-    expect(await page.getByText(/minimum similarity [\d.]+ keeps \d+ of \d+/).count()).toBe(1);
+    await session.page.waitForURL(/minSimilarity=/);
+    expect(await session.page.getByText(/minimum similarity [\d.]+ keeps \d+ of \d+/).count()).toBe(
+      1,
+    );
   });
 
   it('opens a document with its embedding summary and nearest neighbours, each linking on', async () => {
@@ -255,33 +247,37 @@ describeInBrowser('the dashboard against the real server', () => {
       .first()
       .getByRole('link', { name: /Open document/ })
       .click();
-    await page.waitForURL(new RegExp(`/documents/${firstId}`));
-    await page.getByRole('heading', { name: 'Content' }).waitFor();
-    expect(await page.locator('.stat', { hasText: 'Dimensions' }).locator('dd').textContent()).toBe(
-      '100',
-    );
+    await session.page.waitForURL(new RegExp(`/documents/${firstId}`));
+    await session.page.getByRole('heading', { name: 'Content' }).waitFor();
     expect(
-      Number(await page.locator('.stat', { hasText: 'Norm (L2)' }).locator('dd').textContent()),
+      await session.page.locator('.stat', { hasText: 'Dimensions' }).locator('dd').textContent(),
+    ).toBe('100');
+    expect(
+      Number(
+        await session.page.locator('.stat', { hasText: 'Norm (L2)' }).locator('dd').textContent(),
+      ),
     ).toBeGreaterThan(0);
-    const neighbours = page.getByRole('list', { name: 'nearest neighbours' }).getByRole('link');
+    const neighbours = session.page
+      .getByRole('list', { name: 'nearest neighbours' })
+      .getByRole('link');
     await neighbours.first().waitFor();
     expect(await neighbours.count()).toBe(10);
     await screenshot('document');
 
     const neighbourHref = await neighbours.first().getAttribute('href');
     await neighbours.first().click();
-    await page.waitForURL((url) => url.pathname === neighbourHref?.split('?')[0]);
-    await page
+    await session.page.waitForURL((url) => url.pathname === neighbourHref?.split('?')[0]);
+    await session.page
       .getByRole('list', { name: 'nearest neighbours' })
       .getByRole('link')
       .first()
       .waitFor();
-    expect(page.url()).not.toContain(firstId);
+    expect(session.page.url()).not.toContain(firstId);
   });
 
   it('says what to do when the collection does not exist', async () => {
-    await page.goto(`${baseUrl}/collections/no-such-collection/search?text=%22x%22`);
-    const alert = page.getByRole('alert');
+    await session.page.goto(`${baseUrl}/collections/no-such-collection/search?text=%22x%22`);
+    const alert = session.page.getByRole('alert');
     await alert.waitFor();
     expect(await alert.textContent()).toContain(
       'Pick an existing collection on the Collections page.',
@@ -290,14 +286,14 @@ describeInBrowser('the dashboard against the real server', () => {
   });
 
   it('runs a search with the keyboard alone', async () => {
-    await page.goto(`${baseUrl}/collections/${COLLECTION}/search`);
-    await page.getByLabel('Query text').waitFor();
-    await page.keyboard.press('Tab'); // to "Skip to content"
-    await page.keyboard.press('Enter');
-    await page.keyboard.press('Tab'); // the first control of the page: the query text
-    await page.keyboard.type('railroads and canals');
-    await page.keyboard.press('Enter');
-    await page.waitForURL(/text=/);
+    await session.page.goto(`${baseUrl}/collections/${COLLECTION}/search`);
+    await session.page.getByLabel('Query text').waitFor();
+    await session.page.keyboard.press('Tab'); // to "Skip to content"
+    await session.page.keyboard.press('Enter');
+    await session.page.keyboard.press('Tab'); // the first control of the page: the query text
+    await session.page.keyboard.type('railroads and canals');
+    await session.page.keyboard.press('Enter');
+    await session.page.waitForURL(/text=/);
     expect(await (await settledResults()).count()).toBe(10);
   });
 });

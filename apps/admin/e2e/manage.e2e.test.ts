@@ -1,22 +1,12 @@
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, expect, inject, it } from 'vitest';
+import { beforeAll, expect, inject, it } from 'vitest';
 import { callApi } from './api';
-import {
-  describeInBrowser,
-  launchBrowser,
-  openCheckedPage,
-  laptopViewport,
-  type LaunchedBrowser,
-} from './browser';
+import { browserSession, describeInBrowser, laptopViewport } from './browser';
+import { docsScreenshots, phoneViewport, screenshotsAtBothWidths } from './screenshots';
+import { batches, planFile, UPLOAD_BATCH } from '../src/features/upload/upload-plan';
 
 const baseUrl = inject('baseUrl');
-/** Committed: the README links them (a page at a phone's width and at a laptop's). */
-const docs = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
 const DEMO = 'sotu';
 const MANAGED = 'e2e-managed';
-const phoneViewport = { width: 390, height: 844 };
 
 const GUIDE = [
   '# Lighthouse keeping',
@@ -32,55 +22,35 @@ const GUIDE = [
   '```',
 ].join('\n');
 
-let launched: LaunchedBrowser;
+const session = browserSession();
 
 /** Waits until the rows on screen are the page now in the URL (not the previous one, dimmed). */
 const settledDocuments = () =>
-  page.locator('section[aria-label="documents"][aria-busy="false"]:not(.results-stale)').waitFor();
-let page: Page;
+  session.page
+    .locator('section[aria-label="documents"][aria-busy="false"]:not(.results-stale)')
+    .waitFor();
+const documentIds = () =>
+  session.page
+    .locator('section[aria-label="documents"] tbody tr')
+    .evaluateAll((items) => items.map((item) => item.getAttribute('data-document-id')));
 
-/** Both widths: the page must not scroll sideways on a phone, and each is saved for the README. */
-async function screenshotsAtBothWidths(name: string, ready: () => Promise<unknown>) {
-  for (const viewport of [laptopViewport, phoneViewport]) {
-    await page.setViewportSize(viewport);
-    await ready();
-    const overflow = await page.evaluate(
-      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
-    );
-    expect(overflow, `${name} scrolls sideways at ${viewport.width} px`).toBe(0);
-    await page.screenshot({ path: `${docs}${name}-${viewport.width}.png`, fullPage: true });
-  }
-  await page.setViewportSize(laptopViewport);
-}
-
-describeInBrowser('managing collections and documents from the dashboard', () => {
+describeInBrowser('managing collections and documents from the dashboard', session, () => {
   beforeAll(async () => {
-    mkdirSync(docs, { recursive: true });
     await callApi(baseUrl, 'collections.delete', { name: MANAGED, confirm: MANAGED }).catch(
       () => undefined,
     );
-    launched = await launchBrowser();
-  });
-
-  afterAll(async () => {
-    await launched?.close();
-  });
-
-  beforeEach(async () => {
-    await page?.close();
-    page = await openCheckedPage(launched);
   });
 
   it('shows the collections at both widths', async () => {
-    await page.goto(`${baseUrl}/collections`);
-    await screenshotsAtBothWidths('collections', () =>
-      page.getByRole('heading', { name: 'Documents table health' }).waitFor(),
+    await session.page.goto(`${baseUrl}/collections`);
+    await screenshotsAtBothWidths(session.page, 'collections', () =>
+      session.page.getByRole('heading', { name: 'Documents table health' }).waitFor(),
     );
   });
 
   it("shows a collection's settings, index health and row counts on its page", async () => {
-    await page.goto(`${baseUrl}/collections/${DEMO}`);
-    const settings = page.getByRole('region', { name: 'Settings and index' });
+    await session.page.goto(`${baseUrl}/collections/${DEMO}`);
+    const settings = session.page.getByRole('region', { name: 'Settings and index' });
     await settings.waitFor();
     expect(
       await settings.locator('.stat', { hasText: 'Dimensions' }).locator('dd').textContent(),
@@ -88,11 +58,13 @@ describeInBrowser('managing collections and documents from the dashboard', () =>
     expect(await settings.locator('.stat', { hasText: 'Index state' }).textContent()).toContain(
       'ready',
     );
-    await page.getByRole('heading', { name: 'Documents table health' }).waitFor();
-    await page.getByText('No re-embed has run on this collection.').waitFor();
+    await session.page.getByRole('heading', { name: 'Documents table health' }).waitFor();
+    await session.page.getByText('No re-embed has run on this collection.').waitFor();
     // PGlite here: one server, nothing distributed.
-    await page.getByText('One server: the documents are not distributed (no Citus).').waitFor();
-    await screenshotsAtBothWidths('collection', () => settings.waitFor());
+    await session.page
+      .getByText('One server: the documents are not distributed (no Citus).')
+      .waitFor();
+    await screenshotsAtBothWidths(session.page, 'collection', () => settings.waitFor());
   });
 
   it('creates a collection from the dialog and opens its page', async () => {
@@ -101,27 +73,27 @@ describeInBrowser('managing collections and documents from the dashboard', () =>
       'collections.get',
       { name: DEMO },
     );
-    await page.goto(`${baseUrl}/collections`);
-    await page.getByRole('button', { name: 'New collection' }).click();
-    const dialog = page.getByRole('dialog', { name: 'New collection' });
+    await session.page.goto(`${baseUrl}/collections`);
+    await session.page.getByRole('button', { name: 'New collection' }).click();
+    const dialog = session.page.getByRole('dialog', { name: 'New collection' });
     await dialog.getByLabel('Name').fill(MANAGED);
     await dialog.getByLabel('Dimensions').fill(String(demo.dimensions));
     await dialog.getByLabel('Embedding model').fill(demo.embeddingModel);
-    await page.setViewportSize(phoneViewport);
-    await page.screenshot({ path: `${docs}create-collection-390.png` });
-    await page.setViewportSize(laptopViewport);
-    await page.screenshot({ path: `${docs}create-collection-1440.png` });
+    await session.page.setViewportSize(phoneViewport);
+    await session.page.screenshot({ path: `${docsScreenshots}create-collection-390.png` });
+    await session.page.setViewportSize(laptopViewport);
+    await session.page.screenshot({ path: `${docsScreenshots}create-collection-1440.png` });
     await dialog.getByRole('button', { name: 'Create' }).click();
-    await page.waitForURL(new RegExp(`/collections/${MANAGED}$`));
-    await page.getByRole('heading', { name: `Collection ${MANAGED}` }).waitFor();
+    await session.page.waitForURL(new RegExp(`/collections/${MANAGED}$`));
+    await session.page.getByRole('heading', { name: `Collection ${MANAGED}` }).waitFor();
     const listed = await callApi<Array<{ name: string }>>(baseUrl, 'collections.list', undefined);
     expect(listed.map((collection) => collection.name)).toContain(MANAGED);
   });
 
   it("refuses a duplicate name with the server's message and creates nothing", async () => {
-    await page.goto(`${baseUrl}/collections`);
-    await page.getByRole('button', { name: 'New collection' }).click();
-    const dialog = page.getByRole('dialog', { name: 'New collection' });
+    await session.page.goto(`${baseUrl}/collections`);
+    await session.page.getByRole('button', { name: 'New collection' }).click();
+    const dialog = session.page.getByRole('dialog', { name: 'New collection' });
     await dialog.getByLabel('Name').fill(MANAGED);
     await dialog.getByLabel('Dimensions').fill('100');
     await dialog.getByLabel('Embedding model').fill('anything');
@@ -130,18 +102,18 @@ describeInBrowser('managing collections and documents from the dashboard', () =>
   });
 
   it('uploads a Markdown file in chunks with progress, and search shows it as text', async () => {
-    await page.goto(`${baseUrl}/collections/${MANAGED}/upload`);
-    await page.getByLabel('Files', { exact: true }).setInputFiles({
+    await session.page.goto(`${baseUrl}/collections/${MANAGED}/upload`);
+    await session.page.getByLabel('Files', { exact: true }).setInputFiles({
       name: 'lighthouse.md',
       mimeType: 'text/markdown',
       buffer: Buffer.from(GUIDE),
     });
-    await page.getByRole('button', { name: 'Upload' }).click();
-    const status = page.getByRole('status').filter({ hasText: 'chunks sent' });
-    await page.getByRole('heading', { name: 'Uploaded' }).waitFor();
+    await session.page.getByRole('button', { name: 'Upload' }).click();
+    const status = session.page.getByRole('status').filter({ hasText: 'chunks sent' });
+    await session.page.getByRole('heading', { name: 'Uploaded' }).waitFor();
     // Two sections, so two chunks (the CLI's rule), each with its heading as metadata.
     expect(await status.textContent()).toContain('2 of 2 chunks sent');
-    await screenshotsAtBothWidths('upload', () => status.waitFor());
+    await screenshotsAtBothWidths(session.page, 'upload', () => status.waitFor());
     const listed = await callApi<{ items: Array<{ metadata: Record<string, unknown> }> }>(
       baseUrl,
       'documents.list',
@@ -152,33 +124,33 @@ describeInBrowser('managing collections and documents from the dashboard', () =>
       'Lighthouse keeping',
     ]);
 
-    await page.goto(
+    await session.page.goto(
       `${baseUrl}/collections/${MANAGED}/search?text=${encodeURIComponent(JSON.stringify('fog horn'))}`,
     );
-    const snippets = page.locator('section[aria-label="results"] li.result .snippet');
+    const snippets = session.page.locator('section[aria-label="results"] li.result .snippet');
     await snippets.first().waitFor();
     const texts = await snippets.allTextContents();
     expect(texts.join('\n')).toContain('Fog signals');
     expect(texts.join('\n')).not.toMatch(/##|```|\*\*/);
-    await page
+    await session.page
       .locator('section[aria-label="results"] li.result')
       .first()
       .getByRole('button', { name: 'Show the full document' })
       .click();
-    const full = page.getByRole('dialog').locator('.full-document');
+    const full = session.page.getByRole('dialog').locator('.full-document');
     await full.waitFor();
     expect(await full.textContent()).not.toContain('#');
-    await page.keyboard.press('Escape');
+    await session.page.keyboard.press('Escape');
   });
 
   it('changes the index parameters, showing what the rebuild costs first', async () => {
-    await page.goto(`${baseUrl}/collections/${MANAGED}`);
-    await page.getByLabel('HNSW m').fill('8');
-    await page.getByLabel('ef_construction').fill('32');
-    const cost = page.getByLabel('rebuild cost');
+    await session.page.goto(`${baseUrl}/collections/${MANAGED}`);
+    await session.page.getByLabel('HNSW m').fill('8');
+    await session.page.getByLabel('ef_construction').fill('32');
+    const cost = session.page.getByLabel('rebuild cost');
     expect(await cost.textContent()).toMatch(/reads 2 vectors .* 0\.5× the work/);
-    await page.getByRole('button', { name: 'Rebuild the index' }).click();
-    await page.getByText('Rebuilt with m = 8, ef_construction = 32.').waitFor();
+    await session.page.getByRole('button', { name: 'Rebuild the index' }).click();
+    await session.page.getByText('Rebuilt with m = 8, ef_construction = 32.').waitFor();
     const stored = await callApi<{ hnsw: { m: number; efConstruction: number } }>(
       baseUrl,
       'collections.get',
@@ -187,23 +159,73 @@ describeInBrowser('managing collections and documents from the dashboard', () =>
     expect(stored.hnsw).toEqual({ m: 8, efConstruction: 32 });
   });
 
+  it('uploads a file of many chunks in batches, the progress moving after each', async () => {
+    const text = Array.from(
+      { length: 120 },
+      (_, i) => `Harbour log ${i}: the ferry left pier ${i % 7} at dawn with ${i * 3} crates.`,
+    ).join('\n\n');
+    const chunking = { size: 100, overlap: 0 };
+    const planned = planFile('harbour.txt', text, chunking).documents.length;
+    // What the page must show after each call: 50 more chunks sent, then the rest.
+    const expected = batches(Array.from({ length: planned })).map((_, index) =>
+      Math.min((index + 1) * UPLOAD_BATCH, planned),
+    );
+    expect(expected.length).toBeGreaterThanOrEqual(3);
+
+    await session.page.goto(`${baseUrl}/collections/${MANAGED}/upload`);
+    await session.page.getByLabel('Files', { exact: true }).setInputFiles({
+      name: 'harbour.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from(text),
+    });
+    await session.page.getByLabel('Chunk size (characters)').fill(String(chunking.size));
+    await session.page.getByLabel('Overlap (characters)').fill(String(chunking.overlap));
+    // Every status the page shows, in order.
+    await session.page.evaluate(() => {
+      const seen: string[] = [];
+      Object.assign(window, { uploadStatuses: seen });
+      new MutationObserver(() => {
+        const status = document.querySelector('[aria-label="upload progress"] [role="status"]');
+        const text = status?.textContent;
+        if (text && seen.at(-1) !== text) seen.push(text);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await session.page.getByRole('button', { name: 'Upload' }).click();
+    await session.page.getByRole('heading', { name: 'Uploaded' }).waitFor();
+    const statuses = await session.page.evaluate(
+      () => (window as unknown as { uploadStatuses: string[] }).uploadStatuses,
+    );
+    const sent = statuses
+      .map((status) => Number(/^(\d+) of \d+ chunks sent/.exec(status)?.[1]))
+      .filter((count) => count > 0);
+    expect(sent).toEqual(expected);
+    expect(statuses.at(-1)).toContain(`${planned} of ${planned} chunks sent`);
+
+    await session.page.getByRole('link', { name: 'Browse what was uploaded' }).click();
+    await session.page.waitForURL(/\/documents\?filter=/);
+    await session.page
+      .getByLabel('page position')
+      .filter({ hasText: `Documents 1–25 of ${planned} matching the selection` })
+      .waitFor();
+  });
+
   it('browses documents with the filter builder and cursor pages, and opens one', async () => {
-    await page.goto(`${baseUrl}/collections/${DEMO}/documents`);
-    const rows = page.locator('section[aria-label="documents"] tbody tr');
+    await session.page.goto(`${baseUrl}/collections/${DEMO}/documents`);
+    const rows = session.page.locator('section[aria-label="documents"] tbody tr');
     await rows.first().waitFor();
     expect(await rows.count()).toBe(25);
-    await page.getByRole('button', { name: 'Add condition' }).click();
-    await page.getByLabel('condition 1 key').fill('party');
-    await page.getByLabel('condition 1 operator').selectOption('eq');
-    const value = page.getByLabel('condition 1 value');
+    await session.page.getByRole('button', { name: 'Add condition' }).click();
+    await session.page.getByLabel('condition 1 key').fill('party');
+    await session.page.getByLabel('condition 1 operator').selectOption('eq');
+    const value = session.page.getByLabel('condition 1 value');
     await value.fill('Democratic');
     // The whole value is visible in its box, at both widths.
     for (const viewport of [phoneViewport, laptopViewport]) {
-      await page.setViewportSize(viewport);
+      await session.page.setViewportSize(viewport);
       expect(await value.evaluate((input) => input.scrollWidth <= input.clientWidth)).toBe(true);
     }
-    await page.getByRole('button', { name: 'Show documents' }).click();
-    await page.waitForURL(/filter=/);
+    await session.page.getByRole('button', { name: 'Show documents' }).click();
+    await session.page.waitForURL(/filter=/);
     await settledDocuments();
     const parties = await rows
       .locator('.metadata-entry', { hasText: 'party' })
@@ -211,18 +233,14 @@ describeInBrowser('managing collections and documents from the dashboard', () =>
       .allTextContents();
     expect(parties).toHaveLength(25);
     expect(new Set(parties)).toEqual(new Set(['Democratic']));
-    const firstPage = await rows.evaluateAll((items) =>
-      items.map((item) => item.getAttribute('data-document-id')),
-    );
-    await screenshotsAtBothWidths('documents', () => rows.first().waitFor());
+    const firstPage = await documentIds();
+    await screenshotsAtBothWidths(session.page, 'documents', () => rows.first().waitFor());
 
-    await page.getByRole('link', { name: 'Next page' }).click();
-    await page.waitForURL(/cursor=/);
-    await page.getByLabel('page position').filter({ hasText: 'Documents 26–50' }).waitFor();
+    await session.page.getByRole('link', { name: 'Next page' }).click();
+    await session.page.waitForURL(/cursor=/);
+    await session.page.getByLabel('page position').filter({ hasText: 'Documents 26–50' }).waitFor();
     await settledDocuments();
-    const secondPage = await rows.evaluateAll((items) =>
-      items.map((item) => item.getAttribute('data-document-id')),
-    );
+    const secondPage = await documentIds();
     expect(secondPage).toHaveLength(25);
     expect(secondPage.filter((id) => firstPage.includes(id))).toEqual([]);
 
@@ -231,54 +249,101 @@ describeInBrowser('managing collections and documents from the dashboard', () =>
       .first()
       .getByRole('link', { name: /open document/ })
       .click();
-    await page.waitForURL(new RegExp(`/documents/${id}`));
-    await page.getByRole('heading', { name: 'Content' }).waitFor();
-    await screenshotsAtBothWidths('document', () =>
-      page.getByRole('list', { name: 'nearest neighbours' }).waitFor(),
+    await session.page.waitForURL(new RegExp(`/documents/${id}`));
+    await session.page.getByRole('heading', { name: 'Content' }).waitFor();
+    await screenshotsAtBothWidths(session.page, 'document', () =>
+      session.page.getByRole('list', { name: 'nearest neighbours' }).waitFor(),
     );
+  });
+
+  it('goes back a page at a time, and to the first page, keeping the filter', async () => {
+    const filter = encodeURIComponent(JSON.stringify({ key: 'party', op: 'eq', value: 'Whig' }));
+    await session.page.goto(`${baseUrl}/collections/${DEMO}/documents?filter=${filter}`);
+    const nav = session.page.getByRole('navigation', { name: 'pages' });
+    const at = async (position: string) => {
+      await session.page.getByLabel('page position').filter({ hasText: position }).waitFor();
+      await settledDocuments();
+      return documentIds();
+    };
+    const pages = [await at('Documents 1–25')];
+    expect(await nav.getByRole('link', { name: 'Previous page' }).count()).toBe(0);
+    for (const position of ['Documents 26–50', 'Documents 51–75', 'Documents 76–100']) {
+      await nav.getByRole('link', { name: 'Next page' }).click();
+      pages.push(await at(position));
+    }
+    expect(new Set(pages.flat()).size).toBe(100);
+
+    await nav.getByRole('link', { name: 'Previous page' }).click();
+    expect(await at('Documents 51–75')).toEqual(pages[2]);
+    await nav.getByRole('link', { name: 'Previous page' }).click();
+    expect(await at('Documents 26–50')).toEqual(pages[1]);
+    // The browser's address holds the way back: a reload is still on this page, and can go back.
+    await session.page.reload();
+    expect(await at('Documents 26–50')).toEqual(pages[1]);
+    await nav.getByRole('link', { name: 'Previous page' }).click();
+    expect(await at('Documents 1–25')).toEqual(pages[0]);
+    expect(session.page.url()).not.toContain('cursor=');
+    expect(session.page.url()).toContain('filter=');
+
+    for (const position of ['Documents 26–50', 'Documents 51–75']) {
+      await nav.getByRole('link', { name: 'Next page' }).click();
+      await at(position);
+    }
+    await nav.getByRole('link', { name: 'First page' }).click();
+    expect(await at('Documents 1–25')).toEqual(pages[0]);
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Next page']);
   });
 
   it('explains why a document is missing given the short id the results show', async () => {
     const query = encodeURIComponent(JSON.stringify('tariffs on imported goods'));
-    await page.goto(`${baseUrl}/collections/${DEMO}/explain?text=${query}&k=5`);
-    const firstCell = page.locator('.compare-table tbody tr').first().locator('code').first();
+    await session.page.goto(`${baseUrl}/collections/${DEMO}/explain?text=${query}&k=5`);
+    const firstCell = session.page
+      .locator('.compare-table tbody tr')
+      .first()
+      .locator('code')
+      .first();
     await firstCell.waitFor();
     const shortId = (await firstCell.textContent()) ?? '';
     expect(shortId).toMatch(/^[0-9a-f]{8}$/);
-    await page.getByLabel('Document id').fill(shortId);
-    await page.getByRole('button', { name: 'Inspect' }).click();
-    await page.waitForURL(/inspect=/);
-    await page.locator('.verdict').waitFor();
-    expect(page.url()).toMatch(new RegExp(`inspect=${shortId}-`));
-    await screenshotsAtBothWidths('explain', () => page.locator('.verdict').waitFor());
+    await session.page.getByLabel('Document id').fill(shortId);
+    await session.page.getByRole('button', { name: 'Inspect' }).click();
+    await session.page.waitForURL(/inspect=/);
+    await session.page.locator('.verdict').waitFor();
+    expect(session.page.url()).toMatch(new RegExp(`inspect=${shortId}-`));
+    await screenshotsAtBothWidths(session.page, 'explain', () =>
+      session.page.locator('.verdict').waitFor(),
+    );
   });
 
   it('shows the search page at both widths', async () => {
     const query = encodeURIComponent(JSON.stringify('railroads and canals'));
-    await page.goto(`${baseUrl}/collections/${DEMO}/search?text=${query}&mode=hybrid`);
-    await screenshotsAtBothWidths('search', () =>
-      page.locator('section[aria-label="results"][aria-busy="false"] li.result').first().waitFor(),
+    await session.page.goto(`${baseUrl}/collections/${DEMO}/search?text=${query}&mode=hybrid`);
+    await screenshotsAtBothWidths(session.page, 'search', () =>
+      session.page
+        .locator('section[aria-label="results"][aria-busy="false"] li.result')
+        .first()
+        .waitFor(),
     );
   });
 
   it('deletes a collection only after its name is typed in the confirmation', async () => {
-    await page.goto(`${baseUrl}/collections/${MANAGED}`);
-    await page.getByRole('button', { name: 'Delete collection' }).click();
-    const dialog = page.getByRole('alertdialog');
+    await session.page.goto(`${baseUrl}/collections/${MANAGED}`);
+    await session.page.getByRole('button', { name: 'Delete collection' }).click();
+    const dialog = session.page.getByRole('alertdialog');
     const confirm = dialog.getByRole('button', { name: 'Delete', exact: true });
     expect(await confirm.isDisabled()).toBe(true);
     await dialog.getByLabel("Type the collection's name to confirm").fill(MANAGED);
-    await page.screenshot({ path: `${docs}delete-collection-1440.png` });
+    await session.page.screenshot({ path: `${docsScreenshots}delete-collection-1440.png` });
     await confirm.click();
-    await page.waitForURL(/\/collections$/);
-    await page.getByRole('article', { name: DEMO }).waitFor();
-    expect(await page.getByRole('article', { name: MANAGED }).count()).toBe(0);
+    await session.page.waitForURL(/\/collections$/);
+    await session.page.getByRole('article', { name: DEMO }).waitFor();
+    expect(await session.page.getByRole('article', { name: MANAGED }).count()).toBe(0);
     const listed = await callApi<Array<{ name: string }>>(baseUrl, 'collections.list', undefined);
     expect(listed.map((collection) => collection.name)).not.toContain(MANAGED);
   });
 
   it('answers an unknown collection page with the API error', async () => {
-    await page.goto(`${baseUrl}/collections/no-such-collection`);
-    expect(await page.getByRole('alert').textContent()).toContain('COLLECTION_NOT_FOUND');
+    await session.page.goto(`${baseUrl}/collections/no-such-collection`);
+    expect(await session.page.getByRole('alert').textContent()).toContain('COLLECTION_NOT_FOUND');
   });
 });

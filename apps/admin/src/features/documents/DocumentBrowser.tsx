@@ -28,6 +28,7 @@ import {
   type FilterEditorState,
   type KeyTypes,
 } from '../search';
+import { firstPage, nextPage, previousPage } from './browse-pages';
 import type { BrowseState } from './document-state';
 
 const route = getRouteApi('/collections/$collection/documents');
@@ -111,6 +112,7 @@ export function DocumentBrowser() {
   );
   const total = useQuery(trpc.documents.count.queryOptions(selection));
   const first = (state.page - 1) * state.limit + 1;
+  const previous = previousPage(state);
 
   return (
     <div>
@@ -199,21 +201,21 @@ export function DocumentBrowser() {
             <nav aria-label="pages" className="flex flex-wrap gap-2">
               {state.page > 1 ? (
                 <Button variant="outline" size="sm" asChild>
-                  <Link to="." search={(previous) => ({ ...previous, cursor: undefined, page: 1 })}>
+                  <Link to="." search={firstPage(state)}>
                     First page
+                  </Link>
+                </Button>
+              ) : null}
+              {previous ? (
+                <Button variant="outline" size="sm" asChild>
+                  <Link to="." search={previous}>
+                    Previous page
                   </Link>
                 </Button>
               ) : null}
               {page.data.nextCursor ? (
                 <Button variant="outline" size="sm" asChild>
-                  <Link
-                    to="."
-                    search={(previous) => ({
-                      ...previous,
-                      cursor: page.data.nextCursor ?? undefined,
-                      page: state.page + 1,
-                    })}
-                  >
+                  <Link to="." search={nextPage(state, page.data.nextCursor)}>
                     Next page
                   </Link>
                 </Button>

@@ -1,5 +1,5 @@
 import { skipToken, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useId, useState, type FormEvent } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { ErrorState } from '../../../components/StatusMessage';
 import { Badge } from '../../../components/ui/badge';
 import { Button } from '../../../components/ui/button';
@@ -33,10 +33,29 @@ export function Reembed({ collection, unbound }: { collection: string; unbound: 
     }),
   );
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.pathKey() });
-  const start = useMutation(trpc.reembed.start.mutationOptions({ onSuccess: refresh }));
+  const start = useMutation(
+    trpc.reembed.start.mutationOptions({
+      onSuccess: () => {
+        // The form comes back once the job ends: empty, not naming the model now in use.
+        setModel('');
+        setDimensions('');
+        return refresh();
+      },
+    }),
+  );
   const cancel = useMutation(trpc.reembed.cancel.mutationOptions({ onSuccess: refresh }));
   const job = progress.data;
   const running = job?.state === 'filling' || job?.state === 'switching';
+  // A job seen running, then done, switched the collection's model, dimensions and index: the
+  // page shows them again from the server.
+  const watched = useRef<number | undefined>(undefined);
+  useEffect(() => {
+    if (running) watched.current = job.job;
+    else if (job?.state === 'done' && watched.current === job.job) {
+      watched.current = undefined;
+      void queryClient.invalidateQueries({ queryKey: trpc.collections.pathKey() });
+    }
+  }, [job?.job, job?.state, running, queryClient, trpc]);
 
   const onSubmit = (event: FormEvent) => {
     event.preventDefault();
