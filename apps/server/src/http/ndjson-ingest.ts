@@ -14,9 +14,9 @@ import {
  * `POST /api/collections/:name/ingest`, body `application/x-ndjson`: one document per line, with
  * the fields of a `documents.ingest` item; `embedding` may also be a base64 string of little-endian
  * float32 (OpenAI's `encoding_format: "base64"`). The body is read as a stream and committed in
- * chunks of `chunk` documents (default and most: the server's ingest batch limit, and at least
- * 2,500 documents or 64 MiB: STREAM_CHUNK_DOCUMENTS), each one transaction, while the next is read
- * and parsed. The response is NDJSON too:
+ * chunks of `chunk` documents (default and most: the server's ingest batch limit; in bytes, its
+ * payload limit or STREAM_CHUNK_BYTES if larger), each one transaction, while the next is read and
+ * parsed. The response is NDJSON too:
  *
  *   {"committed":{"throughLine":1000,"documents":1000,"inserted":..,"updated":..,"unchanged":..}}
  *   {"error":{"line":2345,"field":"embedding","message":..,"quarryCode":..,"status":400}}
