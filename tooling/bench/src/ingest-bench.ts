@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ensureVectorIndex, sql, type Collection, type Database } from '@quarry/db';
 import { ingestItems, vectorOf, type Corpus } from './corpus';
 import { guideWriterOnPostgres, GUIDE_SCHEMA_SQL } from './guide';
@@ -7,6 +10,7 @@ import {
   cliIngest,
   startQuarryServer,
   streamIngest,
+  writeLines,
   type QuarryServerProcess,
 } from './quarry-process';
 import { rawBinaryCopy, type RawRow } from './raw-copy';
@@ -396,10 +400,13 @@ export async function benchIngest(
   // reports the build, which is left out of the load time as for the other rows.
   const cliLoads: Run[] = [];
   const cliSearchable: Run[] = [];
+  const jsonlDir = await mkdtemp(join(tmpdir(), 'quarry-bench-jsonl-'));
+  const jsonlFile = join(jsonlDir, 'documents.jsonl');
+  await writeLines(jsonlLines(corpus, 0, docs), jsonlFile);
   for (let run = 0; run < runs; run++) {
     await withServer(`cli_${run}`, true, async (process) => {
       const { ms, rssMiB, value } = await withRss(process, () =>
-        cliIngest(process, 'bench', jsonlLines(corpus, 0, docs)),
+        cliIngest(process, 'bench', jsonlFile),
       );
       const indexAction = value.index.action;
       cliLoads.push({ ms: ms - value.index.ms, rssMiB, indexAction });
@@ -410,6 +417,7 @@ export async function benchIngest(
       return { ms };
     });
   }
+  await rm(jsonlDir, { recursive: true, force: true });
   measurements.push(summarize('quarry-cli', 'no-index', docs, cliLoads));
 
   measurements.push(summarize('raw-copy', 'until-searchable', docs, copySearchable));

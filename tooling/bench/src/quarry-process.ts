@@ -4,7 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import { request, type IncomingMessage } from 'node:http';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
@@ -14,11 +15,16 @@ import { fileURLToPath } from 'node:url';
 const serverRoot = fileURLToPath(new URL('../../../apps/server/', import.meta.url));
 const tsxLoader = import.meta.resolve('tsx');
 
-function node(script: string, args: string[], env: Record<string, string>): ChildProcess {
+function node(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  stdin: 'pipe' | number = 'pipe',
+): ChildProcess {
   return spawn(process.execPath, ['--import', tsxLoader, script, ...args], {
     cwd: serverRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: [stdin, 'pipe', 'pipe'],
   });
 }
 
@@ -153,42 +159,50 @@ export async function streamIngest(
 }
 
 /**
- * `quarry ingest - -c <collection> --url <server> --json` with `lines` (JSONL) on its stdin; resolves
- * at its exit with what its summary says the server did with the index.
+ * `quarry ingest - -c <collection> --url <server> --json < <file>`: the JSONL file on its stdin, as
+ * a user pipes one (the file is written beforehand, so making its text is not on the clock);
+ * resolves at its exit with what its summary says the server did with the index.
  */
 export async function cliIngest(
   server: QuarryServerProcess,
   collection: string,
-  lines: Iterable<string>,
+  file: string,
 ): Promise<{ index: { action: string; ms: number } }> {
-  const child = node(
-    'src/cli/main.ts',
-    [
-      'ingest',
-      '-',
-      '-c',
-      collection,
-      '--format',
-      'jsonl',
-      '--json',
-      '--url',
-      server.url.toString(),
-    ],
-    {},
-  );
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  let stdout = '';
-  child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  const exited = once(child, 'exit');
-  const stdin = child.stdin;
-  if (!stdin) throw new Error('the CLI has no stdin');
-  // A CLI that exits early (an error) fails the upload; its exit code and output say why.
-  await sendLines(lines, stdin).catch(() => undefined);
-  const [code] = (await exited) as [number | null];
-  if (code !== 0) throw new Error(`quarry ingest exited ${String(code)}:\n${stderr.slice(-2000)}`);
-  const summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
-    stream?: { index: { action: string; ms: number } };
-  };
-  return { index: summary.stream?.index ?? { action: 'unknown', ms: 0 } };
+  const input = await open(file, 'r');
+  try {
+    const child = node(
+      'src/cli/main.ts',
+      [
+        'ingest',
+        '-',
+        '-c',
+        collection,
+        '--format',
+        'jsonl',
+        '--json',
+        '--url',
+        server.url.toString(),
+      ],
+      {},
+      input.fd,
+    );
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    let stdout = '';
+    child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    if (code !== 0)
+      throw new Error(`quarry ingest exited ${String(code)}:\n${stderr.slice(-2000)}`);
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
+      stream?: { index: { action: string; ms: number } };
+    };
+    return { index: summary.stream?.index ?? { action: 'unknown', ms: 0 } };
+  } finally {
+    await input.close();
+  }
+}
+
+/** Writes `lines` to `file` (with the file's back-pressure). */
+export function writeLines(lines: Iterable<string>, file: string): Promise<void> {
+  return sendLines(lines, createWriteStream(file));
 }
