@@ -55,6 +55,9 @@ export default async function setup(project: TestProject) {
       QUARRY_OPENAI_MODEL: REEMBED_MODEL,
       QUARRY_OPENAI_DIMENSIONS: String(REEMBED_DIMENSIONS),
     },
+  }).catch(async (error: unknown) => {
+    await embeddings.close();
+    throw error;
   });
   project.provide('baseUrl', server.url);
   project.provide('reembedTarget', {

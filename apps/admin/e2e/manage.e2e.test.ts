@@ -1,7 +1,7 @@
 import { beforeAll, expect, inject, it } from 'vitest';
 import { callApi } from './api';
 import { browserSession, describeInBrowser, laptopViewport } from './browser';
-import { docsScreenshots, phoneViewport, screenshotsAtBothWidths } from './screenshots';
+import { phoneViewport, screenshotsAtBothWidths } from './screenshots';
 import { batches, planFile, UPLOAD_BATCH } from '../src/features/upload/upload-plan';
 
 const baseUrl = inject('baseUrl');
@@ -79,10 +79,9 @@ describeInBrowser('managing collections and documents from the dashboard', sessi
     await dialog.getByLabel('Name').fill(MANAGED);
     await dialog.getByLabel('Dimensions').fill(String(demo.dimensions));
     await dialog.getByLabel('Embedding model').fill(demo.embeddingModel);
-    await session.page.setViewportSize(phoneViewport);
-    await session.page.screenshot({ path: `${docsScreenshots}create-collection-390.png` });
-    await session.page.setViewportSize(laptopViewport);
-    await session.page.screenshot({ path: `${docsScreenshots}create-collection-1440.png` });
+    await screenshotsAtBothWidths(session.page, 'create-collection', () => dialog.waitFor(), {
+      fullPage: false,
+    });
     await dialog.getByRole('button', { name: 'Create' }).click();
     await session.page.waitForURL(new RegExp(`/collections/${MANAGED}$`));
     await session.page.getByRole('heading', { name: `Collection ${MANAGED}` }).waitFor();
@@ -333,7 +332,9 @@ describeInBrowser('managing collections and documents from the dashboard', sessi
     const confirm = dialog.getByRole('button', { name: 'Delete', exact: true });
     expect(await confirm.isDisabled()).toBe(true);
     await dialog.getByLabel("Type the collection's name to confirm").fill(MANAGED);
-    await session.page.screenshot({ path: `${docsScreenshots}delete-collection-1440.png` });
+    await screenshotsAtBothWidths(session.page, 'delete-collection', () => dialog.waitFor(), {
+      fullPage: false,
+    });
     await confirm.click();
     await session.page.waitForURL(/\/collections$/);
     await session.page.getByRole('article', { name: DEMO }).waitFor();
