@@ -39,18 +39,24 @@ const mapErrors = t.middleware(async function mapDomainErrors({ next }) {
 
 export const publicProcedure = t.procedure.use(mapErrors);
 
-/** The request's principal, if it holds `scope`; procedures and the HTTP streaming ingest ask the same way. */
-export function assertScope(principal: Principal | undefined, scope: Scope): Principal {
+/** The request's principal: any valid key. */
+function assertKey(principal: Principal | undefined): Principal {
   if (!principal) {
     throw new QuarryError(
       'UNAUTHORIZED',
       'a valid API key is required: send it as "Authorization: Bearer <key>"',
     );
   }
-  if (!principal.scopes.has(scope)) {
+  return principal;
+}
+
+/** The request's principal, if it holds `scope`; procedures and the HTTP streaming ingest ask the same way. */
+export function assertScope(principal: Principal | undefined, scope: Scope): Principal {
+  const key = assertKey(principal);
+  if (!key.scopes.has(scope)) {
     throw new QuarryError('FORBIDDEN', `this API key lacks the '${scope}' scope`);
   }
-  return principal;
+  return key;
 }
 
 function requireScope(scope: Scope) {
@@ -59,6 +65,10 @@ function requireScope(scope: Scope) {
   });
 }
 
+/** Any valid key, whatever its scopes: for asking what the key itself may do. */
+export const keyProcedure = publicProcedure.use(function hasKey({ ctx, next }) {
+  return next({ ctx: { principal: assertKey(ctx.principal) } });
+});
 export const readProcedure = requireScope('read');
 export const writeProcedure = requireScope('write');
 export const adminProcedure = requireScope('admin');
@@ -68,8 +78,12 @@ export const adminProcedure = requireScope('admin');
  * in it sees, so they need an admin key that is not bound to a tenant. A tenant-bound admin key
  * administers its own tenant's documents only.
  */
+export function canManageCollections(principal: Principal): boolean {
+  return principal.scopes.has('admin') && principal.tenant === undefined;
+}
+
 export const collectionAdminProcedure = adminProcedure.use(function isUnbound({ ctx, path, next }) {
-  if (ctx.principal.tenant !== undefined) {
+  if (!canManageCollections(ctx.principal)) {
     throw new QuarryError(
       'FORBIDDEN',
       `${path} changes a collection every tenant shares, so it needs an admin key not bound to a tenant; this key is bound to tenant '${ctx.principal.tenant}'`,

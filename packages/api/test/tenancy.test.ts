@@ -91,6 +91,12 @@ describeEachTarget()('tenancy on $name', (target) => {
   const searchModes = ['vector', 'keyword', 'hybrid'] as const;
 
   const cases: Record<string, () => Promise<void>> = {
+    'auth.whoami': async () => {
+      // The key's own tenant, and nothing of any other.
+      const me = await acme.auth.whoami();
+      expect(me).toMatchObject({ tenant: 'acme', tenantBound: true, canManageCollections: false });
+      revealsNothing(me);
+    },
     'collections.create': async () => {
       await expect(
         acme.collections.create({ name: 'acme-made', dimensions: 3, embeddingModel: 'external' }),
@@ -483,6 +489,7 @@ describeEachTarget()('tenancy on $name', (target) => {
     const each = <T>(values: readonly T[], call: (value: T) => Promise<unknown>) =>
       Promise.all(values.map((value) => settled(() => call(value))));
     return {
+      'auth.whoami': await settled(() => acme.auth.whoami()),
       'collections.list': await settled(() => acme.collections.list()),
       'collections.get': await each(['shared', 'quiet'], (name) => acme.collections.get({ name })),
       'documents.get': await each([own!.id, globexIds[0]!], (id) =>
