@@ -4,6 +4,7 @@ import { PageHeader } from '../../components/Page';
 import { Stat, Stats } from '../../components/Stat';
 import { ErrorState, Loading } from '../../components/StatusMessage';
 import { Card, CardTitle } from '../../components/ui/card';
+import { useCapabilities } from '../../lib/capabilities';
 import { formatBytes, formatCount } from '../../lib/format';
 import { useTRPC } from '../../lib/trpc';
 import { IndexState } from './components/CollectionCard';
@@ -21,6 +22,7 @@ const BUILD_POLL_MS = 2_000;
 export function CollectionPage() {
   const { collection: name } = route.useParams();
   const trpc = useTRPC();
+  const key = useCapabilities();
   const query = useQuery(
     trpc.collections.get.queryOptions(
       { name },
@@ -36,8 +38,8 @@ export function CollectionPage() {
     <div className="space-y-4">
       <PageHeader
         title={<>Collection {name}</>}
-        description="Settings, index and health; for admin keys, index changes, re-embedding and deletion."
-        actions={<CollectionLinks name={name} upload />}
+        description="Settings, index and health; for an admin key not bound to a tenant, index changes, re-embedding and deletion."
+        actions={<CollectionLinks name={name} upload={key.canWrite} />}
       />
       {query.isPending ? <Loading what="the collection" /> : null}
       {query.isError ? (
@@ -87,8 +89,18 @@ export function CollectionPage() {
             </Stats>
           </Card>
           <TableHealth query={query} />
-          <Reembed collection={name} unbound={query.data.tenant === null} />
-          {query.data.tenant === null ? (
+          {key.known && !key.canManageCollections ? (
+            <p className="text-sm text-muted-foreground" role="note">
+              Changing the index, re-embedding or deleting this collection needs an admin key not
+              bound to a tenant; this key can only look.
+            </p>
+          ) : null}
+          <Reembed
+            collection={name}
+            unbound={query.data.tenant === null}
+            manage={key.canManageCollections}
+          />
+          {key.canManageCollections ? (
             <>
               <ClusterLayout collection={name} />
               <IndexParameters collection={query.data} />

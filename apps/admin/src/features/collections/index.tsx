@@ -2,6 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { skipToken } from '@tanstack/react-query';
 import { PageHeader } from '../../components/Page';
 import { EmptyState, ErrorState, Loading } from '../../components/StatusMessage';
+import { useCapabilities } from '../../lib/capabilities';
 import { useTRPC } from '../../lib/trpc';
 import { CollectionCard } from './components/CollectionCard';
 import { CreateCollectionDialog } from './components/CreateCollectionDialog';
@@ -14,6 +15,7 @@ const BUILD_POLL_MS = 2_000;
 
 export function CollectionsPage() {
   const trpc = useTRPC();
+  const key = useCapabilities();
   const list = useQuery(
     trpc.collections.list.queryOptions(undefined, {
       refetchInterval: (query) =>
@@ -34,7 +36,7 @@ export function CollectionsPage() {
       <PageHeader
         title="Collections"
         description="Sizes, index parameters and table health. Open a collection to manage, browse, search or explain it."
-        actions={<CreateCollectionDialog />}
+        actions={key.canManageCollections ? <CreateCollectionDialog /> : null}
       />
       {list.isPending ? <Loading what="collections" /> : null}
       {list.isError ? (

@@ -18,7 +18,7 @@ import { useTRPC } from '../../../lib/trpc';
 
 const metrics = ['cosine', 'l2', 'inner_product'] as const;
 
-/** Creating a collection needs an admin key not bound to a tenant; the server says so if not. */
+/** Creating a collection needs an admin key not bound to a tenant: only such a key is offered this. */
 export function CreateCollectionDialog() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();

@@ -17,8 +17,17 @@ const POLL_MS = 2_000;
  * Re-embedding the collection with another model, online: its progress (kept in the database by
  * the server, so it survives restarts), and for admin keys a form to start or cancel one.
  * `unbound`: the key is not bound to a tenant (progress counts every tenant's documents).
+ * `manage`: the key may start and cancel one (an admin key not bound to a tenant).
  */
-export function Reembed({ collection, unbound }: { collection: string; unbound: boolean }) {
+export function Reembed({
+  collection,
+  unbound,
+  manage,
+}: {
+  collection: string;
+  unbound: boolean;
+  manage: boolean;
+}) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const id = useId();
@@ -103,7 +112,7 @@ export function Reembed({ collection, unbound }: { collection: string; unbound: 
             {formatCount(job.done)} of {formatCount(job.total)} documents
             {job.lastError ? ` · last error: ${job.lastError}` : ''}
           </p>
-          {running ? (
+          {running && manage ? (
             <Button variant="outline" size="sm" onClick={() => cancel.mutate({ collection })}>
               Cancel the re-embed
             </Button>
@@ -112,7 +121,7 @@ export function Reembed({ collection, unbound }: { collection: string; unbound: 
       ) : unbound && progress.isSuccess ? (
         <p className="text-sm text-muted-foreground">No re-embed has run on this collection.</p>
       ) : null}
-      {unbound && !running ? (
+      {manage && !running ? (
         <form className="grid gap-3 sm:grid-cols-[2fr_1fr_auto] sm:items-end" onSubmit={onSubmit}>
           <div className="grid gap-1.5">
             <Label htmlFor={`${id}-model`}>New model</Label>
