@@ -259,6 +259,65 @@ describe('quarry ingest on the embedded database', () => {
     expect(run.stderr).toMatch(/Allowed choices are simple, arabic, .*, english, .*yiddish/);
   });
 
+  it('ingest --create --text-search-config simple creates a simple collection, whose keyword search finds a stop word', async () => {
+    const lines = ['the tide turns', 'ropes and sails'].map((content) =>
+      JSON.stringify({ content }),
+    );
+    const run = await runCli(
+      ['ingest', '-c', 'plain', '--create', '--text-search-config', 'simple', ...db],
+      {},
+      `${lines.join('\n')}\n`,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain("created collection 'plain' (quarry/");
+    expect(run.stderr).toContain('keywords simple)');
+    const listed = JSON.parse((await runCli(['collections', '--json', ...db])).stdout) as Array<{
+      name: string;
+      textSearchConfig: string;
+    }>;
+    expect(listed.find((c) => c.name === 'plain')?.textSearchConfig).toBe('simple');
+    const search = await runCli([
+      'search',
+      'the',
+      '-c',
+      'plain',
+      '--mode',
+      'keyword',
+      '--json',
+      ...db,
+    ]);
+    const found = (JSON.parse(search.stdout) as { results: Array<{ content: string }> }).results;
+    expect(found.map((result) => result.content)).toEqual(['the tide turns']);
+  });
+
+  it.each([
+    [
+      'an unknown configuration',
+      ['--create', '--text-search-config', 'klingon'],
+      /Allowed choices are simple, arabic, /,
+    ],
+    [
+      'a configuration without --create',
+      ['--text-search-config', 'simple'],
+      /--text-search-config sets up a new collection: give it with --create/,
+    ],
+  ])(
+    'ingest refuses %s as a usage error (exit 2), writing nothing',
+    async (_name, args, message) => {
+      const run = await runCli(
+        ['ingest', '-c', 'refused', ...args, ...db],
+        {},
+        '{"content":"x"}\n',
+      );
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(message);
+      const listed = JSON.parse((await runCli(['collections', '--json', ...db])).stdout) as Array<{
+        name: string;
+      }>;
+      expect(listed.map((c) => c.name)).not.toContain('refused');
+    },
+  );
+
   it('doctor gives a verdict per line and exits 0 on a healthy database', async () => {
     const run = await runCli(['doctor', ...db]);
     expect(run.code).toBe(0);
@@ -361,6 +420,7 @@ describe('quarry --help', () => {
         '--batch-size <n>',
         '--chunk-size <n>',
         '--create',
+        '--text-search-config <name>',
         '--format <format>',
         '--data-dir <dir>',
       ],

@@ -44,11 +44,27 @@ interface Line {
   updatedAt?: string;
 }
 
-const parse = (text: string): Line[] =>
+interface Settings {
+  name: string;
+  dimensions: number;
+  metric: string;
+  embeddingModel: string;
+  hnsw: { m: number; efConstruction: number };
+  textSearchConfig: string;
+}
+
+const records = (text: string) =>
   text
     .split('\n')
     .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Line);
+    .map((line) => JSON.parse(line) as Line | { collection: Settings });
+
+/** An export's documents: every line but the first, the collection's settings. */
+const parse = (text: string): Line[] => {
+  const [first, ...rest] = records(text);
+  expect(first).toHaveProperty('collection');
+  return rest as Line[];
+};
 
 /** What a round trip keeps: everything but the document ids and timestamps, in a stable order. */
 const kept = (lines: Line[]) =>
@@ -215,4 +231,80 @@ describeOnPostgres('export and import on the real server and the embedded databa
     expect(kept(liteLines)).toEqual(kept(documents.slice(0, 300).map((doc): Line => ({ ...doc }))));
     // Seven CLI runs, each opening the embedded database or the server afresh: slow on a busy machine.
   }, 400_000);
+
+  it("imports into a collection that does not exist with the export's settings: a simple collection stays simple and finds the same stop words", async () => {
+    await call(server, 'collections.create', {
+      name: 'plain',
+      dimensions: 8,
+      embeddingModel: 'external/8',
+      metric: 'l2',
+      hnsw: { m: 8, efConstruction: 32 },
+      textSearchConfig: 'simple',
+    });
+    const contents = ['the tide turns', 'a ship at anchor', 'to the harbour and back', 'ropes'];
+    await call(server, 'documents.ingest', {
+      collection: 'plain',
+      documents: contents.map((content, n) => ({ content, embedding: vectorFor(n) })),
+    });
+    const out = join(files.path, 'plain.ndjson');
+    const exported = await cli(['export', 'plain', '--out', out]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stderr).toMatch(/exported 4 documents of 'plain'/);
+    const [header] = records(readFileSync(out, 'utf8'));
+    expect(header).toEqual({
+      collection: {
+        name: 'plain',
+        dimensions: 8,
+        metric: 'l2',
+        embeddingModel: 'external/8',
+        hnsw: { m: 8, efConstruction: 32 },
+        textSearchConfig: 'simple',
+      },
+    });
+
+    const imported = await cli(['import', 'plain-copy', out]);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stderr).toMatch(
+      /created collection 'plain-copy' with the export's settings: 8 dimensions, l2, model external\/8, keywords simple/,
+    );
+    expect(imported.stdout).toMatch(/imported 4 documents into 'plain-copy': 4 inserted/);
+    const copy = await call<Settings>(server, 'collections.get', { name: 'plain-copy' });
+    expect(copy).toMatchObject({
+      ...(header as { collection: Settings }).collection,
+      name: 'plain-copy',
+    });
+
+    const found = async (collection: string, text: string) =>
+      (
+        await call<{ results: Array<{ content: string }> }>(server, 'search.query', {
+          collection,
+          mode: 'keyword',
+          text,
+          k: 10,
+        })
+      ).results
+        .map((result) => result.content)
+        .sort();
+    // 'the' is an English stop word: only a simple collection's keyword index holds it.
+    expect(await found('plain', 'the')).toEqual(['the tide turns', 'to the harbour and back']);
+    expect(await found('plain-copy', 'the')).toEqual(await found('plain', 'the'));
+  }, 300_000);
+
+  it("imports into an existing collection with its own settings, naming the export's that differ", async () => {
+    const out = join(files.path, 'plain.ndjson');
+    await call(server, 'collections.create', {
+      name: 'english-copy',
+      dimensions: 8,
+      embeddingModel: 'external/8',
+    });
+    const imported = await cli(['import', 'english-copy', out]);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stderr).toContain(
+      "collection 'english-copy' keeps its own settings; the export's differ: metric l2 (here cosine); hnsw m 8, ef_construction 32 (here m 16, ef_construction 64); textSearchConfig simple (here english)",
+    );
+    expect(imported.stdout).toMatch(/imported 4 documents into 'english-copy': 4 inserted/);
+    expect(
+      (await call<Settings>(server, 'collections.get', { name: 'english-copy' })).textSearchConfig,
+    ).toBe('english');
+  }, 300_000);
 });

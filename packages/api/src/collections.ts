@@ -71,6 +71,24 @@ function collectionNotFound(name: string): QuarryError {
   );
 }
 
+/**
+ * A collection's settings as `collections.create` takes them: shown by get and list, and the first
+ * line of an export (export.ts), from which an import creates a collection alike.
+ */
+export function collectionSettings(collection: Collection) {
+  return {
+    name: collection.name,
+    dimensions: collection.dimensions,
+    metric: collection.metric,
+    embeddingModel: collection.embeddingModel,
+    hnsw: { m: collection.hnswM, efConstruction: collection.hnswEfConstruction },
+    /** The PostgreSQL text-search configuration keyword search stems and matches words with. */
+    textSearchConfig: collection.textSearchConfig,
+  };
+}
+
+export type CollectionSettings = ReturnType<typeof collectionSettings>;
+
 /** Looks a collection up by name, or says which name was not found. */
 export async function loadCollection(
   executor: Pick<QuarryDatabase, 'select'>,

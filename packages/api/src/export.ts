@@ -1,22 +1,26 @@
 import { and, documents, eq, inCollection, sql, type Database, type Metadata } from '@quarry/db';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { Principal } from './auth';
-import { loadCollection } from './collections';
+import { collectionSettings, loadCollection, type CollectionSettings } from './collections';
 import { quarryCodeOf, toTRPCError } from './errors';
 import { compileFilter, parseMetadataFilter } from './filter';
 import { resolveTenant } from './tenancy';
 import { assertScope } from './trpc';
 
 /**
- * Streaming export of a collection as newline-delimited JSON, one document per line, in
- * (tenant, id) order:
+ * Streaming export of a collection as newline-delimited JSON. With the default `shape: 'export'`
+ * the first line is the collection's settings (what `collections.create` takes), then one document
+ * per line, in (tenant, id) order:
  *
+ *   {"collection":{"name":"kb","dimensions":1536,"metric":"cosine","embeddingModel":"…",
+ *    "hnsw":{"m":16,"efConstruction":64},"textSearchConfig":"english"}}
  *   {"id":"…","tenant":"default","externalId":"a1","content":"…","metadata":{…},
  *    "embedding":[…] | "<base64 little-endian float32>","createdAt":"…","updatedAt":"…"}
  *
  * `externalId` is left out for a document without one; `embedding` is null for a document without
  * a vector. With `shape: 'ingest'` a line has only the fields `documents.ingest` and the NDJSON
- * ingest accept (content, metadata, externalId, embedding), so it can be posted back as is.
+ * ingest accept (content, metadata, externalId, embedding), and no settings line, so it can be
+ * posted back as is.
  *
  * Memory stays bounded: rows are read a page at a time by keyset pagination (each page its own
  * short query, so no transaction or cursor stays open while a slow client reads), and the caller
@@ -47,6 +51,21 @@ export interface ExportedDocument {
   updatedAt: string;
 }
 
+/** The first line of an export: the collection's settings, as `collections.create` takes them. */
+export interface ExportHeader {
+  collection: CollectionSettings;
+}
+
+/**
+ * The settings of an export's line, or undefined for a document line (which always has `content`
+ * and never `collection`). Unchecked beyond its shape: `collections.create` validates them.
+ */
+export function exportHeaderOf(line: unknown): ExportHeader | undefined {
+  if (typeof line !== 'object' || line === null || 'content' in line) return undefined;
+  const { collection } = line as Partial<ExportHeader>;
+  return typeof collection === 'object' && collection !== null ? { collection } : undefined;
+}
+
 /** A vector as base64 of its little-endian float32 components (what pgvector stores). */
 export function encodeVectorBase64(vector: readonly number[]): string {
   const bytes = Buffer.alloc(vector.length * 4);
@@ -63,7 +82,8 @@ export function decodeVectorBase64(text: string): number[] {
 
 /**
  * Checks everything (the key, the collection, the filter) before the first row, so a bad request
- * is refused with nothing written; then yields one JSON line (without its newline) per document.
+ * is refused with nothing written; then yields one JSON line (without its newline): the settings
+ * (shape 'export'), then one per document.
  */
 export async function openExport(
   database: Database,
@@ -81,6 +101,10 @@ export async function openExport(
   const ingestShape = options.shape === 'ingest';
 
   async function* lines(): AsyncGenerator<string> {
+    if (!ingestShape) {
+      const header: ExportHeader = { collection: collectionSettings(collection) };
+      yield JSON.stringify(header);
+    }
     let after: { tenant: string; id: string } | undefined;
     for (;;) {
       const page = await database.db

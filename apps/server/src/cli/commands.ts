@@ -198,6 +198,8 @@ interface IngestOptions extends ConnectionOptions {
   chunkOverlap: number;
   format?: 'jsonl' | 'text' | 'markdown';
   create?: boolean;
+  /** With `create`: the new collection's; unset, the API's default. */
+  textSearchConfig?: TextSearchConfig;
   json?: boolean;
 }
 
@@ -259,6 +261,10 @@ async function ingest(
   } else {
     source = { kind: 'files', paths };
   }
+  if (options.textSearchConfig && !options.create)
+    throw new UsageError(
+      '--text-search-config sets up a new collection: give it with --create (an existing collection keeps its configuration)',
+    );
   const { collection } = options;
   const conn = connection(options, env, cwd);
   const target = await openTarget(conn, Boolean(options.create));
@@ -268,16 +274,21 @@ async function ingest(
       ? (await target.listCollections()).find((c) => c.name === collection)
       : await target.getCollection(collection);
     if (!existing) {
-      await target.createCollection({
+      const created = await target.createCollection({
         name: collection,
         dimensions: OFFLINE_DIMENSIONS,
         embeddingModel: OFFLINE_MODEL,
+        ...(options.textSearchConfig ? { textSearchConfig: options.textSearchConfig } : {}),
       });
       empty = true;
       io.err(
-        `created collection '${collection}' (${OFFLINE_MODEL}, ${OFFLINE_DIMENSIONS} dimensions)\n`,
+        `created collection '${collection}' (${OFFLINE_MODEL}, ${OFFLINE_DIMENSIONS} dimensions, keywords ${created.textSearchConfig})\n`,
       );
     } else {
+      if (options.textSearchConfig && existing.textSearchConfig !== options.textSearchConfig)
+        io.err(
+          `collection '${collection}' exists with keywords ${existing.textSearchConfig}; --text-search-config ${options.textSearchConfig} applies only to a new collection\n`,
+        );
       empty = existing.documentCount === 0;
     }
     const progress = createProgress({
@@ -447,6 +458,17 @@ interface CreateOptions extends ConnectionOptions {
   efConstruction?: number;
   textSearchConfig: TextSearchConfig;
   json?: boolean;
+}
+
+/**
+ * `--text-search-config` of `collections create` and `ingest --create`: an unknown name is refused
+ * with the choices (exit 2). No default here: `ingest` tells given from not given.
+ */
+function textSearchConfigOption(prefix = ''): Option {
+  return new Option(
+    '--text-search-config <name>',
+    `${prefix}keyword search's PostgreSQL text-search configuration: a language (stems, drops stop words) or simple (words as written)`,
+  ).choices(textSearchConfigs);
 }
 
 async function createCollection(
@@ -625,9 +647,10 @@ Exit codes: 0 done, 1 failed, 2 the command line was wrong.`,
         '--create',
         `create the collection (offline model, ${OFFLINE_DIMENSIONS} dimensions) if it does not exist`,
       )
+      .addOption(textSearchConfigOption('with --create: '))
       .option(
         '--batch-size <n>',
-        "documents per request (default 100), or per committed chunk through a server (default: the server's stream chunk, 2,500 or its batch limit if larger)",
+        "documents per request (default 100), or per committed chunk through a server (default: the server's batch limit)",
         wholeNumber(1),
       )
       .option(
@@ -726,14 +749,7 @@ A repeat of an earlier document of the same run is not sent.`,
         'HNSW ef_construction (default: max(64, 2 × m))',
         wholeNumber(4),
       )
-      .addOption(
-        new Option(
-          '--text-search-config <name>',
-          "keyword search's PostgreSQL text-search configuration: a language (stems, drops stop words) or simple (words as written)",
-        )
-          .choices(textSearchConfigs)
-          .default(DEFAULT_TEXT_SEARCH_CONFIG),
-      )
+      .addOption(textSearchConfigOption().default(DEFAULT_TEXT_SEARCH_CONFIG))
       .option('--json', 'print the collection as JSON'),
   ).action(
     run((name: string, options: CreateOptions) => createCollection(name, options, env, cwd, io)),

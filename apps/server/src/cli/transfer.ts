@@ -4,7 +4,13 @@ import { Readable, type Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { openAccess, type RouterInputs } from '@quarry/api';
-import { decodeVectorBase64, openExport, type VectorEncoding } from '@quarry/api/export';
+import {
+  decodeVectorBase64,
+  exportHeaderOf,
+  openExport,
+  type ExportHeader,
+  type VectorEncoding,
+} from '@quarry/api/export';
 import { startReembedWorker } from '@quarry/api/reembed';
 import { createProgress } from '../progress';
 import type { Io } from './commands';
@@ -114,6 +120,9 @@ export interface ExportOptions {
   shape: 'export' | 'ingest';
 }
 
+/** An export's first line, its collection's settings (packages/api/src/export.ts), not a document. */
+const isSettingsLine = (line: string) => line.startsWith('{"collection":');
+
 /** Writes `text`, waiting while the destination's buffer is full. */
 async function write(stream: Writable, text: string): Promise<void> {
   if (!stream.write(text)) await once(stream, 'drain');
@@ -158,7 +167,7 @@ export async function exportCollection(
       for await (const line of lines) {
         if (line.startsWith('{"error":')) throw new Error(`the server stopped the export: ${line}`);
         await write(destination, `${line}\n`);
-        progress.update(++count);
+        if (!isSettingsLine(line)) progress.update(++count);
       }
     } else {
       const target = await conn.open(false);
@@ -172,7 +181,7 @@ export async function exportCollection(
         });
         for await (const line of lines) {
           await write(destination, `${line}\n`);
-          progress.update(++count);
+          if (!isSettingsLine(line)) progress.update(++count);
         }
       } finally {
         await target.close();
@@ -203,11 +212,56 @@ interface ImportLine {
   embedding?: number[] | string | null;
 }
 
+/** The export's settings that `collection` does not share, as `name: export's (collection's)`. */
+function differingSettings(
+  exported: ExportHeader['collection'],
+  collection: ExportHeader['collection'],
+): string[] {
+  const shown = (settings: ExportHeader['collection']) => ({
+    dimensions: String(settings.dimensions),
+    metric: settings.metric,
+    model: settings.embeddingModel,
+    hnsw: `m ${settings.hnsw.m}, ef_construction ${settings.hnsw.efConstruction}`,
+    textSearchConfig: settings.textSearchConfig,
+  });
+  const theirs = shown(exported);
+  const ours = shown(collection);
+  return Object.entries(theirs)
+    .filter(([name, value]) => ours[name as keyof typeof ours] !== value)
+    .map(([name, value]) => `${name} ${value} (here ${ours[name as keyof typeof ours]})`);
+}
+
+/**
+ * An export's settings line: creates the collection with them when it does not exist; an existing
+ * one keeps its own settings, and the ones that differ are named.
+ */
+async function applySettings(
+  target: QuarryTarget,
+  collection: string,
+  settings: ExportHeader['collection'],
+  io: Io,
+): Promise<void> {
+  const existing = (await target.listCollections()).find((c) => c.name === collection);
+  if (!existing) {
+    const created = await target.createCollection({ ...settings, name: collection });
+    io.err(
+      `created collection '${collection}' with the export's settings: ${created.dimensions} dimensions, ${created.metric}, model ${created.embeddingModel}, keywords ${created.textSearchConfig}\n`,
+    );
+    return;
+  }
+  const differences = differingSettings(settings, existing);
+  if (differences.length > 0)
+    io.err(
+      `collection '${collection}' keeps its own settings; the export's differ: ${differences.join('; ')}\n`,
+    );
+}
+
 /**
  * Reads an export (a file, or stdin) and writes it through `documents.ingest`, a batch at a time,
  * each tenant's documents to that tenant (a key bound to a tenant writes to its own). Fields an
  * ingest cannot set (the document id, timestamps) are dropped: the documents get new ids and
- * timestamps; external ids, content, metadata and vectors arrive as they were.
+ * timestamps; external ids, content, metadata and vectors arrive as they were. The export's first
+ * line, its collection's settings, creates the collection if it does not exist (`applySettings`).
  */
 export async function importCollection(
   collection: string,
@@ -217,7 +271,7 @@ export async function importCollection(
   io: Io,
 ): Promise<number> {
   const input = path && path !== '-' ? createReadStream(path) : io.stdinStream();
-  const target = await conn.open(false);
+  const target = await conn.open(true);
   const progress = createProgress({
     label: `import ${collection}`,
     interactive: io.stderrIsTTY,
@@ -250,6 +304,12 @@ export async function importCollection(
         line = JSON.parse(text) as ImportLine;
       } catch {
         throw new Error(`line ${number} is not JSON`);
+      }
+      const header =
+        totals.documents === 0 && batch.length === 0 ? exportHeaderOf(line) : undefined;
+      if (header) {
+        await applySettings(target, collection, header.collection, io);
+        continue;
       }
       if (typeof line.content !== 'string') throw new Error(`line ${number} has no content`);
       if (line.tenant !== batchTenant) {
@@ -354,10 +414,12 @@ export function registerTransferCommands<ConnectionOptions>(
   withConnection(
     program
       .command('import')
-      .description('read an export (NDJSON) into an existing collection through the ingest')
+      .description(
+        "read an export (NDJSON) into a collection through the ingest; one that does not exist is created with the export's settings",
+      )
       .argument(
         '<collection>',
-        'the collection to write to (create it first, with the same dimensions)',
+        'the collection to write to (an existing one keeps its settings; differences are named)',
       )
       .argument('[file]', 'the export; none or "-": stdin')
       .option('--batch-size <n>', 'documents per ingest request', deps.wholeNumber(1), 500),

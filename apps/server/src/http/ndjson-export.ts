@@ -4,12 +4,12 @@ import type { Context } from '@quarry/api';
 import { exportErrorOf, openExport, type VectorEncoding } from '@quarry/api/export';
 
 /**
- * `GET /api/collections/:name/export`: the collection's documents as NDJSON, one per line (the
- * format is described in packages/api/src/export.ts). Query parameters:
+ * `GET /api/collections/:name/export`: the collection's settings, then its documents, as NDJSON,
+ * one per line (the format is described in packages/api/src/export.ts). Query parameters:
  * - `vectors`: `json` (arrays, the default) or `base64` (little-endian float32);
  * - `filter`: a metadata filter as JSON, the language of search;
  * - `tenant`: one tenant (a key bound to a tenant always gets its own, and only its own);
- * - `shape`: `ingest` for lines with only the fields an ingest accepts.
+ * - `shape`: `ingest` for lines with only the fields an ingest accepts (and no settings line).
  *
  * A bad request is answered with its status before any line; a failure mid-stream ends the body
  * with an `{"error":{...}}` line. Lines are written as the client takes them: while the socket's

@@ -19,7 +19,7 @@ import {
 } from '@quarry/db';
 import { clusterLayout } from '@quarry/db/cluster';
 import { documentsTableHealth } from '@quarry/db/health';
-import { loadCollection } from '../collections';
+import { collectionSettings, loadCollection } from '../collections';
 import type { Context } from '../context';
 import {
   collectionNameSchema,
@@ -47,13 +47,7 @@ async function describeCollection(
   const index = indexes.find((candidate) => candidate.valid) ?? indexes[0];
   return {
     id: collection.id,
-    name: collection.name,
-    dimensions: collection.dimensions,
-    metric: collection.metric,
-    embeddingModel: collection.embeddingModel,
-    hnsw: { m: collection.hnswM, efConstruction: collection.hnswEfConstruction },
-    /** The PostgreSQL text-search configuration keyword search stems and matches words with. */
-    textSearchConfig: collection.textSearchConfig,
+    ...collectionSettings(collection),
     indexType: indexedVectorType(collection.dimensions),
     operatorClass: operatorClass(collection),
     createdAt: collection.createdAt.toISOString(),
