@@ -65,7 +65,11 @@ async function searchOn(
   const candidates = candidatesFor(input);
 
   const restricted = prepared.restrictions.length > 0;
-  const collectionRows = knownCollectionRows(prepared.reader, collection);
+  // A tenant-bound key learns nothing of other tenants, so nothing of theirs may shape its plan:
+  // not the collection's size (all tenants' rows), nor a sample taken across tenants.
+  const boundTenant = principal.tenant;
+  const collectionRows =
+    boundTenant === undefined ? knownCollectionRows(prepared.reader, collection) : null;
   const keywordText = input.mode !== 'vector' ? input.text : undefined;
   const knownPlan =
     vector && input.mode !== 'keyword'
@@ -97,7 +101,7 @@ async function searchOn(
             })
           : null,
         needsCount ? countUpTo(tx, vectorScope(prepared), exactSearchMaxRows + 1) : null,
-        needsCount ? sampleRestrictions(tx, prepared) : null,
+        needsCount ? sampleRestrictions(tx, prepared, boundTenant) : null,
       ]);
       if (input.mode === 'keyword' || !vector) return { byVector: null, byKeyword };
       const plan =

@@ -1,4 +1,4 @@
-import { and, count, documents, inCollection, isNotNull, sql, type SQL } from '@quarry/db';
+import { and, count, documents, eq, inCollection, isNotNull, sql, type SQL } from '@quarry/db';
 import type { Transaction } from '../transaction';
 import { runPrepared } from './columns';
 import type { SearchInput } from './input';
@@ -136,19 +136,29 @@ export async function countUpTo(
 }
 
 /**
- * The first SELECTIVITY_SAMPLE_ROWS rows of the collection that have an embedding, and how many of
- * them pass the restrictions: a read of at most that many rows, whatever the selectivity.
+ * The first SELECTIVITY_SAMPLE_ROWS rows of the collection that have an embedding (of the bound
+ * tenant's rows, for a tenant-bound key), and how many of them pass the restrictions: a read of at
+ * most that many rows, whatever the selectivity.
  */
 export async function sampleRestrictions(
   tx: Transaction,
   prepared: PreparedQuery,
+  boundTenant: string | undefined,
 ): Promise<RestrictionSample> {
   const sample = tx
     .select({
       passes: sql<boolean>`coalesce(${and(...prepared.restrictions)}, false)`.as('passes'),
     })
     .from(documents)
-    .where(and(inCollection(prepared.collection.id), isNotNull(documents.embedding)))
+    .where(
+      and(
+        inCollection(prepared.collection.id),
+        isNotNull(documents.embedding),
+        // A tenant-bound key's plan is made from its own tenant's rows only: a sample of the whole
+        // collection would let other tenants' rows move its selectivity, ef_search and stats.
+        boundTenant === undefined ? undefined : eq(documents.tenantId, boundTenant),
+      ),
+    )
     .limit(SELECTIVITY_SAMPLE_ROWS)
     .as('sample');
   const [row] = await runPrepared(
