@@ -347,7 +347,7 @@ describe('reading the body', () => {
 describe('base64 vectors', () => {
   it('decodes little-endian float32 components exactly', () => {
     const vector = [0.5, -1.25, 3, 1e-7];
-    expect(decodeBase64Vector(base64Of(vector))).toEqual(vector.map(Math.fround));
+    expect(Array.from(decodeBase64Vector(base64Of(vector)))).toEqual(vector.map(Math.fround));
   });
 
   it('refuses text with characters outside the alphabet, which the decoder would skip', () => {

@@ -1,10 +1,11 @@
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { ZodError } from 'zod';
-import { assertVectorFits, QuarryError, type Collection, type QuarryErrorCode } from '@quarry/db';
+import { QuarryError, type Collection, type QuarryErrorCode } from '@quarry/db';
 import { loadCollection } from './collections';
 import type { Context } from './context';
 import { toTRPCError } from './errors';
 import {
+  checkVectorOnce,
   ingestDocuments,
   withDeferredIndex,
   type IndexReport,
@@ -28,7 +29,10 @@ export interface IngestStream {
   maxChunkDocuments: number;
   /** Size of a chunk as `documents.ingest` counts a batch's: `maxPayloadBytes`, and at least STREAM_CHUNK_BYTES. */
   maxChunkBytes: number;
-  /** Validates one input document (same fields and rules as a `documents.ingest` item). */
+  /**
+   * Validates one input document (same fields and rules as a `documents.ingest` item); its
+   * `embedding` may also be float32 components (a decoded base64 vector).
+   */
   parse(value: unknown): IngestItem;
   /** Writes one chunk as one transaction: all of it or none. */
   write(items: readonly IngestItem[], signal?: AbortSignal): Promise<IngestResult>;
@@ -65,12 +69,17 @@ export async function openIngestStream(
     maxChunkBytes: Math.max(ctx.limits.maxPayloadBytes, STREAM_CHUNK_BYTES),
     parse(value) {
       // The vector is checked once, against the collection (dimensions, each component a finite
-      // float32): zod's element-by-element pass over 1,536 numbers per line costs more than that.
+      // float32), here and not again by `write`: zod's element-by-element pass over 1,536 numbers
+      // per line costs more than that.
       if (typeof value === 'object' && value !== null && 'embedding' in value) {
         const { embedding, ...rest } = value;
-        if (Array.isArray(embedding)) {
-          assertVectorFits(collection, embedding as number[], 'embedding');
-          return { ...ingestItemSchema.parse(rest), embedding: embedding as number[] };
+        if (Array.isArray(embedding) || embedding instanceof Float32Array) {
+          const components = checkVectorOnce(
+            collection,
+            embedding as number[] | Float32Array,
+            'embedding',
+          );
+          return { ...ingestItemSchema.parse(rest), embedding: components };
         }
       }
       return ingestItemSchema.parse(value);

@@ -17,6 +17,7 @@ import {
   type CopyValue,
   type Database,
   type Metadata,
+  type VectorInput,
   type WriteSession,
 } from '@quarry/db';
 import { embeddingProviderFor, holdCollection } from './collections';
@@ -28,7 +29,8 @@ export interface IngestItem {
   content: string;
   metadata?: Metadata;
   externalId?: string;
-  embedding?: number[];
+  /** Numbers, or float32 components as a stream decoded them from base64. */
+  embedding?: VectorInput;
 }
 
 /** What happened to the collection's HNSW index during a load. */
@@ -134,15 +136,40 @@ function assertUniqueExternalIds(items: ReadonlyArray<{ externalId?: string }>):
   });
 }
 
-/** Callers other than the router (streams, the bench) skip its schema: what text and jsonb cannot hold is checked here. */
-function assertStorableText(item: IngestItem, index: number): void {
+/**
+ * Vectors a stream's `parse` already checked against the collection (see checkVectorOnce): the
+ * write does not check them a second time.
+ */
+const checkedVectors = new WeakMap<VectorInput, Collection>();
+
+/**
+ * assertVectorFits, then the vector as float32 components (half the memory of numbers, and what a
+ * COPY writes as it is), remembered as checked for `collection`, so ingestDocuments does not check
+ * it again.
+ */
+export function checkVectorOnce(
+  collection: Collection,
+  vector: VectorInput,
+  label: string,
+): Float32Array {
+  assertVectorFits(collection, vector, label);
+  const components = vector instanceof Float32Array ? vector : Float32Array.from(vector);
+  checkedVectors.set(components, collection);
+  return components;
+}
+
+/**
+ * Callers other than the router (streams, the bench) skip its schema: what text and jsonb cannot
+ * hold is checked here, metadata in the JSON text that is written.
+ */
+function assertStorableText(item: IngestItem, metadataJson: string, index: number): void {
   if (item.content.includes('\u0000') || item.externalId?.includes('\u0000')) {
     throw new QuarryError(
       'INVALID_INPUT',
       `documents[${index}] contains the NUL character (U+0000), which PostgreSQL text cannot hold`,
     );
   }
-  if (item.metadata !== undefined && JSON.stringify(item.metadata).includes('\\u0000')) {
+  if (item.metadata !== undefined && metadataJson.includes('\\u0000')) {
     throw new QuarryError(
       'INVALID_INPUT',
       `documents[${index}].metadata contains the NUL character (U+0000), which PostgreSQL jsonb cannot hold`,
@@ -150,15 +177,18 @@ function assertStorableText(item: IngestItem, index: number): void {
   }
 }
 
-/** Embeds the documents that came without a vector, with the collection's own model, a slice at a time. */
+/**
+ * Embeds the documents that came without a vector, with the collection's own model, a slice at a
+ * time, and checks the computed vectors against the collection.
+ */
 async function embedMissing(
   collection: Collection,
   items: readonly IngestItem[],
   embeddings: EmbeddingRegistry,
   signal: AbortSignal | undefined,
-): Promise<number[][]> {
+): Promise<VectorInput[]> {
   const missing = items.flatMap((item, index) => (item.embedding ? [] : [index]));
-  const vectors = items.map((item) => item.embedding ?? []);
+  const vectors: VectorInput[] = items.map((item) => item.embedding ?? []);
   if (missing.length === 0) return vectors;
   const provider = embeddingProviderFor(
     embeddings,
@@ -172,7 +202,9 @@ async function embedMissing(
       signal ? { signal } : {},
     );
     slice.forEach((index, position) => {
-      vectors[index] = computed[position] ?? [];
+      const vector = computed[position] ?? [];
+      assertVectorFits(collection, vector, `documents[${index}].embedding (computed)`);
+      vectors[index] = vector;
     });
   }
   return vectors;
@@ -183,7 +215,7 @@ interface Row {
   content: string;
   metadataJson: string;
   externalId: string | null;
-  embedding: readonly number[];
+  embedding: VectorInput;
   hash: string;
 }
 
@@ -213,10 +245,12 @@ function assertConsistentDuplicates(rows: readonly Row[]): void {
   });
 }
 
-function sameVector(a: readonly number[], b: readonly number[]): boolean {
-  return (
-    a.length === b.length && a.every((value, i) => Math.fround(value) === Math.fround(b[i] ?? NaN))
-  );
+function sameVector(a: VectorInput, b: VectorInput): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (Math.fround(a[i] ?? NaN) !== Math.fround(b[i] ?? NaN)) return false;
+  }
+  return true;
 }
 
 /**
@@ -242,18 +276,17 @@ export async function ingestDocuments(
 ): Promise<IngestResult> {
   if (options.enforceBatchLimits ?? true) assertIngestSize(items, limits);
   assertUniqueExternalIds(items);
-  items.forEach((item, index) => {
-    assertStorableText(item, index);
-    if (item.embedding)
+  const metadataJson = items.map((item, index) => {
+    const json = JSON.stringify(item.metadata ?? {});
+    assertStorableText(item, json, index);
+    if (item.embedding && checkedVectors.get(item.embedding) !== collection)
       assertVectorFits(collection, item.embedding, `documents[${index}].embedding`);
+    return json;
   });
   const vectors = await embedMissing(collection, items, embeddings, options.signal);
-  vectors.forEach((vector, index) =>
-    assertVectorFits(collection, vector, `documents[${index}].embedding (computed)`),
-  );
   const rows: Row[] = items.map((item, index) => ({
     content: item.content,
-    metadataJson: JSON.stringify(item.metadata ?? {}),
+    metadataJson: metadataJson[index] ?? '{}',
     externalId: item.externalId ?? null,
     embedding: vectors[index] ?? [],
     hash: contentHash(item.content),
@@ -424,7 +457,7 @@ const insertStaged: FillStaging = async (session, rows) => {
       .slice(start, start + ROWS_PER_STATEMENT)
       .map(
         (row, offset) =>
-          sql`(${start + offset}::integer, ${row.content}::text, ${row.metadataJson}::jsonb, ${row.externalId}::text, ${JSON.stringify(row.embedding)}::vector)`,
+          sql`(${start + offset}::integer, ${row.content}::text, ${row.metadataJson}::jsonb, ${row.externalId}::text, ${JSON.stringify(Array.from(row.embedding))}::vector)`,
       );
     await session.run(
       sql`insert into ${staging} (ord, content, metadata, external_id, embedding) values ${sql.join(values, sql`, `)}`,

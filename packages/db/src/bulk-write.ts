@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { endianness } from 'node:os';
 import type { PGlite, Transaction as PgliteTransaction } from '@electric-sql/pglite';
 import type { SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
@@ -201,20 +202,46 @@ function encodeRows(types: readonly CopyType[], rows: ReadonlyArray<readonly Cop
           buffer[offset] = 1; // jsonb's binary form: a version byte, then the JSON text
           bytes?.copy(buffer, offset + 1);
           break;
-        case 'vector': {
-          const vector = value as readonly number[];
-          view.setInt16(offset, vector.length);
-          view.setInt16(offset + 2, 0);
-          for (let i = 0; i < vector.length; i++)
-            view.setFloat32(offset + 4 + 4 * i, vector[i] ?? 0);
+        case 'vector':
+          writeVector(buffer, offset, value as readonly number[] | Float32Array);
           break;
-        }
       }
       offset += length;
     });
   });
   return buffer;
 }
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/**
+ * pgvector's binary form at `offset`: int16 dimensions, int16 0, then the float4 components in
+ * network (big-endian) order. The components are copied as float32 bytes and their order swapped
+ * in one native pass; numbers are first narrowed to float32 by a typed array's `set`, which rounds
+ * as DataView.setFloat32 does.
+ */
+function writeVector(buffer: Buffer, offset: number, vector: readonly number[] | Float32Array) {
+  buffer.writeInt16BE(vector.length, offset);
+  buffer.writeInt16BE(0, offset + 2);
+  const start = offset + 4;
+  const end = start + 4 * vector.length;
+  let components: Float32Array;
+  if (vector instanceof Float32Array) {
+    components = vector;
+  } else {
+    if (narrowed.length < vector.length) narrowed = new Float32Array(vector.length);
+    components = narrowed.subarray(0, vector.length);
+    components.set(vector);
+  }
+  buffer.set(
+    new Uint8Array(components.buffer, components.byteOffset, components.byteLength),
+    start,
+  );
+  if (LITTLE_ENDIAN) buffer.subarray(start, end).swap32();
+}
+
+/** Reused by writeVector to narrow number vectors to float32 (encoding is synchronous). */
+let narrowed = new Float32Array(0);
 
 /** A field's byte length in the COPY data; -1 is NULL. */
 function fieldLength(type: CopyType, value: CopyValue | undefined, bytes: Buffer | null): number {
@@ -229,6 +256,6 @@ function fieldLength(type: CopyType, value: CopyValue | undefined, bytes: Buffer
     case 'jsonb':
       return 1 + (bytes?.length ?? 0);
     case 'vector':
-      return 4 + 4 * (value as readonly number[]).length;
+      return 4 + 4 * (value as readonly number[] | Float32Array).length;
   }
 }

@@ -45,20 +45,27 @@ export function indexedVectorType(dimensions: number): IndexedVectorType {
 const HALFVEC_ZERO_BELOW = 2 ** -25;
 
 /**
+ * A vector as the edge holds it: numbers parsed from JSON, or float32 components as they arrived
+ * (base64 little-endian float32, decoded without a pass through numbers).
+ */
+export type VectorInput = readonly number[] | Float32Array;
+
+/**
  * Whether pgvector sees a zero vector, for which cosine distance is NaN (similarity null): its
  * float32 squared norm, summed in float32 as pgvector does, underflows to 0, or, indexed as
  * halfvec, every component rounds to zero.
  */
-function isZeroAsStored(vector: readonly number[], halfPrecision: boolean): boolean {
+function isZeroAsStored(vector: VectorInput, halfPrecision: boolean): boolean {
   // A sum of float32 squares is zero exactly when each square underflows to zero.
-  const squareUnderflows = (component: number) => {
+  let squaresUnderflow = true;
+  let halfZero = halfPrecision;
+  for (let i = 0; i < vector.length && (squaresUnderflow || halfZero); i++) {
+    const component = vector[i] ?? 0;
     const stored = Math.fround(component);
-    return Math.fround(stored * stored) === 0;
-  };
-  return (
-    vector.every(squareUnderflows) ||
-    (halfPrecision && vector.every((component) => Math.abs(component) <= HALFVEC_ZERO_BELOW))
-  );
+    if (Math.fround(stored * stored) !== 0) squaresUnderflow = false;
+    if (Math.abs(component) > HALFVEC_ZERO_BELOW) halfZero = false;
+  }
+  return squaresUnderflow || halfZero;
 }
 
 /**
@@ -67,7 +74,7 @@ function isZeroAsStored(vector: readonly number[], halfPrecision: boolean): bool
  */
 export function assertVectorFits(
   collection: VectorShape,
-  vector: readonly number[],
+  vector: VectorInput,
   label = 'vector',
 ): void {
   if (vector.length === 0) {
@@ -83,35 +90,53 @@ export function assertVectorFits(
     );
   }
   const halfPrecision = collection.dimensions > MAX_VECTOR_INDEX_DIMENSIONS;
-  for (let i = 0; i < vector.length; i++) {
-    const component = vector[i];
-    if (typeof component !== 'number' || !Number.isFinite(component)) {
-      throw new QuarryError(
-        'INVALID_VECTOR',
-        `${label} for collection '${collection.name}' has a non-finite component at index ${i} (${String(component)}); every component must be a finite number`,
-      );
-    }
-    // float32 is what pgvector stores; larger magnitudes would overflow to Infinity there.
-    if (Math.abs(component) > 3.4028234663852886e38) {
-      throw new QuarryError(
-        'INVALID_VECTOR',
-        `${label} for collection '${collection.name}' has component ${component} at index ${i}, outside the float32 range pgvector stores`,
-      );
-    }
-    // Collections over 2,000 dimensions are indexed (and searched) as halfvec.
-    if (halfPrecision && Math.abs(component) > MAX_HALFVEC_COMPONENT) {
-      throw new QuarryError(
-        'INVALID_VECTOR',
-        `${label} for collection '${collection.name}' has component ${component} at index ${i}; its ${collection.dimensions} dimensions are indexed as halfvec, which holds magnitudes up to ${MAX_HALFVEC_COMPONENT}`,
-      );
+  // The limit a component's magnitude must stay within (NaN fails every comparison with it).
+  const limit = halfPrecision ? MAX_HALFVEC_COMPONENT : FLOAT32_MAX;
+  // One pass over the components; the one at fault, if any, is then described.
+  let i = 0;
+  if (vector instanceof Float32Array) {
+    while (i < vector.length && Math.abs(vector[i] ?? NaN) <= limit) i++;
+  } else {
+    for (; i < vector.length; i++) {
+      const component = vector[i];
+      if (typeof component !== 'number' || !(Math.abs(component) <= limit)) break;
     }
   }
+  if (i < vector.length) refuseComponent(collection, vector[i], i, label);
   if (collection.metric === 'cosine' && isZeroAsStored(vector, halfPrecision)) {
     throw new QuarryError(
       'INVALID_VECTOR',
       `collection '${collection.name}' uses cosine distance, which is undefined for a zero vector (${label})`,
     );
   }
+}
+
+/** The largest finite float32, which pgvector stores: larger magnitudes would overflow to Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+function refuseComponent(
+  collection: VectorShape,
+  component: unknown,
+  i: number,
+  label: string,
+): never {
+  if (typeof component !== 'number' || !Number.isFinite(component)) {
+    throw new QuarryError(
+      'INVALID_VECTOR',
+      `${label} for collection '${collection.name}' has a non-finite component at index ${i} (${String(component)}); every component must be a finite number`,
+    );
+  }
+  if (Math.abs(component) > FLOAT32_MAX) {
+    throw new QuarryError(
+      'INVALID_VECTOR',
+      `${label} for collection '${collection.name}' has component ${component} at index ${i}, outside the float32 range pgvector stores`,
+    );
+  }
+  // Collections over 2,000 dimensions are indexed (and searched) as halfvec.
+  throw new QuarryError(
+    'INVALID_VECTOR',
+    `${label} for collection '${collection.name}' has component ${component} at index ${i}; its ${collection.dimensions} dimensions are indexed as halfvec, which holds magnitudes up to ${MAX_HALFVEC_COMPONENT}`,
+  );
 }
 
 function dimensionsLiteral(dimensions: number): SQL {

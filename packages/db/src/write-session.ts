@@ -8,8 +8,11 @@ import type { SQL } from 'drizzle-orm';
 
 /** The binary types a COPY column may have here. */
 export type CopyType = 'int4' | 'uuid' | 'text' | 'jsonb' | 'vector';
-/** One value per column: text/jsonb as strings (jsonb as its JSON text), vectors as numbers. */
-export type CopyValue = number | string | null | readonly number[];
+/**
+ * One value per column: text/jsonb as strings (jsonb as its JSON text), vectors as numbers or as
+ * float32 components (copied as they are, in the byte order COPY wants).
+ */
+export type CopyValue = number | string | null | readonly number[] | Float32Array;
 
 export interface CopyTarget {
   table: string;

@@ -142,9 +142,10 @@ const LITTLE_ENDIAN = endianness() === 'LE';
  * A base64 string of little-endian float32 components, as OpenAI returns with `encoding_format:
  * "base64"`. Node's decoder skips characters outside the alphabet, so a well-formed text is one
  * that decodes to exactly three quarters of its length, less its padding (no pattern is run over
- * the 8 KB of a 1,536-dimension vector). The components are read from the decoded bytes at once.
+ * the 8 KB of a 1,536-dimension vector). The decoded bytes are the components: they stay float32
+ * (viewed in place when aligned) all the way to the COPY, never a number per component.
  */
-export function decodeBase64Vector(text: string): number[] {
+export function decodeBase64Vector(text: string): Float32Array {
   const bytes = Buffer.from(text, 'base64');
   const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   if (
@@ -161,13 +162,11 @@ export function decodeBase64Vector(text: string): number[] {
         'embedding: a string embedding must be base64 of little-endian float32 components (a multiple of 4 bytes)',
     });
   }
-  // A Float32Array reads the machine's byte order from an aligned offset: anything else is copied first.
+  // A Float32Array reads the machine's byte order from an aligned offset: anything else is copied
+  // first (a short vector's bytes may sit in Node's shared pool at any offset).
   const aligned = LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(bytes);
   if (!LITTLE_ENDIAN) aligned.swap32();
-  const components = new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
-  const vector = new Array<number>(components.length);
-  for (let i = 0; i < components.length; i++) vector[i] = components[i] ?? 0;
-  return vector;
+  return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
 }
 
 function parseLine(stream: IngestStream, line: Line) {
