@@ -1,4 +1,10 @@
-import { isTransientConflict, sql, type QuarryDatabase, type SQL } from '@quarry/db';
+import {
+  isTransientConflict,
+  readTransaction,
+  sql,
+  type QuarryDatabase,
+  type SQL,
+} from '@quarry/db';
 import type { Limits } from './limits';
 
 export type Transaction = Parameters<Parameters<QuarryDatabase['transaction']>[0]>[0];
@@ -11,8 +17,9 @@ export const TRANSACTION_ATTEMPTS = 3;
  * `SET LOCAL`: it ends with the transaction, so nothing leaks to the next request that a pooler
  * (PgBouncer in transaction mode) hands the same server connection to.
  *
- * The settings do not cost a round trip of their own: `work`'s first statement is sent right
- * behind them (postgres.js pipelines the statements of a transaction issued together), except on
+ * Neither BEGIN nor the settings cost a round trip of their own: BEGIN, the settings and `work`'s
+ * first statement go out in one write (@quarry/db's pipelineBegin; postgres.js pipelines the
+ * statements of a transaction issued together), except on
  * the first transaction of a database, which learns whether it is a Citus coordinator (there the
  * settings must be forwarded before the work runs; see setLocal).
  *
@@ -24,17 +31,38 @@ export const TRANSACTION_ATTEMPTS = 3;
  * rolled back whole, so it is run again, up to TRANSACTION_ATTEMPTS times: the caller sees the
  * outcome of one clean run, never the collision. `work` must touch nothing but the transaction.
  */
-export async function inTransaction<T>(
+export const inTransaction = transactionRunner((db, body) => db.transaction(body));
+
+/**
+ * inTransaction for work that only reads (a search): on PostgreSQL the transaction is READ ONLY
+ * and its outcome does not wait for COMMIT's round trip (see @quarry/db's readTransaction).
+ */
+export const inReadTransaction = transactionRunner(readTransaction);
+
+function transactionRunner(
+  begin: <T>(db: QuarryDatabase, body: (tx: Transaction) => Promise<T>) => Promise<T>,
+) {
+  return <T>(
+    db: QuarryDatabase,
+    limits: Pick<Limits, 'statementTimeoutMs'>,
+    work: (tx: Transaction) => Promise<T>,
+    settings: Record<string, string> = {},
+    guard?: SQL<boolean>,
+  ): Promise<T> => run((body) => begin(db, body), db, limits, work, settings, guard);
+}
+
+async function run<T>(
+  begin: (body: (tx: Transaction) => Promise<T>) => Promise<T>,
   db: QuarryDatabase,
   limits: Pick<Limits, 'statementTimeoutMs'>,
   work: (tx: Transaction) => Promise<T>,
-  settings: Record<string, string> = {},
-  guard?: SQL<boolean>,
+  settings: Record<string, string>,
+  guard: SQL<boolean> | undefined,
 ): Promise<T> {
   const all = { statement_timeout: String(limits.statementTimeoutMs), ...settings };
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction(async (tx) => {
+      return await begin(async (tx) => {
         let distributed = distributedDatabases.get(db);
         if (distributed === undefined) {
           // The first transaction learns whether this is a Citus coordinator, before it reads a table.

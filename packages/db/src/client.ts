@@ -7,7 +7,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { pgliteWriteSession, postgresWriteSession } from './bulk-write';
 import type { WriteSession } from './write-session';
-import { createAcquireGate, gatePool } from './pool';
+import { createAcquireGate, gatePool, pipelineBegin } from './pool';
 import * as schema from './schema';
 
 export type Schema = typeof schema;
@@ -100,7 +100,9 @@ export async function createDb(config: DbConfig = { driver: 'embedded' }): Promi
     connection: { application_name: config.applicationName ?? 'quarry' },
   });
   const gated = gatePool(client, createAcquireGate(max, config.acquireTimeoutMs ?? 10_000));
-  const db: QuarryDatabase = drizzlePostgres(gated, { schema });
+  // Drizzle's transactions send BEGIN with their first statements (see pipelineBegin).
+  const db: QuarryDatabase = drizzlePostgres(pipelineBegin(gated), { schema });
+  readOnlyDatabases.set(db, drizzlePostgres(pipelineBegin(gated, { readOnly: true }), { schema }));
   const memory = pooled ? false : (config.indexBuildMemory ?? DEFAULT_INDEX_BUILD_MEMORY);
   const forIndexBuild = async <T>(work: (db: SqlExecutor) => Promise<T>): Promise<T> => {
     if (memory === false) return work(db);
@@ -128,6 +130,20 @@ export async function createDb(config: DbConfig = { driver: 'embedded' }): Promi
     writeSession: postgresWriteSession(gated),
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/** For each PostgreSQL database, the same pool whose transactions are read-only (see readTransaction). */
+const readOnlyDatabases = new WeakMap<QuarryDatabase, QuarryDatabase>();
+
+/**
+ * `db.transaction(work)`, read-only: on PostgreSQL BEGIN READ ONLY, and the outcome is returned
+ * without waiting for COMMIT (see @quarry/db's pipelineBegin); on PGlite an ordinary transaction.
+ */
+export function readTransaction<T>(
+  db: QuarryDatabase,
+  work: (tx: Parameters<Parameters<QuarryDatabase['transaction']>[0]>[0]) => Promise<T>,
+): Promise<T> {
+  return (readOnlyDatabases.get(db) ?? db).transaction(work);
 }
 
 /**

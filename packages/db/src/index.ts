@@ -2,6 +2,7 @@ export {
   createDb,
   DEFAULT_INDEX_BUILD_MEMORY,
   queryRows,
+  readTransaction,
   type Database,
   type DbConfig,
   type QuarryDatabase,

@@ -1,4 +1,4 @@
-import type { ReservedSql, Sql } from 'postgres';
+import type { ReservedSql, Sql, TransactionSql } from 'postgres';
 import { QuarryError } from './errors';
 
 /**
@@ -90,6 +90,116 @@ export function gatePool(client: Sql, gate: AcquireGate): Sql {
   });
 }
 
+/**
+ * The gated client whose `begin` sends BEGIN together with the transaction's first statements, in
+ * one write (for Drizzle's transactions; see beginPipelined). `begin` of `gatePool` stays
+ * postgres.js's own, which the write session needs (COPY, savepoints).
+ */
+export function pipelineBegin(gated: Sql, { readOnly = false } = {}): Sql {
+  return new Proxy(gated, {
+    get(target, property, receiver) {
+      if (property === 'begin') {
+        return (...args: [string, TransactionWork] | [TransactionWork]) =>
+          args.length === 1
+            ? beginPipelined(target, readOnly, args[0])
+            : beginPipelined(target, readOnly, args[1]);
+      }
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  });
+}
+
+type TransactionWork = (sql: TransactionSql) => unknown;
+
+/**
+ * postgres.js's `begin` awaits BEGIN before it runs the transaction's work: a round trip of its
+ * own. Here BEGIN goes out on a reserved connection without waiting, so the driver writes it with
+ * the work's first statements; what postgres.js's `begin` guarantees still holds:
+ * - the work's statements run in order on the one connection, inside the transaction;
+ * - COMMIT when the work resolves; ROLLBACK when it throws, or when any of its statements failed
+ *   (even one whose error the work caught: PostgreSQL aborted the transaction), and then the
+ *   first statement error is thrown, not the "current transaction is aborted" that followed it;
+ * - after a statement failed (or the connection closed), no further statement is sent: nothing the
+ *   work sends can run outside the transaction.
+ * Only `unsafe` is offered inside (all Drizzle uses); savepoints are not (nested transactions).
+ *
+ * A `readOnly` transaction is BEGIN READ ONLY (PostgreSQL refuses any write in it), and its outcome
+ * does not wait for COMMIT: once the work's statements have answered there is nothing COMMIT could
+ * change, so it is sent and the connection handed back at once, and the next transaction on that
+ * connection goes out behind it, often in the same write.
+ */
+async function beginPipelined(
+  client: Sql,
+  readOnly: boolean,
+  work: TransactionWork,
+): Promise<unknown> {
+  const reserved = await client.reserve();
+  const scope = { issued: [] as Array<Promise<unknown>>, failed: undefined as Error | undefined };
+  const track = (query: PendingQuery) => {
+    if (scope.failed !== undefined) return Promise.reject(scope.failed);
+    const settled = Promise.resolve(query);
+    scope.issued.push(settled);
+    settled.catch((error: unknown) => {
+      scope.failed ??= error instanceof Error ? error : new Error(String(error));
+    });
+    return settled;
+  };
+  const transaction = {
+    unsafe: (...args: Parameters<Sql['unsafe']>) => deferredQuery(reserved.unsafe(...args), track),
+    savepoint: () => {
+      throw new Error('nested transactions (savepoints) are not supported in this transaction');
+    },
+  } as unknown as TransactionSql;
+  try {
+    void track(reserved.unsafe(readOnly ? 'begin read only' : 'begin'));
+    let result: unknown;
+    try {
+      result = await work(transaction);
+      await Promise.allSettled(scope.issued);
+      if (scope.failed !== undefined) throw scope.failed;
+    } catch (error) {
+      await reserved.unsafe('rollback');
+      throw isAbortedTransaction(error) && scope.failed !== undefined ? scope.failed : error;
+    }
+    const commit = reserved.unsafe('commit');
+    // A failed COMMIT of a read-only transaction (the connection lost) changes nothing it read.
+    if (readOnly) commit.catch(() => undefined);
+    else await commit;
+    return result;
+  } finally {
+    reserved.release();
+  }
+}
+
+/** "current transaction is aborted" (25P02), from the driver or wrapped by Drizzle. */
+function isAbortedTransaction(error: unknown): boolean {
+  const { code, cause } = (error ?? {}) as { code?: unknown; cause?: unknown };
+  return code === '25P02' || (cause !== undefined && isAbortedTransaction(cause));
+}
+
+/**
+ * A query object that is sent when first awaited (as postgres.js's own: `.values()` may be called
+ * before), through `send`.
+ */
+function deferredQuery(
+  query: PendingQuery,
+  send: (query: PendingQuery) => Promise<unknown>,
+): PendingQuery {
+  let started: Promise<unknown> | undefined;
+  const start = () => (started ??= send(query));
+  const deferred = {
+    then: (onFulfilled?: (value: unknown) => unknown, onRejected?: (reason: unknown) => unknown) =>
+      start().then(onFulfilled, onRejected),
+    catch: (onRejected?: (reason: unknown) => unknown) => start().catch(onRejected),
+    finally: (onFinally?: () => void) => start().finally(onFinally),
+    values() {
+      void query.values(); // only sets array mode; the query runs when awaited
+      return deferred;
+    },
+  };
+  return deferred as unknown as PendingQuery;
+}
+
 /** A reserved connection holds a slot of the gate until it is released. */
 function reserveGated(client: Sql, gate: AcquireGate): Promise<ReservedSql> {
   return new Promise((resolve, reject) => {
@@ -110,17 +220,5 @@ function reserveGated(client: Sql, gate: AcquireGate): Promise<ReservedSql> {
 }
 
 function gatedQuery(query: PendingQuery, gate: AcquireGate): PendingQuery {
-  let started: Promise<unknown> | undefined;
-  const start = () => (started ??= gate.run(() => query));
-  const gated = {
-    then: (onFulfilled?: (value: unknown) => unknown, onRejected?: (reason: unknown) => unknown) =>
-      start().then(onFulfilled, onRejected),
-    catch: (onRejected?: (reason: unknown) => unknown) => start().catch(onRejected),
-    finally: (onFinally?: () => void) => start().finally(onFinally),
-    values() {
-      void query.values(); // only sets array mode; the query runs when awaited
-      return gated;
-    },
-  };
-  return gated as unknown as PendingQuery;
+  return deferredQuery(query, (pending) => gate.run(() => pending));
 }

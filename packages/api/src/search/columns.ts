@@ -57,22 +57,23 @@ const preparedTexts = new Set<string>();
 const MAX_PREPARED_TEXTS = 200;
 
 interface Preparable<T> {
-  toSQL(): { sql: string };
   execute(): Promise<T>;
-  prepare(name: string): { execute(): Promise<T> };
+  prepare(name: string): { getQuery(): { sql: string }; execute(): Promise<T> };
 }
 
 /**
  * Runs a query as a prepared statement where the driver prepares (not behind a transaction
  * pooler, see @quarry/db's createDb): a parameterised statement that is not prepared is described
  * first, a round trip of its own that also holds back the statements pipelined behind it. Only
- * MAX_PREPARED_TEXTS distinct texts are prepared, since each stays on every connection.
+ * MAX_PREPARED_TEXTS distinct texts are prepared, since each stays on every connection. The SQL is
+ * built once (the prepared query's text is the one looked up).
  */
 export function runPrepared<T>(query: Preparable<T>, name: string): Promise<T> {
-  const text = query.toSQL().sql;
+  const prepared = query.prepare(name);
+  const text = prepared.getQuery().sql;
   if (!preparedTexts.has(text)) {
     if (preparedTexts.size >= MAX_PREPARED_TEXTS) return query.execute();
     preparedTexts.add(text);
   }
-  return query.prepare(name).execute();
+  return prepared.execute();
 }

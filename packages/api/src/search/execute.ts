@@ -4,7 +4,7 @@ import type { Context } from '../context';
 import { onReplica } from '../replicas';
 import { HARD_LIMITS } from '../limits';
 import { chargeResponse } from '../response-budget';
-import { inTransaction } from '../transaction';
+import { inReadTransaction } from '../transaction';
 import { knownCollectionRows } from './collection-size';
 import { fuseHybrid, mergeRetrievals } from './fuse';
 import type { SearchInput } from './input';
@@ -78,7 +78,7 @@ async function searchOn(
   // A vector-only HNSW search knows its plan before touching the database: its settings go out
   // with the statement timeout, in the transaction's first statement.
   const settingsUpFront = input.mode === 'vector' && knownPlan?.strategy === 'hnsw';
-  const { byVector, byKeyword } = await inTransaction(
+  const { byVector, byKeyword } = await inReadTransaction(
     prepared.reader,
     ctx.limits,
     async (tx) => {

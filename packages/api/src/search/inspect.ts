@@ -17,7 +17,7 @@ import { documentInScope } from '../collections';
 import type { Context } from '../context';
 import { onReplica } from '../replicas';
 import { createdRangeConditions, documentIdSchema } from '../inputs';
-import { inTransaction } from '../transaction';
+import { inReadTransaction } from '../transaction';
 import { prepareQuery, withCurrentCollection } from './prepare';
 import { searchInputSchema } from './input';
 
@@ -47,7 +47,7 @@ async function inspectOn(
   const { collection, vector, tenant } = prepared;
   if (!vector)
     throw new QuarryError('INVALID_INPUT', 'inspecting a document needs a query vector or text');
-  return inTransaction(
+  return inReadTransaction(
     prepared.reader,
     ctx.limits,
     async (tx) => {
