@@ -216,6 +216,7 @@ interface Row {
   metadataJson: string;
   externalId: string | null;
   embedding: VectorInput;
+  /** md5 of the content, the key of a document without an external id ('' for the others). */
   hash: string;
 }
 
@@ -289,7 +290,8 @@ export async function ingestDocuments(
     metadataJson: metadataJson[index] ?? '{}',
     externalId: item.externalId ?? null,
     embedding: vectors[index] ?? [],
-    hash: contentHash(item.content),
+    // Only a document without an external id is keyed by its content.
+    hash: item.externalId === undefined ? contentHash(item.content) : '',
   }));
   assertConsistentDuplicates(rows);
   const strategy: IngestStrategy =

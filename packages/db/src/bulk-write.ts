@@ -159,56 +159,49 @@ function* binaryCopy(target: CopyTarget, rows: Iterable<readonly CopyValue[]>): 
 }
 
 function encodeRows(types: readonly CopyType[], rows: ReadonlyArray<readonly CopyValue[]>): Buffer {
-  // Strings become bytes first: their encoded length is the field's length.
-  const encoded = rows.map((row) =>
-    types.map((type, column) => {
-      const value = row[column];
-      return (type === 'text' || type === 'jsonb') && typeof value === 'string'
-        ? Buffer.from(value, 'utf8')
-        : null;
-    }),
-  );
+  // Measured first, then written in place: strings are encoded straight into the buffer.
+  const lengths = new Int32Array(rows.length * types.length);
   let size = 0;
-  rows.forEach((row, position) => {
+  let field = 0;
+  for (const row of rows) {
     size += 2;
-    types.forEach((type, column) => {
-      size += 4 + Math.max(fieldLength(type, row[column], encoded[position]?.[column] ?? null), 0);
-    });
-  });
+    for (let column = 0; column < types.length; column++, field++) {
+      lengths[field] = fieldLength(types[column] ?? 'text', row[column]);
+      size += 4 + Math.max(lengths[field] ?? 0, 0);
+    }
+  }
   const buffer = Buffer.allocUnsafe(size);
-  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   let offset = 0;
-  rows.forEach((row, position) => {
-    view.setInt16(offset, types.length);
-    offset += 2;
-    types.forEach((type, column) => {
+  field = 0;
+  for (const row of rows) {
+    offset = buffer.writeInt16BE(types.length, offset);
+    for (let column = 0; column < types.length; column++, field++) {
+      const type = types[column] ?? 'text';
       const value = row[column] ?? null;
-      const bytes = encoded[position]?.[column] ?? null;
-      const length = fieldLength(type, value, bytes);
-      view.setInt32(offset, length);
-      offset += 4;
-      if (length < 0) return;
+      const length = lengths[field] ?? -1;
+      offset = buffer.writeInt32BE(length, offset);
+      if (length < 0) continue;
       switch (type) {
         case 'int4':
-          view.setInt32(offset, value as number);
+          buffer.writeInt32BE(value as number, offset);
           break;
         case 'uuid':
           buffer.write((value as string).replaceAll('-', ''), offset, 16, 'hex');
           break;
         case 'text':
-          bytes?.copy(buffer, offset);
+          buffer.write(value as string, offset, length, 'utf8');
           break;
         case 'jsonb':
           buffer[offset] = 1; // jsonb's binary form: a version byte, then the JSON text
-          bytes?.copy(buffer, offset + 1);
+          buffer.write(value as string, offset + 1, length - 1, 'utf8');
           break;
         case 'vector':
           writeVector(buffer, offset, value as readonly number[] | Float32Array);
           break;
       }
       offset += length;
-    });
-  });
+    }
+  }
   return buffer;
 }
 
@@ -244,7 +237,7 @@ function writeVector(buffer: Buffer, offset: number, vector: readonly number[] |
 let narrowed = new Float32Array(0);
 
 /** A field's byte length in the COPY data; -1 is NULL. */
-function fieldLength(type: CopyType, value: CopyValue | undefined, bytes: Buffer | null): number {
+function fieldLength(type: CopyType, value: CopyValue | undefined): number {
   if (value === null || value === undefined) return -1;
   switch (type) {
     case 'int4':
@@ -252,9 +245,9 @@ function fieldLength(type: CopyType, value: CopyValue | undefined, bytes: Buffer
     case 'uuid':
       return 16;
     case 'text':
-      return bytes?.length ?? 0;
+      return Buffer.byteLength(value as string, 'utf8');
     case 'jsonb':
-      return 1 + (bytes?.length ?? 0);
+      return 1 + Buffer.byteLength(value as string, 'utf8');
     case 'vector':
       return 4 + 4 * (value as readonly number[] | Float32Array).length;
   }
