@@ -139,34 +139,43 @@ function tooLong(line: number, maxLineBytes: number): LineError {
 const LITTLE_ENDIAN = endianness() === 'LE';
 
 /**
+ * Decoded vectors lie side by side in slabs of this size: one allocation (and one external buffer
+ * for the garbage collector to track) per about 170 vectors of 1,536 dimensions instead of one each.
+ * A slab is freed when no vector in it is held any more (its chunk is written).
+ */
+const VECTOR_SLAB_BYTES = 1 << 20;
+let slab = Buffer.allocUnsafeSlow(0);
+let slabUsed = 0;
+
+/**
  * A base64 string of little-endian float32 components, as OpenAI returns with `encoding_format:
  * "base64"`. Node's decoder skips characters outside the alphabet, so a well-formed text is one
  * that decodes to exactly three quarters of its length, less its padding (no pattern is run over
- * the 8 KB of a 1,536-dimension vector). The decoded bytes are the components: they stay float32
- * (viewed in place when aligned) all the way to the COPY, never a number per component.
+ * the 8 KB of a 1,536-dimension vector). The bytes are decoded into a slab at an aligned offset
+ * and are the components: they stay float32 all the way to the COPY, never a number each.
  */
 export function decodeBase64Vector(text: string): Float32Array {
-  const bytes = Buffer.from(text, 'base64');
   const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  if (
-    text.length % 4 !== 0 ||
-    bytes.length !== (text.length / 4) * 3 - padding ||
-    bytes.length % 4 !== 0 ||
-    bytes.length === 0
-  ) {
-    throw new StreamStop({
+  const bytes = (text.length / 4) * 3 - padding;
+  const refuse = () =>
+    new StreamStop({
       status: 400,
       quarryCode: 'INVALID_VECTOR',
       field: 'embedding',
       message:
         'embedding: a string embedding must be base64 of little-endian float32 components (a multiple of 4 bytes)',
     });
+  if (text.length % 4 !== 0 || bytes % 4 !== 0 || bytes === 0) throw refuse();
+  if (bytes > slab.length - slabUsed) {
+    slab = Buffer.allocUnsafeSlow(Math.max(VECTOR_SLAB_BYTES, bytes));
+    slabUsed = 0;
   }
-  // A Float32Array reads the machine's byte order from an aligned offset: anything else is copied
-  // first (a short vector's bytes may sit in Node's shared pool at any offset).
-  const aligned = LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(bytes);
-  if (!LITTLE_ENDIAN) aligned.swap32();
-  return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
+  // Fewer bytes than expected: the text had characters the decoder skipped.
+  if (slab.write(text, slabUsed, bytes, 'base64') !== bytes) throw refuse();
+  const decoded = slab.subarray(slabUsed, slabUsed + bytes);
+  slabUsed += bytes;
+  if (!LITTLE_ENDIAN) decoded.swap32();
+  return new Float32Array(decoded.buffer, decoded.byteOffset, bytes / 4);
 }
 
 function parseLine(stream: IngestStream, line: Line) {
