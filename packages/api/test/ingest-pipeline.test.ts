@@ -442,6 +442,29 @@ describeEachTarget()('ingestDocuments, both write strategies, on $name', (target
       .where(eq(documents.id, result.ids[2_999] ?? ''));
     expect(row).toEqual({ embedding: vectors[2_999], metadata: { i: 2_999 } });
   });
+  it('stores vectors given as float32 components (a decoded base64 vector) exactly, by COPY and by rows', async () => {
+    const collection = await newCollection(4);
+    // The largest float32, a subnormal-adjacent one and one that float32 rounds.
+    const vectorOf = (i: number) =>
+      Float32Array.of(0.1 + i, -2.5e-38, 3.4028234663852886e38, -1 / 3);
+    const items = (prefix: string, count: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        content: `${prefix} ${i}`,
+        externalId: `${prefix}-${i}`,
+        embedding: vectorOf(i),
+      }));
+    const copied = await bulk(collection, items('copied', 40));
+    const inserted = await perRequest(collection, items('inserted', 3));
+    expect(copied).toMatchObject({ strategy: 'copy', inserted: 40 });
+    expect(inserted).toMatchObject({ strategy: 'rows', inserted: 3 });
+    const rows = await harness.database.db
+      .select({ id: documents.id, embedding: documents.embedding })
+      .from(documents)
+      .where(eq(documents.collectionId, collection.id));
+    const byId = new Map(rows.map((row) => [row.id, row.embedding]));
+    expect(byId.get(copied.ids[39] ?? '')).toEqual(Array.from(vectorOf(39)));
+    expect(byId.get(inserted.ids[2] ?? '')).toEqual(Array.from(vectorOf(2)));
+  });
   it('defers the HNSW index of a large load into an empty collection, and builds it once at the end', async () => {
     const collection = await newCollection(8);
     const items = clusteredVectors(1_200, 8, 3).map((embedding, i) => ({
