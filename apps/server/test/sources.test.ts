@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { readDocuments, textLines } from '../src/cli/sources';
+import { byteLines, readDocuments } from '../src/cli/sources';
 
 const collect = async <T>(items: AsyncIterable<T>) => {
   const out: T[] = [];
@@ -13,7 +13,7 @@ describe('reading JSONL input', () => {
     const bytes = Buffer.from('café\r\nzwei\nlast line without newline', 'utf8');
     // Cut after "caf" plus the first byte of "é", and between the CR and the LF.
     const chunks = [bytes.subarray(0, 4), bytes.subarray(4, 6), bytes.subarray(6)];
-    expect(await collect(textLines(Readable.from(chunks)))).toEqual([
+    expect((await collect(byteLines(Readable.from(chunks)))).map(String)).toEqual([
       'café',
       'zwei',
       'last line without newline',
@@ -42,5 +42,80 @@ describe('reading JSONL input', () => {
     await expect(documents.next()).rejects.toThrow(
       /stdin:4: embedding: must be a non-empty array of numbers/,
     );
+  });
+});
+
+describe('reading JSONL vectors as float32 (what the CLI streams to a server)', () => {
+  const read = (lines: string[], vectors: 'numbers' | 'float32') =>
+    collect(
+      readDocuments(
+        { kind: 'stdin', stream: Readable.from([lines.join('\n')]), format: 'jsonl' },
+        { size: 1000, overlap: 0 },
+        vectors,
+      ),
+    );
+
+  it('gives the same documents as JSON.parse, the vector as float32, however the line is laid out', async () => {
+    const lines = [
+      '{"content":"compact","embedding":[0.1,-0.25,3e-3],"id":"a"}',
+      '{"content": "spaced", "embedding": [ 0.1 , -0.25 ,\t3e-3 ], "metadata": {"k": 1}}',
+      '{"embedding":[1,2,3],"content":"vector first","id":7}',
+      // The key inside a string, inside metadata, and a key ending in it: only the field counts.
+      '{"content":"says \\"embedding\\":[9,9] in its text","embedding":[1,2,3]}',
+      '{"metadata":{"embedding":[5,6]},"content":"nested","embedding":[1,2,3]}',
+      '{"content":"odd key","x\\"embedding":[4],"embedding":[1,2,3]}',
+      '{"content":"no vector","metadata":{"embedding":[5,6]}}',
+    ];
+    const asNumbers = await read(
+      lines.filter((_, i) => i !== 5),
+      'numbers',
+    );
+    const asFloat32 = await read(
+      lines.filter((_, i) => i !== 5),
+      'float32',
+    );
+    expect(asFloat32.map((item) => item.origin)).toEqual(asNumbers.map((item) => item.origin));
+    asFloat32.forEach((item, i) => {
+      const { embedding, ...fields } = asNumbers[i]!.document;
+      expect(item.document).toEqual(fields);
+      expect(item.vector).toEqual(embedding ? Float32Array.from(embedding) : undefined);
+    });
+    // A field the line may not have is refused whichever way the vector is read.
+    await expect(read([lines[5]!], 'float32')).rejects.toThrow(/stdin:1: Unrecognized key/);
+  });
+
+  it('keeps the last of a repeated embedding key, as JSON.parse does', async () => {
+    const [item] = await read(
+      ['{"content":"twice","embedding":[1,2],"embedding":[3,4,5]}'],
+      'float32',
+    );
+    expect(item?.vector).toEqual(new Float32Array([3, 4, 5]));
+    await expect(
+      read(['{"content":"twice","embedding":[1,2],"embedding":"x"}'], 'float32'),
+    ).rejects.toThrow(/stdin:1: embedding: must be a non-empty array of numbers/);
+  });
+
+  it('refuses a bad vector with the same message as the ordinary path', async () => {
+    for (const line of [
+      '{"content":"c","embedding":[]}',
+      '{"content":"c","embedding":[1,"2"]}',
+      '{"content":"c","embedding":[1,2,]}',
+    ]) {
+      const refusal = (vectors: 'numbers' | 'float32') =>
+        read([line], vectors).then(
+          () => 'accepted',
+          (error: Error) => error.message,
+        );
+      expect(await refusal('float32'), line).toBe(await refusal('numbers'));
+      expect(await refusal('float32'), line).not.toBe('accepted');
+    }
+  });
+
+  it('skips lines of whitespace only, Unicode whitespace included', async () => {
+    const items = await read(
+      ['  \t', '\u00a0\u2003', '{"content":"x","embedding":[1]}'],
+      'float32',
+    );
+    expect(items.map((item) => item.origin)).toEqual(['stdin:3']);
   });
 });

@@ -1,19 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import type { RouterInputs } from '@quarry/api';
 import { z } from 'zod';
 import { chunkFile, MARKDOWN_EXTENSIONS, type ChunkOptions } from '@quarry/corpus/text-chunk';
+import { readNumberArray } from './number-array';
 
 export type IngestDocument = RouterInputs['documents']['ingest']['documents'][number];
-
-/** One document to ingest and where it came from, for error messages. */
-export interface SourcedDocument {
-  document: IngestDocument;
-  origin: string;
-}
 
 export class InputError extends Error {
   override readonly name = 'InputError';
@@ -37,18 +32,37 @@ export const INGESTIBLE_EXTENSIONS = [
   ...TEXT_EXTENSIONS,
 ];
 
-function parseJsonLine(line: string, origin: string): IngestDocument {
-  let value: unknown;
+/**
+ * How JSONL embeddings are handed on: `numbers` as the document's `embedding` (what
+ * `documents.ingest` takes), `float32` as the item's `vector`, read from the line's bytes without
+ * JSON.parse making a number of each component (what the streaming endpoint is sent).
+ */
+export type VectorForm = 'numbers' | 'float32';
+
+/** One document to ingest and where it came from, for error messages. */
+export interface SourcedDocument {
+  document: IngestDocument;
+  origin: string;
+  /** With `float32` vectors: the embedding, which `document` then does not hold. */
+  vector?: Float32Array;
+}
+
+function parseJson(text: string, origin: string): unknown {
   try {
-    value = JSON.parse(line);
+    return JSON.parse(text);
   } catch {
     throw new InputError(
       `${origin}: not valid JSON; each line must be one object like {"content": "...", "metadata": {...}}`,
     );
   }
+}
+
+/** The line's fields checked; `vectorRead`: its embedding was read apart (readVector) and is not checked here. */
+function checkedDocument(value: unknown, origin: string, vectorRead: boolean): IngestDocument {
   const parsed = jsonlLineSchema.safeParse(value);
   if (
     parsed.success &&
+    !vectorRead &&
     parsed.data.embedding !== undefined &&
     !isNumberArray(parsed.data.embedding)
   ) {
@@ -67,7 +81,7 @@ function parseJsonLine(line: string, origin: string): IngestDocument {
   return {
     content,
     ...(metadata ? { metadata } : {}),
-    ...(embedding !== undefined ? { embedding: embedding as number[] } : {}),
+    ...(embedding !== undefined && !vectorRead ? { embedding: embedding as number[] } : {}),
     ...(id !== undefined ? { externalId: String(id) } : {}),
   };
 }
@@ -78,34 +92,106 @@ function isNumberArray(value: unknown): value is number[] {
   return true;
 }
 
+const EMBEDDING_KEY = Buffer.from('"embedding"');
+/** Stands in for the vector in the rest of the line; random, so no input can hold it. */
+const VECTOR_MARK = `quarry-vector-${randomUUID()}`;
+/** Where readVector reads a vector's components (grown to the longest line), before they are copied out. */
+let components = new Float32Array(4096);
+
 /**
- * The stream's lines (split at LF, a CR before it dropped): readline's per-line events and
- * pattern cost more than the JSON of a line of 1,536 numbers does to parse.
+ * The line's top-level `embedding` array read from its bytes into float32 (readNumberArray), and
+ * the rest of the line (the vector replaced by a mark) parsed as JSON. Undefined when the line is
+ * not of that shape (no such array, an array of something else, the key elsewhere, invalid JSON):
+ * the ordinary path then reads it and names any problem, so both paths accept the same lines.
  */
-export async function* textLines(stream: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
-  for await (const chunk of stream) {
-    const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
-    let start = 0;
-    for (let newline = text.indexOf('\n'); newline >= 0; newline = text.indexOf('\n', start)) {
-      const end = newline > start && text.charCodeAt(newline - 1) === 13 ? newline - 1 : newline;
-      yield text.slice(start, end);
-      start = newline + 1;
+function readVector(
+  line: Buffer,
+): { value: Record<string, unknown>; vector: Float32Array } | undefined {
+  const bytes = new Uint8Array(line.buffer, line.byteOffset, line.length);
+  for (
+    let key = line.indexOf(EMBEDDING_KEY);
+    key >= 0;
+    key = line.indexOf(EMBEDDING_KEY, key + 1)
+  ) {
+    let at = key + EMBEDDING_KEY.length;
+    while (bytes[at] === 32 || bytes[at] === 9 || bytes[at] === 13) at++;
+    if (bytes[at] !== 58) continue;
+    at++;
+    while (bytes[at] === 32 || bytes[at] === 9 || bytes[at] === 13) at++;
+    if (bytes[at] !== 91) continue;
+    // Each component takes at least two bytes ("0,"): room for all the line may hold.
+    const room = ((line.length - at) >> 1) + 1;
+    if (components.length < room) components = new Float32Array(room);
+    const read = readNumberArray(bytes, at, components);
+    if (!read) return undefined;
+    const rest = `${line.toString('utf8', 0, at)}"${VECTOR_MARK}"${line.toString('utf8', read.end)}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(rest);
+    } catch {
+      return undefined;
     }
-    rest = text.slice(start);
+    const fields = value as Record<string, unknown> | null;
+    if (typeof fields !== 'object' || fields === null || fields.embedding !== VECTOR_MARK)
+      return undefined;
+    fields.embedding = undefined;
+    return { value: fields, vector: components.slice(0, read.count) };
   }
-  rest += decoder.end();
-  if (rest.length > 0) yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
+  return undefined;
 }
 
-async function* jsonlLines(stream: Readable, name: string): AsyncGenerator<SourcedDocument> {
+/** ASCII whitespace, or (when a line starts otherwise outside ASCII) what String.trim removes. */
+function isBlank(line: Buffer): boolean {
+  for (const byte of line) {
+    if (byte === 32 || (byte >= 9 && byte <= 13)) continue;
+    return byte >= 0x80 && line.toString('utf8').trim() === '';
+  }
+  return true;
+}
+
+function parseJsonLine(line: Buffer, origin: string, vectors: VectorForm): SourcedDocument {
+  const fast = vectors === 'float32' ? readVector(line) : undefined;
+  if (fast)
+    return { document: checkedDocument(fast.value, origin, true), origin, vector: fast.vector };
+  const document = checkedDocument(parseJson(line.toString('utf8'), origin), origin, false);
+  if (vectors === 'numbers' || !document.embedding) return { document, origin };
+  const { embedding, ...rest } = document;
+  return { document: rest, origin, vector: Float32Array.from(embedding) };
+}
+
+/**
+ * The stream's lines as bytes (split at LF, a CR before it dropped): a line is decoded only where
+ * it must be (a vector's digits are read as bytes), and readline's per-line events cost more than
+ * the JSON of a line of 1,536 numbers does to parse.
+ */
+export async function* byteLines(stream: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  const line = (head: Buffer) => {
+    const whole = pending.length > 0 ? Buffer.concat([...pending, head]) : head;
+    pending = [];
+    return whole.at(-1) === 13 ? whole.subarray(0, -1) : whole;
+  };
+  for await (const piece of stream) {
+    let chunk = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
+    for (let newline = chunk.indexOf(10); newline >= 0; newline = chunk.indexOf(10)) {
+      yield line(chunk.subarray(0, newline));
+      chunk = chunk.subarray(newline + 1);
+    }
+    if (chunk.length > 0) pending.push(chunk);
+  }
+  if (pending.length > 0) yield line(Buffer.alloc(0));
+}
+
+async function* jsonlLines(
+  stream: Readable,
+  name: string,
+  vectors: VectorForm,
+): AsyncGenerator<SourcedDocument> {
   let lineNumber = 0;
-  for await (const line of textLines(stream)) {
+  for await (const line of byteLines(stream)) {
     lineNumber++;
-    if (!line.trim()) continue;
-    const origin = `${name}:${lineNumber}`;
-    yield { document: parseJsonLine(line, origin), origin };
+    if (isBlank(line)) continue;
+    yield parseJsonLine(line, `${name}:${lineNumber}`, vectors);
   }
 }
 
@@ -155,10 +241,11 @@ export type InputSource =
 export async function* readDocuments(
   source: InputSource,
   chunking: ChunkOptions,
+  vectors: VectorForm = 'numbers',
 ): AsyncGenerator<SourcedDocument> {
   if (source.kind === 'stdin') {
     if (source.format === 'jsonl') {
-      yield* jsonlLines(source.stream, 'stdin');
+      yield* jsonlLines(source.stream, 'stdin', vectors);
       return;
     }
     let text = '';
@@ -169,7 +256,11 @@ export async function* readDocuments(
   for (const file of await listInputFiles(source.paths)) {
     const extension = extname(file.path).toLowerCase();
     if (JSONL_EXTENSIONS.has(extension)) {
-      yield* jsonlLines(createReadStream(file.path, { highWaterMark: 1 << 20 }), file.name);
+      yield* jsonlLines(
+        createReadStream(file.path, { highWaterMark: 1 << 20 }),
+        file.name,
+        vectors,
+      );
     } else {
       yield* textDocuments(
         await readFile(file.path, 'utf8'),
@@ -182,8 +273,12 @@ export async function* readDocuments(
 }
 
 /** How many documents the input holds, without keeping them: for the progress bar's total. */
-export async function countDocuments(source: InputSource, chunking: ChunkOptions): Promise<number> {
+export async function countDocuments(
+  source: InputSource,
+  chunking: ChunkOptions,
+  vectors: VectorForm = 'numbers',
+): Promise<number> {
   let count = 0;
-  for await (const item of readDocuments(source, chunking)) if (item) count++;
+  for await (const item of readDocuments(source, chunking, vectors)) if (item) count++;
   return count;
 }
