@@ -4,12 +4,13 @@ import {
   approximationOf,
   DEFAULT_EF_SEARCH,
   estimatedSelectivity,
+  exactRerunSettings,
   hnswSettings,
   MAX_MAX_SCAN_TUPLES,
   MAX_SCALED_EF_SEARCH,
   maxScanTuplesFor,
   MIN_MAX_SCAN_TUPLES,
-  planByCount,
+  planByProbe,
   plannedEfSearch,
   planWithoutCounting,
   SELECTIVITY_SAMPLE_ROWS,
@@ -26,6 +27,11 @@ function sampleOf(share: number) {
     sampledRows: SELECTIVITY_SAMPLE_ROWS,
     sampledPassing: Math.round(share * SELECTIVITY_SAMPLE_ROWS),
   };
+}
+
+/** A full sample where `share` of the rows pass, and the rows counted (null: not counted). */
+function probeOf(share: number, matchedRows: number | null) {
+  return { ...sampleOf(share), matchedRows };
 }
 
 describe('ef_search by the rule', () => {
@@ -87,12 +93,7 @@ describe('estimated selectivity', () => {
 describe('the plan', () => {
   it("plans by the collection's size when it is known", () => {
     expect(planWithoutCounting(input(), false, 10, 50_000)?.efSearch).toBe(200);
-    const counted = planByCount(
-      input(),
-      10,
-      { matchedRows: 652, sample: sampleOf(0.5), collectionRows: 50_000 },
-      651,
-    );
+    const counted = planByProbe(input(), 10, probeOf(0.5, 652), 50_000, 651);
     expect(counted.efSearch).toBe(200);
   });
 
@@ -103,19 +104,9 @@ describe('the plan', () => {
   });
 
   it('scans at most the cutoff exactly, and walks the index iteratively past it', () => {
-    const few = planByCount(
-      input(),
-      10,
-      { matchedRows: 651, sample: sampleOf(0.013), collectionRows: null },
-      651,
-    );
+    const few = planByProbe(input(), 10, probeOf(0.013, 651), null, 651);
     expect(few.strategy).toBe('exact');
-    const many = planByCount(
-      input(),
-      10,
-      { matchedRows: 652, sample: sampleOf(0.09), collectionRows: null },
-      651,
-    );
+    const many = planByProbe(input(), 10, probeOf(0.09, 652), null, 651);
     expect(many).toMatchObject({
       strategy: 'hnsw_iterative',
       efSearch: 223,
@@ -128,14 +119,40 @@ describe('the plan', () => {
     });
   });
 
+  it('walks the index when the sample promised too many rows to count', () => {
+    const uncounted = planByProbe(input(), 10, probeOf(0.1, null), 50_000, 651);
+    expect(uncounted).toMatchObject({
+      strategy: 'hnsw_iterative',
+      matchedRows: null,
+      matchedRowsCappedAt: null,
+      selectivity: 0.1,
+    });
+    expect(uncounted.reason).toMatch(/about 10 % of the 50000 rows, not counted/);
+  });
+
+  it('keeps an HNSW retrieval on the index: no sort, no sequential or bitmap scan, no generic plan, no JIT', () => {
+    for (const plan of [
+      planWithoutCounting(input(), false, 10, null)!,
+      planByProbe(input(), 10, probeOf(0.09, 652), null, 651),
+    ]) {
+      expect(hnswSettings(plan)).toMatchObject({
+        enable_seqscan: 'off',
+        enable_bitmapscan: 'off',
+        enable_sort: 'off',
+        plan_cache_mode: 'force_custom_plan',
+        jit: 'off',
+      });
+    }
+    // The exact re-run after it turns back on what an exact scan needs.
+    expect(exactRerunSettings).toEqual({
+      enable_seqscan: 'on',
+      enable_bitmapscan: 'on',
+      enable_sort: 'on',
+    });
+  });
+
   it('gives a selective iterative scan a wider list and more tuples than a broad one', () => {
-    const counted = (share: number) =>
-      planByCount(
-        input(),
-        10,
-        { matchedRows: 652, sample: sampleOf(share), collectionRows: null },
-        651,
-      );
+    const counted = (share: number) => planByProbe(input(), 10, probeOf(share, 652), null, 651);
     const broad = counted(0.5);
     const narrow = counted(0.02);
     expect(narrow.efSearch).toBeGreaterThan(broad.efSearch);

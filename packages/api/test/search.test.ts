@@ -6,6 +6,12 @@ import {
   hashedBagOfWords,
   type Harness,
 } from './harness';
+import { openAccess } from '../src/auth';
+import { createContextInner } from '../src/context';
+import { searchInputSchema } from '../src/search/input';
+import { probeRestrictions } from '../src/search/plan';
+import { prepareQuery } from '../src/search/prepare';
+import { inReadTransaction } from '../src/transaction';
 
 const DIMENSIONS = 16;
 const COUNT = 600;
@@ -136,6 +142,43 @@ describeEachTarget()('search on $name', (target) => {
       matchedRows: 101,
       matchedRowsCappedAt: 100,
     });
+  });
+
+  it('counts the rows a filter matches only where the count can choose an exact scan', async () => {
+    // 1,100 rows: a full sample (1,000) that is not the whole collection.
+    const rows = 1100;
+    await harness
+      .as()
+      .collections.create({ name: 'probed', dimensions: DIMENSIONS, embeddingModel: 'external' });
+    for (let start = 0; start < rows; start += 550) {
+      await harness.as().documents.ingest({
+        collection: 'probed',
+        documents: Array.from({ length: 550 }, (_, offset) => ({
+          content: `probed ${start + offset}`,
+          embedding: vectors[(start + offset) % COUNT]!,
+          metadata: { even: (start + offset) % 2 === 0, rare: (start + offset) % 20 === 0 },
+        })),
+      });
+    }
+    const ctx = createContextInner(harness.services, openAccess);
+    const probe = async (filter: object, collectionRows: number | null) => {
+      const input = searchInputSchema.parse({ collection: 'probed', vector: query, filter });
+      const prepared = await prepareQuery(ctx, openAccess, input, harness.database);
+      return inReadTransaction(prepared.reader, { statementTimeoutMs: 0 }, (tx) =>
+        probeRestrictions(tx, prepared, { boundTenant: undefined, cutoff: 100, collectionRows }),
+      );
+    };
+    const even = { key: 'even', op: 'eq', value: true };
+    // Half of 1,100 rows promise 550, past twice the cutoff: not counted.
+    expect(await probe(even, rows)).toEqual({
+      sampledRows: 1000,
+      sampledPassing: 500,
+      matchedRows: null,
+    });
+    // Without the collection's size the sample promises nothing: counted, up to the cutoff + 1.
+    expect((await probe(even, null)).matchedRows).toBe(101);
+    // 55 rows promise fewer than twice the cutoff: counted, all of them.
+    expect((await probe({ key: 'rare', op: 'eq', value: true }, rows)).matchedRows).toBe(55);
   });
 
   it('switches strategy exactly at the exactSearchMaxRows boundary', async () => {

@@ -9,17 +9,15 @@ import { knownCollectionRows } from './collection-size';
 import { fuseHybrid, mergeRetrievals } from './fuse';
 import type { SearchInput } from './input';
 import {
-  countUpTo,
   exactScanMaxRows,
   hnswSettings,
-  planByCount,
+  planByProbe,
   planWithoutCounting,
-  sampleRestrictions,
+  probeRestrictions,
 } from './plan';
 import { checkSearchLimits, prepareQuery, withCurrentCollection } from './prepare';
 import { retrieveByKeyword } from './retrieve-keyword';
 import { retrieveByVector } from './retrieve-vector';
-import { vectorScope } from './columns';
 import { shapeResults } from './shape';
 import type { SearchResponse } from './types';
 
@@ -82,15 +80,16 @@ async function searchOn(
     prepared.reader,
     ctx.limits,
     async (tx) => {
-      // The keyword query, the count and the selectivity sample go out together, right behind the
-      // settings (one round trip), before the vector retrieval turns off the sequential and bitmap
-      // scans that the keyword query's GIN index (a bitmap scan) and the count need.
-      const needsCount = vector !== undefined && input.mode !== 'keyword' && !knownPlan;
+      // The keyword query and the planning probe (a selectivity sample, and a count where it can
+      // matter) go out together, right behind the settings (one round trip), before the vector
+      // retrieval turns off the sequential and bitmap scans that the keyword query's GIN index (a
+      // bitmap scan) and the count need.
+      const needsProbe = vector !== undefined && input.mode !== 'keyword' && !knownPlan;
       const exactSearchMaxRows = exactScanMaxRows(
         collection.dimensions,
         ctx.limits.exactSearchMaxRows,
       );
-      const [byKeyword, matched, sample] = await Promise.all([
+      const [byKeyword, probe] = await Promise.all([
         keywordText
           ? retrieveByKeyword({
               tx,
@@ -100,20 +99,22 @@ async function searchOn(
               explain: input.explain,
             })
           : null,
-        needsCount ? countUpTo(tx, vectorScope(prepared), exactSearchMaxRows + 1) : null,
-        needsCount ? sampleRestrictions(tx, prepared, boundTenant) : null,
+        needsProbe
+          ? probeRestrictions(tx, prepared, {
+              boundTenant,
+              cutoff: exactSearchMaxRows,
+              collectionRows,
+            })
+          : null,
       ]);
       if (input.mode === 'keyword' || !vector) return { byVector: null, byKeyword };
       const plan =
         knownPlan ??
-        planByCount(
+        planByProbe(
           input,
           candidates,
-          {
-            matchedRows: matched ?? 0,
-            sample: sample ?? { sampledRows: 0, sampledPassing: 0 },
-            collectionRows,
-          },
+          probe ?? { sampledRows: 0, sampledPassing: 0, matchedRows: 0 },
+          collectionRows,
           exactSearchMaxRows,
         );
       const byVector = await retrieveByVector({

@@ -1,6 +1,6 @@
 import { and, count, documents, eq, inCollection, isNotNull, sql, type SQL } from '@quarry/db';
 import type { Transaction } from '../transaction';
-import { runPrepared } from './columns';
+import { runPrepared, vectorScope } from './columns';
 import type { SearchInput } from './input';
 import type { PreparedQuery, VectorStrategy } from './types';
 
@@ -136,15 +136,35 @@ export async function countUpTo(
 }
 
 /**
- * The first SELECTIVITY_SAMPLE_ROWS rows of the collection that have an embedding (of the bound
- * tenant's rows, for a tenant-bound key), and how many of them pass the restrictions: a read of at
- * most that many rows, whatever the selectivity.
+ * How far past the exact-scan cutoff the rows a full sample's share promises must lie before they
+ * go uncounted: the share of 1,000 rows is within 20 % of the truth there (about 26 passing rows
+ * at the smallest share that skips), so a restriction near the cutoff is always counted.
  */
-export async function sampleRestrictions(
+export const UNCOUNTED_PAST_CUTOFF = 2;
+
+/** What the planning statement learned of the restrictions (probeRestrictions). */
+export interface RestrictionProbe extends RestrictionSample {
+  /** Rows passing the restrictions, counted up to the cutoff + 1; null when not counted. */
+  matchedRows: number | null;
+}
+
+/**
+ * The planning statement of a restricted vector search, one round trip. It reads the first
+ * SELECTIVITY_SAMPLE_ROWS rows of the collection that have an embedding (of the bound tenant's
+ * rows, for a tenant-bound key) and how many pass the restrictions, and counts the rows that pass
+ * up to `cutoff + 1` only when the answer can be an exact scan:
+ * - a sample of fewer rows is the whole collection (or tenant): its passing rows are the count;
+ * - a full sample whose share, over the collection's `collectionRows` (when known), promises more
+ *   than UNCOUNTED_PAST_CUTOFF × cutoff rows is not counted (null): the index answers it;
+ * - otherwise the rows are counted (a read of at most cutoff + 1 passing rows).
+ * The count is a scalar subquery under CASE, so PostgreSQL runs it only on that branch.
+ */
+export async function probeRestrictions(
   tx: Transaction,
   prepared: PreparedQuery,
-  boundTenant: string | undefined,
-): Promise<RestrictionSample> {
+  options: { boundTenant: string | undefined; cutoff: number; collectionRows: number | null },
+): Promise<RestrictionProbe> {
+  const { boundTenant, cutoff, collectionRows } = options;
   const sample = tx
     .select({
       passes: sql<boolean>`coalesce(${and(...prepared.restrictions)}, false)`.as('passes'),
@@ -161,16 +181,42 @@ export async function sampleRestrictions(
     )
     .limit(SELECTIVITY_SAMPLE_ROWS)
     .as('sample');
+  const counted = tx.select({ n: count() }).from(
+    tx
+      .select({ one: sql`1` })
+      .from(documents)
+      .where(vectorScope(prepared))
+      .limit(cutoff + 1)
+      .as('matching'),
+  );
+  const sampled = tx
+    .select({
+      sampledRows: count().as('sampled_rows'),
+      sampledPassing: count(sql`case when ${sample.passes} then 1 end`).as('sampled_passing'),
+    })
+    .from(sample)
+    .as('sampled');
+  const promised = sql`${sampled.sampledPassing}::float8 / ${sampled.sampledRows} * ${collectionRows}::float8`;
   const [row] = await runPrepared(
     tx
       .select({
-        sampledRows: count(),
-        sampledPassing: count(sql`case when ${sample.passes} then 1 end`),
+        sampledRows: sampled.sampledRows,
+        sampledPassing: sampled.sampledPassing,
+        matchedRows: sql<number | null>`case
+          when ${sampled.sampledRows} < ${SELECTIVITY_SAMPLE_ROWS} then least(${sampled.sampledPassing}, ${cutoff + 1})
+          when ${promised} > ${UNCOUNTED_PAST_CUTOFF * cutoff} then null
+          else (${counted}) end`.mapWith((value: unknown) =>
+          value === null ? null : Number(value),
+        ),
       })
-      .from(sample),
-    'quarry_sample',
+      .from(sampled),
+    'quarry_probe',
   );
-  return { sampledRows: row?.sampledRows ?? 0, sampledPassing: row?.sampledPassing ?? 0 };
+  return {
+    sampledRows: row?.sampledRows ?? 0,
+    sampledPassing: row?.sampledPassing ?? 0,
+    matchedRows: row ? row.matchedRows : 0,
+  };
 }
 
 /**
@@ -179,10 +225,11 @@ export async function sampleRestrictions(
  * - unrestricted → HNSW, ef_search by the collection's size and the candidates (plannedEfSearch);
  * - restricted (tenant, dates or metadata filter) and at most `exactScanMaxRows` rows match
  *   (`exactSearchMaxRows`, fewer at high dimensions) → exact scan, then both faster and exact;
- * - restricted and more match → HNSW with pgvector's iterative scan (relaxed order, re-sorted
- *   here), so the index keeps walking until enough rows pass the restrictions; ef_search and
- *   max_scan_tuples grow as the estimated selectivity falls (plannedEfSearch, maxScanTuplesFor).
- * The first two need no database; `undefined` means the rows must be counted (`planByCount`).
+ * - restricted and more match, or a sample promises many more (probeRestrictions) → HNSW with
+ *   pgvector's iterative scan (relaxed order, re-sorted here), so the index keeps walking until
+ *   enough rows pass the restrictions; ef_search and max_scan_tuples grow as the estimated
+ *   selectivity falls (plannedEfSearch, maxScanTuplesFor).
+ * The first two need no database; `undefined` means the restrictions must be probed (`planByProbe`).
  */
 export function planWithoutCounting(
   input: SearchInput,
@@ -211,27 +258,29 @@ export function planWithoutCounting(
 }
 
 /**
- * See `planWithoutCounting`; `matchedRows` is counted up to `exactSearchMaxRows + 1` (the cutoff
- * of `exactScanMaxRows`), `sample` estimates the share of the collection that passes, and
- * `collectionRows` is the collection's size when known (knownCollectionRows).
+ * See `planWithoutCounting`; `probe.matchedRows` is counted up to `exactSearchMaxRows + 1` (the
+ * cutoff of `exactScanMaxRows`), or null when the sample promised far more (probeRestrictions);
+ * the sample estimates the share of the collection that passes, and `collectionRows` is the
+ * collection's size when known (knownCollectionRows).
  */
-export function planByCount(
+export function planByProbe(
   input: SearchInput,
   wanted: number,
-  counted: { matchedRows: number; sample: RestrictionSample; collectionRows: number | null },
+  probe: RestrictionProbe,
+  collectionRows: number | null,
   exactSearchMaxRows: number,
 ): VectorPlan {
-  const { matchedRows } = counted;
-  const selectivity = estimatedSelectivity(counted.sample);
-  const planned = plannedEfSearch(wanted, selectivity, counted.collectionRows);
+  const { matchedRows } = probe;
+  const selectivity = estimatedSelectivity(probe);
+  const planned = plannedEfSearch(wanted, selectivity, collectionRows);
   const efSearch = efSearchFor(input, planned, wanted);
   const known = {
     matchedRows,
-    matchedRowsCappedAt: exactSearchMaxRows,
+    matchedRowsCappedAt: matchedRows === null ? null : exactSearchMaxRows,
     selectivity,
     plannedEfSearch: planned,
   };
-  if (matchedRows <= exactSearchMaxRows) {
+  if (matchedRows !== null && matchedRows <= exactSearchMaxRows) {
     return {
       strategy: 'exact',
       reason: `the restrictions match ${matchedRows} rows (≤ ${exactSearchMaxRows}): scanning them is faster than walking the index, and exact`,
@@ -241,9 +290,13 @@ export function planByCount(
     };
   }
   const maxScanTuples = maxScanTuplesFor(efSearch, selectivity);
+  const matching =
+    matchedRows === null
+      ? `about ${formatShare(selectivity)} of the ${Math.round(collectionRows ?? 0)} rows, not counted`
+      : `more than ${exactSearchMaxRows} rows, about ${formatShare(selectivity)} of the collection`;
   return {
     strategy: 'hnsw_iterative',
-    reason: `the restrictions match more than ${exactSearchMaxRows} rows (about ${formatShare(selectivity)} of the collection): HNSW with iterative scan until ${wanted} pass them, ef_search ${efSearch}, at most ${maxScanTuples} index tuples`,
+    reason: `the restrictions match ${matching}: HNSW with iterative scan until ${wanted} pass them, ef_search ${efSearch}, at most ${maxScanTuples} index tuples`,
     efSearch,
     maxScanTuples,
     ...known,
@@ -270,6 +323,32 @@ function formatShare(share: number): string {
   return `${percent >= 10 ? Math.round(percent) : percent.toPrecision(2)} %`;
 }
 
+/**
+ * Settings that keep an HNSW retrieval on the index: the index must serve the ORDER BY ... LIMIT.
+ * The planner's estimate for jsonb filters is often far too low, and pgvector prices the scan by
+ * ef_search, so it would otherwise choose a sequential, bitmap or B-tree scan of "few" rows and
+ * sort them all: at 50,000 x 1,536 and ef_search 100 a 1 % filter went from the index (2 ms) to the
+ * collection's B-tree and a sort (40 ms). A generic plan of the prepared statement, whose filter
+ * and vector are parameters, did the same at 50 % (350 ms), so each execution is planned with its
+ * values. JIT is off: a plan priced past its threshold (a disabled node the planner could not
+ * avoid) spent 300 ms compiling. Nothing that needs a sort, sequential or bitmap scan runs after
+ * this in the transaction, except the exact re-run, which turns them back on (exactRerunSettings).
+ */
+const HNSW_ONLY: Record<string, string> = {
+  enable_seqscan: 'off',
+  enable_bitmapscan: 'off',
+  enable_sort: 'off',
+  plan_cache_mode: 'force_custom_plan',
+  jit: 'off',
+};
+
+/** What an exact re-run after an HNSW retrieval turns back on (see hnswSettings). */
+export const exactRerunSettings: Record<string, string> = {
+  enable_seqscan: 'on',
+  enable_bitmapscan: 'on',
+  enable_sort: 'on',
+};
+
 /** The settings an HNSW retrieval runs under; `SET LOCAL`, so they end with the request's transaction. */
 export function hnswSettings(plan: VectorPlan): Record<string, string> {
   return {
@@ -281,11 +360,6 @@ export function hnswSettings(plan: VectorPlan): Record<string, string> {
           'hnsw.max_scan_tuples': String(plan.maxScanTuples ?? MIN_MAX_SCAN_TUPLES),
         }
       : {}),
-    // The index must serve the ORDER BY ... LIMIT; the planner's estimate for jsonb filters is often
-    // far too low, which would otherwise make it sort a bitmap scan of "few" rows. Nothing that
-    // needs a sequential or bitmap scan runs after this in the transaction, except the exact re-run,
-    // which turns them back on.
-    enable_seqscan: 'off',
-    enable_bitmapscan: 'off',
+    ...HNSW_ONLY,
   };
 }

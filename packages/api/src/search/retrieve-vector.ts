@@ -1,7 +1,13 @@
 import { documents, sql } from '@quarry/db';
 import { setLocal, underSettings, type Transaction } from '../transaction';
 import { candidateColumns, explainAnalyze, runPrepared, vectorScope } from './columns';
-import { approximationOf, countUpTo, hnswSettings, type VectorPlan } from './plan';
+import {
+  approximationOf,
+  countUpTo,
+  exactRerunSettings,
+  hnswSettings,
+  type VectorPlan,
+} from './plan';
 import type { Candidate, PreparedQuery, Retrieval, VectorStrategy } from './types';
 
 export interface VectorRetrievalRequest {
@@ -63,7 +69,7 @@ export async function retrieveByVector(request: VectorRetrievalRequest): Promise
   if (strategy !== 'exact' && rows.length < wanted) {
     const available = vectorPlan.matchedRows ?? (await countUpTo(tx, scope, wanted));
     if (available > rows.length) {
-      await setLocal(tx, { enable_seqscan: 'on', enable_bitmapscan: 'on' });
+      await setLocal(tx, exactRerunSettings);
       const found = rows.length;
       ({ rows, plan } = await run(true));
       reason = `the index returned ${found} of ${wanted} while more rows match${vectorPlan.maxScanTuples === null ? '' : ` (an iterative scan of at most ${vectorPlan.maxScanTuples} index tuples)`}: re-ran as exact search`;
