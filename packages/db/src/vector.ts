@@ -94,7 +94,10 @@ export function assertVectorFits(
   const limit = halfPrecision ? MAX_HALFVEC_COMPONENT : FLOAT32_MAX;
   // One pass over the components; the one at fault, if any, is then described.
   let i = 0;
-  if (vector instanceof Float32Array) {
+  if (vector instanceof Float32Array && !halfPrecision && allFinite(vector)) {
+    // Every finite float32 is within range: nothing to describe.
+    i = vector.length;
+  } else if (vector instanceof Float32Array) {
     while (i < vector.length && Math.abs(vector[i] ?? NaN) <= limit) i++;
   } else {
     for (; i < vector.length; i++) {
@@ -109,6 +112,14 @@ export function assertVectorFits(
       `collection '${collection.name}' uses cosine distance, which is undefined for a zero vector (${label})`,
     );
   }
+}
+
+/** Whether no component is NaN or ±Infinity, in one pass without a branch per component. */
+function allFinite(components: Float32Array): boolean {
+  let sum = 0;
+  // x * 0 is 0 for every finite x, NaN for NaN and ±Infinity; NaN then stays.
+  for (let i = 0; i < components.length; i++) sum += (components[i] ?? NaN) * 0;
+  return sum === 0;
 }
 
 /** The largest finite float32, which pgvector stores: larger magnitudes would overflow to Infinity. */

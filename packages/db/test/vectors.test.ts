@@ -115,6 +115,27 @@ describeEachTarget()('vectors on $name', (target) => {
       expect(() => assertVectorFits(docs, withComponent(1536, 0, FLOAT32_MAX))).not.toThrow();
     });
 
+    it('checks float32 components (a decoded base64 vector) by the same rules, naming the position', () => {
+      const asFloat32 = (index: number, value: number) =>
+        new Float32Array(withComponent(1536, index, value));
+      expect(() => assertVectorFits(docs, asFloat32(0, FLOAT32_MAX))).not.toThrow();
+      for (const [index, value] of [
+        [17, Number.NaN],
+        [1535, Number.POSITIVE_INFINITY],
+        [0, Number.NEGATIVE_INFINITY],
+      ] as const) {
+        const error = thrownBy(() => assertVectorFits(docs, asFloat32(index, value)));
+        expect(error.code).toBe('INVALID_VECTOR');
+        expect(error.message).toContain(`index ${index} (${String(value)})`);
+      }
+      const wide = { name: 'wide', dimensions: 2001, metric: 'cosine' as const };
+      const error = thrownBy(() =>
+        assertVectorFits(wide, new Float32Array(withComponent(2001, 5, 70_000))),
+      );
+      expect(error.message).toContain('index 5; its 2001 dimensions are indexed as halfvec');
+      expect(() => assertVectorFits(docs, new Float32Array(1536))).toThrow(/zero vector/);
+    });
+
     it('refuses a vector that is zero as pgvector stores it when the metric is cosine', () => {
       const zero = (dimensions: number, value = 0) => new Array<number>(dimensions).fill(value);
       const cases: Array<[Pick<Collection, 'name' | 'dimensions' | 'metric'>, number[]]> = [
