@@ -95,8 +95,13 @@ function isNumberArray(value: unknown): value is number[] {
 const EMBEDDING_KEY = Buffer.from('"embedding"');
 /** Stands in for the vector in the rest of the line; random, so no input can hold it. */
 const VECTOR_MARK = `quarry-vector-${randomUUID()}`;
-/** Where readVector reads a vector's components (grown to the longest line), before they are copied out. */
+/** Where readVector reads a vector's components (grown with the lines), before they are copied out. */
 let components = new Float32Array(4096);
+/**
+ * The most components read on the fast path: above pgvector's 16,000 dimensions (a longer array
+ * is read the ordinary way and refused by the server).
+ */
+const MAX_FAST_COMPONENTS = 1 << 16;
 
 /**
  * The line's top-level `embedding` array read from its bytes into float32 (readNumberArray), and
@@ -120,7 +125,7 @@ function readVector(
     while (bytes[at] === 32 || bytes[at] === 9 || bytes[at] === 13) at++;
     if (bytes[at] !== 91) continue;
     // Each component takes at least two bytes ("0,"): room for all the line may hold.
-    const room = ((line.length - at) >> 1) + 1;
+    const room = Math.min(((line.length - at) >> 1) + 1, MAX_FAST_COMPONENTS);
     if (components.length < room) components = new Float32Array(room);
     const read = readNumberArray(bytes, at, components);
     if (!read) return undefined;
