@@ -119,3 +119,18 @@ describe('reading JSONL vectors as float32 (what the CLI streams to a server)', 
     expect(items.map((item) => item.origin)).toEqual(['stdin:3']);
   });
 });
+
+describe('reading text from stdin', () => {
+  it('keeps a character whose bytes arrive in two pieces', async () => {
+    const bytes = Buffer.from('Grüße aus Köln.', 'utf8');
+    // Cut inside "ü".
+    const pieces = [bytes.subarray(0, 3), bytes.subarray(3)];
+    const documents = await collect(
+      readDocuments(
+        { kind: 'stdin', stream: Readable.from(pieces), format: 'text' },
+        { size: 1000, overlap: 0 },
+      ),
+    );
+    expect(documents.map((item) => item.document.content)).toEqual(['Grüße aus Köln.']);
+  });
+});

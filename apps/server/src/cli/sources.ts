@@ -253,8 +253,11 @@ export async function* readDocuments(
       yield* jsonlLines(source.stream, 'stdin', vectors);
       return;
     }
-    let text = '';
-    for await (const chunk of source.stream) text += String(chunk);
+    // Decoded whole: a piece of the stream may end inside a character.
+    const pieces: Buffer[] = [];
+    for await (const piece of source.stream as AsyncIterable<Buffer | string>)
+      pieces.push(typeof piece === 'string' ? Buffer.from(piece) : piece);
+    const text = Buffer.concat(pieces).toString('utf8');
     yield* textDocuments(text, 'stdin', source.format === 'markdown', chunking);
     return;
   }
