@@ -16,7 +16,7 @@ export function createLogger(options: {
   format: 'json' | 'pretty';
   write?: (line: string) => void;
 }): Logger {
-  const write = options.write ?? ((line: string) => process.stdout.write(line));
+  const write = options.write ?? stdoutWriter();
   const emit = (level: LogLevel, msg: string, fields: LogFields = {}) => {
     const time = new Date();
     if (options.format === 'json') {
@@ -40,6 +40,27 @@ export function createLogger(options: {
     info: (msg, fields) => emit('info', msg, fields),
     warn: (msg, fields) => emit('warn', msg, fields),
     error: (msg, fields) => emit('error', msg, fields),
+  };
+}
+
+/**
+ * Lines to stdout, those of one event-loop turn in one write: each write to a pipe is a system
+ * call that also wakes the reader (a log shipper), and under load several requests end in the same
+ * turn. What is pending is written at the turn's end, or at exit (stdout to a pipe or file is
+ * synchronous on Linux, so a `process.exit()` right after a line still writes it).
+ */
+function stdoutWriter(): (line: string) => void {
+  let pending = '';
+  const flush = () => {
+    if (pending === '') return;
+    const lines = pending;
+    pending = '';
+    process.stdout.write(lines);
+  };
+  process.once('exit', flush);
+  return (line) => {
+    if (pending === '') setImmediate(flush);
+    pending += line;
   };
 }
 

@@ -51,3 +51,34 @@ describe('limitRepeats', () => {
     ]);
   });
 });
+
+describe('the default writer (stdout)', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("writes the lines of one event-loop turn in one write, at the turn's end, each line whole", async () => {
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const log = createLogger({ format: 'json' });
+    log.info('request', { n: 1 });
+    log.warn('request', { n: 2 });
+    log.error('request', { n: 3 });
+    expect(write).not.toHaveBeenCalled();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(write).toHaveBeenCalledTimes(1);
+    const lines = String(write.mock.calls[0]?.[0]).split('\n');
+    expect(lines.at(-1)).toBe('');
+    expect(lines.slice(0, -1).map((line) => (JSON.parse(line) as { n: number }).n)).toEqual([
+      1, 2, 3,
+    ]);
+  });
+
+  it('writes what is pending when the process exits (process.exit right after a line)', () => {
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const log = createLogger({ format: 'json' });
+    log.error('could not start');
+    process.emit('exit', 1);
+    expect(write).toHaveBeenCalledTimes(1);
+    expect(String(write.mock.calls[0]?.[0])).toContain('could not start');
+  });
+});
