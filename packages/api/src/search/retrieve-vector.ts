@@ -1,4 +1,4 @@
-import { documents, sql } from '@quarry/db';
+import { and, distanceTo, documents, eq, inCollection, sql } from '@quarry/db';
 import { setLocal, underSettings, type Transaction } from '../transaction';
 import { candidateColumns, explainAnalyze, runPrepared, vectorScope } from './columns';
 import {
@@ -38,6 +38,47 @@ export interface VectorRetrieval extends Retrieval {
 }
 
 /**
+ * The exact scan: the nearest `wanted` rows by id and distance first, then their columns. Every
+ * row in scope is read for its distance, and PostgreSQL computes a select list below the sort, so
+ * selecting the columns there would cut and measure the content of every row in scope (detoasting
+ * each long one), not only of the rows returned. At 50,000 x 1,536 with a 1 % filter (525 rows) the
+ * scan took 1.9-2.0 ms this way against 2.2-3.7 ms (EXPLAIN ANALYZE, 10 queries twice, load 6-10).
+ */
+function exactQuery(request: VectorRetrievalRequest) {
+  const { tx, prepared, vector, wanted } = request;
+  const { collection } = prepared;
+  const nearest = tx
+    .select({
+      id: documents.id,
+      tenant: sql<string>`${documents.tenantId}`.as('nearest_tenant'),
+      distance: sql<number>`${distanceTo(collection, vector, { exact: true })}`.as('distance'),
+    })
+    .from(documents)
+    .where(vectorScope(prepared))
+    .orderBy(sql`${sql.identifier('distance')}`)
+    .limit(wanted)
+    .as('nearest');
+  return (
+    tx
+      .select({
+        ...candidateColumns(collection, undefined, prepared.contentChars, true),
+        distance: sql<number>`${nearest.distance}`.mapWith(Number),
+      })
+      .from(nearest)
+      // The tenant too: on Citus, the join stays on the distribution column.
+      .innerJoin(
+        documents,
+        and(
+          inCollection(collection.id),
+          eq(documents.tenantId, nearest.tenant),
+          eq(documents.id, nearest.id),
+        ),
+      )
+      .orderBy(nearest.distance, documents.id)
+  );
+}
+
+/**
  * The vector retrieval, by the plan's strategy. Whenever HNSW returns fewer than asked while at
  * least that many rows match, the query is re-run exactly: filtered search returns k results
  * whenever k documents match.
@@ -49,15 +90,16 @@ export async function retrieveByVector(request: VectorRetrievalRequest): Promise
   let { strategy, reason } = vectorPlan;
   let exactFallback = false;
   const run = async (exact: boolean) => {
-    const columns = candidateColumns(collection, vector, prepared.contentChars, exact);
-    // Ordered by the projected distance: the query vector is bound once, and the expression is the
-    // indexed one, so the HNSW index still serves the ORDER BY ... LIMIT.
-    const query = tx
-      .select(columns)
-      .from(documents)
-      .where(scope)
-      .orderBy(sql`${sql.identifier('distance')}`)
-      .limit(wanted);
+    const query = exact
+      ? exactQuery(request)
+      : // Ordered by the projected distance: the query vector is bound once, and the expression is
+        // the indexed one, so the HNSW index still serves the ORDER BY ... LIMIT.
+        tx
+          .select(candidateColumns(collection, vector, prepared.contentChars, false))
+          .from(documents)
+          .where(scope)
+          .orderBy(sql`${sql.identifier('distance')}`)
+          .limit(wanted);
     const rows = (await runPrepared(query, 'quarry_vector_search')) as Candidate[];
     const plan = request.explain ? await explainAnalyze(tx, query) : null;
     return { rows, plan };
