@@ -5,6 +5,7 @@ import {
   DEFAULT_EF_SEARCH,
   estimatedSelectivity,
   exactRerunSettings,
+  forgetBroadProbe,
   hnswSettings,
   MAX_MAX_SCAN_TUPLES,
   MAX_SCALED_EF_SEARCH,
@@ -13,6 +14,8 @@ import {
   planByProbe,
   plannedEfSearch,
   planWithoutCounting,
+  rememberedBroadProbe,
+  rememberProbe,
   SELECTIVITY_SAMPLE_ROWS,
 } from '../src/search/plan';
 
@@ -173,5 +176,25 @@ describe('approximate answers', () => {
     expect(approximationOf(asked)).toMatch(/ef_search 40 was asked, below the planned 100/);
     const wider = planWithoutCounting(input({ efSearch: 200 }), false, 10, null)!;
     expect(approximationOf(wider)).not.toMatch(/below the planned/);
+  });
+});
+
+describe('broad restrictions remembered', () => {
+  it('gives back the sample of a probe that was not counted, on the same database only', () => {
+    const database = {};
+    rememberProbe(database, 'even', probeOf(0.5, null));
+    expect(rememberedBroadProbe(database, 'even')).toEqual(sampleOf(0.5));
+    expect(rememberedBroadProbe({}, 'even')).toBeUndefined();
+    expect(rememberedBroadProbe(database, 'odd')).toBeUndefined();
+  });
+
+  it('forgets a restriction once it is counted, or once the index fell short of it', () => {
+    const database = {};
+    rememberProbe(database, 'even', probeOf(0.5, null));
+    rememberProbe(database, 'even', probeOf(0.01, 10));
+    expect(rememberedBroadProbe(database, 'even')).toBeUndefined();
+    rememberProbe(database, 'even', probeOf(0.5, null));
+    forgetBroadProbe(database, 'even');
+    expect(rememberedBroadProbe(database, 'even')).toBeUndefined();
   });
 });

@@ -10,10 +10,15 @@ import { fuseHybrid, mergeRetrievals } from './fuse';
 import type { SearchInput } from './input';
 import {
   exactScanMaxRows,
+  forgetBroadProbe,
   hnswSettings,
   planByProbe,
   planWithoutCounting,
+  probeKey,
   probeRestrictions,
+  rememberedBroadProbe,
+  rememberedPlan,
+  rememberProbe,
 } from './plan';
 import { checkSearchLimits, prepareQuery, withCurrentCollection } from './prepare';
 import { retrieveByKeyword } from './retrieve-keyword';
@@ -69,13 +74,32 @@ async function searchOn(
   const collectionRows =
     boundTenant === undefined ? knownCollectionRows(prepared.reader, collection) : null;
   const keywordText = input.mode !== 'vector' ? input.text : undefined;
-  const knownPlan =
-    vector && input.mode !== 'keyword'
-      ? planWithoutCounting(input, restricted, candidates, collectionRows)
+  const exactSearchMaxRows = exactScanMaxRows(collection.dimensions, ctx.limits.exactSearchMaxRows);
+  const searchesVector = vector !== undefined && input.mode !== 'keyword';
+  // A restriction too broad to count, seen within the last minute, is planned without its probe.
+  const broadKey =
+    searchesVector && restricted && collectionRows !== null
+      ? probeKey(prepared, boundTenant)
       : undefined;
-  // A vector-only HNSW search knows its plan before touching the database: its settings go out
-  // with the statement timeout, in the transaction's first statement.
-  const settingsUpFront = input.mode === 'vector' && knownPlan?.strategy === 'hnsw';
+  const broad =
+    broadKey === undefined ? undefined : rememberedBroadProbe(prepared.reader, broadKey);
+  const knownPlan = searchesVector
+    ? (planWithoutCounting(input, restricted, candidates, collectionRows) ??
+      (broad &&
+        rememberedPlan(
+          planByProbe(
+            input,
+            candidates,
+            { ...broad, matchedRows: null },
+            collectionRows,
+            exactSearchMaxRows,
+          ),
+        )))
+    : undefined;
+  // A vector-only search that knows its index plan before touching the database sends its
+  // settings with the statement timeout, in the transaction's first statement.
+  const settingsUpFront =
+    input.mode === 'vector' && knownPlan !== undefined && knownPlan.strategy !== 'exact';
   const { byVector, byKeyword } = await inReadTransaction(
     prepared.reader,
     ctx.limits,
@@ -84,11 +108,7 @@ async function searchOn(
       // matter) go out together, right behind the settings (one round trip), before the vector
       // retrieval turns off the sequential and bitmap scans that the keyword query's GIN index (a
       // bitmap scan) and the count need.
-      const needsProbe = vector !== undefined && input.mode !== 'keyword' && !knownPlan;
-      const exactSearchMaxRows = exactScanMaxRows(
-        collection.dimensions,
-        ctx.limits.exactSearchMaxRows,
-      );
+      const needsProbe = searchesVector && !knownPlan;
       const [byKeyword, probe] = await Promise.all([
         keywordText
           ? retrieveByKeyword({
@@ -108,6 +128,7 @@ async function searchOn(
           : null,
       ]);
       if (input.mode === 'keyword' || !vector) return { byVector: null, byKeyword };
+      if (probe && broadKey !== undefined) rememberProbe(prepared.reader, broadKey, probe);
       const plan =
         knownPlan ??
         planByProbe(
@@ -126,6 +147,9 @@ async function searchOn(
         explain: input.explain,
         settingsApplied: settingsUpFront,
       });
+      if (byVector.exactFallback && broadKey !== undefined) {
+        forgetBroadProbe(prepared.reader, broadKey);
+      }
       return { byVector, byKeyword };
     },
     {

@@ -219,6 +219,64 @@ export async function probeRestrictions(
   };
 }
 
+/** How long a broad restriction's sample is reused before it is probed again. */
+export const BROAD_PROBE_FRESH_MS = 60_000;
+/** Broad restrictions remembered per database (the oldest is forgotten past it). */
+const BROAD_PROBES_KEPT = 1000;
+
+type BroadProbes = Map<string, { sample: RestrictionSample; at: number }>;
+const broadProbes = new WeakMap<object, BroadProbes>();
+
+/**
+ * The sample of a restriction that was too broad to count (probeRestrictions gave matchedRows
+ * null), seen on this database within BROAD_PROBE_FRESH_MS: such a search is answered by the
+ * index, so its repeat plans without the probe and its settings go out with the statement
+ * timeout, one round trip instead of two. `key` names the restrictions' SQL and parameters and
+ * the bound tenant (probeKey). A restriction that has become narrow since still returns its k
+ * rows: the index returns fewer and the search re-runs exactly (forgetBroadProbe).
+ */
+export function rememberedBroadProbe(reader: object, key: string): RestrictionSample | undefined {
+  const entry = broadProbes.get(reader)?.get(key);
+  if (!entry) return undefined;
+  if (performance.now() - entry.at > BROAD_PROBE_FRESH_MS) {
+    broadProbes.get(reader)?.delete(key);
+    return undefined;
+  }
+  return entry.sample;
+}
+
+/** Remembers a probe that was not counted (see rememberedBroadProbe); a counted one is forgotten. */
+export function rememberProbe(reader: object, key: string, probe: RestrictionProbe): void {
+  let kept = broadProbes.get(reader);
+  if (!kept) broadProbes.set(reader, (kept = new Map() as BroadProbes));
+  kept.delete(key);
+  if (probe.matchedRows !== null) return;
+  if (kept.size >= BROAD_PROBES_KEPT) kept.delete(kept.keys().next().value ?? '');
+  kept.set(key, {
+    sample: { sampledRows: probe.sampledRows, sampledPassing: probe.sampledPassing },
+    at: performance.now(),
+  });
+}
+
+export function forgetBroadProbe(reader: object, key: string): void {
+  broadProbes.get(reader)?.delete(key);
+}
+
+/** A plan made from a remembered broad probe (rememberedBroadProbe), saying so. */
+export function rememberedPlan(plan: VectorPlan): VectorPlan {
+  return { ...plan, reason: `${plan.reason} (sampled by a search of the last minute)` };
+}
+
+/** The key of a search's restrictions for rememberedBroadProbe: their SQL, parameters and the bound tenant. */
+export function probeKey(prepared: PreparedQuery, boundTenant: string | undefined): string {
+  const { sql: text, params } = prepared.reader
+    .select({ one: sql`1` })
+    .from(documents)
+    .where(vectorScope(prepared))
+    .toSQL();
+  return JSON.stringify([boundTenant ?? null, text, params]);
+}
+
 /**
  * The strategy of the vector retrieval. The rule (documented in packages/api/README.md):
  * - `exact: true` → exact scan;
