@@ -1,4 +1,4 @@
-import { queryRows, sql, vectorIndexName, type QuarryDatabase } from '@quarry/db';
+import { queryRows, sql, vectorIndexName, type QuarryDatabase, type SQL } from '@quarry/db';
 import type { IndexedCollection } from '@quarry/db';
 
 /** How long a collection's size is used before it is read again. */
@@ -42,14 +42,22 @@ export function knownCollectionRows(
   return entry?.rows ?? null;
 }
 
+/**
+ * The rows an index holds as PostgreSQL last counted them (`reltuples`, summed over its
+ * partitions'), as float8; null when no positive figure is kept.
+ */
+export function indexRowsEstimate(indexName: string): SQL {
+  return sql`coalesce(
+      (select sum(c.reltuples) from pg_partition_tree(to_regclass(${indexName})) t
+        join pg_class c on c.oid = t.relid where c.reltuples > 0),
+      (select reltuples from pg_class where oid = to_regclass(${indexName}) and reltuples > 0)
+    )::float8`;
+}
+
 async function readIndexRows(reader: QuarryDatabase, indexName: string): Promise<number | null> {
   const [row] = await queryRows<{ rows: number | string | null }>(
     reader,
-    sql`select coalesce(
-          (select sum(c.reltuples) from pg_partition_tree(to_regclass(${indexName})) t
-            join pg_class c on c.oid = t.relid where c.reltuples > 0),
-          (select reltuples from pg_class where oid = to_regclass(${indexName}) and reltuples > 0)
-        )::float8 as rows`,
+    sql`select ${indexRowsEstimate(indexName)} as rows`,
   );
   const rows = row?.rows === null || row?.rows === undefined ? null : Number(row.rows);
   return rows !== null && rows > 0 ? rows : null;

@@ -1,6 +1,7 @@
-import { and, documents, inCollection, sql, type SQL } from '@quarry/db';
+import { and, documents, inCollection, sql, vectorIndexName, type SQL } from '@quarry/db';
+import { indexRowsEstimate } from './collection-size';
 import type { Transaction } from '../transaction';
-import { candidateColumns, explainAnalyze } from './columns';
+import { candidateColumns, explainAnalyze, runPrepared } from './columns';
 import { splitKeywordQuery } from './keyword-query';
 import type { Candidate, PreparedQuery, Retrieval } from './types';
 
@@ -14,12 +15,19 @@ export interface KeywordRetrievalRequest {
   explain: boolean;
 }
 
-/** The OR fallback weighs at most this many terms, the rarest first (a pasted paragraph stays cheap). */
+/** The OR fallback counts at most this many terms (stop words included), in the order written. */
+export const FALLBACK_COUNTED_TERMS = 48;
+/** The OR fallback weighs at most this many terms, the rarest first. */
 export const FALLBACK_MAX_TERMS = 12;
 /** A term in at most this share of the searched rows makes its rows candidates (see fallbackHits). */
 export const FALLBACK_SEED_SHARE = 0.05;
-/** Rows counted for the terms' weights: past it, every term's weight is measured against this many. */
-export const FALLBACK_COUNT_CAP = 100_000;
+/**
+ * Each term's rows, and the searched rows, are counted up to this many: a count stops there, so a
+ * common word in a large collection costs no more than this. A term in more rows is weighed as if
+ * in this many (its weight is small either way); past it, an unrestricted search weighs against
+ * the collection's size as PostgreSQL last counted it, a restricted one against this many.
+ */
+export const FALLBACK_COUNT_CAP = 10_000;
 
 /**
  * Full-text retrieval: the best `wanted` matches of `text` within the restrictions, best first.
@@ -29,7 +37,8 @@ export const FALLBACK_COUNT_CAP = 100_000;
  * natural-language question usually does, the OR fallback answers instead: rows matching any term
  * (word or phrase), exclusions still applied, ranked by the terms they contain, each weighted by
  * how rare it is within the searched rows (BM25's idf) times ts_rank for its frequency. A row that
- * matched every word contains every term, so it still ranks near the top.
+ * matched every word contains every term, so it still ranks near the top. Both are one statement:
+ * the fallback runs only when the strict query came up short.
  */
 export async function retrieveByKeyword(request: KeywordRetrievalRequest): Promise<Retrieval> {
   const { tx, prepared, text, wanted } = request;
@@ -37,14 +46,24 @@ export async function retrieveByKeyword(request: KeywordRetrievalRequest): Promi
   // Queries are parsed with the configuration the collection's search_text is made with, as a
   // bound parameter.
   const config = sql`${prepared.collection.textSearchConfig}::regconfig`;
-  const strict = await rankedRows(tx, prepared, strictHits(config, text, scope, wanted));
+  const strict = strictHits(config, text, scope, wanted);
   const { terms, excluded } = splitKeywordQuery(text);
-  const fallback =
-    strict.rows.length < wanted && terms.length > 1
-      ? await rankedRows(tx, prepared, fallbackHits(config, terms, excluded, scope, wanted))
-      : undefined;
-  const { rows, select } =
-    fallback && fallback.rows.length > strict.rows.length ? fallback : strict;
+  // Past the count cap, only an unrestricted search may use the collection's size: a bound
+  // tenant or a filter weighs by its own rows.
+  const sizeEstimate =
+    prepared.restrictions.length === 0
+      ? indexRowsEstimate(vectorIndexName(prepared.collection))
+      : sql`null::float8`;
+  const hits =
+    terms.length > 1
+      ? strictOrFallback(
+          strict,
+          fallbackHits({ config, terms, excluded, scope, wanted, sizeEstimate }),
+          wanted,
+        )
+      : strict;
+  const select = rankedRows(tx, prepared, hits);
+  const rows = (await runPrepared(select, 'quarry_keyword_search')) as Candidate[];
   return { rows, plan: request.explain ? await explainAnalyze(tx, select) : null };
 }
 
@@ -59,46 +78,80 @@ function strictHits(config: SQL, text: string, scope: SQL | undefined, wanted: n
 }
 
 /**
+ * The strict hits when there are `wanted` of them, otherwise the fallback's when it found more.
+ * PostgreSQL reads a CTE only when asked, so a strict query that fills runs alone.
+ */
+function strictOrFallback(strict: SQL, fallback: SQL, wanted: number): SQL {
+  return sql`with strict as materialized (${strict}),
+    strict_rows as (select count(*) as n from strict),
+    fallback as materialized (${fallback})
+    select id, keyword_score from strict
+      where (select n from strict_rows) >= ${wanted}
+        or (select n from strict_rows) >= (select count(*) from fallback)
+    union all
+    select id, keyword_score from fallback
+      where (select n from strict_rows) < ${wanted}
+        and (select count(*) from fallback) > (select n from strict_rows)`;
+}
+
+interface FallbackQuery {
+  config: SQL;
+  terms: string[];
+  excluded: string;
+  scope: SQL | undefined;
+  wanted: number;
+  /** The searched rows when the count stops at FALLBACK_COUNT_CAP (float8, may be null). */
+  sizeEstimate: SQL;
+}
+
+/**
  * Rows matching any of the terms, as (id, keyword_score). Each term's weight comes from the rows it
  * matches within the scope (restrictions included, so a tenant's ranking depends on its own rows
- * only); only the FALLBACK_MAX_TERMS rarest terms that match anything are used. Candidates are the
- * rows with a rare term (in at most FALLBACK_SEED_SHARE of the rows, or one of the three rarest):
- * a row with only common words would rank low anyway, and scoring it costs as much as any other.
+ * only), counted up to FALLBACK_COUNT_CAP; only the FALLBACK_MAX_TERMS rarest terms that match
+ * anything are used. Candidates are the rows with a rare term (in at most FALLBACK_SEED_SHARE of
+ * the rows, or one of the three rarest): a row with only common words would rank low anyway, and
+ * scoring it costs as much as any other.
  */
-function fallbackHits(
-  config: SQL,
-  terms: string[],
-  excluded: string,
-  scope: SQL | undefined,
-  wanted: number,
-): SQL {
+function fallbackHits({
+  config,
+  terms,
+  excluded,
+  scope,
+  wanted,
+  sizeEstimate,
+}: FallbackQuery): SQL {
   const exclusion = excluded
     ? sql`and ${documents.searchText} @@ websearch_to_tsquery(${config}, ${excluded})`
     : sql``;
-  return sql`with terms as (
-      select distinct phraseto_tsquery(${config}, term) as query
-      from jsonb_array_elements_text(${JSON.stringify(terms)}::jsonb) as term
-    ),
-    -- Joins and GROUP BY rather than correlated subqueries: the same counts and sums, and Citus
-    -- runs them on the shards (it refuses correlated subqueries over a distributed table here).
-    -- A term that matches nothing drops out of the join, as "where matching.rows > 0" drops it.
-    matching as materialized (
-      select terms.query, count(*) as rows
-      from terms join ${documents} on ${documents.searchText} @@ terms.query
-      where ${scope} and numnode(terms.query) > 0
-      group by terms.query
-    ),
+  // One count per term, each stopped at the cap. The term is a subquery's value, which PostgreSQL
+  // plans without knowing, so its rows are found through the GIN index (a bitmap scan) whatever
+  // the planner would guess of a known term's frequency: for a common one, a sequential scan that
+  // stops at the cap looks cheaper to it, but tests (and detoasts) every row's search_text.
+  // Uncorrelated, as Citus requires over a distributed table.
+  const counted = terms.slice(0, FALLBACK_COUNTED_TERMS).map((term) => {
+    const query = sql`phraseto_tsquery(${config}, ${term})`;
+    return sql`(${query}, (select count(*) from (
+        select 1 from ${documents}
+        where ${scope} and ${documents.searchText} @@ (select ${query})
+        limit ${FALLBACK_COUNT_CAP}) as capped))`;
+  });
+  return sql`with matching(query, rows) as (values ${sql.join(counted, sql`, `)}),
     searched as (
-      select count(*) as rows from (select 1 from ${documents} where ${scope} limit ${FALLBACK_COUNT_CAP}) as capped
+      select case when counted < ${FALLBACK_COUNT_CAP} then counted
+          else greatest(counted, coalesce(${sizeEstimate}, 0)) end as rows
+      from (select count(*) as counted from (
+        select 1 from ${documents} where ${scope} limit ${FALLBACK_COUNT_CAP}) as capped) as counted
     ),
     weights as materialized (
-      select matching.query,
-        matching.rows <= searched.rows * ${FALLBACK_SEED_SHARE}::float8
-          or row_number() over (order by matching.rows, matching.query) <= 3 as seed,
-        ln(1 + (greatest(searched.rows, matching.rows) - matching.rows + 0.5) / (matching.rows + 0.5)) as idf
-      from matching, searched
-      where matching.rows > 0
-      order by matching.rows, matching.query
+      select query,
+        (rows < ${FALLBACK_COUNT_CAP} and rows <= searched_rows * ${FALLBACK_SEED_SHARE}::float8)
+          or row_number() over (order by rows, query) <= 3 as seed,
+        ln(1 + (greatest(searched_rows, rows) - rows + 0.5) / (rows + 0.5)) as idf
+      from (
+        select query, max(rows) as rows, (select rows from searched) as searched_rows
+        from matching where rows > 0 group by query
+      ) as distinct_terms
+      order by rows, query
       limit ${FALLBACK_MAX_TERMS}
     )
     select ${documents.id} as id, sum(weights.idf * ts_rank(${documents.searchText}, weights.query)) as keyword_score
@@ -116,9 +169,9 @@ function fallbackHits(
  * joined: a query vector's distance in the same SELECT would be computed (and each embedding
  * detoasted) for every matching row, not just the ones kept.
  */
-async function rankedRows(tx: Transaction, prepared: PreparedQuery, hits: SQL) {
+function rankedRows(tx: Transaction, prepared: PreparedQuery, hits: SQL) {
   const { collection, vector } = prepared;
-  const select = tx
+  return tx
     .select({
       ...candidateColumns(collection, vector, prepared.contentChars, true),
       keywordScore: sql<number>`hits.keyword_score`.mapWith(Number),
@@ -126,5 +179,4 @@ async function rankedRows(tx: Transaction, prepared: PreparedQuery, hits: SQL) {
     .from(sql`(${hits}) as hits`)
     .innerJoin(documents, sql`${documents.id} = hits.id`)
     .orderBy(sql`hits.keyword_score desc`, documents.id);
-  return { rows: (await select) as Candidate[], select };
 }
