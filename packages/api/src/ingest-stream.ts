@@ -9,7 +9,7 @@ import {
   ingestDocuments,
   withDeferredIndex,
   type IndexReport,
-  type IngestItem,
+  type PipelineItem,
   type IngestResult,
 } from './ingest';
 import { ingestItemSchema } from './ingest-input';
@@ -33,9 +33,9 @@ export interface IngestStream {
    * Validates one input document (same fields and rules as a `documents.ingest` item); its
    * `embedding` may also be float32 components (a decoded base64 vector).
    */
-  parse(value: unknown): IngestItem;
+  parse(value: unknown): PipelineItem;
   /** Writes one chunk as one transaction: all of it or none. */
-  write(items: readonly IngestItem[], signal?: AbortSignal): Promise<IngestResult>;
+  write(items: readonly PipelineItem[], signal?: AbortSignal): Promise<IngestResult>;
   /** Runs the whole load (every `write`) and says what happened to the collection's index. */
   load<T>(
     plannedRows: number | undefined,

@@ -29,9 +29,11 @@ export interface IngestItem {
   content: string;
   metadata?: Metadata;
   externalId?: string;
-  /** Numbers, or float32 components as a stream decoded them from base64. */
-  embedding?: VectorInput;
+  embedding?: number[];
 }
+
+/** An item as the pipeline takes it: its vector may also be float32 components (a stream's decoded base64). */
+export type PipelineItem = Omit<IngestItem, 'embedding'> & { embedding?: VectorInput };
 
 /** What happened to the collection's HNSW index during a load. */
 export interface IndexReport {
@@ -96,7 +98,7 @@ export interface StoredQueryItem {
 }
 
 export function assertIngestSize(
-  items: ReadonlyArray<Omit<IngestItem, 'content'> & { content?: string }>,
+  items: ReadonlyArray<Omit<PipelineItem, 'content'> & { content?: string }>,
   limits: Pick<Limits, 'maxBatchDocuments' | 'maxPayloadBytes'>,
 ): void {
   if (items.length > limits.maxBatchDocuments) {
@@ -162,7 +164,7 @@ export function checkVectorOnce(
  * Callers other than the router (streams, the bench) skip its schema: what text and jsonb cannot
  * hold is checked here, metadata in the JSON text that is written.
  */
-function assertStorableText(item: IngestItem, metadataJson: string, index: number): void {
+function assertStorableText(item: PipelineItem, metadataJson: string, index: number): void {
   if (item.content.includes('\u0000') || item.externalId?.includes('\u0000')) {
     throw new QuarryError(
       'INVALID_INPUT',
@@ -183,7 +185,7 @@ function assertStorableText(item: IngestItem, metadataJson: string, index: numbe
  */
 async function embedMissing(
   collection: Collection,
-  items: readonly IngestItem[],
+  items: readonly PipelineItem[],
   embeddings: EmbeddingRegistry,
   signal: AbortSignal | undefined,
 ): Promise<VectorInput[]> {
@@ -272,7 +274,7 @@ export async function ingestDocuments(
   embeddings: EmbeddingRegistry,
   collection: Collection,
   tenant: string,
-  items: readonly IngestItem[],
+  items: readonly PipelineItem[],
   options: IngestOptions = {},
 ): Promise<IngestResult> {
   if (options.enforceBatchLimits ?? true) assertIngestSize(items, limits);

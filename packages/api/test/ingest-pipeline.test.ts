@@ -16,6 +16,7 @@ import { loadCollection } from '../src/collections';
 import {
   ingestDocuments,
   type IngestItem,
+  type PipelineItem,
   type IngestOptions,
   type IngestResult,
 } from '../src/ingest';
@@ -86,7 +87,7 @@ describeEachTarget()('ingestDocuments, both write strategies, on $name', (target
   }
   const ingest = (
     collection: Collection,
-    items: readonly IngestItem[],
+    items: readonly PipelineItem[],
     tenant = 'default',
     options: IngestOptions = {},
   ) =>
@@ -100,10 +101,10 @@ describeEachTarget()('ingestDocuments, both write strategies, on $name', (target
       { enforceBatchLimits: false, ...options },
     );
   /** Binary COPY (new documents straight into the table) whatever the batch's size. */
-  const bulk = (collection: Collection, items: readonly IngestItem[], tenant = 'default') =>
+  const bulk = (collection: Collection, items: readonly PipelineItem[], tenant = 'default') =>
     ingest(collection, items, tenant, { strategy: 'copy' });
   /** Multi-row INSERTs into the staging table whatever the batch's size. */
-  const perRequest = (collection: Collection, items: readonly IngestItem[], tenant = 'default') =>
+  const perRequest = (collection: Collection, items: readonly PipelineItem[], tenant = 'default') =>
     ingest(collection, items, tenant, { strategy: 'rows' });
   const counts = ({ ids, inserted, updated, unchanged }: IngestResult) => ({
     ids,
