@@ -35,7 +35,7 @@ export const inTransaction = transactionRunner((db, body) => db.transaction(body
 
 /**
  * inTransaction for work that only reads (a search): on PostgreSQL the transaction is READ ONLY
- * and its outcome does not wait for COMMIT's round trip (see @quarry/db's readTransaction).
+ * (see @quarry/db's readTransaction).
  */
 export const inReadTransaction = transactionRunner(readTransaction);
 

@@ -136,8 +136,8 @@ export async function createDb(config: DbConfig = { driver: 'embedded' }): Promi
 const readOnlyDatabases = new WeakMap<QuarryDatabase, QuarryDatabase>();
 
 /**
- * `db.transaction(work)`, read-only: on PostgreSQL BEGIN READ ONLY, and the outcome is returned
- * without waiting for COMMIT (see @quarry/db's pipelineBegin); on PGlite an ordinary transaction.
+ * `db.transaction(work)`, read-only: on PostgreSQL BEGIN READ ONLY, sent with the work's first
+ * statements (see @quarry/db's pipelineBegin); on PGlite an ordinary transaction.
  */
 export function readTransaction<T>(
   db: QuarryDatabase,

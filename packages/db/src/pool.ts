@@ -123,10 +123,10 @@ type TransactionWork = (sql: TransactionSql) => unknown;
  *   work sends can run outside the transaction.
  * Only `unsafe` is offered inside (all Drizzle uses); savepoints are not (nested transactions).
  *
- * A `readOnly` transaction is BEGIN READ ONLY (PostgreSQL refuses any write in it), and its outcome
- * does not wait for COMMIT: once the work's statements have answered there is nothing COMMIT could
- * change, so it is sent and the connection handed back at once, and the next transaction on that
- * connection goes out behind it, often in the same write.
+ * A `readOnly` transaction is BEGIN READ ONLY (PostgreSQL refuses any write in it). It too waits
+ * for COMMIT before the connection is released: releasing a reserved connection with COMMIT still
+ * in flight left later requests through PgBouncer waiting forever (the tenancy suite on PgBouncer
+ * hung in 1-3 tests per run).
  */
 async function beginPipelined(
   client: Sql,
@@ -161,10 +161,7 @@ async function beginPipelined(
       await reserved.unsafe('rollback');
       throw isAbortedTransaction(error) && scope.failed !== undefined ? scope.failed : error;
     }
-    const commit = reserved.unsafe('commit');
-    // A failed COMMIT of a read-only transaction (the connection lost) changes nothing it read.
-    if (readOnly) commit.catch(() => undefined);
-    else await commit;
+    await reserved.unsafe('commit');
     return result;
   } finally {
     reserved.release();

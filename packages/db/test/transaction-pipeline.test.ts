@@ -10,9 +10,8 @@ function codeOf(error: unknown): string | undefined {
 }
 
 /**
- * Drizzle's transactions send BEGIN together with their first statements, and a read
- * transaction returns before its COMMIT has answered (see pool.ts, pipelineBegin): what a
- * transaction guarantees must not change with it. One connection, so every transaction and
+ * Drizzle's transactions send BEGIN together with their first statements (see pool.ts,
+ * pipelineBegin): what a transaction guarantees must not change with it. One connection, so every transaction and
  * statement of a test meets the same server connection (behind PgBouncer, the same client one).
  */
 describeEachTarget(['postgres', 'pgbouncer'])(
@@ -85,7 +84,7 @@ describeEachTarget(['postgres', 'pgbouncer'])(
       expect(await notes()).not.toContain(5);
     });
 
-    it("a read transaction's local settings end with it, though its outcome came before COMMIT", async () => {
+    it("a read transaction's local settings end with it", async () => {
       for (let round = 0; round < 5; round++) {
         const inside = await readTransaction(pool.db, async (tx) => {
           await tx.execute(sql`select set_config('statement_timeout', '4321', true)`);
