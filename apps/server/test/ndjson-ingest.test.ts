@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQuarryClient } from '@quarry/client';
-import { decodeBase64Vector, readLines } from '../src/http/ndjson-ingest';
+import { decodeBase64Vector, parseBase64Line, readLines } from '../src/http/ndjson-ingest';
 import {
   apiKeysEnv,
   keys,
@@ -174,6 +174,29 @@ for (const target of ['pglite', 'postgres'] as const) {
         { chunk: '4' },
       );
       expect(again.lines.at(-1)?.done).toMatchObject({ inserted: 0, unchanged: 3, updated: 1 });
+    });
+
+    it('a load into an empty collection that sends earlier chunks again counts them unchanged or updated', async () => {
+      const collection = await newCollection();
+      let changed = '';
+      for (let n = 21; n <= 40; n++) changed += line(n, { metadata: { kind: 'changed' } });
+      // Chunks of 40 are written by COPY; the second one's keys are all stored by the first.
+      const answer = await ingest(
+        server,
+        collection,
+        lines(1, 40) + lines(1, 20) + changed + lines(41, 80),
+        {
+          chunk: '40',
+        },
+      );
+      const committed = answer.lines.flatMap((l) => (l.committed ? [l.committed] : []));
+      expect(committed.map((c) => [c.throughLine, c.inserted, c.updated, c.unchanged])).toEqual([
+        [40, 40, 0, 0],
+        [80, 0, 20, 20],
+        [120, 40, 0, 0],
+      ]);
+      expect(answer.lines.at(-1)?.done).toMatchObject({ complete: true, inserted: 80 });
+      expect(await countIn(collection)).toBe(80);
     });
 
     it('a bad line in chunk 3 leaves chunks 1 and 2 stored and names the line and field', async () => {
@@ -358,5 +381,43 @@ describe('base64 vectors', () => {
       `${valid}AAAA`.slice(0, -1),
     ])
       expect(() => decodeBase64Vector(text), text).toThrow(/base64 of little-endian float32/);
+  });
+});
+
+describe('lines with a base64 vector', () => {
+  const vector = [0.5, -1.25, 3, 1e-7];
+  const embedding = base64Of(vector);
+  const read = (text: string) => {
+    const fields = parseBase64Line(Buffer.from(text));
+    return fields && { ...fields, embedding: Array.from(fields.embedding as Float32Array) };
+  };
+  const expected = (text: string) => ({ ...JSON.parse(text), embedding: vector.map(Math.fround) });
+
+  it('reads the other fields as JSON.parse does, wherever the vector stands', () => {
+    for (const text of [
+      `{"content":"a","externalId":"x","embedding":"${embedding}"}`,
+      `{"embedding":"${embedding}","content":"a"}`,
+      `{"content":"a", "embedding":"${embedding}" ,"metadata":{"k":[1,{"n":"}"}]}}`,
+      `{"embedding":"${embedding}"}`,
+      // The key's text inside a string, and a nested key of the same name, are not the vector.
+      `{"content":"say \\"embedding\\":\\"x","metadata":{"embedding":"no"},"embedding":"${embedding}"}`,
+    ])
+      expect(read(text), text).toEqual(expected(text));
+  });
+
+  it('leaves to JSON.parse what it does not take as it is', () => {
+    for (const text of [
+      `{"content":"a","embedding":[1,2]}`,
+      `{"metadata":{"embedding":"${embedding}"}}`,
+      `{"embedding":"${embedding}","embedding":"${embedding}"}`,
+      `{"embedding":"${embedding.slice(0, 4)}\\/${embedding.slice(4)}"}`,
+      `{"embedding" : "${embedding}"}`,
+      `{,"embedding":"${embedding}"}`,
+      `{"embedding":"${embedding}",}`,
+      `{"a":1 "embedding":"${embedding}"}`,
+      `{"a":1,"embedding":"${embedding}" "b":2}`,
+      `{"a":1,"embedding":"${embedding.slice(1)}"}`,
+    ])
+      expect(read(text), text).toBeUndefined();
   });
 });

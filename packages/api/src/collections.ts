@@ -115,9 +115,15 @@ export async function holdCollection(
   run: (query: SQL) => Promise<readonly unknown[]>,
   collection: Pick<Collection, 'id' | 'name'> &
     Partial<Pick<Collection, 'embeddingModel' | 'dimensions'>>,
+  /** Set for the rest of the transaction by the same statement (one round trip less). */
+  settings: { statementTimeoutMs?: number } = {},
 ): Promise<void> {
+  const timeout =
+    settings.statementTimeoutMs === undefined
+      ? sql``
+      : sql`, set_config('statement_timeout', ${String(settings.statementTimeoutMs)}, true) as statement_timeout`;
   const rows = (await run(
-    sql`select ${collections.embeddingModel} as model, ${collections.dimensions} as dimensions
+    sql`select ${collections.embeddingModel} as model, ${collections.dimensions} as dimensions${timeout}
         from ${collections} where ${collections.id} = ${collection.id} for key share`,
   )) as ReadonlyArray<{ model: string; dimensions: number }>;
   const [held] = rows;

@@ -1,6 +1,6 @@
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { ZodError } from 'zod';
-import { QuarryError, type Collection, type QuarryErrorCode } from '@quarry/db';
+import { QuarryError, queryRows, sql, type Collection, type QuarryErrorCode } from '@quarry/db';
 import { loadCollection } from './collections';
 import type { Context } from './context';
 import { toTRPCError } from './errors';
@@ -62,6 +62,9 @@ export async function openIngestStream(
   const requested = target.tenant === undefined ? undefined : tenantSchema.parse(target.tenant);
   const tenant = resolveTenant(principal, requested, 'write');
   const collection = await loadCollection(ctx.database.db, name);
+  // While a load into a collection that held none of the tenant's documents has met none of its
+  // keys stored, its chunks are COPYed without looking their keys up (see expectNewKeys).
+  let keysNew = false;
   return {
     collection,
     tenant,
@@ -89,9 +92,24 @@ export async function openIngestStream(
       ingestDocuments(ctx.database, ctx.limits, ctx.embeddings, collection, tenant, items, {
         deferIndex: false,
         enforceBatchLimits: false,
+        expectNewKeys: keysNew,
+        onKeysStored: () => {
+          keysNew = false;
+        },
         ...(signal ? { signal } : {}),
       }),
-    load: (plannedRows, work) => withDeferredIndex(ctx.database, collection, plannedRows, work),
+    async load(plannedRows, work) {
+      const [held] = await queryRows<{ none: boolean }>(
+        ctx.database.db,
+        sql`select not exists (select 1 from documents where collection_id = ${collection.id}::integer and tenant_id = ${tenant}::text) as none`,
+      );
+      keysNew = held?.none === true;
+      try {
+        return await withDeferredIndex(ctx.database, collection, plannedRows, work);
+      } finally {
+        keysNew = false;
+      }
+    },
   };
 }
 

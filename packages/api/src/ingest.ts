@@ -74,6 +74,16 @@ export interface IngestOptions {
   statementTimeoutMs?: number;
   /** Refuse batches over `maxBatchDocuments`/`maxPayloadBytes` (default true; a stream's chunks or the bench pass false). */
   enforceBatchLimits?: boolean;
+  /**
+   * The caller expects none of the batch's keys to be stored (a stream into a collection that held
+   * none of its tenant's documents when the load began): the `copy` strategy then COPYs every
+   * document straight into the table without looking its key up first. A key stored after all (a
+   * concurrent writer's, or an earlier batch's) makes the COPY fail on the unique index; it is
+   * rolled back to a savepoint, the batch goes through the lookup and merge, and `onKeysStored` is
+   * called so the caller stops expecting this.
+   */
+  expectNewKeys?: boolean;
+  onKeysStored?: () => void;
 }
 
 /**
@@ -304,7 +314,7 @@ export async function ingestDocuments(
         : 'rows';
   const statementTimeoutMs = options.statementTimeoutMs ?? limits.statementTimeoutMs;
   const write = () =>
-    writeRows(database, collection, tenant, rows, strategy, statementTimeoutMs, options.signal);
+    writeRows(database, collection, tenant, rows, strategy, statementTimeoutMs, options);
   const defer =
     options.deferIndex === true ||
     ((options.deferIndex ?? 'auto') === 'auto' && rows.length >= DEFER_INDEX_FROM_ROWS);
@@ -392,19 +402,20 @@ async function writeRows(
   rows: readonly Row[],
   strategy: IngestStrategy,
   statementTimeoutMs: number,
-  signal: AbortSignal | undefined,
+  options: Pick<IngestOptions, 'signal' | 'expectNewKeys' | 'onKeysStored'>,
 ): Promise<Counts> {
+  const { signal } = options;
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     try {
       return await database.writeSession(async (session) => {
-        await session.run(
-          sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`,
-        );
-        await holdCollection((query) => session.run(query), collection);
+        // One round trip for both: a stream pays each one per chunk.
+        await holdCollection((query) => session.run(query), collection, {
+          statementTimeoutMs,
+        });
         const counts =
           strategy === 'copy'
-            ? await copyRows(session, collection, tenant, rows)
+            ? await copyRows(session, collection, tenant, rows, options)
             : await stageAndMerge(session, collection, tenant, rows, insertStaged);
         // Aborted while writing: the transaction is rolled back, nothing is stored.
         signal?.throwIfAborted();
@@ -562,17 +573,19 @@ async function mergeStaged(
 }
 
 /**
- * The `copy` strategy. The batch's keys are looked up in one statement; documents that are new
- * are written straight into `documents` by one binary COPY (ids made here), and only those whose
- * key already exists go through the staging table and the merge. Should the COPY be refused (a
- * concurrent writer stored one of the new keys since the lookup), it is rolled back to a savepoint
- * and the whole batch is merged through the staging table instead.
+ * The `copy` strategy. The batch's keys are looked up in one statement (unless the caller expects
+ * them all new); documents that are new are written straight into `documents` by one binary COPY
+ * (ids made here), and only those whose key already exists go through the staging table and the
+ * merge. Should the COPY be refused (a concurrent writer stored one of the new keys since the
+ * lookup, or an expected-new key was stored), it is rolled back to a savepoint and the whole batch
+ * is merged through the staging table instead.
  */
 async function copyRows(
   session: WriteSession,
   collection: Collection,
   tenant: string,
   rows: readonly Row[],
+  expected: Pick<IngestOptions, 'expectNewKeys' | 'onKeysStored'> = {},
 ): Promise<Counts> {
   const ids = new Array<string>(rows.length);
   // Of several identical documents without an external id, the first in input order is written.
@@ -600,16 +613,9 @@ async function copyRows(
     }
   });
 
-  await refreshStaleStatistics(session, collection, tenant);
-  const existing = await session.run<{ position: number | string; id: string }>(
-    sql`select position, id from (
-          select k.position, case when k."externalId" is not null
-            then (select d.id from documents d where d.collection_id = ${collection.id}::integer and d.tenant_id = ${tenant}::text and d.external_id = k."externalId")
-            else (select d.id from documents d where d.collection_id = ${collection.id}::integer and d.tenant_id = ${tenant}::text and d.external_id is null and d.content_hash = k."contentHash")
-          end as id
-          from jsonb_to_recordset(${JSON.stringify(lookupKeys)}::text::jsonb) as k(position integer, "externalId" text, "contentHash" text)
-        ) found where id is not null`,
-  );
+  const existing = expected.expectNewKeys
+    ? []
+    : await lookUpKeys(session, collection, tenant, lookupKeys);
   const stored: number[] = [];
   for (const { position, id } of existing) {
     const index = lookedUp[Number(position)];
@@ -643,6 +649,7 @@ async function copyRows(
     ),
   );
   if (!copied) {
+    if (expected.expectNewKeys) expected.onKeysStored?.();
     // Whatever refused the rows (a concurrent writer's key, or a reason the merge will report in
     // its own words), the savepoint undid it.
     return stageAndMerge(session, collection, tenant, rows, copyStaged);
@@ -667,6 +674,29 @@ async function copyRows(
   }
   for (const { index, first } of laterDuplicates) ids[index] = ids[first] ?? '';
   return { ids, inserted, updated, unchanged: rows.length - inserted - updated };
+}
+
+/** The stored document id of each key that has one (`position` indexes `lookupKeys`). */
+async function lookUpKeys(
+  session: WriteSession,
+  collection: Collection,
+  tenant: string,
+  lookupKeys: ReadonlyArray<{
+    position: number;
+    externalId: string | null;
+    contentHash: string | null;
+  }>,
+): Promise<Array<{ position: number | string; id: string }>> {
+  await refreshStaleStatistics(session, collection, tenant);
+  return session.run<{ position: number | string; id: string }>(
+    sql`select position, id from (
+          select k.position, case when k."externalId" is not null
+            then (select d.id from documents d where d.collection_id = ${collection.id}::integer and d.tenant_id = ${tenant}::text and d.external_id = k."externalId")
+            else (select d.id from documents d where d.collection_id = ${collection.id}::integer and d.tenant_id = ${tenant}::text and d.external_id is null and d.content_hash = k."contentHash")
+          end as id
+          from jsonb_to_recordset(${JSON.stringify(lookupKeys)}::text::jsonb) as k(position integer, "externalId" text, "contentHash" text)
+        ) found where id is not null`,
+  );
 }
 
 /** Enough rows for a wrong plan to hurt; counting up to it stays cheap. */

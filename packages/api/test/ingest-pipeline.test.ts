@@ -497,6 +497,43 @@ describeEachTarget()('ingestDocuments, both write strategies, on $name', (target
     expect(await vectorIndexStatus(harness.database.db, bare.id)).toEqual([]);
   });
 
+  it('with keys expected new, a batch some of whose keys another writer stored is merged as the lookup would, and says so', async () => {
+    const collection = await newCollection(3);
+    const item = (n: number, metadata: Metadata = {}) => ({
+      content: `expected ${n}`,
+      externalId: n % 2 === 0 ? `e-${n}` : undefined,
+      metadata,
+      embedding: [1, n, 0],
+    });
+    const range = (from: number, to: number, metadata: Metadata = {}) =>
+      Array.from({ length: to - from }, (_, i) => item(from + i, metadata));
+    // The other writer: stored after the load began.
+    const earlier = await bulk(collection, range(0, 40));
+    let stored = 0;
+    const expectNew = {
+      strategy: 'copy',
+      expectNewKeys: true,
+      onKeysStored: () => stored++,
+    } as const;
+    const result = await ingest(
+      collection,
+      [...range(0, 20), ...range(20, 40, { v: 2 }), ...range(40, 80)],
+      'default',
+      expectNew,
+    );
+    expect(stored).toBe(1);
+    expect(result).toMatchObject({ inserted: 40, updated: 20, unchanged: 20 });
+    expect(result.ids.slice(0, 40)).toEqual(earlier.ids);
+    expect(new Set(result.ids).size).toBe(80);
+    expect(await countIn(collection)).toBe(80);
+
+    // Keys that are new indeed are copied straight in.
+    const fresh = await ingest(collection, range(80, 120), 'default', expectNew);
+    expect(stored).toBe(1);
+    expect(fresh).toMatchObject({ inserted: 40, updated: 0, unchanged: 0 });
+    expect(await countIn(collection)).toBe(120);
+  });
+
   it('writes nothing once the request is aborted', async () => {
     const collection = await newCollection(3);
     const controller = new AbortController();

@@ -178,6 +178,82 @@ export function decodeBase64Vector(text: string): Float32Array {
   return new Float32Array(decoded.buffer, decoded.byteOffset, bytes / 4);
 }
 
+const EMBEDDING_STRING_KEY = Buffer.from('"embedding":"');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+/** Whether `text[at]` begins a key of the top-level object (not nested, not inside a string). */
+function atTopLevelKey(text: Buffer, at: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < at; i++) {
+    const byte = text[i];
+    if (inString) {
+      if (byte === BACKSLASH) i++;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) inString = true;
+    else if (byte === OPEN_BRACE || byte === 0x5b)
+      depth++; // [
+    else if (byte === CLOSE_BRACE || byte === 0x5d) depth--; // ]
+  }
+  return depth === 1 && !inString;
+}
+
+const isSpace = (byte: number | undefined) =>
+  byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+
+/**
+ * A line whose top-level `embedding` is a base64 string (what the CLI and OpenAI's base64 encoding
+ * send): the vector is decoded from the line's bytes and only the other fields (a few hundred
+ * bytes) go through JSON.parse, instead of decoding 8 KB of text into a string, scanning it, and
+ * copying it out again. Whatever this does not take as it is (an escape in the string, the key
+ * twice, bad JSON or base64) is left to the ordinary reading, so values and refusals stay its.
+ */
+export function parseBase64Line(text: Buffer): Record<string, unknown> | undefined {
+  let key = text.indexOf(EMBEDDING_STRING_KEY);
+  while (key >= 0 && !atTopLevelKey(text, key)) key = text.indexOf(EMBEDDING_STRING_KEY, key + 1);
+  if (key < 0) return undefined;
+  const start = key + EMBEDDING_STRING_KEY.length;
+  const end = text.indexOf(QUOTE, start);
+  if (end < 0) return undefined;
+  // The pair is cut out with the comma that separated it from a neighbour: `{"a":1}` is left of
+  // `{"a":1,"embedding":".."}` and of `{"embedding":"..","a":1}`, and no other shape is taken.
+  let before = key;
+  while (isSpace(text[before - 1])) before--;
+  let after = end + 1;
+  while (isSpace(text[after])) after++;
+  const previous = text[before - 1];
+  const next = text[after];
+  if (previous === COMMA && (next === COMMA || next === CLOSE_BRACE)) {
+    before--;
+    let earlier = before;
+    while (isSpace(text[earlier - 1])) earlier--;
+    if (text[earlier - 1] === OPEN_BRACE || text[earlier - 1] === COMMA) return undefined;
+  } else if (previous === OPEN_BRACE && next === COMMA) {
+    after++;
+    let later = after;
+    while (isSpace(text[later])) later++;
+    if (text[later] === CLOSE_BRACE || text[later] === COMMA) return undefined;
+  } else if (!(previous === OPEN_BRACE && next === CLOSE_BRACE)) return undefined;
+  let fields: unknown;
+  let embedding: Float32Array;
+  try {
+    fields = JSON.parse(text.toString('utf8', 0, before) + text.toString('utf8', after));
+    embedding = decodeBase64Vector(text.toString('latin1', start, end));
+  } catch {
+    return undefined;
+  }
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) return undefined;
+  const object = fields as Record<string, unknown>;
+  // JSON.parse keeps the last of repeated keys: the ordinary reading decides which that is.
+  if (Object.hasOwn(object, 'embedding')) return undefined;
+  object.embedding = embedding;
+  return object;
+}
+
 function parseLine(stream: IngestStream, line: Line) {
   if (!isUtf8(line.text)) {
     throw new LineError(line.number, {
@@ -187,6 +263,8 @@ function parseLine(stream: IngestStream, line: Line) {
     });
   }
   try {
+    const fast = parseBase64Line(line.text);
+    if (fast) return stream.parse(fast);
     const value: unknown = JSON.parse(line.text.toString('utf8'));
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
       const fields = value as Record<string, unknown>;
