@@ -391,7 +391,10 @@ describe('lines with a base64 vector', () => {
     const fields = parseBase64Line(Buffer.from(text));
     return fields && { ...fields, embedding: Array.from(fields.embedding as Float32Array) };
   };
-  const expected = (text: string) => ({ ...JSON.parse(text), embedding: vector.map(Math.fround) });
+  const expected = (text: string) => ({
+    ...(JSON.parse(text) as Record<string, unknown>),
+    embedding: vector.map(Math.fround),
+  });
 
   it('reads the other fields as JSON.parse does, wherever the vector stands', () => {
     for (const text of [

@@ -8,6 +8,7 @@ import {
   checkVectorOnce,
   ingestDocuments,
   withDeferredIndex,
+  type EarlierWrite,
   type IndexReport,
   type PipelineItem,
   type IngestResult,
@@ -34,7 +35,11 @@ export interface IngestStream {
    * `embedding` may also be float32 components (a decoded base64 vector).
    */
   parse(value: unknown): PipelineItem;
-  /** Writes one chunk as one transaction: all of it or none. */
+  /**
+   * Writes one chunk as one transaction: all of it or none. Chunks commit in the order they are
+   * given: a chunk is written while the one before it commits, and is rolled back (its write
+   * rejects) should that one fail.
+   */
   write(items: readonly PipelineItem[], signal?: AbortSignal): Promise<IngestResult>;
   /** Runs the whole load (every `write`) and says what happened to the collection's index. */
   load<T>(
@@ -65,6 +70,7 @@ export async function openIngestStream(
   // While a load into a collection that held none of the tenant's documents has met none of its
   // keys stored, its chunks are COPYed without looking their keys up (see expectNewKeys).
   let keysNew = false;
+  let previous: EarlierWrite | undefined;
   return {
     collection,
     tenant,
@@ -88,16 +94,35 @@ export async function openIngestStream(
       return ingestItemSchema.parse(value);
     },
     // The one call site of the write path: each chunk is one transaction; `load` defers the index.
-    write: (items, signal) =>
-      ingestDocuments(ctx.database, ctx.limits, ctx.embeddings, collection, tenant, items, {
-        deferIndex: false,
-        enforceBatchLimits: false,
-        expectNewKeys: keysNew,
-        onKeysStored: () => {
-          keysNew = false;
+    write(items, signal) {
+      let committing = () => {};
+      const rowsWritten = new Promise<void>((resolve) => (committing = resolve));
+      const done = ingestDocuments(
+        ctx.database,
+        ctx.limits,
+        ctx.embeddings,
+        collection,
+        tenant,
+        items,
+        {
+          deferIndex: false,
+          enforceBatchLimits: false,
+          expectNewKeys: keysNew,
+          onKeysStored: () => {
+            keysNew = false;
+          },
+          ...(previous ? { after: previous } : {}),
+          onCommitting: committing,
+          ...(signal ? { signal } : {}),
         },
-        ...(signal ? { signal } : {}),
-      }),
+      );
+      const ended = done.then(
+        () => undefined,
+        () => undefined,
+      );
+      previous = { committing: Promise.race([rowsWritten, ended]), done };
+      return done;
+    },
     async load(plannedRows, work) {
       const [held] = await queryRows<{ none: boolean }>(
         ctx.database.db,

@@ -84,6 +84,22 @@ export interface IngestOptions {
    */
   expectNewKeys?: boolean;
   onKeysStored?: () => void;
+  /**
+   * A write of the same load that must commit first (a stream's previous chunk): this one writes
+   * its rows only once that one's are written, so neither waits for the other's keys, and commits
+   * only after it; should that one fail, this one is rolled back. A stream's next chunk is thereby
+   * written while the previous one commits.
+   */
+  after?: EarlierWrite;
+  /** Called when this write's rows are written and only its COMMIT is left. */
+  onCommitting?: () => void;
+}
+
+/** A write another one commits after (see IngestOptions.after). */
+export interface EarlierWrite {
+  /** Settles when its rows are written and only its COMMIT is left, or when it has ended. */
+  committing: Promise<void>;
+  done: Promise<unknown>;
 }
 
 /**
@@ -402,9 +418,13 @@ async function writeRows(
   rows: readonly Row[],
   strategy: IngestStrategy,
   statementTimeoutMs: number,
-  options: Pick<IngestOptions, 'signal' | 'expectNewKeys' | 'onKeysStored'>,
+  options: Pick<
+    IngestOptions,
+    'signal' | 'expectNewKeys' | 'onKeysStored' | 'after' | 'onCommitting'
+  >,
 ): Promise<Counts> {
-  const { signal } = options;
+  const { signal, after } = options;
+  if (after) await after.committing;
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     try {
@@ -419,6 +439,12 @@ async function writeRows(
             : await stageAndMerge(session, collection, tenant, rows, insertStaged);
         // Aborted while writing: the transaction is rolled back, nothing is stored.
         signal?.throwIfAborted();
+        if (after) {
+          await after.done.catch(() => {
+            throw new Error('an earlier write of this load failed; this one was rolled back');
+          });
+        }
+        options.onCommitting?.();
         return counts;
       });
     } catch (error) {

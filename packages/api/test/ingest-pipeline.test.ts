@@ -12,7 +12,11 @@ import {
   type Metadata,
   type SqlExecutor,
 } from '@quarry/db';
+import { randomBytes } from 'node:crypto';
+import { openAccess } from '../src/auth';
 import { loadCollection } from '../src/collections';
+import { createContextInner } from '../src/context';
+import { openIngestStream } from '../src/ingest-stream';
 import {
   ingestDocuments,
   type IngestItem,
@@ -532,6 +536,34 @@ describeEachTarget()('ingestDocuments, both write strategies, on $name', (target
     expect(stored).toBe(1);
     expect(fresh).toMatchObject({ inserted: 40, updated: 0, unchanged: 0 });
     expect(await countIn(collection)).toBe(120);
+  });
+
+  it("a stream's chunk written while the one before commits is rolled back when that one fails", async () => {
+    const collection = await newCollection(3);
+    const stream = await openIngestStream(createContextInner(harness.services, openAccess), {
+      collection: collection.name,
+    });
+    const chunk = (from: number, externalId = (n: number) => `s-${n}`) =>
+      Array.from({ length: 40 }, (_, i) => ({
+        content: `streamed ${from + i}`,
+        externalId: externalId(from + i),
+        embedding: [1, from + i, 0],
+      }));
+    // A key too long for the unique index's btree: only the database refuses it.
+    const tooLong = randomBytes(9_000).toString('base64');
+    const outcomes = await stream.load(200, () =>
+      Promise.allSettled([
+        stream.write(chunk(0)),
+        stream.write(chunk(40, (n) => (n === 79 ? tooLong : `s-${n}`))),
+        stream.write(chunk(80)),
+      ]),
+    );
+    expect(outcomes.value.map((outcome) => outcome.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'rejected',
+    ]);
+    expect(await countIn(collection)).toBe(40);
   });
 
   it('writes nothing once the request is aborted', async () => {

@@ -401,14 +401,18 @@ export async function handleNdjsonIngest(
   let throughLine = firstLine - 1;
   const started = performance.now();
 
-  const commit = async (chunk: Chunk): Promise<void> => {
+  /** Writes `chunk` and reports it, after `previous` (the chunk before it) is reported. */
+  const commit = async (chunk: Chunk, previous: Promise<void> | undefined): Promise<void> => {
     let result: IngestResult;
     try {
       result = await stream.write(chunk.items, aborted.signal);
     } catch (error) {
+      // Rolled back because the chunk before failed: that failure is the one to report.
+      await previous;
       const detail = streamErrorOf(error);
       throw new StreamStop({ ...detail, message: inLines(detail.message, chunk.lines) });
     }
+    await previous;
     totals.documents += chunk.items.length;
     totals.inserted += result.inserted;
     totals.updated += result.updated;
@@ -430,16 +434,20 @@ export async function handleNdjsonIngest(
   // Of a load of unknown size, the index is deferred only while the collection is small (as for a
   // load of 1,000): rebuilding a small collection's index costs little whatever the load brings.
   const { index } = await stream.load(expected ?? UNKNOWN_LOAD_ROWS, async () => {
+    // The chunk written before `inFlight`: it may still be committing.
+    let committing: Promise<void> | undefined;
     let inFlight: Promise<void> | undefined;
     let chunk: Chunk = { items: [], lines: [], throughLine, bytes: 0 };
-    // One chunk is committed while the next is read and parsed; never more than these two are held.
+    // A chunk is written while the one before it commits and the next is read and parsed; never
+    // more than these three are held.
     const flush = async () => {
-      await inFlight;
+      await committing;
       if (chunk.items.length === 0) return;
       const full = chunk;
       chunk = { items: [], lines: [], throughLine: full.throughLine, bytes: 0 };
-      inFlight = commit(full);
-      // A failure is awaited (and reported) at the next flush or the end.
+      committing = inFlight;
+      inFlight = commit(full, committing);
+      // A failure is awaited (and reported) at a later flush or the end.
       inFlight.catch(() => {});
     };
     try {
@@ -465,12 +473,12 @@ export async function handleNdjsonIngest(
       // Blank lines at the end are read too.
       throughLine = chunk.throughLine;
     } catch (error) {
-      // The chunk being committed is reported first, whatever happened while reading.
-      const earlier = await inFlight?.then(
-        () => undefined,
-        (failed: unknown) => failed,
+      // The chunks being written are reported first, whatever happened while reading (a later
+      // chunk's failure is the earlier one's when that one failed).
+      const earlier = (await Promise.allSettled([committing, inFlight])).find(
+        (settled) => settled.status === 'rejected',
       );
-      const cause = earlier ?? error;
+      const cause: unknown = earlier?.status === 'rejected' ? earlier.reason : error;
       if (cause instanceof LineError) failure = { line: cause.line, detail: cause.detail };
       else if (cause instanceof StreamStop)
         failure = { firstLine: throughLine + 1, detail: cause.detail };
