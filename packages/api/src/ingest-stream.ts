@@ -51,10 +51,12 @@ export interface IngestStream {
 /**
  * A stream's chunk may be larger in bytes than a request's batch (a line of 1,536 JSON numbers
  * counts about 42 KB, so 16 MiB would be under 400 documents); its documents stay at the batch
- * limit. Each chunk pays a transaction, a key lookup and a commit, and the stream holds two at a
- * time (one parsed while the other is written). Measured (20,000 x 1,536 over HTTP, base64
- * vectors, 2 cores shared with other work, one run each): chunks of 1,000 loaded at 3,666 docs/s
- * with a server RSS peak of 391 MiB, chunks of 2,500 at 2,507 docs/s and 492 MiB.
+ * limit. Each chunk pays a transaction and a commit (and a key lookup, unless the collection held
+ * none of the tenant's documents when the load began), and the stream holds three at a time (one
+ * parsed, one written, one committing). Measured (50,000 x 1,536 over HTTP, base64 vectors, no
+ * index, 2 cores shared with other work at a load average of 3-4, two runs each): chunks of 500
+ * loaded in 6.1-8.4 s, of 1,000 in 4.5-6.8 s (server RSS peak 287-292 MiB), of 2,000 in
+ * 4.2-6.4 s (313-319 MiB): larger chunks buy little.
  */
 export const STREAM_CHUNK_BYTES = 32 * 1024 * 1024;
 
