@@ -1,5 +1,7 @@
 import {
+  endReadAfterIssued,
   isTransientConflict,
+  TransactionEndedError,
   readTransaction,
   sql,
   type QuarryDatabase,
@@ -60,9 +62,11 @@ async function run<T>(
   guard: SQL<boolean> | undefined,
 ): Promise<T> {
   const all = { statement_timeout: String(limits.statementTimeoutMs), ...settings };
+  let mayEndEarly = true;
   for (let attempt = 1; ; attempt++) {
     try {
       return await begin(async (tx) => {
+        if (mayEndEarly) endingEarly.add(tx);
         let distributed = distributedDatabases.get(db);
         if (distributed === undefined) {
           // The first transaction learns whether this is a Citus coordinator, before it reads a table.
@@ -89,6 +93,13 @@ async function run<T>(
         return work(tx);
       });
     } catch (error) {
+      if (mayEndEarly && isTransactionEnded(error)) {
+        // The work read on after saying it was done (a vector search's exact re-run): run it
+        // again as an ordinary transaction. Nothing was sent after the early COMMIT.
+        mayEndEarly = false;
+        attempt--;
+        continue;
+      }
       if (attempt >= TRANSACTION_ATTEMPTS || !isTransientConflict(error)) throw error;
       // Jittered, so the two colliding transactions do not meet again in the same order.
       await new Promise((resolve) =>
@@ -96,6 +107,28 @@ async function run<T>(
       );
     }
   }
+}
+
+/** Transactions whose work may end them early (see lastStatementIssued). */
+const endingEarly = new WeakSet<object>();
+
+/**
+ * Says that `tx`'s work has issued its last statement: in a read transaction on PostgreSQL the
+ * COMMIT goes out right behind it, without a round trip of its own (see @quarry/db's
+ * pipelineBegin). Should the work issue another statement after all, that statement is not sent
+ * and the whole work runs again in an ordinary transaction. Elsewhere it does nothing.
+ */
+export function lastStatementIssued(tx: Transaction): void {
+  if (!endingEarly.has(tx)) return;
+  // Drizzle's transaction runs its statements through the driver's transaction object.
+  endReadAfterIssued((tx as unknown as { session?: { client?: unknown } }).session?.client);
+}
+
+/** TransactionEndedError, from the driver or wrapped by Drizzle. */
+function isTransactionEnded(error: unknown): boolean {
+  if (error instanceof TransactionEndedError) return true;
+  const { cause } = (error ?? {}) as { cause?: unknown };
+  return cause !== undefined && isTransactionEnded(cause);
 }
 
 /** A read's guard failed: what it read was cached and has changed; run it again from fresh data. */

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { queryRows, sql } from '@quarry/db';
 import { defaultLimits } from '../src/limits';
-import { inTransaction, TRANSACTION_ATTEMPTS } from '../src/transaction';
+import {
+  inReadTransaction,
+  inTransaction,
+  lastStatementIssued,
+  TRANSACTION_ATTEMPTS,
+} from '../src/transaction';
 import { describeEachTarget, type TestDatabase } from './harness';
 
 /** Resolves once `parties` callers have arrived: both transactions hold their first lock before either asks for its second. */
@@ -72,6 +77,32 @@ describeEachTarget(['postgres', 'pgbouncer', 'citus'])(
       });
       await expect(failing).rejects.toThrow();
       expect(attempts).toBe(1);
+    });
+
+    it('a read whose work goes on after saying it issued its last statement runs again whole, under its settings', async () => {
+      const seen: Array<{ run: number; timeout: string; work: string }> = [];
+      let runs = 0;
+      const read = inReadTransaction(
+        database.db,
+        { statementTimeoutMs: 4321 },
+        async (tx) => {
+          const run = ++runs;
+          const first = queryRows<{ timeout: string; work: string }>(
+            tx,
+            sql`select current_setting('statement_timeout') as timeout, current_setting('work_mem') as work`,
+          );
+          lastStatementIssued(tx);
+          seen.push({ run, ...(await first)[0]! });
+          // A second statement, as a vector search's exact re-run after a short HNSW answer.
+          const second = await queryRows<{ n: number }>(tx, sql`select 2 as n`);
+          return second[0]?.n;
+        },
+        { work_mem: '3MB' },
+      );
+      await expect(read).resolves.toBe(2);
+      // On PostgreSQL the early end refused the second statement and the work ran again.
+      expect(runs).toBe(2);
+      for (const run of seen) expect(run).toMatchObject({ timeout: '4321ms', work: '3MB' });
     });
   },
 );

@@ -8,6 +8,7 @@ export {
   type QuarryDatabase,
   type SqlExecutor,
 } from './client';
+export { endReadAfterIssued, TransactionEndedError } from './pool';
 export type { CopyTarget, CopyType, CopyValue, WriteSession } from './write-session';
 export { migrate, migrationState, migrationsFolder } from './migrate';
 export {

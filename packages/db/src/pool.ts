@@ -123,10 +123,14 @@ type TransactionWork = (sql: TransactionSql) => unknown;
  *   work sends can run outside the transaction.
  * Only `unsafe` is offered inside (all Drizzle uses); savepoints are not (nested transactions).
  *
- * A `readOnly` transaction is BEGIN READ ONLY (PostgreSQL refuses any write in it). It too waits
- * for COMMIT before the connection is released: releasing a reserved connection with COMMIT still
- * in flight left later requests through PgBouncer waiting forever (the tenancy suite on PgBouncer
- * hung in 1-3 tests per run).
+ * A `readOnly` transaction is BEGIN READ ONLY (PostgreSQL refuses any write in it). Its work may
+ * say, with endReadAfterIssued, that it has issued its last statement: COMMIT then goes out right
+ * behind it (no round trip of its own), and the outcome does not wait for COMMIT's answer. A
+ * statement issued after that is never sent: it fails with TransactionEndedError, and the caller
+ * may run the work again without ending early. Either way the connection is released only once
+ * COMMIT has answered: releasing a reserved connection with COMMIT still in flight left later
+ * requests through PgBouncer waiting forever (the tenancy suite on PgBouncer hung in 1-3 tests per
+ * run).
  */
 async function beginPipelined(
   client: Sql,
@@ -135,8 +139,28 @@ async function beginPipelined(
 ): Promise<unknown> {
   const reserved = await client.reserve();
   const scope = { issued: [] as Array<Promise<unknown>>, failed: undefined as Error | undefined };
+  let commit: Promise<unknown> | undefined;
+  let ended = false;
+  let endAsked = false;
+  let checkArmed = false;
+  // Armed before the driver schedules its write of a turn's statements (it writes at setImmediate
+  // too, or at once past 1 KiB), so a COMMIT asked for in that turn joins the same write.
+  const armEndCheck = () => {
+    if (checkArmed) return;
+    checkArmed = true;
+    setImmediate(() => {
+      checkArmed = false;
+      if (!endAsked || ended) return;
+      ended = true;
+      // A failed statement aborted the transaction: PostgreSQL answers its COMMIT as ROLLBACK.
+      // A failed COMMIT of a read-only transaction (the connection lost) changes nothing it read.
+      commit = Promise.resolve(reserved.unsafe('commit')).catch(() => undefined);
+    });
+  };
   const track = (query: PendingQuery) => {
+    if (ended) return Promise.reject(new TransactionEndedError());
     if (scope.failed !== undefined) return Promise.reject(scope.failed);
+    if (readOnly) armEndCheck();
     const settled = Promise.resolve(query);
     scope.issued.push(settled);
     settled.catch((error: unknown) => {
@@ -150,6 +174,15 @@ async function beginPipelined(
       throw new Error('nested transactions (savepoints) are not supported in this transaction');
     },
   } as unknown as TransactionSql;
+  if (readOnly) {
+    // COMMIT follows the statements the work is issuing in this turn (Drizzle reaches the driver
+    // a few microtasks after a query is called).
+    earlyEnds.set(transaction, () => {
+      endAsked = true;
+      armEndCheck();
+    });
+  }
+  let released: Promise<unknown> | undefined;
   try {
     void track(reserved.unsafe(readOnly ? 'begin read only' : 'begin'));
     let result: unknown;
@@ -158,13 +191,37 @@ async function beginPipelined(
       await Promise.allSettled(scope.issued);
       if (scope.failed !== undefined) throw scope.failed;
     } catch (error) {
-      await reserved.unsafe('rollback');
+      const early = ended;
+      ended = true;
+      if (early) await commit;
+      else await reserved.unsafe('rollback');
       throw isAbortedTransaction(error) && scope.failed !== undefined ? scope.failed : error;
     }
-    await reserved.unsafe('commit');
+    const early = ended;
+    ended = true;
+    if (!early || commit === undefined) await reserved.unsafe('commit');
+    else released = commit.finally(() => reserved.release());
     return result;
   } finally {
-    reserved.release();
+    if (released === undefined) reserved.release();
+  }
+}
+
+/** The early end of each read-only transaction (see beginPipelined). */
+const earlyEnds = new WeakMap<object, () => void>();
+
+/**
+ * Tells a read-only transaction of pipelineBegin that its work has issued its last statement:
+ * COMMIT follows right behind. Elsewhere (a read-write transaction, PGlite) it does nothing.
+ */
+export function endReadAfterIssued(transaction: unknown): void {
+  earlyEnds.get(transaction as object)?.();
+}
+
+/** A statement issued after its read-only transaction was ended early; it was not sent. */
+export class TransactionEndedError extends Error {
+  constructor() {
+    super('a statement was issued after its read-only transaction was ended; it was not sent');
   }
 }
 

@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { randomBytes } from 'node:crypto';
+import { createServer, Socket, type Server } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { describe } from 'vitest';
 import { createDb, queryRows, type Database, type DbConfig } from './client';
@@ -232,5 +233,53 @@ export function seededRandom(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A TCP proxy to `upstream` that counts round trips: each time the client sends after the server
+ * has answered, a new exchange begins. Messages the client sends together (a pipeline) count once.
+ * `url` is `upstream` through the proxy.
+ */
+export async function roundTripCounter(upstream: string) {
+  const target = new URL(upstream);
+  let trips = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const socket = new Socket();
+    socket.connect(Number(target.port || 5432), target.hostname);
+    let serverSpoke = true;
+    sockets.add(client).add(socket);
+    client.on('data', (chunk) => {
+      if (serverSpoke) trips++;
+      serverSpoke = false;
+      socket.write(chunk);
+    });
+    socket.on('data', (chunk) => {
+      serverSpoke = true;
+      client.write(chunk);
+    });
+    client.on('close', () => socket.destroy());
+    socket.on('close', () => client.destroy());
+    client.on('error', () => socket.destroy());
+    socket.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const url = new URL(upstream);
+  url.hostname = '127.0.0.1';
+  url.port = String(typeof address === 'object' && address ? address.port : 0);
+  return {
+    url: url.toString(),
+    /** Round trips since the last call. */
+    take: () => {
+      const counted = trips;
+      trips = 0;
+      return counted;
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
   };
 }

@@ -4,7 +4,7 @@ import type { Context } from '../context';
 import { onReplica } from '../replicas';
 import { HARD_LIMITS } from '../limits';
 import { chargeResponse } from '../response-budget';
-import { inReadTransaction } from '../transaction';
+import { inReadTransaction, lastStatementIssued } from '../transaction';
 import { knownCollectionRows } from './collection-size';
 import { fuseHybrid, mergeRetrievals } from './fuse';
 import type { SearchInput } from './input';
@@ -109,7 +109,7 @@ async function searchOn(
       // retrieval turns off the sequential and bitmap scans that the keyword query's GIN index (a
       // bitmap scan) and the count need.
       const needsProbe = searchesVector && !knownPlan;
-      const [byKeyword, probe] = await Promise.all([
+      const first = Promise.all([
         keywordText
           ? retrieveByKeyword({
               tx,
@@ -127,7 +127,11 @@ async function searchOn(
             })
           : null,
       ]);
-      if (input.mode === 'keyword' || !vector) return { byVector: null, byKeyword };
+      const keywordOnly = input.mode === 'keyword' || !vector;
+      // EXPLAIN ANALYZE runs each query again once it has answered.
+      if (keywordOnly && !input.explain) lastStatementIssued(tx);
+      const [byKeyword, probe] = await first;
+      if (keywordOnly) return { byVector: null, byKeyword };
       if (probe && broadKey !== undefined) rememberProbe(prepared.reader, broadKey, probe);
       const plan =
         knownPlan ??
@@ -138,7 +142,7 @@ async function searchOn(
           collectionRows,
           exactSearchMaxRows,
         );
-      const byVector = await retrieveByVector({
+      const retrieval = retrieveByVector({
         tx,
         prepared,
         vector,
@@ -147,6 +151,9 @@ async function searchOn(
         explain: input.explain,
         settingsApplied: settingsUpFront,
       });
+      // Usually the last statement; an exact re-run after a short HNSW answer runs the work again.
+      if (!input.explain) lastStatementIssued(tx);
+      const byVector = await retrieval;
       if (byVector.exactFallback && broadKey !== undefined) {
         forgetBroadProbe(prepared.reader, broadKey);
       }
