@@ -142,6 +142,21 @@ describe.skipIf(!postgresTarget)('round trips of a search (counted on the wire)'
     expect(trips).toBe(1);
   });
 
+  // BEGIN, the settings with the collection check, the keyword query, the vector settings, the
+  // vector query and COMMIT, pipelined. (Before: 3.)
+  it('an unrestricted hybrid search takes 1', async () => {
+    const trips = await tripsOf(() =>
+      caller.search.query({
+        collection: 'pages',
+        mode: 'hybrid',
+        text: 'note',
+        vector: vectors[5]!,
+        k: 5,
+      }),
+    );
+    expect(trips).toBe(1);
+  });
+
   // BEGIN, the settings with the collection check and the probe; the query (exact here) and
   // COMMIT. (Before: 10, with the lookup, the settings, and each statement described before it ran.)
   it('a filtered vector search takes 2', async () => {

@@ -19,6 +19,7 @@ import {
   rememberedBroadProbe,
   rememberedPlan,
   rememberProbe,
+  type VectorPlan,
 } from './plan';
 import { checkSearchLimits, prepareQuery, withCurrentCollection } from './prepare';
 import { retrieveByKeyword } from './retrieve-keyword';
@@ -104,10 +105,25 @@ async function searchOn(
     prepared.reader,
     ctx.limits,
     async (tx) => {
-      // The keyword query and the planning probe (a selectivity sample, and a count where it can
-      // matter) go out together, right behind the settings (one round trip), before the vector
-      // retrieval turns off the sequential and bitmap scans that the keyword query's GIN index (a
-      // bitmap scan) and the count need.
+      const retrieveVector = (plan: VectorPlan, queryVector: number[]) =>
+        retrieveByVector({
+          tx,
+          prepared,
+          vector: queryVector,
+          wanted: candidates,
+          plan,
+          explain: input.explain,
+          settingsApplied: settingsUpFront,
+        });
+      const keywordOnly = input.mode === 'keyword' || !vector;
+      // A vector retrieval whose plan is known goes out in the same turn as the keyword query,
+      // behind it: statements run in order, so the keyword query (its GIN index is a bitmap scan)
+      // runs before the vector retrieval's settings switch the sequential and bitmap scans off.
+      // Not with EXPLAIN ANALYZE, which runs the keyword query again once it has answered.
+      const vectorAtOnce = !keywordOnly && knownPlan !== undefined && !input.explain;
+      // Otherwise the keyword query and the planning probe (a selectivity sample, and a count
+      // where it can matter) go out together, right behind the settings, and the vector retrieval
+      // follows once the probe has answered.
       const needsProbe = searchesVector && !knownPlan;
       const first = Promise.all([
         keywordText
@@ -126,34 +142,29 @@ async function searchOn(
               collectionRows,
             })
           : null,
+        vectorAtOnce && knownPlan && vector ? retrieveVector(knownPlan, vector) : null,
       ]);
-      const keywordOnly = input.mode === 'keyword' || !vector;
-      // EXPLAIN ANALYZE runs each query again once it has answered.
-      if (keywordOnly && !input.explain) lastStatementIssued(tx);
-      const [byKeyword, probe] = await first;
+      // Usually the last statements (EXPLAIN ANALYZE runs each query again once it has answered);
+      // an exact re-run after a short HNSW answer runs the work again.
+      if ((keywordOnly || vectorAtOnce) && !input.explain) lastStatementIssued(tx);
+      const [byKeyword, probe, vectorFirst] = await first;
       if (keywordOnly) return { byVector: null, byKeyword };
       if (probe && broadKey !== undefined) rememberProbe(prepared.reader, broadKey, probe);
-      const plan =
-        knownPlan ??
-        planByProbe(
-          input,
-          candidates,
-          probe ?? { sampledRows: 0, sampledPassing: 0, matchedRows: 0 },
-          collectionRows,
-          exactSearchMaxRows,
-        );
-      const retrieval = retrieveByVector({
-        tx,
-        prepared,
-        vector,
-        wanted: candidates,
-        plan,
-        explain: input.explain,
-        settingsApplied: settingsUpFront,
-      });
-      // Usually the last statement; an exact re-run after a short HNSW answer runs the work again.
-      if (!input.explain) lastStatementIssued(tx);
-      const byVector = await retrieval;
+      let byVector = vectorFirst;
+      if (byVector === null) {
+        const plan =
+          knownPlan ??
+          planByProbe(
+            input,
+            candidates,
+            probe ?? { sampledRows: 0, sampledPassing: 0, matchedRows: 0 },
+            collectionRows,
+            exactSearchMaxRows,
+          );
+        const retrieval = retrieveVector(plan, vector);
+        if (!input.explain) lastStatementIssued(tx);
+        byVector = await retrieval;
+      }
       if (byVector.exactFallback && broadKey !== undefined) {
         forgetBroadProbe(prepared.reader, broadKey);
       }
