@@ -184,6 +184,8 @@ const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
 
 /** Whether `text[at]` begins a key of the top-level object (not nested, not inside a string). */
 function atTopLevelKey(text: Buffer, at: number): boolean {
@@ -195,9 +197,8 @@ function atTopLevelKey(text: Buffer, at: number): boolean {
       if (byte === BACKSLASH) i++;
       else if (byte === QUOTE) inString = false;
     } else if (byte === QUOTE) inString = true;
-    else if (byte === OPEN_BRACE || byte === 0x5b)
-      depth++; // [
-    else if (byte === CLOSE_BRACE || byte === 0x5d) depth--; // ]
+    else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) depth++;
+    else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) depth--;
   }
   return depth === 1 && !inString;
 }
