@@ -7,6 +7,9 @@ import {
   documents,
   inCollection,
   QuarryError,
+  queryRows,
+  sql,
+  vectorLiteral,
   type Collection,
 } from '../src/index';
 import { describeEachTarget, type TestDatabase } from '../src/testing';
@@ -228,8 +231,46 @@ describeEachTarget()('vectors on $name', (target) => {
         .orderBy(distanceTo(docs, vector))
         .limit(5)
         .toSQL();
-      expect(query.params).toContain(JSON.stringify(vector));
+      expect(query.params).toContain(vectorLiteral(vector));
       expect(query.sql).not.toContain(String(vector[0]));
+    });
+
+    it('writes a query vector pgvector reads as the vector its JSON text makes, component for component', async () => {
+      const random = seededRandom(7);
+      // Doubles as JSON carries them, float32 values across the whole range, and the extremes.
+      const vector = [
+        ...randomVector(1024, random),
+        ...Array.from({ length: 500 }, () =>
+          Math.fround((random() * 2 - 1) * 10 ** Math.floor(random() * 77 - 38)),
+        ),
+        FLOAT32_MAX,
+        -FLOAT32_MAX,
+        1.1754943508222875e-38,
+        -1.401298464324817e-45,
+        1e-40,
+        0,
+        -0,
+        1,
+        -0.5,
+        0.1,
+        123456789,
+        1e9,
+      ];
+      const literal = vectorLiteral(vector);
+      expect(literal).toMatch(/^\[-?\d+(e-?\d+)?(,-?\d+(e-?\d+)?)*\]$/);
+      const [row] = await queryRows<{ same: boolean; components: number[] }>(
+        database.db,
+        sql`select (${literal}::vector = ${JSON.stringify(vector)}::vector) as same, ${literal}::vector::real[] as components`,
+      );
+      expect(row?.same).toBe(true);
+      expect(row?.components.map((x) => Math.fround(Number(x)))).toEqual(
+        vector.map((x) => Math.fround(x) + 0),
+      );
+    });
+
+    it('refuses to write a non-finite component into a vector literal', () => {
+      expect(() => vectorLiteral([1, Number.NaN])).toThrow(/not finite/);
+      expect(() => vectorLiteral([Number.POSITIVE_INFINITY])).toThrow(/not finite/);
     });
 
     it('stores and searches 3072-dimension vectors sent as parameters', async () => {
