@@ -111,6 +111,34 @@ describe('reading JSONL vectors as float32 (what the CLI streams to a server)', 
     }
   });
 
+  it('reads a base64 embedding (little-endian float32, as OpenAI sends it) as the same vector as its array', async () => {
+    const vector = [0.1, -0.25, 3e-3, 1e30];
+    const bytes = Buffer.alloc(vector.length * 4);
+    vector.forEach((component, i) => bytes.writeFloatLE(component, i * 4));
+    const base64 = bytes.toString('base64');
+    const lines = [
+      `{"content":"base64","embedding":"${base64}","id":"b"}`,
+      `{"embedding" : "${base64}", "content":"spaced"}`,
+      // An escaped character is JSON's to read: the same vector once unescaped.
+      `{"content":"escaped","embedding":"\\u00${base64.charCodeAt(0).toString(16)}${base64.slice(1)}"}`,
+    ];
+    for (const form of ['numbers', 'float32'] as const) {
+      const items = await read(lines, form);
+      expect(items).toHaveLength(3);
+      for (const item of items) {
+        const read = item.vector ?? Float32Array.from(item.document.embedding ?? []);
+        expect(Array.from(read)).toEqual(vector.map(Math.fround));
+      }
+    }
+    for (const bad of ['AAA', 'AAAAAAA=', 'AAAAAAAA*AAAAAAA', 'AAAAAAAA AAAAAAA', '']) {
+      const line = `{"content":"c","embedding":"${bad}"}`;
+      for (const form of ['numbers', 'float32'] as const)
+        await expect(read([line], form), `${bad} ${form}`).rejects.toThrow(
+          /stdin:1: embedding: must be a non-empty array of numbers or base64 of little-endian float32/,
+        );
+    }
+  });
+
   it('skips lines of whitespace only, Unicode whitespace included', async () => {
     const items = await read(
       ['  \t', '\u00a0\u2003', '{"content":"x","embedding":[1]}'],

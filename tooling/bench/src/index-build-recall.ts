@@ -27,7 +27,7 @@ import {
 import { corpus } from './corpus';
 import { cosineDistances, exactTopK, recallAtK } from './exact';
 import { progress } from './log';
-import { rawBinaryCopy } from './raw-copy';
+import { encodeCopyData, rawBinaryCopy } from './raw-copy';
 import { quarryDatabase, scratchServer } from './scratch';
 import { gaussianMixture, row, SYNTHETIC_SHAPE } from './synthetic';
 import { createBenchCollection } from './systems';
@@ -127,14 +127,16 @@ async function main(): Promise<void> {
       progress('loading Quarry documents (binary COPY) and the plain table');
       await rawBinaryCopy(
         scratch.url,
-        collection.id,
-        'default',
-        Array.from({ length: docs }, (_, n) => ({
-          content: '',
-          metadataJson: '{}',
-          externalId: String(n),
-          embedding: row(vectors, n),
-        })),
+        encodeCopyData(
+          collection.id,
+          'default',
+          Array.from({ length: docs }, (_, n) => ({
+            content: '',
+            metadataJson: '{}',
+            externalId: String(n),
+            embedding: row(vectors, n),
+          })),
+        ),
       );
       await client.unsafe(
         `create table plain (id int primary key, embedding vector(${dimensions}))`,

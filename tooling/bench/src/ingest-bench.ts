@@ -8,12 +8,13 @@ import { langchainStore } from './langchain';
 import { progress } from './log';
 import {
   cliIngest,
+  requestBody,
   startQuarryServer,
   streamIngest,
   writeLines,
   type QuarryServerProcess,
 } from './quarry-process';
-import { rawBinaryCopy, type RawRow } from './raw-copy';
+import { encodeCopyData, rawBinaryCopy, type RawRow } from './raw-copy';
 import { quarryDatabase, type ScratchDatabase, type ScratchServer } from './scratch';
 import { round } from './stats';
 import { createBenchCollection, quarryBulkIngest } from './systems';
@@ -24,6 +25,7 @@ export type IngestMethod =
   | 'raw-copy'
   | 'quarry-http-stream'
   | 'quarry-cli'
+  | 'quarry-cli-base64'
   | 'quarry-in-process';
 /**
  * `no-index`: into a new collection without an HNSW index (load rate). `until-searchable`: into a
@@ -161,14 +163,26 @@ function* ndjsonLines(corpus: Corpus, start: number, end: number, suffix = ''): 
   }
 }
 
-/** JSONL as users keep it for `quarry ingest`: vectors as JSON arrays, the external id as `id`. */
-function* jsonlLines(corpus: Corpus, start: number, end: number): Generator<string> {
+/**
+ * JSONL as users keep it for `quarry ingest`, the external id as `id`: vectors as JSON arrays, or
+ * as base64 float32 (what OpenAI returns with encoding_format "base64").
+ */
+function* jsonlLines(
+  corpus: Corpus,
+  start: number,
+  end: number,
+  vectors: 'numbers' | 'base64',
+): Generator<string> {
   for (let row = start; row < end; row++) {
+    const vector = vectorOf(corpus, row);
     yield `${JSON.stringify({
       id: corpus.externalIds[row] ?? '',
       content: corpus.contents[row] ?? '',
       metadata: corpus.metadata[row] ?? {},
-      embedding: Array.from(vectorOf(corpus, row)),
+      embedding:
+        vectors === 'numbers'
+          ? Array.from(vector)
+          : Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64'),
     })}\n`;
   }
 }
@@ -349,9 +363,10 @@ export async function benchIngest(
   for (let run = 0; run < runs; run++) {
     await withQuarry(server, `raw_${run}`, async (scratch, raw) => {
       const target = await createBenchCollection(raw, 'bench', dimensions, { withIndex: false });
+      const data = encodeCopyData(target.id, 'default', rawRows(corpus, 0, docs));
       await checkpoint();
       const started = performance.now();
-      const ms = await rawBinaryCopy(scratch.url, target.id, 'default', rawRows(corpus, 0, docs));
+      const ms = await rawBinaryCopy(scratch.url, data);
       await ensureVectorIndex(raw, target);
       copyLoads.push({ ms });
       copySearchable.push({ ms: performance.now() - started });
@@ -380,10 +395,11 @@ export async function benchIngest(
   // the index. Load rate: until the last chunk is committed; until searchable: until the answer's end.
   const streamLoads: Run[] = [];
   const streamSearchable: Run[] = [];
+  const streamBody = requestBody(ndjsonLines(corpus, 0, docs));
   for (let run = 0; run < runs; run++) {
     await withServer(`stream_${run}`, true, async (process) => {
       const { ms, rssMiB, value } = await withRss(process, () =>
-        streamIngest(process, 'bench', ndjsonLines(corpus, 0, docs), { expected: String(docs) }),
+        streamIngest(process, 'bench', streamBody, { expected: String(docs) }),
       );
       const indexAction = value.index.action;
       streamLoads.push({ ms: value.lastCommitMs, rssMiB, indexAction });
@@ -397,28 +413,34 @@ export async function benchIngest(
   measurements.push(summarize('quarry-http-stream', 'no-index', docs, streamLoads));
 
   // The CLI reads stdin (size unknown): the server defers the new collection's index anyway and
-  // reports the build, which is left out of the load time as for the other rows.
-  const cliLoads: Run[] = [];
-  const cliSearchable: Run[] = [];
-  const jsonlDir = await mkdtemp(join(tmpdir(), 'quarry-bench-jsonl-'));
-  const jsonlFile = join(jsonlDir, 'documents.jsonl');
-  await writeLines(jsonlLines(corpus, 0, docs), jsonlFile);
-  for (let run = 0; run < runs; run++) {
-    await withServer(`cli_${run}`, true, async (process) => {
-      const { ms, rssMiB, value } = await withRss(process, () =>
-        cliIngest(process, 'bench', jsonlFile),
-      );
-      const indexAction = value.index.action;
-      cliLoads.push({ ms: ms - value.index.ms, rssMiB, indexAction });
-      cliSearchable.push({ ms, rssMiB, indexAction });
-      progress(
-        `  quarry-cli run ${run + 1}/${runs}: loaded in ${round((ms - value.index.ms) / 1000)}s, searchable after ${round(ms / 1000)}s, index ${indexAction}, server RSS peak ${rssMiB} MiB`,
-      );
-      return { ms };
-    });
-  }
-  await rm(jsonlDir, { recursive: true, force: true });
-  measurements.push(summarize('quarry-cli', 'no-index', docs, cliLoads));
+  // reports the build, which is left out of the load time as for the other rows. Its input holds
+  // the vectors as JSON arrays (the common form), and again as base64 (OpenAI's other form).
+  const cliRuns = async (method: 'quarry-cli' | 'quarry-cli-base64', lines: Iterable<string>) => {
+    const loads: Run[] = [];
+    const searchable: Run[] = [];
+    const jsonlDir = await mkdtemp(join(tmpdir(), 'quarry-bench-jsonl-'));
+    const jsonlFile = join(jsonlDir, 'documents.jsonl');
+    await writeLines(lines, jsonlFile);
+    for (let run = 0; run < runs; run++) {
+      await withServer(`cli_${run}`, true, async (process) => {
+        const { ms, rssMiB, value } = await withRss(process, () =>
+          cliIngest(process, 'bench', jsonlFile),
+        );
+        const indexAction = value.index.action;
+        loads.push({ ms: ms - value.index.ms, rssMiB, indexAction });
+        searchable.push({ ms, rssMiB, indexAction });
+        progress(
+          `  ${method} run ${run + 1}/${runs}: loaded in ${round((ms - value.index.ms) / 1000)}s, searchable after ${round(ms / 1000)}s, index ${indexAction}, server RSS peak ${rssMiB} MiB`,
+        );
+        return { ms };
+      });
+    }
+    await rm(jsonlDir, { recursive: true, force: true });
+    measurements.push(summarize(method, 'no-index', docs, loads));
+    return searchable;
+  };
+  const cliSearchable = await cliRuns('quarry-cli', jsonlLines(corpus, 0, docs, 'numbers'));
+  await cliRuns('quarry-cli-base64', jsonlLines(corpus, 0, docs, 'base64'));
 
   measurements.push(summarize('raw-copy', 'until-searchable', docs, copySearchable));
   measurements.push(summarize('quarry-http-stream', 'until-searchable', docs, streamSearchable));
@@ -444,26 +466,22 @@ export async function benchIngest(
     for (let run = 0; run < runs; run++) {
       const rowsFrom = (run * more) % docs;
       const rowsTo = Math.min(docs, rowsFrom + more);
+      const data = encodeCopyData(
+        indexed.id,
+        'default',
+        rawRows(corpus, rowsFrom, rowsTo, `#raw-${run}`),
+      );
       await checkpoint();
-      rawRuns.push({
-        ms: await rawBinaryCopy(
-          quarryScratch.url,
-          indexed.id,
-          'default',
-          rawRows(corpus, rowsFrom, rowsTo, `#raw-${run}`),
-        ),
-      });
+      rawRuns.push({ ms: await rawBinaryCopy(quarryScratch.url, data) });
       progress(
         `  raw-copy (index-present) run ${run + 1}/${runs}: ${round((rawRuns.at(-1)?.ms ?? 0) / 1000)}s`,
       );
+      const body = requestBody(ndjsonLines(corpus, rowsFrom, rowsTo, `#stream-${run}`));
       await checkpoint();
       const streamed = await withRss(indexedServer, () =>
-        streamIngest(
-          indexedServer,
-          'bench-indexed',
-          ndjsonLines(corpus, rowsFrom, rowsTo, `#stream-${run}`),
-          { expected: String(rowsTo - rowsFrom) },
-        ),
+        streamIngest(indexedServer, 'bench-indexed', body, {
+          expected: String(rowsTo - rowsFrom),
+        }),
       );
       streamRuns.push({
         ms: streamed.ms,

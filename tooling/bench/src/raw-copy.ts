@@ -71,13 +71,20 @@ function* copyData(
   yield trailer;
 }
 
-/** Streams every row in one COPY inside one transaction; returns the elapsed milliseconds. */
-export async function rawBinaryCopy(
-  url: string,
+/**
+ * The rows as binary COPY data, in pieces of 256 rows: made before the clock starts, as every
+ * system's input is (the streaming ingest's NDJSON body, the CLI's file, the INSERTs' row arrays).
+ */
+export function encodeCopyData(
   collectionId: number,
   tenant: string,
   rows: Iterable<RawRow>,
-): Promise<number> {
+): Buffer[] {
+  return Array.from(copyData(collectionId, tenant, rows));
+}
+
+/** Streams `data` (encodeCopyData) as one COPY inside one transaction; returns the elapsed milliseconds. */
+export async function rawBinaryCopy(url: string, data: readonly Buffer[]): Promise<number> {
   const client = postgres(url, { max: 1, onnotice: () => {} });
   try {
     const started = performance.now();
@@ -87,7 +94,7 @@ export async function rawBinaryCopy(
           'COPY documents (collection_id, tenant_id, content, metadata, external_id, embedding) FROM STDIN (FORMAT BINARY)',
         )
         .writable();
-      await pipeline(Readable.from(copyData(collectionId, tenant, rows)), stream);
+      await pipeline(Readable.from(data), stream);
     });
     return performance.now() - started;
   } finally {

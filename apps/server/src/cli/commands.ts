@@ -682,6 +682,7 @@ Exit codes: 0 done, 1 failed, 2 the command line was wrong.`,
         'after',
         `
 JSONL lines: {"content": "...", "metadata": {...}, "embedding": [...], "id": "..."}; only content is required.
+An embedding is an array of numbers, or base64 of little-endian float32 (OpenAI's encoding_format "base64").
 Through a server (--url), the input goes as one stream (vectors as base64 float32) that the server
 commits in chunks; documents it already stores unchanged are not written again. A run that fails or
 is cut off prints the line to resume from (--resume-from-line). On a database, each batch first asks

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import type { RouterInputs } from '@quarry/api';
 import { z } from 'zod';
 import { chunkFile, MARKDOWN_EXTENSIONS, type ChunkOptions } from '@quarry/corpus/text-chunk';
+import { BASE64_VECTOR_FORM, decodeBase64Vector } from '../vector-base64';
 import { readNumberArray } from './number-array';
 
 export type IngestDocument = RouterInputs['documents']['ingest']['documents'][number];
@@ -18,7 +19,7 @@ const jsonlLineSchema = z
   .object({
     content: z.string().min(1, 'content must be a non-empty string'),
     metadata: z.record(z.string(), z.json()).optional(),
-    // Checked by hand (isNumberArray): zod's pass over 1,536 components per line cost more than parsing them.
+    // Checked by hand (vectorOf): zod's pass over 1,536 components per line cost more than parsing them.
     embedding: z.unknown().optional(),
     id: z.union([z.string().min(1), z.number()]).optional(),
   })
@@ -57,19 +58,22 @@ function parseJson(text: string, origin: string): unknown {
   }
 }
 
+/**
+ * A line's `embedding`: a non-empty array of numbers, or a base64 string of float32 components
+ * (OpenAI's `encoding_format: "base64"`, `quarry export --vectors base64`), as numbers.
+ */
+function vectorOf(embedding: unknown, origin: string): number[] {
+  if (isNumberArray(embedding)) return embedding;
+  const decoded = typeof embedding === 'string' ? decodeBase64Vector(embedding) : undefined;
+  if (decoded) return Array.from(decoded);
+  throw new InputError(
+    `${origin}: embedding: must be a non-empty array of numbers or ${BASE64_VECTOR_FORM} (fields: content, metadata, embedding, id)`,
+  );
+}
+
 /** The line's fields checked; `vectorRead`: its embedding was read apart (readVector) and is not checked here. */
 function checkedDocument(value: unknown, origin: string, vectorRead: boolean): IngestDocument {
   const parsed = jsonlLineSchema.safeParse(value);
-  if (
-    parsed.success &&
-    !vectorRead &&
-    parsed.data.embedding !== undefined &&
-    !isNumberArray(parsed.data.embedding)
-  ) {
-    throw new InputError(
-      `${origin}: embedding: must be a non-empty array of numbers (fields: content, metadata, embedding, id)`,
-    );
-  }
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue?.path.length ? `${issue.path.join('.')}: ` : '';
@@ -81,7 +85,7 @@ function checkedDocument(value: unknown, origin: string, vectorRead: boolean): I
   return {
     content,
     ...(metadata ? { metadata } : {}),
-    ...(embedding !== undefined && !vectorRead ? { embedding: embedding as number[] } : {}),
+    ...(embedding !== undefined && !vectorRead ? { embedding: vectorOf(embedding, origin) } : {}),
     ...(id !== undefined ? { externalId: String(id) } : {}),
   };
 }
@@ -104,10 +108,11 @@ let components = new Float32Array(4096);
 const MAX_FAST_COMPONENTS = 1 << 16;
 
 /**
- * The line's top-level `embedding` array read from its bytes into float32 (readNumberArray), and
- * the rest of the line (the vector replaced by a mark) parsed as JSON. Undefined when the line is
- * not of that shape (no such array, an array of something else, the key elsewhere, invalid JSON):
- * the ordinary path then reads it and names any problem, so both paths accept the same lines.
+ * The line's top-level `embedding` read from its bytes into float32 (an array by readNumberArray, a
+ * base64 string by the decoder), and the rest of the line (the vector replaced by a mark) parsed as
+ * JSON. Undefined when the line is not of that shape (no such array or string, an array of
+ * something else, an escape in the string, the key elsewhere, invalid JSON): the ordinary path then
+ * reads it and names any problem, so both paths accept the same lines.
  */
 function readVector(
   line: Buffer,
@@ -123,11 +128,7 @@ function readVector(
     if (bytes[at] !== 58) continue;
     at++;
     while (bytes[at] === 32 || bytes[at] === 9 || bytes[at] === 13) at++;
-    if (bytes[at] !== 91) continue;
-    // Each component takes at least two bytes ("0,"): room for all the line may hold.
-    const room = Math.min(((line.length - at) >> 1) + 1, MAX_FAST_COMPONENTS);
-    if (components.length < room) components = new Float32Array(room);
-    const read = readNumberArray(bytes, at, components);
+    const read = bytes[at] === QUOTE ? readBase64(line, at) : readArray(bytes, at);
     if (!read) return undefined;
     const rest = `${line.toString('utf8', 0, at)}"${VECTOR_MARK}"${line.toString('utf8', read.end)}`;
     let value: unknown;
@@ -140,9 +141,34 @@ function readVector(
     if (typeof fields !== 'object' || fields === null || fields.embedding !== VECTOR_MARK)
       return undefined;
     fields.embedding = undefined;
-    return { value: fields, vector: components.slice(0, read.count) };
+    return { value: fields, vector: read.vector };
   }
   return undefined;
+}
+
+const QUOTE = 34;
+const OPEN_BRACKET = 91;
+
+/** The JSON array of numbers at `bytes[at]`, and the index after it. */
+function readArray(
+  bytes: Uint8Array,
+  at: number,
+): { vector: Float32Array; end: number } | undefined {
+  if (bytes[at] !== OPEN_BRACKET) return undefined;
+  // Each component takes at least two bytes ("0,"): room for all the line may hold.
+  const room = Math.min(((bytes.length - at) >> 1) + 1, MAX_FAST_COMPONENTS);
+  if (components.length < room) components = new Float32Array(room);
+  const read = readNumberArray(bytes, at, components);
+  return read && { vector: components.slice(0, read.count), end: read.end };
+}
+
+/** The base64 string at `line[at]` (its opening quote) decoded, and the index after its closing quote. */
+function readBase64(line: Buffer, at: number): { vector: Float32Array; end: number } | undefined {
+  const close = line.indexOf(QUOTE, at + 1);
+  if (close < 0) return undefined;
+  // An escape (a backslash) is not in the alphabet: the decoder skips it, and the text is refused here.
+  const vector = decodeBase64Vector(line.toString('latin1', at + 1, close));
+  return vector && { vector, end: close + 1 };
 }
 
 /** ASCII whitespace, or (when a line starts otherwise outside ASCII) what String.trim removes. */

@@ -1,5 +1,4 @@
 import { isUtf8 } from 'node:buffer';
-import { endianness } from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   openIngestStream,
@@ -9,6 +8,7 @@ import {
   type IngestStream,
   type StreamError,
 } from '@quarry/api';
+import { BASE64_VECTOR_FORM, base64VectorBytes, decodeBase64VectorInto } from '../vector-base64';
 
 /**
  * `POST /api/collections/:name/ingest`, body `application/x-ndjson`: one document per line, with
@@ -136,8 +136,6 @@ function tooLong(line: number, maxLineBytes: number): LineError {
   });
 }
 
-const LITTLE_ENDIAN = endianness() === 'LE';
-
 /**
  * Decoded vectors lie side by side in slabs of this size: one allocation (and one external buffer
  * for the garbage collector to track) per about 170 vectors of 1,536 dimensions instead of one each.
@@ -148,34 +146,32 @@ let slab = Buffer.allocUnsafeSlow(0);
 let slabUsed = 0;
 
 /**
- * A base64 string of little-endian float32 components, as OpenAI returns with `encoding_format:
- * "base64"`. Node's decoder skips characters outside the alphabet, so a well-formed text is one
- * that decodes to exactly three quarters of its length, less its padding (no pattern is run over
- * the 8 KB of a 1,536-dimension vector). The bytes are decoded into a slab at an aligned offset
- * and are the components: they stay float32 all the way to the COPY, never a number each.
+ * A base64 string of little-endian float32 components (../vector-base64), decoded into a slab at an
+ * aligned offset: the bytes are the components, float32 all the way to the COPY, never a number each.
  */
 export function decodeBase64Vector(text: string): Float32Array {
-  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  const bytes = (text.length / 4) * 3 - padding;
-  const refuse = () =>
-    new StreamStop({
+  const bytes = base64VectorBytes(text);
+  const decoded =
+    bytes === undefined
+      ? undefined
+      : decodeBase64VectorInto(text, bytes, slabWithRoom(bytes), slabUsed);
+  if (!decoded || bytes === undefined)
+    throw new StreamStop({
       status: 400,
       quarryCode: 'INVALID_VECTOR',
       field: 'embedding',
-      message:
-        'embedding: a string embedding must be base64 of little-endian float32 components (a multiple of 4 bytes)',
+      message: `embedding: a string embedding must be ${BASE64_VECTOR_FORM}`,
     });
-  if (text.length % 4 !== 0 || bytes % 4 !== 0 || bytes === 0) throw refuse();
+  slabUsed += bytes;
+  return decoded;
+}
+
+function slabWithRoom(bytes: number): Buffer {
   if (bytes > slab.length - slabUsed) {
     slab = Buffer.allocUnsafeSlow(Math.max(VECTOR_SLAB_BYTES, bytes));
     slabUsed = 0;
   }
-  // Fewer bytes than expected: the text had characters the decoder skipped.
-  if (slab.write(text, slabUsed, bytes, 'base64') !== bytes) throw refuse();
-  const decoded = slab.subarray(slabUsed, slabUsed + bytes);
-  slabUsed += bytes;
-  if (!LITTLE_ENDIAN) decoded.swap32();
-  return new Float32Array(decoded.buffer, decoded.byteOffset, bytes / 4);
+  return slab;
 }
 
 const EMBEDDING_STRING_KEY = Buffer.from('"embedding":"');
