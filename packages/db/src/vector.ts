@@ -1,11 +1,4 @@
-import {
-  cosineDistance,
-  innerProduct,
-  l2Distance,
-  sql,
-  type SQL,
-  type SQLWrapper,
-} from 'drizzle-orm';
+import { Placeholder, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { QuarryError } from './errors';
 import { documents, type Collection, type DistanceMetric } from './schema';
 
@@ -173,10 +166,11 @@ export function indexedEmbedding(
     : sql`(${column}::halfvec(${dimensionsLiteral(collection.dimensions)}))`;
 }
 
-const distanceFunctions: Record<DistanceMetric, (column: SQL, value: string) => SQL> = {
-  cosine: cosineDistance,
-  l2: l2Distance,
-  inner_product: innerProduct,
+/** pgvector's distance operator of each metric (the one its HNSW operator class serves). */
+const distanceOperators: Record<DistanceMetric, SQL> = {
+  cosine: sql.raw('<=>'),
+  l2: sql.raw('<->'),
+  inner_product: sql.raw('<#>'),
 };
 
 /**
@@ -186,11 +180,13 @@ const distanceFunctions: Record<DistanceMetric, (column: SQL, value: string) => 
  */
 export function distanceTo(
   collection: Pick<Collection, 'dimensions' | 'metric'>,
-  query: VectorInput,
+  query: VectorInput | Placeholder,
   options: { exact?: boolean } = {},
 ): SQL {
   const operand = options.exact ? sql`${documents.embedding}` : indexedEmbedding(collection);
-  return distanceFunctions[collection.metric](operand, vectorLiteral(query));
+  // A placeholder stands for a vectorLiteral given when a statement built once is run.
+  const value = query instanceof Placeholder ? query : vectorLiteral(query);
+  return sql`${operand} ${distanceOperators[collection.metric]} ${value}`;
 }
 
 /** Powers of ten a float32 component is scaled by (up to 10^53 for the smallest subnormals). */

@@ -7,6 +7,7 @@ import {
   queryRows,
   sql,
   type Collection,
+  type Placeholder,
   type SQL,
   type SQLWrapper,
 } from '@quarry/db';
@@ -25,8 +26,8 @@ export function vectorScope(prepared: PreparedQuery): SQL | undefined {
 /** A candidate's columns; `distance` is null without a query vector. */
 export function candidateColumns(
   collection: Collection,
-  vector: number[] | undefined,
-  contentChars: number,
+  vector: number[] | Placeholder | undefined,
+  contentChars: number | Placeholder,
   exact: boolean,
 ) {
   return {
@@ -70,10 +71,20 @@ interface Preparable<T> {
  */
 export function runPrepared<T>(query: Preparable<T>, name: string): Promise<T> {
   const prepared = query.prepare(name);
-  const text = prepared.getQuery().sql;
-  if (!preparedTexts.has(text)) {
-    if (preparedTexts.size >= MAX_PREPARED_TEXTS) return query.execute();
-    preparedTexts.add(text);
-  }
-  return prepared.execute();
+  return preparesText(prepared.getQuery().sql) ? prepared.execute() : query.execute();
+}
+
+/** `name` when `query`'s text is (or may now be) one of the texts prepared, else undefined. */
+export function preparedName(
+  query: { toSQL(): { sql: string } },
+  name: string,
+): string | undefined {
+  return preparesText(query.toSQL().sql) ? name : undefined;
+}
+
+function preparesText(text: string): boolean {
+  if (preparedTexts.has(text)) return true;
+  if (preparedTexts.size >= MAX_PREPARED_TEXTS) return false;
+  preparedTexts.add(text);
+  return true;
 }

@@ -77,7 +77,7 @@ export async function prepareQuery(
   const contentChars = contentPreviewChars(ctx.limits, input.contentMaxChars);
   return {
     collection,
-    collectionIsCurrent: collectionIsCurrent(cached),
+    collectionIsCurrent: currentGuardOf(cached),
     tenant,
     vector,
     restrictions,
@@ -85,6 +85,18 @@ export async function prepareQuery(
     reader,
     contentChars,
   };
+}
+
+/**
+ * One guard per cached collection row, so the statement that evaluates it with the request's
+ * settings is built once for it (see @quarry/api's transaction.ts applySettings).
+ */
+const currentGuards = new WeakMap<object, SQL<boolean>>();
+
+function currentGuardOf(cached: Parameters<typeof collectionIsCurrent>[0]): SQL<boolean> {
+  let guard = currentGuards.get(cached);
+  if (!guard) currentGuards.set(cached, (guard = collectionIsCurrent(cached)));
+  return guard;
 }
 
 /** The query vector: as sent, a stored document's ("more like this"), or the text embedded. */

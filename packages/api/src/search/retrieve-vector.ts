@@ -1,6 +1,30 @@
-import { and, distanceTo, documents, eq, inCollection, sql } from '@quarry/db';
-import { setLocal, underSettings, type Transaction } from '../transaction';
-import { candidateColumns, explainAnalyze, runPrepared, vectorScope } from './columns';
+import {
+  and,
+  distanceTo,
+  documents,
+  eq,
+  inCollection,
+  isNotNull,
+  sql,
+  vectorLiteral,
+  type Placeholder,
+  type SQL,
+} from '@quarry/db';
+import {
+  runTemplate,
+  setLocal,
+  statementTemplate,
+  underSettings,
+  type StatementTemplate,
+  type Transaction,
+} from '../transaction';
+import {
+  candidateColumns,
+  explainAnalyze,
+  preparedName,
+  runPrepared,
+  vectorScope,
+} from './columns';
 import {
   approximationOf,
   countUpTo,
@@ -79,27 +103,84 @@ function exactQuery(request: VectorRetrievalRequest) {
 }
 
 /**
+ * The index scan: ordered by the projected distance, so the query vector is bound once, and the
+ * expression is the indexed one, so the HNSW index still serves the ORDER BY ... LIMIT.
+ */
+function indexQuery(
+  tx: Transaction,
+  prepared: PreparedQuery,
+  vector: number[] | Placeholder,
+  scope: SQL | undefined,
+  wanted: number | Placeholder,
+  contentChars: number | Placeholder,
+) {
+  return tx
+    .select(candidateColumns(prepared.collection, vector, contentChars, false))
+    .from(documents)
+    .where(scope)
+    .orderBy(sql`${sql.identifier('distance')}`)
+    .limit(wanted as number);
+}
+
+/** The index scan of each collection, with and without a tenant, built once (see runTemplate). */
+const indexQueryTemplates = new Map<string, StatementTemplate>();
+const MAX_INDEX_QUERY_TEMPLATES = 200;
+
+/**
+ * The index scan of a search restricted to nothing but the collection (and the key's tenant, the
+ * common shapes) from a statement built once per collection: the same text and parameters as
+ * indexQuery, the query vector, tenant, content length and limit given as values. Null for
+ * other shapes, which indexQuery builds.
+ */
+function indexQueryFromTemplate(request: VectorRetrievalRequest): Promise<Candidate[]> | null {
+  const { tx, prepared, vector, wanted } = request;
+  const { collection, tenant } = prepared;
+  if (prepared.restrictions.length !== (tenant === undefined ? 0 : 1)) return null;
+  const key = `${collection.id}:${collection.dimensions}:${collection.metric}:${tenant === undefined ? '' : 't'}`;
+  let template = indexQueryTemplates.get(key);
+  if (!template) {
+    const scope = and(
+      inCollection(collection.id),
+      isNotNull(documents.embedding),
+      tenant === undefined ? undefined : eq(documents.tenantId, sql.placeholder('tenant')),
+    );
+    const query = indexQuery(
+      tx,
+      prepared,
+      sql.placeholder('vector'),
+      scope,
+      sql.placeholder('limit'),
+      sql.placeholder('contentChars'),
+    );
+    template = statementTemplate(query, preparedName(query, 'quarry_vector_search'));
+    if (indexQueryTemplates.size >= MAX_INDEX_QUERY_TEMPLATES) indexQueryTemplates.clear();
+    indexQueryTemplates.set(key, template);
+  }
+  return runTemplate<Candidate[]>(tx, template, {
+    vector: vectorLiteral(vector),
+    tenant,
+    limit: wanted,
+    contentChars: prepared.contentChars,
+  });
+}
+
+/**
  * The vector retrieval, by the plan's strategy. Whenever HNSW returns fewer than asked while at
  * least that many rows match, the query is re-run exactly: filtered search returns k results
  * whenever k documents match.
  */
 export async function retrieveByVector(request: VectorRetrievalRequest): Promise<VectorRetrieval> {
   const { tx, prepared, vector, wanted, plan: vectorPlan } = request;
-  const { collection } = prepared;
-  const scope = vectorScope(prepared);
   let { strategy, reason } = vectorPlan;
   let exactFallback = false;
   const run = async (exact: boolean) => {
+    if (!exact && !request.explain) {
+      const fromTemplate = indexQueryFromTemplate(request);
+      if (fromTemplate) return { rows: await fromTemplate, plan: null };
+    }
     const query = exact
       ? exactQuery(request)
-      : // Ordered by the projected distance: the query vector is bound once, and the expression is
-        // the indexed one, so the HNSW index still serves the ORDER BY ... LIMIT.
-        tx
-          .select(candidateColumns(collection, vector, prepared.contentChars, false))
-          .from(documents)
-          .where(scope)
-          .orderBy(sql`${sql.identifier('distance')}`)
-          .limit(wanted);
+      : indexQuery(tx, prepared, vector, vectorScope(prepared), wanted, prepared.contentChars);
     const rows = (await runPrepared(query, 'quarry_vector_search')) as Candidate[];
     const plan = request.explain ? await explainAnalyze(tx, query) : null;
     return { rows, plan };
@@ -109,7 +190,8 @@ export async function retrieveByVector(request: VectorRetrievalRequest): Promise
   const settings = strategy !== 'exact' && !request.settingsApplied ? hnswSettings(vectorPlan) : {};
   let { rows, plan } = await underSettings(tx, settings, () => run(strategy === 'exact'));
   if (strategy !== 'exact' && rows.length < wanted) {
-    const available = vectorPlan.matchedRows ?? (await countUpTo(tx, scope, wanted));
+    const available =
+      vectorPlan.matchedRows ?? (await countUpTo(tx, vectorScope(prepared), wanted));
     if (available > rows.length) {
       await setLocal(tx, exactRerunSettings);
       const found = rows.length;
