@@ -246,6 +246,39 @@ describe('plain HTTP without a tRPC client', () => {
     expect(response.json.error?.data.quarryCode).toBe('COLLECTION_NOT_FOUND');
   });
 
+  it('a POST body that is not JSON is a 400 BAD_REQUEST in the API error envelope', async () => {
+    const response = await call('/trpc/search.query', {
+      method: 'POST',
+      key: keys.reader,
+      body: '{"collection": "notes", "vector": [1, 0,',
+    });
+    expect(response.status).toBe(400);
+    expect(response.json.error?.data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
+    expect(response.json.error?.message).toMatch(/JSON/);
+  });
+
+  it('a JSON body led by a byte order mark is read without it', async () => {
+    const response = await call('/trpc/search.query', {
+      method: 'POST',
+      key: keys.reader,
+      body: '\ufeff' + JSON.stringify({ collection: 'notes', vector: [1, 0, 0], k: 1 }),
+    });
+    // Not read without it, the body would be no JSON at all: a 400.
+    expect(response.status).toBe(200);
+    expect(response.json.result?.data).toMatchObject({ results: expect.any(Array) });
+  });
+
+  it('a POST body of another media type than JSON is refused with 415', async () => {
+    const response = await call('/trpc/search.query', {
+      method: 'POST',
+      key: keys.reader,
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ collection: 'notes', vector: [1, 0, 0], k: 1 }),
+    });
+    expect(response.status).toBe(415);
+    expect(response.json.error?.data).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
+  });
+
   it('invalid input is a 400 with INVALID_INPUT and the field errors', async () => {
     const response = await call(
       '/trpc/search.query?input=' +
