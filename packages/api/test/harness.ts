@@ -95,3 +95,23 @@ export function hashedBagOfWords(model: string, dimensions: number): EmbeddingPr
     },
   };
 }
+
+/**
+ * An EXPLAIN ANALYZE plan without what changes from run to run or with how many rows are asked:
+ * costs, row counts and timings; on Citus also the shards' own timings, the bytes they sent, the
+ * subplans' numbers and which shard (and worker) the task shown ran on. Two statements planned
+ * alike have the same shape.
+ */
+export function planShape(plan: string[] | null): string[] {
+  return (plan ?? [])
+    .filter((line) => !/^\s*((Planning|Execution) Time|Subplan Duration)/.test(line))
+    .map((line) =>
+      line
+        .replace(/\((cost|actual)[^)]*\)/g, '')
+        .replace(/Distributed Subplan \d+_\d+/, 'Distributed Subplan')
+        .replace(/(documents\w*?)_\d{6}\b/g, '$1')
+        .replace(/ port=\d+ /, ' ')
+        .replace(/(Intermediate Data Size|Tuple data received from nodes?): \d+ bytes/, '$1')
+        .trimEnd(),
+    );
+}

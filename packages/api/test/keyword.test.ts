@@ -5,6 +5,7 @@ import {
   createHarness,
   describeEachTarget,
   hashedBagOfWords,
+  planShape,
   principal,
   type Harness,
 } from './harness';
@@ -90,6 +91,24 @@ describeEachTarget()('keyword search on $name', (target) => {
     const { results } = await search('great nation', { k: 5 });
     expect(results).toHaveLength(5);
     for (const r of results) expect(r.content).toMatch(/great nation/);
+  });
+
+  it('answers the keyword half of a hybrid search by every word when they fill its page, without the fallback', async () => {
+    // "moon" and "war" are both in two passages: a page of two. The hybrid search asks for more
+    // candidates (40) than that, and the strict matches still answer alone, as for a keyword search.
+    const hybrid = await search('moon war', {
+      mode: 'hybrid',
+      k: 2,
+      explain: true,
+    });
+    const keyword = await search('moon war', { k: 2, explain: true });
+    expect(names(keyword.results).sort()).toEqual(['apart', 'phrase']);
+    expect(hybrid.keywordPlan?.length).toBeGreaterThan(0);
+    expect(planShape(hybrid.keywordPlan)).toEqual(planShape(keyword.keywordPlan));
+    // A page of three is more than the strict matches: the fallback answers, with a moon row.
+    const wider = names((await search('moon war', { k: 3 })).results);
+    expect(wider.slice(0, 2).sort()).toEqual(['apart', 'phrase']);
+    expect(['all', 'moon']).toContain(wider[2]);
   });
 
   it('keeps exclusions and phrases in the fallback', async () => {

@@ -132,6 +132,7 @@ async function searchOn(
               prepared,
               text: keywordText,
               wanted: candidates,
+              enough: input.k + input.offset,
               explain: input.explain,
             })
           : null,
@@ -173,8 +174,14 @@ async function searchOn(
     {
       ...(settingsUpFront ? hnswSettings(knownPlan) : {}),
       // Citus refuses EXPLAIN ANALYZE of a distributed query once the transaction has read a
-      // reference table (`collections`) by local execution; elsewhere a placeholder, ignored.
-      ...(input.explain ? { 'citus.enable_local_execution': 'off' } : {}),
+      // reference table (`collections`) by local execution, and shows the slowest shard's task
+      // unless told to show the first (the same one each time); elsewhere placeholders, ignored.
+      ...(input.explain
+        ? {
+            'citus.enable_local_execution': 'off',
+            'citus.explain_analyze_sort_method': 'taskId',
+          }
+        : {}),
     },
     prepared.collectionIsCurrent,
   );

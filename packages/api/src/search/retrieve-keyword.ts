@@ -11,6 +11,12 @@ export interface KeywordRetrievalRequest {
   text: string;
   /** Candidates to return. */
   wanted: number;
+  /**
+   * Matches of every word that answer alone (the page a keyword search shows, k + offset): a hybrid
+   * search asks for more candidates than it shows, and fills them from the OR fallback only when
+   * the strict query did not find this many.
+   */
+  enough: number;
   /** Also return EXPLAIN ANALYZE of the query. */
   explain: boolean;
 }
@@ -41,7 +47,7 @@ export const FALLBACK_COUNT_CAP = 10_000;
  * the fallback runs only when the strict query came up short.
  */
 export async function retrieveByKeyword(request: KeywordRetrievalRequest): Promise<Retrieval> {
-  const { tx, prepared, text, wanted } = request;
+  const { tx, prepared, text, wanted, enough } = request;
   const scope = and(inCollection(prepared.collection.id), ...prepared.restrictions);
   // Queries are parsed with the configuration the collection's search_text is made with, as a
   // bound parameter.
@@ -59,7 +65,7 @@ export async function retrieveByKeyword(request: KeywordRetrievalRequest): Promi
       ? strictOrFallback(
           strict,
           fallbackHits({ config, terms, excluded, scope, wanted, sizeEstimate }),
-          wanted,
+          Math.min(enough, wanted),
         )
       : strict;
   const select = rankedRows(tx, prepared, hits);
@@ -78,19 +84,19 @@ function strictHits(config: SQL, text: string, scope: SQL | undefined, wanted: n
 }
 
 /**
- * The strict hits when there are `wanted` of them, otherwise the fallback's when it found more.
- * PostgreSQL reads a CTE only when asked, so a strict query that fills runs alone.
+ * The strict hits when there are `enough` of them, otherwise the fallback's when it found more.
+ * PostgreSQL reads a CTE only when asked, so a strict query that answers runs alone.
  */
-function strictOrFallback(strict: SQL, fallback: SQL, wanted: number): SQL {
+function strictOrFallback(strict: SQL, fallback: SQL, enough: number): SQL {
   return sql`with strict as materialized (${strict}),
     strict_rows as (select count(*) as n from strict),
     fallback as materialized (${fallback})
     select id, keyword_score from strict
-      where (select n from strict_rows) >= ${wanted}
+      where (select n from strict_rows) >= ${enough}
         or (select n from strict_rows) >= (select count(*) from fallback)
     union all
     select id, keyword_score from fallback
-      where (select n from strict_rows) < ${wanted}
+      where (select n from strict_rows) < ${enough}
         and (select count(*) from fallback) > (select n from strict_rows)`;
 }
 
@@ -107,7 +113,9 @@ interface FallbackQuery {
 /**
  * Rows matching any of the terms, as (id, keyword_score). Each term's weight comes from the rows it
  * matches within the scope (restrictions included, so a tenant's ranking depends on its own rows
- * only), counted up to FALLBACK_COUNT_CAP; only the FALLBACK_MAX_TERMS rarest terms that match
+ * only), counted up to FALLBACK_COUNT_CAP; the searched rows too, unless the search is
+ * unrestricted and PostgreSQL's estimate of the collection is past twice the cap (the count would
+ * stop at the cap and the estimate be taken anyway, after scanning that many index entries); only the FALLBACK_MAX_TERMS rarest terms that match
  * anything are used. Candidates are the rows with a rare term (in at most FALLBACK_SEED_SHARE of
  * the rows, or one of the three rarest): a row with only common words would rank low anyway, and
  * scoring it costs as much as any other.
@@ -137,10 +145,13 @@ function fallbackHits({
   });
   return sql`with matching(query, rows) as (values ${sql.join(counted, sql`, `)}),
     searched as (
-      select case when counted < ${FALLBACK_COUNT_CAP} then counted
-          else greatest(counted, coalesce(${sizeEstimate}, 0)) end as rows
-      from (select count(*) as counted from (
-        select 1 from ${documents} where ${scope} limit ${FALLBACK_COUNT_CAP}) as capped) as counted
+      select case when coalesce(${sizeEstimate}, 0) >= ${2 * FALLBACK_COUNT_CAP}::float8
+          then ${sizeEstimate}
+          else (select case when counted < ${FALLBACK_COUNT_CAP} then counted
+              else greatest(counted, coalesce(${sizeEstimate}, 0)) end
+            from (select count(*) as counted from (
+              select 1 from ${documents} where ${scope} limit ${FALLBACK_COUNT_CAP}) as capped) as counted)
+        end as rows
     ),
     weights as materialized (
       select query,
