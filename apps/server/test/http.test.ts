@@ -414,6 +414,34 @@ describe('CORS', () => {
     expect(response.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('a call from a configured origin is allowed, may read x-request-id and varies by Origin', async () => {
+    const response = await call('/trpc/search.query', {
+      method: 'POST',
+      key: keys.reader,
+      headers: { origin: ALLOWED_ORIGIN },
+      body: JSON.stringify({ collection: 'notes', vector: [1, 0, 0], k: 1 }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
+    expect(response.headers.get('access-control-expose-headers')).toBe('x-request-id');
+    expect(response.headers.get('vary')).toContain('Origin');
+  });
+
+  it('a call without an Origin says it varies by Origin and keeps its body', async () => {
+    const response = await call('/trpc/search.query', {
+      method: 'POST',
+      key: keys.reader,
+      body: JSON.stringify({ collection: 'notes', vector: [1, 0, 0], k: 1 }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    expect(response.headers.get('access-control-expose-headers')).toBe('x-request-id');
+    expect(response.headers.get('vary')).toContain('Origin');
+    expect(response.headers.get('content-type')).toContain('application/json');
+    expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength(response.text)));
+    expect(response.json.result?.data).toMatchObject({ results: expect.any(Array) });
+  });
+
   it('a simple request from another origin gets no Access-Control-Allow-Origin', async () => {
     const response = await call('/healthz', { headers: { origin: 'https://evil.example.com' } });
     expect(response.headers.get('access-control-allow-origin')).toBeNull();
