@@ -151,21 +151,23 @@ let slabUsed = 0;
  */
 export function decodeBase64Vector(text: string): Float32Array {
   const bytes = base64VectorBytes(text);
-  const decoded =
-    bytes === undefined
-      ? undefined
-      : decodeBase64VectorInto(text, bytes, slabWithRoom(bytes), slabUsed);
-  if (!decoded || bytes === undefined)
-    throw new StreamStop({
-      status: 400,
-      quarryCode: 'INVALID_VECTOR',
-      field: 'embedding',
-      message: `embedding: a string embedding must be ${BASE64_VECTOR_FORM}`,
-    });
-  slabUsed += bytes;
-  return decoded;
+  if (bytes !== undefined) {
+    const target = slabWithRoom(bytes);
+    const decoded = decodeBase64VectorInto(text, bytes, target, slabUsed);
+    if (decoded) {
+      slabUsed += bytes;
+      return decoded;
+    }
+  }
+  throw new StreamStop({
+    status: 400,
+    quarryCode: 'INVALID_VECTOR',
+    field: 'embedding',
+    message: `embedding: a string embedding must be ${BASE64_VECTOR_FORM}`,
+  });
 }
 
+/** The current slab, or a new one when it has no room for `bytes` more. */
 function slabWithRoom(bytes: number): Buffer {
   if (bytes > slab.length - slabUsed) {
     slab = Buffer.allocUnsafeSlow(Math.max(VECTOR_SLAB_BYTES, bytes));
