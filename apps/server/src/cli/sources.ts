@@ -166,7 +166,8 @@ function readArray(
 function readBase64(line: Buffer, at: number): { vector: Float32Array; end: number } | undefined {
   const close = line.indexOf(QUOTE, at + 1);
   if (close < 0) return undefined;
-  // An escape (a backslash) is not in the alphabet: the decoder skips it, and the text is refused here.
+  // An escape (a backslash) is not in the alphabet: the decoding fails, and the ordinary path reads
+  // the line (JSON.parse unescapes the string, which is then decoded).
   const vector = decodeBase64Vector(line.toString('latin1', at + 1, close));
   return vector && { vector, end: close + 1 };
 }
