@@ -114,11 +114,12 @@ interface FallbackQuery {
  * Rows matching any of the terms, as (id, keyword_score). Each term's weight comes from the rows it
  * matches within the scope (restrictions included, so a tenant's ranking depends on its own rows
  * only), counted up to FALLBACK_COUNT_CAP; the searched rows too, unless the search is
- * unrestricted and PostgreSQL's estimate of the collection is past twice the cap (the count would
- * stop at the cap and the estimate be taken anyway, after scanning that many index entries); only the FALLBACK_MAX_TERMS rarest terms that match
- * anything are used. Candidates are the rows with a rare term (in at most FALLBACK_SEED_SHARE of
- * the rows, or one of the three rarest): a row with only common words would rank low anyway, and
- * scoring it costs as much as any other.
+ * unrestricted and PostgreSQL's estimate of the collection (as of its last ANALYZE or VACUUM) is
+ * past twice the cap: the count would stop at the cap and take the estimate anyway, after reading
+ * that many index entries. Only the FALLBACK_MAX_TERMS rarest terms that match anything are used.
+ * Candidates are the rows with a rare term (in at most FALLBACK_SEED_SHARE of the rows, or one of
+ * the three rarest): a row with only common words would rank low anyway, and scoring it costs as
+ * much as any other.
  */
 function fallbackHits({
   config,
