@@ -23,6 +23,7 @@ import {
 } from './plan';
 import { checkSearchLimits, prepareQuery, withCurrentCollection } from './prepare';
 import { retrieveByKeyword } from './retrieve-keyword';
+import { nearerRowCheck } from './nearer-rows';
 import { retrieveByVector } from './retrieve-vector';
 import { shapeResults } from './shape';
 import type { SearchResponse } from './types';
@@ -101,6 +102,26 @@ async function searchOn(
   // settings with the statement timeout, in the transaction's first statement.
   const settingsUpFront =
     input.mode === 'vector' && knownPlan !== undefined && knownPlan.strategy !== 'exact';
+  // An index answer is checked against a sample of the collection held in memory (a created-at
+  // range is not checked there, so a search restricted by one is not).
+  const checkNearer =
+    searchesVector &&
+    !input.exact &&
+    knownPlan?.strategy !== 'exact' &&
+    input.createdAfter === undefined &&
+    input.createdBefore === undefined
+      ? nearerRowCheck(
+          prepared.reader,
+          collection,
+          ctx.limits,
+          vector,
+          {
+            tenant: prepared.tenant,
+            filter: input.filter,
+          },
+          boundTenant,
+        )
+      : null;
   const { byVector, byKeyword } = await inReadTransaction(
     prepared.reader,
     ctx.limits,
@@ -114,6 +135,7 @@ async function searchOn(
           plan,
           explain: input.explain,
           settingsApplied: settingsUpFront,
+          checkNearer,
         });
       const keywordOnly = input.mode === 'keyword' || !vector;
       // A vector retrieval whose plan is known goes out in the same turn as the keyword query,

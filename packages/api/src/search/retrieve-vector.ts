@@ -32,6 +32,7 @@ import {
   hnswSettings,
   type VectorPlan,
 } from './plan';
+import type { NearerRowCheck } from './nearer-rows';
 import type { Candidate, PreparedQuery, Retrieval, VectorStrategy } from './types';
 
 export interface VectorRetrievalRequest {
@@ -45,6 +46,8 @@ export interface VectorRetrievalRequest {
   explain: boolean;
   /** The transaction already runs under `hnswSettings(plan)` (set with the statement timeout). */
   settingsApplied: boolean;
+  /** Checks a full index answer for a nearer row it missed (see nearerRowCheck). */
+  checkNearer?: NearerRowCheck | null;
 }
 
 export interface VectorRetrieval extends Retrieval {
@@ -189,20 +192,27 @@ export async function retrieveByVector(request: VectorRetrievalRequest): Promise
   // The HNSW settings go out with the query, in one round trip.
   const settings = strategy !== 'exact' && !request.settingsApplied ? hnswSettings(vectorPlan) : {};
   let { rows, plan } = await underSettings(tx, settings, () => run(strategy === 'exact'));
+  const rerunExactly = async (why: string) => {
+    await setLocal(tx, exactRerunSettings);
+    ({ rows, plan } = await run(true));
+    reason = why;
+    strategy = 'exact';
+    exactFallback = true;
+  };
   if (strategy !== 'exact' && rows.length < wanted) {
     const available =
       vectorPlan.matchedRows ?? (await countUpTo(tx, vectorScope(prepared), wanted));
     if (available > rows.length) {
-      await setLocal(tx, exactRerunSettings);
-      const found = rows.length;
-      ({ rows, plan } = await run(true));
-      reason = `the index returned ${found} of ${wanted} while more rows match${vectorPlan.maxScanTuples === null ? '' : ` (an iterative scan of at most ${vectorPlan.maxScanTuples} index tuples)`}: re-ran as exact search`;
-      strategy = 'exact';
-      exactFallback = true;
+      await rerunExactly(
+        `the index returned ${rows.length} of ${wanted} while more rows match${vectorPlan.maxScanTuples === null ? '' : ` (an iterative scan of at most ${vectorPlan.maxScanTuples} index tuples)`}: re-ran as exact search`,
+      );
     }
   }
   // Relaxed-order iterative scans may return neighbours slightly out of order.
   rows.sort((a, b) => (a.distance ?? 0) - (b.distance ?? 0));
+  const missed =
+    strategy === 'exact' ? null : ((await request.checkNearer?.(rows, wanted)) ?? null);
+  if (missed !== null) await rerunExactly(missed);
   return {
     rows,
     strategy,
