@@ -32,7 +32,8 @@ import type { Candidate } from './types';
  */
 export const SAMPLE_ROWS = 256;
 const REFRESH_MS = 5 * 60_000;
-const MAX_SAMPLED_COLLECTIONS = 64;
+// At most 48 MiB of samples at 1,536 dimensions.
+const MAX_SAMPLED_COLLECTIONS = 32;
 
 interface CollectionSample {
   ids: string[];
