@@ -60,7 +60,7 @@ export interface VectorRetrieval extends Retrieval {
   matchedRowsCappedAt: number | null;
   /** Why the rows may miss some of the true nearest (see approximationOf); null when exact. */
   approximateReason: string | null;
-  /** The index returned fewer than wanted while more rows match, and the query was re-run exactly. */
+  /** Re-run exactly: the index returned fewer than wanted while more match, or missed a nearer row. */
   exactFallback: boolean;
 }
 
@@ -170,7 +170,8 @@ function indexQueryFromTemplate(request: VectorRetrievalRequest): Promise<Candid
 /**
  * The vector retrieval, by the plan's strategy. Whenever HNSW returns fewer than asked while at
  * least that many rows match, the query is re-run exactly: filtered search returns k results
- * whenever k documents match.
+ * whenever k documents match. So it is when the answer missed a sampled row nearer than its last
+ * (`checkNearer`, see nearer-rows.ts).
  */
 export async function retrieveByVector(request: VectorRetrievalRequest): Promise<VectorRetrieval> {
   const { tx, prepared, vector, wanted, plan: vectorPlan } = request;

@@ -48,7 +48,10 @@ export interface SearchStats {
   approximate: boolean;
   /** Why approximate, in words; also says when the request's efSearch is below the planned one. */
   approximateReason: string | null;
-  /** The index returned fewer than asked while more rows match, and the query was re-run as an exact scan. */
+  /**
+   * The query was re-run as an exact scan: the index returned fewer than asked while more rows
+   * match, or missed a sampled row nearer than its last (see strategyReason).
+   */
   exactFallback: boolean;
   /** Candidates asked of each retriever. */
   candidates: number;
