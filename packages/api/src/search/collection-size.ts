@@ -1,45 +1,22 @@
 import { queryRows, sql, vectorIndexName, type QuarryDatabase, type SQL } from '@quarry/db';
 import type { IndexedCollection } from '@quarry/db';
+import { backgroundCache } from './background-cache';
 
-/** How long a collection's size is used before it is read again. */
-const FRESH_MS = 60_000;
-
-interface KnownSize {
-  rows: number | null;
-  readAt: number;
-  reading: boolean;
-}
-
-const sizes = new WeakMap<QuarryDatabase, Map<string, KnownSize>>();
+const sizes = backgroundCache<number>({ freshMs: 60_000, retryMs: 10_000, maxKeys: 1_000 });
 
 /**
  * About how many rows the collection's HNSW index holds (PostgreSQL's `reltuples` of the index, or
  * of its partitions' indexes, as the last build, VACUUM or ANALYZE counted them), or null while
  * not known: never read yet, or the database keeps no figure (a Citus coordinator's shell index).
- * It only tunes ef_search, so a search never waits for it: a missing or stale figure is read in
- * the background, for the searches that follow, at most once a minute per collection.
+ * It only tunes ef_search, so a search never waits for it: it is read in the background, for the
+ * searches that follow, at most once a minute per collection.
  */
 export function knownCollectionRows(
   reader: QuarryDatabase,
   collection: IndexedCollection,
 ): number | null {
-  let known = sizes.get(reader);
-  if (!known) sizes.set(reader, (known = new Map<string, KnownSize>()));
   const name = vectorIndexName(collection);
-  const entry = known.get(name);
-  if (!entry || (!entry.reading && performance.now() - entry.readAt > FRESH_MS)) {
-    const reading: KnownSize = {
-      rows: entry?.rows ?? null,
-      readAt: performance.now(),
-      reading: true,
-    };
-    known.set(name, reading);
-    void readIndexRows(reader, name).then(
-      (rows) => known.set(name, { rows, readAt: performance.now(), reading: false }),
-      () => known.set(name, { ...reading, reading: false }),
-    );
-  }
-  return entry?.rows ?? null;
+  return sizes.current(reader, name, () => readIndexRows(reader, name));
 }
 
 /**

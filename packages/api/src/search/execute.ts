@@ -103,7 +103,7 @@ async function searchOn(
   const settingsUpFront =
     input.mode === 'vector' && knownPlan !== undefined && knownPlan.strategy !== 'exact';
   // An index answer is checked against a sample of the collection held in memory (a created-at
-  // range is not checked there, so a search restricted by one is not).
+  // range is not checked there, so a search restricted by one is not); see retrieveByVector.
   const checkNearer =
     searchesVector &&
     !input.exact &&
@@ -188,7 +188,8 @@ async function searchOn(
         if (!input.explain) lastStatementIssued(tx);
         byVector = await retrieval;
       }
-      if (byVector.exactFallback && broadKey !== undefined) {
+      // A short index answer means the restriction matches few rows: it is not broad after all.
+      if (byVector.fallbackCause === 'short-answer' && broadKey !== undefined) {
         forgetBroadProbe(prepared.reader, broadKey);
       }
       return { byVector, byKeyword };

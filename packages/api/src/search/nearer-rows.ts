@@ -13,6 +13,7 @@ import {
 import { matchesFilter, type MetadataFilter } from '../filter';
 import type { Limits } from '../limits';
 import { inReadTransaction } from '../transaction';
+import { backgroundCache } from './background-cache';
 import type { Candidate } from './types';
 
 /**
@@ -31,9 +32,12 @@ import type { Candidate } from './types';
  * computed while the database answers.
  */
 export const SAMPLE_ROWS = 256;
-const REFRESH_MS = 5 * 60_000;
-// At most 48 MiB of samples at 1,536 dimensions.
-const MAX_SAMPLED_COLLECTIONS = 32;
+// At most 32 samples per database: 48 MiB at 1,536 dimensions.
+const samples = backgroundCache<CollectionSample>({
+  freshMs: 5 * 60_000,
+  retryMs: 30_000,
+  maxKeys: 32,
+});
 
 interface CollectionSample {
   ids: string[];
@@ -42,54 +46,6 @@ interface CollectionSample {
   /** Row-major, `dimensions` components per row. */
   vectors: Float32Array;
   norms: Float64Array;
-}
-
-interface SampleState {
-  sample: CollectionSample | null;
-  loadedAt: number;
-  loading: Promise<void> | null;
-}
-
-const samplesByDatabase = new WeakMap<object, Map<string, SampleState>>();
-
-function sampleKey(
-  collection: Pick<Collection, 'id' | 'dimensions'>,
-  tenant: string | undefined,
-): string {
-  return `${collection.id}:${collection.dimensions}:${tenant === undefined ? '' : `t:${tenant}`}`;
-}
-
-/** The collection's sample, if one has loaded; starts a load when there is none or it is old. */
-function currentSample(
-  reader: QuarryDatabase,
-  collection: Collection,
-  tenant: string | undefined,
-  limits: Pick<Limits, 'statementTimeoutMs'>,
-): CollectionSample | null {
-  let byCollection = samplesByDatabase.get(reader);
-  if (!byCollection) samplesByDatabase.set(reader, (byCollection = new Map<string, SampleState>()));
-  const key = sampleKey(collection, tenant);
-  let state = byCollection.get(key);
-  if (!state) {
-    if (byCollection.size >= MAX_SAMPLED_COLLECTIONS) {
-      byCollection.delete(byCollection.keys().next().value!);
-    }
-    byCollection.set(key, (state = { sample: null, loadedAt: 0, loading: null }));
-  }
-  if (!state.loading && Date.now() - state.loadedAt > REFRESH_MS) {
-    const loading = loadSample(reader, collection, tenant, limits).then(
-      (sample) => {
-        state.sample = sample;
-        state.loadedAt = Date.now();
-      },
-      // No sample, no check; tried again after REFRESH_MS.
-      () => {
-        state.loadedAt = Date.now();
-      },
-    );
-    state.loading = loading.finally(() => (state.loading = null));
-  }
-  return state.sample;
 }
 
 async function loadSample(
@@ -145,13 +101,16 @@ export interface InMemoryRestrictions {
  * exactly, or null. `rows` are the answer, nearest first; only a full answer (`wanted` rows) is
  * checked (a short one is re-run anyway).
  */
-export type NearerRowCheck = (rows: readonly Candidate[], wanted: number) => Promise<string | null>;
+export type AnswerCheck = (rows: readonly Candidate[], wanted: number) => Promise<string | null>;
 
 /**
- * The check of one search's answer, or null when there is no sample (yet) to check it with. The
- * sampled rows' distances from the query are computed while the database answers: after the turn
- * in which the search's statements are written (postgres.js writes at setImmediate), not before.
+ * Starts the check of an index answer, as its statement goes out: the sampled rows' distances
+ * from the query are computed while the database answers (after the turn in which the statement
+ * is written; postgres.js writes at setImmediate), and only for a search that uses the index.
  */
+export type NearerRowCheck = () => AnswerCheck;
+
+/** The check of one search's index answer, or null when there is no sample (yet) to check it with. */
 export function nearerRowCheck(
   reader: QuarryDatabase,
   collection: Collection,
@@ -161,18 +120,23 @@ export function nearerRowCheck(
   /** A tenant-bound key's tenant: its sample is of its own rows, so nothing of others' shapes it. */
   boundTenant: string | undefined,
 ): NearerRowCheck | null {
-  const sample = currentSample(reader, collection, boundTenant, limits);
-  if (!sample) return null;
-  const distances = new Promise<Float64Array>((resolve) =>
-    setImmediate(() => setImmediate(() => resolve(sampledDistances(sample, collection, query)))),
+  const key = `${collection.id}:${collection.dimensions}:${boundTenant === undefined ? '' : `t:${boundTenant}`}`;
+  const sample = samples.current(reader, key, () =>
+    loadSample(reader, collection, boundTenant, limits),
   );
-  return async (rows, wanted) => {
-    const last = rows[wanted - 1]?.distance;
-    if (rows.length < wanted || last === null || last === undefined) return null;
-    const nearer = nearestMissed(sample, await distances, collection, restrictions, rows, last);
-    return nearer === null
-      ? null
-      : `the index's ${wanted} rows missed a nearer one (distance ${nearer.toPrecision(4)} against ${last.toPrecision(4)}; checked against ${sample.ids.length} sampled rows): re-ran as exact search`;
+  if (!sample) return null;
+  return () => {
+    const distances = new Promise<Float64Array>((resolve) =>
+      setImmediate(() => setImmediate(() => resolve(sampledDistances(sample, collection, query)))),
+    );
+    return async (rows, wanted) => {
+      const last = rows[wanted - 1]?.distance;
+      if (rows.length < wanted || last === null || last === undefined) return null;
+      const nearer = nearestMissed(sample, await distances, collection, restrictions, rows, last);
+      return nearer === null
+        ? null
+        : `the index's ${wanted} rows missed a nearer one (distance ${nearer.toPrecision(4)} against ${last.toPrecision(4)}; checked against ${sample.ids.length} sampled rows): re-ran as exact search`;
+    };
   };
 }
 
@@ -239,8 +203,6 @@ function nearestMissed(
 }
 
 /** Resolves once every sample load started on `reader` has ended (for tests). */
-export async function sampleLoads(reader: QuarryDatabase): Promise<void> {
-  const byCollection = samplesByDatabase.get(reader);
-  if (!byCollection) return;
-  for (const state of byCollection.values()) if (state.loading) await state.loading;
+export function sampleLoads(reader: QuarryDatabase): Promise<void> {
+  return samples.settled(reader);
 }

@@ -62,6 +62,8 @@ export interface VectorRetrieval extends Retrieval {
   approximateReason: string | null;
   /** Re-run exactly: the index returned fewer than wanted while more match, or missed a nearer row. */
   exactFallback: boolean;
+  /** Why it was re-run: a short answer (the restriction matches few rows), or a missed nearer row. */
+  fallbackCause: 'short-answer' | 'missed-nearer-row' | null;
 }
 
 /**
@@ -176,7 +178,7 @@ function indexQueryFromTemplate(request: VectorRetrievalRequest): Promise<Candid
 export async function retrieveByVector(request: VectorRetrievalRequest): Promise<VectorRetrieval> {
   const { tx, prepared, vector, wanted, plan: vectorPlan } = request;
   let { strategy, reason } = vectorPlan;
-  let exactFallback = false;
+  let fallbackCause: VectorRetrieval['fallbackCause'] = null;
   const run = async (exact: boolean) => {
     if (!exact && !request.explain) {
       const fromTemplate = indexQueryFromTemplate(request);
@@ -192,13 +194,15 @@ export async function retrieveByVector(request: VectorRetrievalRequest): Promise
 
   // The HNSW settings go out with the query, in one round trip.
   const settings = strategy !== 'exact' && !request.settingsApplied ? hnswSettings(vectorPlan) : {};
-  let { rows, plan } = await underSettings(tx, settings, () => run(strategy === 'exact'));
-  const rerunExactly = async (why: string) => {
+  const answer = underSettings(tx, settings, () => run(strategy === 'exact'));
+  const checkAnswer = strategy === 'exact' ? undefined : request.checkNearer?.();
+  let { rows, plan } = await answer;
+  const rerunExactly = async (why: string, cause: NonNullable<typeof fallbackCause>) => {
     await setLocal(tx, exactRerunSettings);
     ({ rows, plan } = await run(true));
     reason = why;
     strategy = 'exact';
-    exactFallback = true;
+    fallbackCause = cause;
   };
   if (strategy !== 'exact' && rows.length < wanted) {
     const available =
@@ -206,14 +210,14 @@ export async function retrieveByVector(request: VectorRetrievalRequest): Promise
     if (available > rows.length) {
       await rerunExactly(
         `the index returned ${rows.length} of ${wanted} while more rows match${vectorPlan.maxScanTuples === null ? '' : ` (an iterative scan of at most ${vectorPlan.maxScanTuples} index tuples)`}: re-ran as exact search`,
+        'short-answer',
       );
     }
   }
   // Relaxed-order iterative scans may return neighbours slightly out of order.
   rows.sort((a, b) => (a.distance ?? 0) - (b.distance ?? 0));
-  const missed =
-    strategy === 'exact' ? null : ((await request.checkNearer?.(rows, wanted)) ?? null);
-  if (missed !== null) await rerunExactly(missed);
+  const missed = strategy === 'exact' ? null : ((await checkAnswer?.(rows, wanted)) ?? null);
+  if (missed !== null) await rerunExactly(missed, 'missed-nearer-row');
   return {
     rows,
     strategy,
@@ -224,7 +228,8 @@ export async function retrieveByVector(request: VectorRetrievalRequest): Promise
     matchedRows: vectorPlan.matchedRows,
     matchedRowsCappedAt: vectorPlan.matchedRowsCappedAt,
     approximateReason: strategy === 'exact' ? null : approximationOf(vectorPlan),
-    exactFallback,
+    exactFallback: fallbackCause !== null,
+    fallbackCause,
     plan,
   };
 }
