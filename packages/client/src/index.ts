@@ -2,6 +2,7 @@ import type { AppRouter as ServerRouter } from '@quarry/api';
 import {
   createTRPCClient,
   httpBatchLink,
+  httpLink,
   TRPCClientError,
   type TRPCClient,
   type TRPCLink,
@@ -56,6 +57,49 @@ function createRouterClient<TRouter extends AnyTRPCRouter>(
   return createTRPCClient({ links });
 }
 
+/**
+ * Calls gathered until the current event-loop turn ends (its microtasks included): a call made
+ * alone goes at once by `single`, calls made together go by `batch`, as one request. tRPC's
+ * httpBatchLink alone waits for `setTimeout(0)`, which Node runs no sooner than a millisecond
+ * later: every call, batched or not, took 1.7-2 ms longer (a search p50 6.0 against 4.0 ms, on
+ * one machine against a local server).
+ */
+function gatheringLink<TRouter extends AnyTRPCRouter>(
+  single: TRPCLink<TRouter>,
+  batch: TRPCLink<TRouter>,
+): TRPCLink<TRouter> {
+  const nextTurn: (run: () => void) => void =
+    typeof setImmediate === 'function' ? (run) => setImmediate(run) : (run) => setTimeout(run, 0);
+  return (runtime) => {
+    const alone = single(runtime);
+    const together = batch(runtime);
+    let gathered: Array<(link: typeof alone) => void> | undefined;
+    return (call) =>
+      observable((observer) => {
+        let cancelled = false;
+        let unsubscribe = () => {
+          cancelled = true;
+        };
+        const start = (link: typeof alone) => {
+          if (cancelled) return;
+          const subscription = link(call).subscribe(observer);
+          unsubscribe = () => subscription.unsubscribe();
+        };
+        if (!gathered) {
+          const calls: Array<(link: typeof alone) => void> = [];
+          gathered = calls;
+          nextTurn(() => {
+            gathered = undefined;
+            const link = calls.length === 1 ? alone : together;
+            for (const begin of calls) begin(link);
+          });
+        }
+        gathered.push(start);
+        return () => unsubscribe();
+      });
+  };
+}
+
 const READ_FROM_PRIMARY_HEADER = 'x-quarry-read-from';
 
 /** The API's base URL with the tRPC endpoint, whether or not the caller included it. */
@@ -101,21 +145,24 @@ export function createQuarryClient(options: QuarryClientOptions) {
         }),
       );
 
+  const http = {
+    url: trpcEndpoint(options.url),
+    // Queries go as POST too: a query vector (1,536 numbers) does not fit in a URL.
+    methodOverride: 'POST' as const,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    headers() {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+      if (Date.now() < primaryUntil) headers[READ_FROM_PRIMARY_HEADER] = 'primary';
+      return headers;
+    },
+  };
   return createRouterClient<ServerRouter>([
     rememberWrites,
-    httpBatchLink({
-      url: trpcEndpoint(options.url),
-      maxItems: options.maxBatchCalls ?? 50,
-      // Queries go as POST too: a query vector (1,536 numbers) does not fit in a URL.
-      methodOverride: 'POST',
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      headers() {
-        const headers: Record<string, string> = { ...options.headers };
-        if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
-        if (Date.now() < primaryUntil) headers[READ_FROM_PRIMARY_HEADER] = 'primary';
-        return headers;
-      },
-    }),
+    gatheringLink(
+      httpLink(http),
+      httpBatchLink({ ...http, maxItems: options.maxBatchCalls ?? 50 }),
+    ),
   ]);
 }
 

@@ -4,7 +4,7 @@ import type {
   RouterOutputs as ServerOutputs,
 } from '@quarry/api';
 import type { TRPCClientError } from '@trpc/client';
-import { describe, expect, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import {
   createQuarryClient,
   quarryCodeOf,
@@ -20,13 +20,16 @@ function recordingFetch() {
   const fetchImpl: typeof fetch = (input, init) => {
     const request = new Request(input, init);
     requests.push({ url: request.url, headers: request.headers, method: request.method });
-    const calls = new URL(request.url).pathname.replace(/^\/trpc\//, '').split(',');
-    const body = calls.map((call) => ({
+    const url = new URL(request.url);
+    const calls = url.pathname.replace(/^.*\/trpc\//, '').split(',');
+    const answers = calls.map((call) => ({
       result: {
         data:
           call === 'documents.ingest' ? { inserted: 1, updated: 0, unchanged: 0, ids: ['x'] } : [],
       },
     }));
+    // A batch is answered with an array, one call with its answer.
+    const body = url.searchParams.get('batch') === '1' ? answers : answers[0];
     return Promise.resolve(
       new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } }),
     );
@@ -43,11 +46,27 @@ describe('createQuarryClient', () => {
       fetch: recorder.fetch,
     });
     await client.collections.list.query();
-    expect(recorder.requests[0]?.url).toMatch(
-      /^http:\/\/quarry\.internal:8080\/trpc\/collections\.list\?batch=1/,
-    );
+    expect(recorder.requests[0]?.url).toBe('http://quarry.internal:8080/trpc/collections.list');
     expect(recorder.requests[0]?.method).toBe('POST');
     expect(recorder.requests[0]?.headers.get('authorization')).toBe(`Bearer ${'k'.repeat(20)}`);
+  });
+
+  it('sends calls made together as one batch, and a call made alone at once, without a timer', async () => {
+    const recorder = recordingFetch();
+    const client = createQuarryClient({ url: 'http://q:1', fetch: recorder.fetch });
+    const listed = await Promise.all([client.collections.list.query(), client.auth.whoami.query()]);
+    expect(listed).toEqual([[], []]);
+    expect(recorder.requests.map((request) => new URL(request.url).pathname)).toEqual([
+      '/trpc/collections.list,auth.whoami',
+    ]);
+    // tRPC's batch link waits for setTimeout(0), at least a millisecond in Node: a call alone must not.
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      await expect(client.collections.list.query()).resolves.toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(recorder.requests.at(-1)?.url).toBe('http://q:1/trpc/collections.list');
   });
 
   it('accepts a URL that already ends in /trpc', async () => {

@@ -2,10 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createTRPCClient, httpLink } from '@trpc/client';
-import type { AppRouter } from '@quarry/api';
+import { createQuarryClient, type QuarryClient } from '@quarry/client';
 
-export type ApiClient = ReturnType<typeof createTRPCClient<AppRouter>>;
+export type ApiClient = QuarryClient;
 
 export interface ApiProcess {
   client: ApiClient;
@@ -21,8 +20,7 @@ const tsxLoader = import.meta.resolve('tsx');
 
 /**
  * Starts Quarry's server on `databaseUrl` as a child process (its own event loop, like a
- * deployment), waits until /readyz says ready, and connects a client. Queries go by POST (method
- * override): a 1,536-dimension query vector in a GET URL would exceed Node's 16 KB header limit.
+ * deployment), waits until /readyz says ready, and connects Quarry's typed client.
  * No API keys: the bench measures serving, not key checks (one hash lookup per request).
  */
 export async function startApiServer(
@@ -80,9 +78,8 @@ export async function startApiServer(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const url = new URL('/trpc', origin).toString();
-  const client = createTRPCClient<AppRouter>({
-    links: [httpLink({ url, methodOverride: 'POST' })],
-  });
+  // The typed client services use (packages/client): its link and its batching, as they run it.
+  const client = createQuarryClient({ url: origin });
   return {
     client,
     url,

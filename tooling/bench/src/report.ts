@@ -408,7 +408,7 @@ export function renderMarkdown(result: BenchResult): string {
         ]),
       ),
       '',
-      `The API is Quarry's server (apps/server/src/main.ts, started as \`npm start\` runs it: Hono on node:http, tRPC's fetch adapter, one JSON log line per request), queries by POST through \`@trpc/client\`; k = 10. The direct path sends one statement per search through postgres.js: the SELECT Quarry runs, without Quarry's collection lookup, transaction and settings; hybrid is one statement fusing both lists by RRF. Same documents returned for the first query: ${(['vector', 'keyword', 'hybrid'] as SearchMode[]).map((mode) => `${mode} ${result.latency?.sameResults[mode] ? 'yes' : 'no'}`).join(', ')}.`,
+      `The API is Quarry's server (apps/server/src/main.ts, started as \`npm start\` runs it: Hono on node:http, tRPC's fetch adapter, one JSON log line per request), queries by POST through Quarry's typed client (\`@quarry/client\`, which sends a call made alone at once, by tRPC's httpLink); k = 10. The direct path sends one statement per search through postgres.js: the SELECT Quarry runs, without Quarry's collection lookup, transaction and settings; hybrid is one statement fusing both lists by RRF. Same documents returned for the first query: ${(['vector', 'keyword', 'hybrid'] as SearchMode[]).map((mode) => `${mode} ${result.latency?.sameResults[mode] ? 'yes' : 'no'}`).join(', ')}.`,
       '',
     );
     const throughput = result.latency.throughput;
