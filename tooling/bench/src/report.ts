@@ -195,6 +195,19 @@ export function explainResults(result: BenchResult): string[] {
   const notes: string[] = [];
   const missed = (prefix: string) =>
     result.targets.some((target) => !target.met && target.target.startsWith(prefix));
+  const loads = result.ingest?.measurements ?? [];
+  const noIndex = (method: IngestMethod) => find(loads, method, 'no-index');
+  const copy = noIndex('raw-copy');
+  const stream = noIndex('quarry-http-stream');
+  if (copy && stream && (missed('HTTP streaming ingest') || missed('`quarry ingest` CLI'))) {
+    const inProcess = noIndex('quarry-in-process');
+    const cli = noIndex('quarry-cli');
+    const cliBase64 = noIndex('quarry-cli-base64');
+    const guide = noIndex('guide-batched');
+    notes.push(
+      `**Ingest (${fmt(copy.docs, 0)} documents, no index: binary COPY ${fmt(copy.seconds)} s${inProcess ? `, Quarry's pipeline in process ${fmt(inProcess.seconds)} s` : ''}, over HTTP ${fmt(stream.seconds)} s${cli ? `, the CLI ${fmt(cli.seconds)} s with JSON vectors` : ''}${cliBase64 ? ` and ${fmt(cliBase64.seconds)} s with base64` : ''}).** The COPY is handed rows already encoded and writes them in one transaction. Quarry checks every document and vector (dimensions, each component a finite float32), hashes each content for deduplication, encodes the COPY rows itself and commits in chunks (so a load cut off knows what is stored): CPU in the server process, on 2 cores shared with PostgreSQL's own work on the COPY. Over HTTP the server also reads the NDJSON and decodes each base64 vector. The CLI is a third process that reads and parses its input before sending it: with JSON vectors, parsing 1,536 numbers a line keeps it at a full core, and that is the limit.${guide && guide.seconds / copy.seconds < 10 ? ` Against the guide's batched INSERT (${fmt(guide.seconds)} s) binary COPY itself is ${fmt(guide.seconds / copy.seconds)}×: ≥ 10× asks for more than the driver's fastest path on this machine.` : ''}`,
+    );
+  }
   const latency = result.latency?.measurements ?? [];
   if (missed('API p50 ≤ 1.5× direct')) {
     const vector = latency.find((entry) => entry.mode === 'vector' && entry.concurrency === 1);
