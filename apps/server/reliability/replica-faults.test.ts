@@ -177,7 +177,14 @@ describe.skipIf(!clusters)('a read replica down under traffic', () => {
     const survived = cycles.filter(
       (cycle) => cycle.seenUnhealthy && cycle.servedByReplica && cycle.backMs < BACK_IN_ROTATION_MS,
     ).length;
+    const { exitCode, signalCode } = server.child;
     const notes = [
+      // Every request failing at once means the server is gone: say how it ended.
+      ...(exitCode !== null || signalCode !== null
+        ? [
+            `the server exited (${exitCode ?? signalCode}); its stderr ended: ${server.stderr().slice(-500) || '(nothing)'}`,
+          ]
+        : []),
       ...failedSearches.slice(0, 5).map((call) => `search failed: ${call.error ?? call.status}`),
       ...readyzNot200.slice(0, 3).map((answer) => `/readyz answered ${answer.status}`),
       ...cycles

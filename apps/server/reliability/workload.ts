@@ -82,11 +82,17 @@ export async function callApi<T>(
       quarryCode: code,
     };
   } catch (error) {
+    // fetch says only "fetch failed"; what failed (refused, reset, timed out) is its cause.
+    const cause = (error as Error).cause;
+    const why =
+      cause instanceof Error
+        ? `: ${'code' in cause && typeof cause.code === 'string' ? `${cause.code} ` : ''}${cause.message}`
+        : '';
     return {
       status: 0,
       ms: performance.now() - started,
       data: undefined,
-      error: `request failed: ${(error as Error).message}`,
+      error: `request failed: ${(error as Error).message}${why}`,
     };
   }
 }
