@@ -163,9 +163,11 @@ export function sampledDistances(
   return distances;
 }
 
-// Four sums at a time: V8 then keeps them in registers apart, and a pass over 256 rows of 1,536
-// dimensions took 0.29 ms here against 0.50 ms with one sum.
-
+/**
+ * The dot product of a sampled row and the query, four sums at a time: V8 then keeps them in
+ * registers apart, and a pass over 256 rows of 1,536 dimensions took 0.29 ms here against 0.50 ms
+ * with one sum.
+ */
 function dot(rows: Float32Array, offset: number, query: readonly number[], dimensions: number) {
   let a = 0;
   let b = 0;
