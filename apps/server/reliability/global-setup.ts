@@ -46,6 +46,29 @@ export function renderReport(trials: Trial[], startedAt: Date): string {
   return lines.join('\n');
 }
 
+/**
+ * What the console shows at the end: the totals and each scenario that did not survive, with its
+ * figures and notes (the whole report is long, and a CI log is read from its end).
+ */
+export function renderSummary(trials: Trial[]): string {
+  const total = trials.reduce((sum, trial) => sum + trial.attempts, 0);
+  const survived = trials.reduce((sum, trial) => sum + trial.survived, 0);
+  const lines = [
+    `Reliability: ${trials.length} scenarios in ${new Set(trials.map((trial) => trial.suite)).size} suites, ${total} attempts, ${survived} survived.`,
+  ];
+  for (const trial of trials.filter((trial) => trial.survived < trial.attempts)) {
+    const metrics = Object.entries(trial.metrics ?? {})
+      .map(([name, value]) => `${name}: ${value}`)
+      .join('; ');
+    lines.push(
+      `- NOT SURVIVED ${trial.survived} of ${trial.attempts}: ${trial.suite}: ${trial.scenario}${metrics ? ` (${metrics})` : ''}`,
+      ...(trial.notes ?? []).map((note) => `    ${note.slice(0, 600)}`),
+    );
+  }
+  if (trials.length === 0) lines.push('No trials were recorded: the suites did not run.');
+  return lines.join('\n');
+}
+
 /** Clears the previous run's trials before the suites start; renders the report after they end. */
 export default function setup() {
   const startedAt = new Date();
@@ -53,8 +76,9 @@ export default function setup() {
   mkdirSync(trialsDir, { recursive: true });
   return () => {
     mkdirSync(reliabilityOutputDir, { recursive: true });
-    const report = renderReport(readTrials(), startedAt);
+    const trials = readTrials();
+    const report = renderReport(trials, startedAt);
     writeFileSync(reportPath, report);
-    console.log(`\n${report}\nReport written to ${reportPath}`);
+    console.log(`\n${renderSummary(trials)}\nThe whole report: ${reportPath}`);
   };
 }
