@@ -402,6 +402,8 @@ describe('lines with a base64 vector', () => {
       `{"embedding":"${embedding}","content":"a"}`,
       `{"content":"a", "embedding":"${embedding}" ,"metadata":{"k":[1,{"n":"}"}]}}`,
       `{"embedding":"${embedding}"}`,
+      ` {"embedding":"${embedding}","content":"a"}`,
+      `{"content":"a","embedding":"${embedding}"} `,
       // The key's text inside a string, and a nested key of the same name, are not the vector.
       `{"content":"say \\"embedding\\":\\"x","metadata":{"embedding":"no"},"embedding":"${embedding}"}`,
     ])
@@ -420,6 +422,11 @@ describe('lines with a base64 vector', () => {
       `{"a":1 "embedding":"${embedding}"}`,
       `{"a":1,"embedding":"${embedding}" "b":2}`,
       `{"a":1,"embedding":"${embedding.slice(1)}"}`,
+      // Last (or first) in an object that is not the line's, or the key's text ending a key.
+      `{"m":{"a":1,"embedding":"${embedding}"}`,
+      `{"m":{"a":1,"embedding":"${embedding}"}} `,
+      `{"x\\"embedding":"${embedding}"}`,
+      `[{"embedding":"${embedding}","a":1}]`,
     ])
       expect(read(text), text).toBeUndefined();
   });

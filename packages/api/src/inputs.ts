@@ -9,6 +9,10 @@ const loneSurrogate = /\p{Surrogate}/u;
  * Text that PostgreSQL can store and search as given: it cannot hold U+0000 in text or jsonb, and
  * an unpaired surrogate is not Unicode (jsonb refuses its escape; text would get U+FFFD instead).
  */
+/** Whether PostgreSQL can store `text` as given (storableText's rules, without a schema's cost). */
+export const isStorableText = (text: string) =>
+  !text.includes('\u0000') && !loneSurrogate.test(text);
+
 export const storableText = (schema: z.ZodString) =>
   schema
     .refine(

@@ -137,6 +137,14 @@ describeEachTarget()('vectors on $name', (target) => {
       );
       expect(error.message).toContain('index 5; its 2001 dimensions are indexed as halfvec');
       expect(() => assertVectorFits(docs, new Float32Array(1536))).toThrow(/zero vector/);
+      // Every position of a length that is not a multiple of four (the check sums in fours).
+      const seven = { name: 'seven', dimensions: 7, metric: 'l2' as const };
+      for (let index = 0; index < 7; index++) {
+        const error = thrownBy(() =>
+          assertVectorFits(seven, new Float32Array(withComponent(7, index, Number.NaN))),
+        );
+        expect(error.message).toContain(`index ${index} (NaN)`);
+      }
     });
 
     it('refuses a vector that is zero as pgvector stores it when the metric is cosine', () => {

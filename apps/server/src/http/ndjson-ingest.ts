@@ -205,6 +205,28 @@ const isSpace = (byte: number | undefined) =>
   byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 
 /**
+ * Whether the pair at `key` (its value's closing quote at `end`) opens the line's object (only `{`
+ * before it) or closes it (only `}` after it): the line's top-level object then, without scanning
+ * the content before it. Either way it is taken only if what is left once it is cut out parses as
+ * an object, which it cannot when the `{` or `}` is not the top level's.
+ */
+function firstOrLastMember(text: Buffer, key: number, end: number): boolean {
+  let before = key;
+  while (isSpace(text[before - 1])) before--;
+  if (text[before - 1] === OPEN_BRACE) {
+    let first = before - 1;
+    while (isSpace(text[first - 1])) first--;
+    if (first === 0) return true;
+  }
+  let after = end + 1;
+  while (isSpace(text[after])) after++;
+  if (text[after] !== CLOSE_BRACE) return false;
+  after++;
+  while (isSpace(text[after])) after++;
+  return after === text.length;
+}
+
+/**
  * A line whose top-level `embedding` is a base64 string (what the CLI and OpenAI's base64 encoding
  * send): the vector is decoded from the line's bytes and only the other fields (a few hundred
  * bytes) go through JSON.parse, instead of decoding 8 KB of text into a string, scanning it, and
@@ -213,11 +235,14 @@ const isSpace = (byte: number | undefined) =>
  */
 export function parseBase64Line(text: Buffer): Record<string, unknown> | undefined {
   let key = text.indexOf(EMBEDDING_STRING_KEY);
-  while (key >= 0 && !atTopLevelKey(text, key)) key = text.indexOf(EMBEDDING_STRING_KEY, key + 1);
+  let end = -1;
+  for (; key >= 0; key = text.indexOf(EMBEDDING_STRING_KEY, key + 1)) {
+    end = text.indexOf(QUOTE, key + EMBEDDING_STRING_KEY.length);
+    if (end < 0) return undefined;
+    if (firstOrLastMember(text, key, end) || atTopLevelKey(text, key)) break;
+  }
   if (key < 0) return undefined;
   const start = key + EMBEDDING_STRING_KEY.length;
-  const end = text.indexOf(QUOTE, start);
-  if (end < 0) return undefined;
   // The pair is cut out with the comma that separated it from a neighbour: `{"a":1}` is left of
   // `{"a":1,"embedding":".."}` and of `{"embedding":"..","a":1}`, and no other shape is taken.
   let before = key;
