@@ -5,14 +5,14 @@ import { HARD_LIMITS } from './limits';
 /** With the `u` flag, a surrogate matches only when it is not half of a pair. */
 const loneSurrogate = /\p{Surrogate}/u;
 
-/**
- * Text that PostgreSQL can store and search as given: it cannot hold U+0000 in text or jsonb, and
- * an unpaired surrogate is not Unicode (jsonb refuses its escape; text would get U+FFFD instead).
- */
 /** Whether PostgreSQL can store `text` as given (storableText's rules, without a schema's cost). */
 export const isStorableText = (text: string) =>
   !text.includes('\u0000') && !loneSurrogate.test(text);
 
+/**
+ * Text that PostgreSQL can store and search as given: it cannot hold U+0000 in text or jsonb, and
+ * an unpaired surrogate is not Unicode (jsonb refuses its escape; text would get U+FFFD instead).
+ */
 export const storableText = (schema: z.ZodString) =>
   schema
     .refine(
