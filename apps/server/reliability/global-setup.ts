@@ -6,6 +6,21 @@ function cell(value: string | number): string {
   return String(value).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
+/** Attempts and survivals over every trial. */
+function totals(trials: Trial[]): { total: number; survived: number } {
+  return {
+    total: trials.reduce((sum, trial) => sum + trial.attempts, 0),
+    survived: trials.reduce((sum, trial) => sum + trial.survived, 0),
+  };
+}
+
+/** A trial's figures as `name: value; ...`. */
+function metricsText(trial: Trial): string {
+  return Object.entries(trial.metrics ?? {})
+    .map(([name, value]) => `${name}: ${value}`)
+    .join('; ');
+}
+
 export function renderReport(trials: Trial[], startedAt: Date): string {
   const lines = [
     '# Quarry reliability report',
@@ -14,8 +29,7 @@ export function renderReport(trials: Trial[], startedAt: Date): string {
     '',
   ];
   const suites = [...new Set(trials.map((trial) => trial.suite))];
-  const total = trials.reduce((sum, trial) => sum + trial.attempts, 0);
-  const survived = trials.reduce((sum, trial) => sum + trial.survived, 0);
+  const { total, survived } = totals(trials);
   lines.push(
     `${trials.length} scenarios, ${total} attempts, ${survived} survived${survived === total ? '' : ` (**${total - survived} did not**)`}.`,
     '',
@@ -29,9 +43,7 @@ export function renderReport(trials: Trial[], startedAt: Date): string {
     );
     const rows = trials.filter((trial) => trial.suite === suite);
     for (const trial of rows) {
-      const metrics = Object.entries(trial.metrics ?? {})
-        .map(([name, value]) => `${name}: ${value}`)
-        .join('; ');
+      const metrics = metricsText(trial);
       lines.push(
         `| ${cell(trial.scenario)} | ${trial.attempts} | ${trial.survived === trial.attempts ? trial.survived : `**${trial.survived}**`} | ${cell(metrics)} |`,
       );
@@ -51,15 +63,12 @@ export function renderReport(trials: Trial[], startedAt: Date): string {
  * figures and notes (the whole report is long, and a CI log is read from its end).
  */
 export function renderSummary(trials: Trial[]): string {
-  const total = trials.reduce((sum, trial) => sum + trial.attempts, 0);
-  const survived = trials.reduce((sum, trial) => sum + trial.survived, 0);
+  const { total, survived } = totals(trials);
   const lines = [
     `Reliability: ${trials.length} scenarios in ${new Set(trials.map((trial) => trial.suite)).size} suites, ${total} attempts, ${survived} survived.`,
   ];
   for (const trial of trials.filter((trial) => trial.survived < trial.attempts)) {
-    const metrics = Object.entries(trial.metrics ?? {})
-      .map(([name, value]) => `${name}: ${value}`)
-      .join('; ');
+    const metrics = metricsText(trial);
     lines.push(
       `- NOT SURVIVED ${trial.survived} of ${trial.attempts}: ${trial.suite}: ${trial.scenario}${metrics ? ` (${metrics})` : ''}`,
       ...(trial.notes ?? []).map((note) => `    ${note.slice(0, 600)}`),
