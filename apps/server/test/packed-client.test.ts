@@ -219,7 +219,7 @@ describe('@quarry/client packed and installed in a project outside the workspace
       '@trpc/server',
     ]);
     expect(manifest.exports).toEqual({
-      '.': { types: './dist/index.d.ts', default: './dist/index.js' },
+      '.': { types: './dist/index.d.ts', node: './dist/node.js', default: './dist/index.js' },
     });
     const declarations = readFileSync(
       join(project.path, 'node_modules/@quarry/client/dist/index.d.ts'),
@@ -241,8 +241,9 @@ describe('@quarry/client packed and installed in a project outside the workspace
       'node search.mjs',
     );
     const printed = JSON.parse(stdout) as { resolved: string; results: unknown; missing: unknown };
+    // Node takes the `node` condition: the client whose calls go through node:http.
     expect(fileURLToPath(printed.resolved)).toBe(
-      join(project.path, 'node_modules/@quarry/client/dist/index.js'),
+      join(project.path, 'node_modules/@quarry/client/dist/node.js'),
     );
     expect(printed.results).toEqual([
       { content: 'north', metadata: { bearing: 0 } },

@@ -20,7 +20,10 @@ export interface QuarryClientOptions {
   url: string | URL;
   /** Sent as `Authorization: Bearer <apiKey>`; omit for a server with open access. */
   apiKey?: string;
-  /** A custom fetch (tests, proxies, instrumentation). */
+  /**
+   * A custom fetch (tests, proxies, instrumentation). Without one, calls go through node:http in
+   * Node (see node-fetch.ts) and the global fetch elsewhere.
+   */
   fetch?: typeof fetch;
   /** Extra headers on every request. */
   headers?: Record<string, string>;

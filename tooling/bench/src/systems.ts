@@ -50,17 +50,15 @@ export function quarryBulkIngest(database: Database, collection: Collection, ite
   );
 }
 
-/** An in-process caller of Quarry's router: the whole search procedure, without HTTP. */
+/**
+ * An in-process caller of Quarry's router: the whole search procedure, without HTTP. Each call gets
+ * its own context, as each request does in the server (a context holds the request's response
+ * budget: one shared by every call would fill and refuse calls after a few thousand).
+ */
 export function quarryCaller(database: Database, providers: EmbeddingProvider[] = []) {
-  return createCaller(
-    createContextInner(
-      {
-        database,
-        embeddings: createEmbeddingRegistry(providers),
-        limits: { statementTimeoutMs: 0 },
-      },
-      openAccess,
-    ),
+  const embeddings = createEmbeddingRegistry(providers);
+  return createCaller(() =>
+    createContextInner({ database, embeddings, limits: { statementTimeoutMs: 0 } }, openAccess),
   );
 }
 
