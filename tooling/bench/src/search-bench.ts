@@ -28,6 +28,14 @@ export interface LatencyMeasurement {
   /** The same procedure through an in-process caller: Quarry's work without HTTP. */
   inProcess: PathLatency;
   direct: PathLatency;
+  /**
+   * The same SQL sent directly on connections at the ef_search Quarry searched with (its recall
+   * rule at this collection's size; `direct` runs at pgvector's default, 40): the database's share
+   * of the gap. Absent for keyword search, which has no HNSW scan.
+   */
+  directAtQuarryEf?: PathLatency;
+  /** hnsw.ef_search of Quarry's answer to the first query (its response's stats). */
+  quarryEfSearch?: number | null;
   /** API p50 / direct p50. */
   overheadP50: number;
 }
@@ -122,7 +130,7 @@ export async function benchLatency(
     const viaApi = (client: ApiClient, mode: SearchMode, index: number) =>
       client.search.query.query(input(mode, index));
     const inProcess = (mode: SearchMode, index: number) => caller.search.query(input(mode, index));
-    const viaSql = (mode: SearchMode, index: number) => {
+    const viaSql = (mode: SearchMode, index: number, client?: postgres.Sql) => {
       const position = index % queries.length;
       const params =
         mode === 'vector'
@@ -130,7 +138,7 @@ export async function benchLatency(
           : mode === 'keyword'
             ? [queries[position]!.text]
             : [vectorTexts[position]!, queries[position]!.text];
-      return direct.unsafe<Array<{ id: string }>>(sqlByMode[mode], params);
+      return (client ?? direct).unsafe<Array<{ id: string }>>(sqlByMode[mode], params);
     };
     for (const mode of options.modes ?? (['vector', 'keyword', 'hybrid'] as const)) {
       const fromApi = await viaApi(api.client, mode, 0);
@@ -138,53 +146,81 @@ export async function benchLatency(
       sameResults[mode] =
         JSON.stringify(fromApi.results.map((result) => result.id)) ===
         JSON.stringify(fromSql.map((row) => row.id));
-      for (const concurrency of options.concurrencies ?? [1, 8]) {
-        const total = options.requests * (concurrency > 1 ? 2 : 1);
-        const half = Math.ceil(total / 2);
-        // Warm both paths: connections, plans, the pages the queries touch.
-        await runConcurrently(Math.min(20, queries.length), concurrency, (i) =>
-          viaApi(api.client, mode, i),
-        );
-        await runConcurrently(Math.min(20, queries.length), concurrency, (i) => viaSql(mode, i));
-        await runConcurrently(Math.min(20, queries.length), concurrency, (i) => inProcess(mode, i));
-        const latencies = {
-          api: [] as number[],
-          inProcess: [] as number[],
-          direct: [] as number[],
-        };
-        const wall = { api: 0, inProcess: 0, direct: 0 };
-        const paths = ['direct', 'inProcess', 'api'] as const;
-        for (const [path, offset] of [
-          ...paths.map((path) => [path, 0] as const),
-          ...[...paths].reverse().map((path) => [path, half] as const),
-        ]) {
-          const run = await runConcurrently(half, concurrency, (i) =>
+      const quarryEfSearch = fromApi.stats.efSearch;
+      // Connections whose sessions search at Quarry's ef_search (a startup parameter, so the
+      // statement is the same one as `direct` sends).
+      const atQuarryEf =
+        quarryEfSearch === null
+          ? undefined
+          : postgres(url, {
+              max: 10,
+              onnotice: () => {},
+              connection: { 'hnsw.ef_search': String(quarryEfSearch) },
+            });
+      try {
+        for (const concurrency of options.concurrencies ?? [1, 8]) {
+          const total = options.requests * (concurrency > 1 ? 2 : 1);
+          const half = Math.ceil(total / 2);
+          const paths = [
+            'direct',
+            ...(atQuarryEf ? (['directAtQuarryEf'] as const) : []),
+            'inProcess',
+            'api',
+          ] as const;
+          type Path = (typeof paths)[number];
+          const send = (path: Path, index: number) =>
             path === 'api'
-              ? viaApi(api.client, mode, offset + i)
+              ? viaApi(api.client, mode, index)
               : path === 'inProcess'
-                ? inProcess(mode, offset + i)
-                : viaSql(mode, offset + i),
+                ? inProcess(mode, index)
+                : viaSql(mode, index, path === 'directAtQuarryEf' ? atQuarryEf : undefined);
+          // Warm every path: connections, plans, the pages the queries touch.
+          for (const path of paths) {
+            await runConcurrently(Math.min(20, queries.length), concurrency, (i) => send(path, i));
+          }
+          const latencies: Record<Path, number[]> = {
+            api: [],
+            inProcess: [],
+            direct: [],
+            directAtQuarryEf: [],
+          };
+          const wall: Record<Path, number> = {
+            api: 0,
+            inProcess: 0,
+            direct: 0,
+            directAtQuarryEf: 0,
+          };
+          for (const [path, offset] of [
+            ...paths.map((path) => [path, 0] as const),
+            ...[...paths].reverse().map((path) => [path, half] as const),
+          ]) {
+            const run = await runConcurrently(half, concurrency, (i) => send(path, offset + i));
+            latencies[path].push(...run.latenciesMs);
+            wall[path] += run.wallMs;
+          }
+          const summary = (path: Path) =>
+            roundSummary({
+              ...summarize(latencies[path]),
+              throughput: round((latencies[path].length / wall[path]) * 1000, 1),
+            });
+          const result: LatencyMeasurement = {
+            mode,
+            concurrency,
+            api: summary('api'),
+            inProcess: summary('inProcess'),
+            direct: summary('direct'),
+            ...(atQuarryEf
+              ? { directAtQuarryEf: summary('directAtQuarryEf'), quarryEfSearch }
+              : {}),
+            overheadP50: round(summarize(latencies.api).p50 / summarize(latencies.direct).p50, 2),
+          };
+          progress(
+            `  ${mode} c=${concurrency}: API p50 ${result.api.p50} ms, in-process ${result.inProcess.p50} ms, direct p50 ${result.direct.p50} ms (×${result.overheadP50})${result.directAtQuarryEf ? `, direct at ef_search ${String(quarryEfSearch)} p50 ${result.directAtQuarryEf.p50} ms` : ''}; ${result.api.throughput} vs ${result.direct.throughput} req/s`,
           );
-          latencies[path].push(...run.latenciesMs);
-          wall[path] += run.wallMs;
+          measurements.push(result);
         }
-        const summary = (path: (typeof paths)[number]) =>
-          roundSummary({
-            ...summarize(latencies[path]),
-            throughput: round((latencies[path].length / wall[path]) * 1000, 1),
-          });
-        const result: LatencyMeasurement = {
-          mode,
-          concurrency,
-          api: summary('api'),
-          inProcess: summary('inProcess'),
-          direct: summary('direct'),
-          overheadP50: round(summarize(latencies.api).p50 / summarize(latencies.direct).p50, 2),
-        };
-        progress(
-          `  ${mode} c=${concurrency}: API p50 ${result.api.p50} ms, in-process ${result.inProcess.p50} ms, direct p50 ${result.direct.p50} ms (×${result.overheadP50}); ${result.api.throughput} vs ${result.direct.throughput} req/s`,
-        );
-        measurements.push(result);
+      } finally {
+        await atQuarryEf?.end({ timeout: 5 });
       }
     }
   } finally {
