@@ -76,28 +76,43 @@ function gatheringLink<TRouter extends AnyTRPCRouter>(
   return (runtime) => {
     const alone = single(runtime);
     const together = batch(runtime);
-    let gathered: Array<(link: typeof alone) => void> | undefined;
+    /** A call waiting for the turn to end: started then, unless cancelled before. */
+    interface Waiting {
+      start: (link: typeof alone) => void;
+      cancelled: boolean;
+      aborted: () => boolean;
+    }
+    let gathered: Waiting[] | undefined;
     return (call) =>
       observable((observer) => {
-        let cancelled = false;
         let unsubscribe = () => {
-          cancelled = true;
+          waiting.cancelled = true;
         };
-        const start = (link: typeof alone) => {
-          if (cancelled) return;
-          const subscription = link(call).subscribe(observer);
-          unsubscribe = () => subscription.unsubscribe();
+        const waiting: Waiting = {
+          start: (link) => {
+            const subscription = link(call).subscribe(observer);
+            unsubscribe = () => subscription.unsubscribe();
+          },
+          cancelled: false,
+          aborted: () => call.op.signal?.aborted === true,
         };
         if (!gathered) {
-          const calls: Array<(link: typeof alone) => void> = [];
+          const calls: Waiting[] = [];
           gathered = calls;
           nextTurn(() => {
             gathered = undefined;
-            const link = calls.length === 1 ? alone : together;
-            for (const begin of calls) begin(link);
+            // A call given up while waiting (unsubscribed, or its signal aborted) is not counted:
+            // one call left goes alone. An aborted call still runs, alone, to fail as an aborted
+            // fetch does, before sending anything.
+            const live = calls.filter((entry) => !entry.cancelled && !entry.aborted());
+            const link = live.length === 1 ? alone : together;
+            for (const entry of calls) {
+              if (entry.cancelled) continue;
+              entry.start(live.includes(entry) ? link : alone);
+            }
           });
         }
-        gathered.push(start);
+        gathered.push(waiting);
         return () => unsubscribe();
       });
   };

@@ -18,6 +18,8 @@ import {
 function recordingFetch() {
   const requests: Array<{ url: string; headers: Headers; method: string }> = [];
   const fetchImpl: typeof fetch = (input, init) => {
+    // As fetch does: an aborted signal fails the call before anything is sent.
+    if (init?.signal?.aborted) return Promise.reject(init.signal.reason as Error);
     const request = new Request(input, init);
     requests.push({ url: request.url, headers: request.headers, method: request.method });
     const url = new URL(request.url);
@@ -67,6 +69,20 @@ describe('createQuarryClient', () => {
       vi.useRealTimers();
     }
     expect(recorder.requests.at(-1)?.url).toBe('http://q:1/trpc/collections.list');
+  });
+
+  it('a call cancelled before its batch leaves is not sent, and the one left goes alone', async () => {
+    const recorder = recordingFetch();
+    const client = createQuarryClient({ url: 'http://q:1', fetch: recorder.fetch });
+    const controller = new AbortController();
+    const cancelled = client.auth.whoami.query(undefined, { signal: controller.signal });
+    const kept = client.collections.list.query();
+    controller.abort();
+    await expect(cancelled).rejects.toThrow();
+    await expect(kept).resolves.toEqual([]);
+    expect(recorder.requests.map((request) => request.url)).toEqual([
+      'http://q:1/trpc/collections.list',
+    ]);
   });
 
   it('accepts a URL that already ends in /trpc', async () => {
