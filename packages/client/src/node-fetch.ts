@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 
 /**
  * Idle connections are closed after this long: below Node's server default keep-alive timeout
@@ -67,8 +68,17 @@ function send(
           const raw = response.rawHeaders;
           for (let i = 0; i + 1 < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!);
           const noBody = status === 204 || status === 304 || init.method === 'HEAD';
+          let content: Buffer | null = null;
+          try {
+            content = noBody
+              ? null
+              : decoded(Buffer.concat(chunks), response.headers['content-encoding']);
+          } catch (error) {
+            reject(new TypeError('fetch failed', { cause: error }));
+            return;
+          }
           resolve(
-            new Response(noBody ? null : Buffer.concat(chunks), {
+            new Response(content, {
               status,
               statusText: response.statusMessage ?? '',
               headers: responseHeaders,
@@ -103,4 +113,22 @@ function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error
     ? signal.reason
     : new DOMException('This operation was aborted', 'AbortError');
+}
+
+/**
+ * The body as sent, for a server or proxy that compressed it although not asked to (no
+ * accept-encoding is sent): fetch decodes these three itself.
+ */
+function decoded(body: Buffer, encoding: string | undefined): Buffer {
+  switch (encoding?.trim().toLowerCase()) {
+    case 'gzip':
+    case 'x-gzip':
+      return gunzipSync(body);
+    case 'deflate':
+      return inflateSync(body);
+    case 'br':
+      return brotliDecompressSync(body);
+    default:
+      return body;
+  }
 }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createQuarryClient, isQuarryClientError, quarryCodeOf } from '../src/node';
 import { nodeFetch } from '../src/node-fetch';
@@ -109,6 +110,17 @@ describe('the client in Node', () => {
     await client.collections.list.query();
     await expect(client.collections.list.query()).resolves.toEqual([]);
     expect({ dropped, connections }).toEqual({ dropped: 1, connections: 2 });
+  });
+
+  it('reads an answer compressed although not asked to be, as fetch would', async () => {
+    let acceptEncoding: string | undefined = 'unset';
+    const { url } = await serve((req, _body, res) => {
+      acceptEncoding = req.headers['accept-encoding'];
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(gzipSync(JSON.stringify({ result: { data: [] } })));
+    });
+    await expect(createQuarryClient({ url }).collections.list.query()).resolves.toEqual([]);
+    expect(acceptEncoding).toBeUndefined();
   });
 
   it('stops a call when its signal aborts', async () => {
