@@ -15,7 +15,7 @@ const agents = {
 
 /**
  * The client's fetch in Node: the request made with node:http over keep-alive connections, the
- * answer read whole and handed back as a `Response`. Node's own fetch (undici) cost 0.6-0.7 ms more
+ * answer read whole and handed back as a `Response`. Node's own fetch (undici) cost 0.5-0.8 ms more
  * per call, and twice the CPU, than node:http for a search (a 1,536-number vector in, ten results
  * out) against a local server. Anything else a fetch can be given (a `Request`, a streamed body,
  * another scheme) goes to the global fetch.
