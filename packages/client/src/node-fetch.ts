@@ -59,7 +59,7 @@ function send(
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('error', (error) => {
           done();
-          reject(new TypeError('fetch failed', { cause: error }));
+          reject(fetchFailed(error));
         });
         response.on('end', () => {
           done();
@@ -74,7 +74,7 @@ function send(
               ? null
               : decoded(Buffer.concat(chunks), response.headers['content-encoding']);
           } catch (error) {
-            reject(new TypeError('fetch failed', { cause: error }));
+            reject(fetchFailed(error));
             return;
           }
           resolve(
@@ -102,10 +102,15 @@ function send(
         resolve(send(url, protocol, init, body, false));
         return;
       }
-      reject(new TypeError('fetch failed', { cause: error }));
+      reject(fetchFailed(error));
     });
     request.end(body);
   });
+}
+
+/** What fetch rejects with when the request or its answer fails: "fetch failed", the cause under it. */
+function fetchFailed(cause: unknown): TypeError {
+  return new TypeError('fetch failed', { cause });
 }
 
 /** What fetch rejects with when its signal aborts: the signal's reason, an AbortError by default. */

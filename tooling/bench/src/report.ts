@@ -372,6 +372,11 @@ function ingestTable(ingest: NonNullable<BenchResult['ingest']>): string {
   );
 }
 
+/** A latency column's cell: `p50 / p95 / p99`. */
+function percentiles(path: { p50: number; p95: number; p99: number }): string {
+  return `${fmt(path.p50)} / ${fmt(path.p95)} / ${fmt(path.p99)}`;
+}
+
 function targetsTable(result: BenchResult): string {
   return table(
     ['target', 'measured', 'met'],
@@ -459,11 +464,11 @@ export function renderMarkdown(result: BenchResult): string {
         result.latency.measurements.map((entry) => [
           entry.mode,
           entry.concurrency,
-          `${fmt(entry.api.p50)} / ${fmt(entry.api.p95)} / ${fmt(entry.api.p99)}`,
-          `${fmt(entry.inProcess.p50)} / ${fmt(entry.inProcess.p95)} / ${fmt(entry.inProcess.p99)}`,
-          `${fmt(entry.direct.p50)} / ${fmt(entry.direct.p95)} / ${fmt(entry.direct.p99)}`,
+          percentiles(entry.api),
+          percentiles(entry.inProcess),
+          percentiles(entry.direct),
           entry.directAtQuarryEf
-            ? `${fmt(entry.directAtQuarryEf.p50)} / ${fmt(entry.directAtQuarryEf.p95)} / ${fmt(entry.directAtQuarryEf.p99)} (ef_search ${fmt(entry.quarryEfSearch ?? undefined, 0)})`
+            ? `${percentiles(entry.directAtQuarryEf)} (ef_search ${fmt(entry.quarryEfSearch ?? undefined, 0)})`
             : 'n/a',
           `${fmt(entry.overheadP50)}×`,
           `${fmt(entry.api.throughput, 1)} / ${fmt(entry.inProcess.throughput, 1)} / ${fmt(entry.direct.throughput, 1)}`,

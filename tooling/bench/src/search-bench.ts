@@ -34,7 +34,7 @@ export interface LatencyMeasurement {
    * of the gap. Absent for keyword search, which has no HNSW scan.
    */
   directAtQuarryEf?: PathLatency;
-  /** hnsw.ef_search of Quarry's answer to the first query (its response's stats). */
+  /** hnsw.ef_search of Quarry's answer after the warm-up (its response's stats). */
   quarryEfSearch?: number | null;
   /** API p50 / direct p50. */
   overheadP50: number;
