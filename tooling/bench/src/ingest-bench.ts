@@ -357,23 +357,6 @@ export async function benchIngest(
     ),
   );
 
-  // Binary COPY, then the index build: the load rate and the time until searchable, per run.
-  const copyLoads: Run[] = [];
-  const copySearchable: Run[] = [];
-  for (let run = 0; run < runs; run++) {
-    await withQuarry(server, `raw_${run}`, async (scratch, raw) => {
-      const target = await createBenchCollection(raw, 'bench', dimensions, { withIndex: false });
-      const data = encodeCopyData(target.id, 'default', rawRows(corpus, 0, docs));
-      await checkpoint();
-      const started = performance.now();
-      const ms = await rawBinaryCopy(scratch.url, data);
-      await ensureVectorIndex(raw, target);
-      copyLoads.push({ ms });
-      copySearchable.push({ ms: performance.now() - started });
-    });
-  }
-  measurements.push(summarize('raw-copy', 'no-index', docs, copyLoads));
-
   /** A Quarry server on a fresh database per run, with a new collection (its index dropped unless kept). */
   const withServer = (
     label: string,
@@ -391,13 +374,31 @@ export async function benchIngest(
       }
     });
 
+  // Binary COPY, then the index build: the load rate and the time until searchable.
+  const copyLoads: Run[] = [];
+  const copySearchable: Run[] = [];
+  const copyRun = (run: number) =>
+    withQuarry(server, `raw_${run}`, async (scratch, raw) => {
+      const target = await createBenchCollection(raw, 'bench', dimensions, { withIndex: false });
+      const data = encodeCopyData(target.id, 'default', rawRows(corpus, 0, docs));
+      await checkpoint();
+      const started = performance.now();
+      const ms = await rawBinaryCopy(scratch.url, data);
+      await ensureVectorIndex(raw, target);
+      copyLoads.push({ ms });
+      copySearchable.push({ ms: performance.now() - started });
+      progress(
+        `  raw-copy run ${run + 1}/${runs}: loaded in ${round(ms / 1000)}s, searchable after ${round((copySearchable.at(-1)?.ms ?? 0) / 1000)}s`,
+      );
+    });
+
   // A new collection as users make one (with its index), told the load's size: the server defers
   // the index. Load rate: until the last chunk is committed; until searchable: until the answer's end.
   const streamLoads: Run[] = [];
   const streamSearchable: Run[] = [];
   const streamBody = requestBody(ndjsonLines(corpus, 0, docs));
-  for (let run = 0; run < runs; run++) {
-    await withServer(`stream_${run}`, true, async (process) => {
+  const streamRun = (run: number) =>
+    withServer(`stream_${run}`, true, async (process) => {
       const { ms, rssMiB, value } = await withRss(process, () =>
         streamIngest(process, 'bench', streamBody, { expected: String(docs) }),
       );
@@ -409,38 +410,60 @@ export async function benchIngest(
       );
       return { ms };
     });
-  }
-  measurements.push(summarize('quarry-http-stream', 'no-index', docs, streamLoads));
 
   // The CLI reads stdin (size unknown): the server defers the new collection's index anyway and
   // reports the build, which is left out of the load time as for the other rows. Its input holds
   // the vectors as JSON arrays (the common form), and again as base64 (OpenAI's other form).
-  const cliRuns = async (method: 'quarry-cli' | 'quarry-cli-base64', lines: Iterable<string>) => {
-    const loads: Run[] = [];
-    const searchable: Run[] = [];
-    const jsonlDir = await mkdtemp(join(tmpdir(), 'quarry-bench-jsonl-'));
-    const jsonlFile = join(jsonlDir, 'documents.jsonl');
-    await writeLines(lines, jsonlFile);
-    for (let run = 0; run < runs; run++) {
-      await withServer(`cli_${run}`, true, async (process) => {
-        const { ms, rssMiB, value } = await withRss(process, () =>
-          cliIngest(process, 'bench', jsonlFile),
-        );
-        const indexAction = value.index.action;
-        loads.push({ ms: ms - value.index.ms, rssMiB, indexAction });
-        searchable.push({ ms, rssMiB, indexAction });
-        progress(
-          `  ${method} run ${run + 1}/${runs}: loaded in ${round((ms - value.index.ms) / 1000)}s, searchable after ${round(ms / 1000)}s, index ${indexAction}, server RSS peak ${rssMiB} MiB`,
-        );
-        return { ms };
-      });
-    }
-    await rm(jsonlDir, { recursive: true, force: true });
-    measurements.push(summarize(method, 'no-index', docs, loads));
-    return searchable;
+  const jsonlDir = await mkdtemp(join(tmpdir(), 'quarry-bench-jsonl-'));
+  type CliMethod = 'quarry-cli' | 'quarry-cli-base64';
+  interface CliInput {
+    vectors: 'numbers' | 'base64';
+    file: string;
+    loads: Run[];
+    searchable: Run[];
+  }
+  const cliInput = (vectors: CliInput['vectors']): CliInput => ({
+    vectors,
+    file: join(jsonlDir, `${vectors}.jsonl`),
+    loads: [],
+    searchable: [],
+  });
+  const cli: Record<CliMethod, CliInput> = {
+    'quarry-cli': cliInput('numbers'),
+    'quarry-cli-base64': cliInput('base64'),
   };
-  const cliSearchable = await cliRuns('quarry-cli', jsonlLines(corpus, 0, docs, 'numbers'));
-  await cliRuns('quarry-cli-base64', jsonlLines(corpus, 0, docs, 'base64'));
+  const cliMethods = Object.keys(cli) as CliMethod[];
+  const cliRun = (method: CliMethod, run: number) =>
+    withServer(`cli_${run}`, true, async (process) => {
+      const { file, loads, searchable } = cli[method];
+      const { ms, rssMiB, value } = await withRss(process, () => cliIngest(process, 'bench', file));
+      const indexAction = value.index.action;
+      loads.push({ ms: ms - value.index.ms, rssMiB, indexAction });
+      searchable.push({ ms, rssMiB, indexAction });
+      progress(
+        `  ${method} run ${run + 1}/${runs}: loaded in ${round((ms - value.index.ms) / 1000)}s, searchable after ${round(ms / 1000)}s, index ${indexAction}, server RSS peak ${rssMiB} MiB`,
+      );
+      return { ms };
+    });
+
+  try {
+    for (const { vectors, file } of Object.values(cli))
+      await writeLines(jsonlLines(corpus, 0, docs, vectors), file);
+    // Each round runs every path once, in turn: a machine that speeds up or slows down during the
+    // part (other work on shared cores) weighs on every path alike, not on whichever ran last.
+    for (let run = 0; run < runs; run++) {
+      await copyRun(run);
+      await streamRun(run);
+      for (const method of cliMethods) await cliRun(method, run);
+    }
+  } finally {
+    await rm(jsonlDir, { recursive: true, force: true });
+  }
+  measurements.push(summarize('raw-copy', 'no-index', docs, copyLoads));
+  measurements.push(summarize('quarry-http-stream', 'no-index', docs, streamLoads));
+  for (const method of cliMethods)
+    measurements.push(summarize(method, 'no-index', docs, cli[method].loads));
+  const cliSearchable = cli['quarry-cli'].searchable;
 
   measurements.push(summarize('raw-copy', 'until-searchable', docs, copySearchable));
   measurements.push(summarize('quarry-http-stream', 'until-searchable', docs, streamSearchable));
