@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { apiKeyConfigSchema, HARD_LIMITS, type ApiKeyConfig, type Limits } from '@quarry/api';
+import { apiKeyConfigSchema, type ApiKeyConfig } from '@quarry/api/auth';
+import { HARD_LIMITS, type Limits } from '@quarry/api/limits';
 import { z } from 'zod';
 import { DEFAULT_REPEAT_LIMIT, type RepeatLimit } from './log';
 

@@ -24,8 +24,8 @@ export {
   type Principal,
   type Scope,
 } from './auth';
+export { contentHash } from './content-hash';
 export {
-  contentHash,
   ingestDocuments,
   withDeferredIndex,
   type IndexReport,

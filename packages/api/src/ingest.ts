@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   assertVectorFits,
   collections,
@@ -21,6 +21,7 @@ import {
   type WriteSession,
 } from '@quarry/db';
 import { embeddingProviderFor, holdCollection } from './collections';
+import { contentHash } from './content-hash';
 import type { EmbeddingRegistry } from './embeddings';
 import type { Limits } from './limits';
 import { TRANSACTION_ATTEMPTS } from './transaction';
@@ -772,11 +773,6 @@ export function compareKeys(a: string | null | undefined, b: string | null | und
   const left = a ?? '';
   const right = b ?? '';
   return left < right ? -1 : left > right ? 1 : 0;
-}
-
-/** The same digest as the `content_hash` column, `md5(content)`: what `documents.stored` is asked with. */
-export function contentHash(content: string): string {
-  return createHash('md5').update(content, 'utf8').digest('hex');
 }
 
 /**

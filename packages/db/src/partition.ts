@@ -3,6 +3,7 @@ import { queryRows, type Database, type SqlExecutor } from './client';
 import { withCollectionChangeLock } from './collection-lock';
 import { QuarryError } from './errors';
 import { documents } from './schema';
+import type { PartitionKey, PartitionMethod } from './choices';
 import { reconcileVectorIndexes } from './vector-index';
 
 /**
@@ -25,10 +26,12 @@ import { reconcileVectorIndexes } from './vector-index';
  *    reconciled as at start.
  */
 
-export const partitionKeys = ['tenant', 'collection'] as const;
-export type PartitionKey = (typeof partitionKeys)[number];
-export const partitionMethods = ['hash', 'list'] as const;
-export type PartitionMethod = (typeof partitionMethods)[number];
+export {
+  partitionKeys,
+  partitionMethods,
+  type PartitionKey,
+  type PartitionMethod,
+} from './choices';
 
 export interface PartitionOptions {
   key: PartitionKey;

@@ -12,49 +12,12 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { DEFAULT_TEXT_SEARCH_CONFIG, textSearchConfigs } from './choices';
 
 export const distanceMetrics = ['cosine', 'l2', 'inner_product'] as const;
 export type DistanceMetric = (typeof distanceMetrics)[number];
 
-/**
- * The text-search configurations a collection may use for keyword search: PostgreSQL's built-in
- * ones, present in PostgreSQL 15 and later and in PGlite (`select cfgname from pg_ts_config`).
- * `simple` lowercases words and neither stems them nor drops stop words; the others do both for
- * their language.
- */
-export const textSearchConfigs = [
-  'simple',
-  'arabic',
-  'armenian',
-  'basque',
-  'catalan',
-  'danish',
-  'dutch',
-  'english',
-  'finnish',
-  'french',
-  'german',
-  'greek',
-  'hindi',
-  'hungarian',
-  'indonesian',
-  'irish',
-  'italian',
-  'lithuanian',
-  'nepali',
-  'norwegian',
-  'portuguese',
-  'romanian',
-  'russian',
-  'serbian',
-  'spanish',
-  'swedish',
-  'tamil',
-  'turkish',
-  'yiddish',
-] as const;
-export type TextSearchConfig = (typeof textSearchConfigs)[number];
-export const DEFAULT_TEXT_SEARCH_CONFIG: TextSearchConfig = 'english';
+export { DEFAULT_TEXT_SEARCH_CONFIG, textSearchConfigs, type TextSearchConfig } from './choices';
 
 /**
  * `text_search_config in ('simple', ...)`: the values the column may hold. The column is named

@@ -1,38 +1,26 @@
 import type { Readable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { RouterInputs } from '@quarry/api';
-import { OFFLINE_DIMENSIONS, OFFLINE_MODEL } from '@quarry/api/embeddings';
+import { OFFLINE_DIMENSIONS, OFFLINE_MODEL } from '@quarry/api/embeddings/offline-model';
 import {
   DEFAULT_TEXT_SEARCH_CONFIG,
-  innermostErrorMessage,
-  isQuarryError,
-  migrate,
+  partitionKeys,
+  partitionMethods,
   textSearchConfigs,
+  type PartitionKey,
+  type PartitionMethod,
   type TextSearchConfig,
-} from '@quarry/db';
+} from '@quarry/db/choices';
+import { innermostErrorMessage, isQuarryError } from '@quarry/db/errors';
 import { quarryCodeOf, isQuarryClientError } from '@quarry/client';
 import { TRPCError } from '@trpc/server';
 import { ConfigError, loadConfig, type DatabaseSettings, type ServerConfig } from '../env';
 import { createProgress } from '../progress';
-import {
-  describeDatabase,
-  embeddedDatabaseIn,
-  noEmbeddedDatabase,
-  openDatabase,
-} from '../services';
-import {
-  abortPartitioning,
-  partitionDocuments,
-  partitionKeys,
-  partitionMethods,
-  type PartitionKey,
-  type PartitionMethod,
-} from '@quarry/db/partition';
-import { diagnoseDatabase, diagnoseServer, formatFindings, type Finding } from './doctor';
+import type { Finding } from './doctor';
 import { partitionReporter } from './partition';
 import { IngestFailed, ingestInput, streamInput, type IngestSummary } from './ingest';
 import type { InputSource } from './sources';
-import { databaseTarget, httpTarget, type QuarryTarget } from './target';
+import { httpTarget, type QuarryTarget } from './target';
 import { registerTransferCommands } from './transfer';
 import { formatBytes, formatTable } from './table';
 
@@ -114,6 +102,9 @@ function connection(values: ConnectionOptions, env: Env, cwd: string): Connectio
 /** `create`: the command writes, so it may create the embedded database (as the server does). */
 async function openTarget(conn: Connection, create: boolean): Promise<QuarryTarget> {
   if (conn.url) return httpTarget(conn.url, conn.apiKey);
+  // Database code is loaded only by the commands that open a database: through a server, the
+  // CLI starts in about half the time without it.
+  const { databaseTarget } = await import('./database-target');
   return databaseTarget(conn.config.database, conn.config.openai, { create });
 }
 
@@ -506,6 +497,10 @@ async function migrateDatabase(
   io: Io,
 ): Promise<number> {
   const settings = databaseOnly(connection(options, env, cwd), 'migrate');
+  const [{ describeDatabase, openDatabase }, { migrate }] = await Promise.all([
+    import('../services'),
+    import('@quarry/db'),
+  ]);
   const { database, replicas } = await openDatabase(settings, 'quarry-cli');
   try {
     const started = performance.now();
@@ -539,6 +534,10 @@ async function partition(
     throw new UsageError(
       'quarry partition works on a PostgreSQL server: pass --database-url (or set DATABASE_URL)',
     );
+  const [{ openDatabase }, { abortPartitioning, partitionDocuments }] = await Promise.all([
+    import('../services'),
+    import('@quarry/db/partition'),
+  ]);
   const { database, replicas } = await openDatabase(settings, 'quarry-partition');
   try {
     if (options.abort) {
@@ -575,6 +574,9 @@ async function doctor(
 ): Promise<number> {
   const conn = connection(options, env, cwd);
   const settings = conn.config.database;
+  const [{ embeddedDatabaseIn, noEmbeddedDatabase, openDatabase }, doctorChecks] =
+    await Promise.all([import('../services'), import('./doctor')]);
+  const { diagnoseDatabase, diagnoseServer, formatFindings } = doctorChecks;
   let findings: Finding[];
   const embeddedState =
     settings.driver === 'embedded' ? embeddedDatabaseIn(settings.dataDir) : undefined;

@@ -3,18 +3,12 @@ import { once } from 'node:events';
 import { Readable, type Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
-import { openAccess, type RouterInputs } from '@quarry/api';
-import {
-  decodeVectorBase64,
-  exportHeaderOf,
-  openExport,
-  type ExportHeader,
-  type VectorEncoding,
-} from '@quarry/api/export';
-import { startReembedWorker } from '@quarry/api/reembed';
+import type { RouterInputs } from '@quarry/api';
+import type { ExportHeader, VectorEncoding } from '@quarry/api/export';
 import { createProgress } from '../progress';
 import type { Io } from './commands';
-import type { databaseTarget, QuarryTarget } from './target';
+import type { databaseTarget } from './database-target';
+import type { QuarryTarget } from './target';
 
 type DatabaseTarget = Awaited<ReturnType<typeof databaseTarget>>;
 
@@ -73,7 +67,13 @@ export async function reembed(
     if (!options.wait) return 0;
     // On a server, its worker does the work; on a database opened here, this process does.
     const worker = inProcess(target)
-      ? startReembedWorker(target.database, target.embeddings, { pollMs: 1_000 })
+      ? (await import('@quarry/api/reembed')).startReembedWorker(
+          target.database,
+          target.embeddings,
+          {
+            pollMs: 1_000,
+          },
+        )
       : undefined;
     const progress = createProgress({
       label: `re-embed ${collection}`,
@@ -173,6 +173,10 @@ export async function exportCollection(
       const target = await conn.open(false);
       try {
         if (!inProcess(target)) throw new Error('expected the database, not a server');
+        const [{ openAccess }, { openExport }] = await Promise.all([
+          import('@quarry/api'),
+          import('@quarry/api/export'),
+        ]);
         const { lines } = await openExport(target.database, openAccess, collection, {
           vectors: options.vectors,
           shape: options.shape,
@@ -271,6 +275,7 @@ export async function importCollection(
   io: Io,
 ): Promise<number> {
   const input = path && path !== '-' ? createReadStream(path) : io.stdinStream();
+  const { decodeVectorBase64, exportHeaderOf } = await import('@quarry/api/export');
   const target = await conn.open(true);
   const progress = createProgress({
     label: `import ${collection}`,

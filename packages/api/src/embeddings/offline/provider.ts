@@ -2,10 +2,10 @@ import { fileURLToPath } from 'node:url';
 import { QuarryError } from '@quarry/db';
 import type { EmbeddingProvider, EmbedOptions } from '../provider';
 import { tokenize, vocabularyWords } from './tokenize';
+import { OFFLINE_DIMENSIONS, OFFLINE_MODEL } from './model';
 import { loadWordVectors, type CacheReport, type WordVectors } from './word-vectors';
 
-export const OFFLINE_MODEL = 'quarry/wink-sg-100d';
-export const OFFLINE_DIMENSIONS = 100;
+export { OFFLINE_DIMENSIONS, OFFLINE_MODEL } from './model';
 
 /** The api package's own `node_modules/.cache`, so every app in the workspace shares one cache. */
 export const defaultOfflineCacheDir = fileURLToPath(
