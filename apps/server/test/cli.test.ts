@@ -622,6 +622,44 @@ describe('quarry ingest against a running server', () => {
     expect(refused.stderr).toMatch(/API key/);
   });
 
+  it('a line the CLI cannot read stops the stream there, naming it and where to resume', async () => {
+    const file = join(work.path, 'unreadable.jsonl');
+    const record = (n: number) =>
+      JSON.stringify({ id: `u-${n}`, content: `Unreadable-test record ${n}.` });
+    writeFileSync(
+      file,
+      `${[1, 2, 3, 4].map(record).join('\n')}\n{"id": "u-5", oops\n${record(6)}\n`,
+    );
+    const args = ['ingest', file, '-c', 'kb', '--batch-size', '2', '--url', server.url.toString()];
+    const failed = await runCli([...args, '--api-key', key]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain(`${file}:5: not valid JSON`);
+    // Lines are sent as they are read: the chunks before the bad line may have committed.
+    const resume =
+      /documents through (\d+) are stored: run again with --resume-from-line (\d+)/.exec(
+        failed.stderr,
+      );
+    const stored = Number(resume?.[1]);
+    expect([0, 2, 4]).toContain(stored);
+    expect(Number(resume?.[2])).toBe(stored + 1);
+
+    writeFileSync(file, [1, 2, 3, 4, 5, 6].map(record).join('\n'));
+    const resumed = await runCli([
+      ...args,
+      '--api-key',
+      key,
+      '--resume-from-line',
+      String(stored + 1),
+      '--json',
+    ]);
+    expect(resumed.code).toBe(0);
+    expect(summaryOf(resumed.stdout)).toMatchObject({
+      documents: 6 - stored,
+      inserted: 6 - stored,
+      stream: { throughLine: 6 },
+    });
+  });
+
   it('against a server without documents.stored, sends everything and says so', async () => {
     const target = httpTarget(server.url.toString(), key);
     const client = createQuarryClient({ url: server.url.toString(), apiKey: key });

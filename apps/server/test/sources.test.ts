@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { byteLines, readDocuments } from '../src/cli/sources';
+import { byteLines, countDocuments, InputError, readDocuments } from '../src/cli/sources';
 
 const collect = async <T>(items: AsyncIterable<T>) => {
   const out: T[] = [];
@@ -160,5 +163,29 @@ describe('reading text from stdin', () => {
       ),
     );
     expect(documents.map((item) => item.document.content)).toEqual(['Grüße aus Köln.']);
+  });
+
+  it('counts a file unchecked by its non-blank lines, and checked by reading each, refusing a bad one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quarry-count-'));
+    try {
+      const file = join(dir, 'input.jsonl');
+      writeFileSync(
+        file,
+        [
+          JSON.stringify({ content: 'one' }),
+          '  ',
+          JSON.stringify({ content: 'two', embedding: [1, 2] }),
+          '{"content": "three", not json',
+          '',
+        ].join('\r\n'),
+      );
+      const source = { kind: 'files' as const, paths: [file] };
+      const chunking = { size: 1000, overlap: 0 };
+      expect(await countDocuments(source, chunking, false)).toBe(3);
+      await expect(countDocuments(source, chunking, true)).rejects.toThrow(InputError);
+      await expect(countDocuments(source, chunking, true)).rejects.toThrow(`${file}:4`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -137,7 +137,8 @@ export async function ingestInput(
   const started = performance.now();
   const summary = emptySummary(options.checkStored ? 'asked' : 'not needed');
   // Files are read twice (count, then send) so the bar has a total and bad input fails before any write.
-  if (source.kind === 'files') progress.setTotal(await countDocuments(source, options.chunking));
+  if (source.kind === 'files')
+    progress.setTotal(await countDocuments(source, options.chunking, true));
   const concurrency = Math.max(1, Math.min(options.concurrency, target.maxConcurrency));
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown; batch: Pending[] } | undefined;
@@ -315,7 +316,9 @@ export async function streamInput(
   };
   let total: number | undefined;
   if (source.kind === 'files') {
-    total = await countDocuments(source, options.chunking, 'float32');
+    // Counted, not checked (the stream checks each line as it sends it): the bar's total, and
+    // the load's size for the server.
+    total = await countDocuments(source, options.chunking, false);
     progress.setTotal(total);
   }
   const url = new URL(
