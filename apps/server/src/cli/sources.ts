@@ -288,21 +288,28 @@ export async function* readDocuments(
     yield* textDocuments(text, 'stdin', source.format === 'markdown', chunking);
     return;
   }
-  for (const file of await listInputFiles(source.paths)) {
+  for await (const file of inputFiles(source.paths, chunking)) {
+    if (file.kind === 'jsonl') yield* jsonlLines(file.stream, file.name, vectors);
+    else yield* file.documents;
+  }
+}
+
+/** The input's files in order, one at a time: a JSONL file as its stream, any other as its chunks. */
+async function* inputFiles(
+  paths: readonly string[],
+  chunking: ChunkOptions,
+): AsyncGenerator<
+  { kind: 'jsonl'; name: string; stream: Readable } | { kind: 'text'; documents: SourcedDocument[] }
+> {
+  for (const file of await listInputFiles(paths)) {
     const extension = extname(file.path).toLowerCase();
     if (JSONL_EXTENSIONS.has(extension)) {
-      yield* jsonlLines(
-        createReadStream(file.path, { highWaterMark: 1 << 20 }),
-        file.name,
-        vectors,
-      );
+      const stream = createReadStream(file.path, { highWaterMark: 1 << 20 });
+      yield { kind: 'jsonl', name: file.name, stream };
     } else {
-      yield* textDocuments(
-        await readFile(file.path, 'utf8'),
-        file.name,
-        MARKDOWN_EXTENSIONS.has(extension),
-        chunking,
-      );
+      const text = await readFile(file.path, 'utf8');
+      const markdown = MARKDOWN_EXTENSIONS.has(extension);
+      yield { kind: 'text', documents: textDocuments(text, file.name, markdown, chunking) };
     }
   }
 }
@@ -324,15 +331,9 @@ export async function countDocuments(
     for await (const item of readDocuments(source, chunking)) if (item) count++;
     return count;
   }
-  for (const file of await listInputFiles(source.paths)) {
-    const extension = extname(file.path).toLowerCase();
-    if (JSONL_EXTENSIONS.has(extension)) {
-      const stream = createReadStream(file.path, { highWaterMark: 1 << 20 });
-      for await (const line of byteLines(stream)) if (!isBlank(line)) count++;
-    } else {
-      const text = await readFile(file.path, 'utf8');
-      count += textDocuments(text, file.name, MARKDOWN_EXTENSIONS.has(extension), chunking).length;
-    }
+  for await (const file of inputFiles(source.paths, chunking)) {
+    if (file.kind === 'text') count += file.documents.length;
+    else for await (const line of byteLines(file.stream)) if (!isBlank(line)) count++;
   }
   return count;
 }

@@ -17,6 +17,12 @@ function inProcess(target: QuarryTarget): target is DatabaseTarget {
   return 'database' in target && 'embeddings' in target;
 }
 
+/** The re-embed worker of a database opened in this process (loaded only when one runs here). */
+async function startWorker(target: DatabaseTarget) {
+  const { startReembedWorker } = await import('@quarry/api/reembed');
+  return startReembedWorker(target.database, target.embeddings, { pollMs: 1_000 });
+}
+
 /**
  * `quarry reembed`, `quarry export` and `quarry import`: moving a collection to another model, and
  * its documents out and back in (backups, the embedded database to a server, one cluster to another).
@@ -66,15 +72,7 @@ export async function reembed(
     );
     if (!options.wait) return 0;
     // On a server, its worker does the work; on a database opened here, this process does.
-    const worker = inProcess(target)
-      ? (await import('@quarry/api/reembed')).startReembedWorker(
-          target.database,
-          target.embeddings,
-          {
-            pollMs: 1_000,
-          },
-        )
-      : undefined;
+    const worker = inProcess(target) ? await startWorker(target) : undefined;
     const progress = createProgress({
       label: `re-embed ${collection}`,
       total: started.total,
