@@ -31,6 +31,12 @@ export const limitsSchema = z.object({
    */
   exactSearchMaxRows: z.number().int().min(0).default(5_000),
   /**
+   * A collection's HNSW index holding at least this many rows has the ef_search its searches use
+   * measured on its own data, in the background (see packages/api/README.md, "ef_search"); smaller
+   * ones use the size rule.
+   */
+  efCalibrationMinRows: z.number().int().min(0).default(10_000),
+  /**
    * Characters of each document's content in list and search results: a prefix, with
    * `contentTruncated` and the whole `contentLength`; `documents.get` returns the whole content.
    */

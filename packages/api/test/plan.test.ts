@@ -100,6 +100,33 @@ describe('the plan', () => {
     expect(counted.efSearch).toBe(200);
   });
 
+  it("plans from the collection's calibration, with its margin, in place of its size", () => {
+    const calibration = (efSearch: number, met = true) => ({
+      efSearch,
+      met,
+      recall: met ? 0.99 : 0.9,
+      minRecall: 0.8,
+      queries: 16,
+    });
+    // An easy index at 50,000 rows searches narrower than the size rule's 200, a hard one wider.
+    const easy = planWithoutCounting(input(), false, 10, 50_000, calibration(40))!;
+    expect(easy.efSearch).toBe(100);
+    expect(easy.reason).toMatch(
+      /\(calibrated: this index reached recall@10 0\.990, lowest 0\.80, at ef_search 40 over 16 calibration queries; planned at 2\.5x\)$/,
+    );
+    expect(planWithoutCounting(input(), false, 10, 50_000, calibration(100))!.efSearch).toBe(250);
+    const short = planWithoutCounting(input(), false, 10, 20_000, calibration(160, false))!;
+    expect(short.efSearch).toBe(400);
+    expect(short.reason).toMatch(/, below the calibration target; planned at 2\.5x\)$/);
+    // Candidates and selectivity still widen it; a request's own ef_search still wins.
+    expect(planWithoutCounting(input(), false, 60, 50_000, calibration(40))!.efSearch).toBe(120);
+    const filtered = planByProbe(input(), 10, probeOf(0.05, null), 50_000, 651, calibration(40));
+    expect(filtered.efSearch).toBe(400);
+    const asked = planWithoutCounting(input({ efSearch: 50 }), false, 10, 50_000, calibration(40))!;
+    expect(asked.efSearch).toBe(50);
+    expect(asked.reason).not.toMatch(/calibrated/);
+  });
+
   it('answers an unrestricted query from the HNSW index without counting', () => {
     const plan = planWithoutCounting(input(), false, 10, null);
     expect(plan).toMatchObject({ strategy: 'hnsw', efSearch: 100, selectivity: 1 });

@@ -1,6 +1,7 @@
 import { asc, documents, sql } from '@quarry/db';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MetadataFilter } from '../src/filter';
+import { calibrationsSettled } from '../src/search/ef-calibration';
 import { sampleLoads } from '../src/search/nearer-rows';
 import {
   describeEachTarget,
@@ -101,98 +102,121 @@ describeEachTarget()('filtered recall on $name', (target) => {
  * recall 0 on PostgreSQL), as it happened at pgvector's default 40 on 50,000 x 1,536 (issue 12),
  * so a default that fell that low would fail this test.
  */
-describeEachTarget()('unrestricted recall at default settings on $name', (target) => {
-  const dimensions = 64;
-  const count = 5000;
-  const queryCount = 50;
-  let harness: Harness;
-  const data = clusteredVectors(count + queryCount, dimensions, 11, 64);
-  const queries = data.slice(count);
-  beforeAll(async () => {
-    harness = await createHarness(target, { limits: { maxBatchDocuments: 1000 } });
-    await harness
-      .as()
-      .collections.create({ name: 'clusters', dimensions, embeddingModel: 'external' });
-    for (let start = 0; start < count; start += 1000) {
+describe.each([
+  { plan: 'the size rule', limits: {} },
+  // The same collection with its ef_search measured (ef-calibration.ts): the plan it calibrates
+  // must keep the same promise, which an over-optimistic calibration would break.
+  { plan: 'a calibrated ef_search', limits: { efCalibrationMinRows: 1000 } },
+])('unrestricted recall at default settings, planned by $plan', ({ limits, plan }) => {
+  describeEachTarget()('on $name', (target) => {
+    const calibrated = plan !== 'the size rule';
+    const dimensions = 64;
+    const count = 5000;
+    const queryCount = 50;
+    let harness: Harness;
+    const data = clusteredVectors(count + queryCount, dimensions, 11, 64);
+    const queries = data.slice(count);
+    beforeAll(async () => {
+      harness = await createHarness(target, { limits: { maxBatchDocuments: 1000, ...limits } });
+      await harness
+        .as()
+        .collections.create({ name: 'clusters', dimensions, embeddingModel: 'external' });
+      for (let start = 0; start < count; start += 1000) {
+        await harness.as().documents.ingest({
+          collection: 'clusters',
+          documents: data.slice(start, start + 1000).map((embedding, offset) => ({
+            externalId: String(start + offset),
+            content: `point ${start + offset}`,
+            embedding,
+          })),
+        });
+      }
+      // As autovacuum would: the index's row count, which plans ef_search by the collection's size.
+      await harness.database.db.execute(sql`analyze documents`);
+      await harness.as().search.query({ collection: 'clusters', vector: queries[0]!, k: K });
+      await sampleLoads(harness.database.db);
+      if (calibrated) {
+        // The collection's size is known now; this search starts its calibration.
+        await harness.as().search.query({ collection: 'clusters', vector: queries[0]!, k: K });
+        await calibrationsSettled(harness.database.db);
+      }
+    }, 300_000);
+    afterAll(() => harness?.close());
+
+    it('finds at least half of the 10 nearest of every query, 0.95 on average, and says it is approximate', async () => {
+      let found = 0;
+      let worst = 1;
+      let reason = '';
+      for (const vector of queries) {
+        const exact = await harness
+          .as()
+          .search.query({ collection: 'clusters', vector, k: K, exact: true });
+        const indexed = await harness.as().search.query({ collection: 'clusters', vector, k: K });
+        if (indexed.stats.strategy === 'hnsw') {
+          reason = indexed.stats.strategyReason ?? '';
+          expect(indexed.stats.approximate).toBe(true);
+        } else {
+          // An index answer that missed a sampled row nearer than its last was run again exactly.
+          expect(indexed.stats).toMatchObject({ strategy: 'exact', approximate: false });
+          expect(indexed.stats.strategyReason).toMatch(/missed a nearer one/);
+        }
+        expect(exact.stats).toMatchObject({ approximate: false, approximateReason: null });
+        const hits = recallAt(exact, indexed);
+        found += hits;
+        worst = Math.min(worst, hits / K);
+      }
+      expect(found / (queryCount * K)).toBeGreaterThanOrEqual(0.95);
+      expect(worst).toBeGreaterThanOrEqual(0.5);
+      // The size is read in the background after the first search; a Citus coordinator keeps none.
+      if (target.name !== 'citus') expect(reason).toMatch(/among about 5\d{3} rows/);
+      if (target.name !== 'citus' && calibrated) {
+        expect(reason).toMatch(
+          /\(calibrated: this index reached recall@10 [\d.]+, lowest [\d.]+, at ef_search \d+ over 16 calibration queries(, below the calibration target)?; planned at 2.5x\)$/,
+        );
+      }
+      if (!calibrated) expect(reason).not.toMatch(/calibrated/);
+    });
+
+    it('says when a request asks for a narrower candidate list than the plan would use', async () => {
+      const narrow = await harness
+        .as()
+        .search.query({ collection: 'clusters', vector: queries[0]!, k: K, efSearch: 10 });
+      expect(narrow.stats.approximateReason).toMatch(
+        /ef_search 10 was asked, below the planned \d+/,
+      );
+    });
+
+    it('runs an index answer again exactly when a sampled row nearer than its last is missing from it', async () => {
+      // The index cannot be made to miss a row on demand; a sampled row moved away since it was
+      // sampled looks the same to the check: near the query in the sample, absent from the answer.
+      const [first] = await harness.database.db
+        .select({ externalId: documents.externalId })
+        .from(documents)
+        .orderBy(asc(documents.id))
+        .limit(1);
+      const moved = data[Number(first!.externalId)]!;
       await harness.as().documents.ingest({
         collection: 'clusters',
-        documents: data.slice(start, start + 1000).map((embedding, offset) => ({
-          externalId: String(start + offset),
-          content: `point ${start + offset}`,
-          embedding,
-        })),
+        documents: [
+          {
+            externalId: first!.externalId!,
+            content: `point ${first!.externalId}`,
+            embedding: moved.map((x) => -x),
+          },
+        ],
       });
-    }
-    // As autovacuum would: the index's row count, which plans ef_search by the collection's size.
-    await harness.database.db.execute(sql`analyze documents`);
-    await harness.as().search.query({ collection: 'clusters', vector: queries[0]!, k: K });
-    await sampleLoads(harness.database.db);
-  }, 300_000);
-  afterAll(() => harness?.close());
-
-  it('finds at least half of the 10 nearest of every query, 0.95 on average, and says it is approximate', async () => {
-    let found = 0;
-    let worst = 1;
-    let reason = '';
-    for (const vector of queries) {
+      const answer = await harness
+        .as()
+        .search.query({ collection: 'clusters', vector: moved, k: K });
+      expect(answer.stats).toMatchObject({ strategy: 'exact', approximate: false });
+      expect(answer.stats.strategyReason).toMatch(
+        /^the index's 10 rows missed a nearer one \(distance [-\d.e]+ against [\d.e]+; checked against \d+ sampled rows\): re-ran as exact search$/,
+      );
       const exact = await harness
         .as()
-        .search.query({ collection: 'clusters', vector, k: K, exact: true });
-      const indexed = await harness.as().search.query({ collection: 'clusters', vector, k: K });
-      if (indexed.stats.strategy === 'hnsw') {
-        reason = indexed.stats.strategyReason ?? '';
-        expect(indexed.stats.approximate).toBe(true);
-      } else {
-        // An index answer that missed a sampled row nearer than its last was run again exactly.
-        expect(indexed.stats).toMatchObject({ strategy: 'exact', approximate: false });
-        expect(indexed.stats.strategyReason).toMatch(/missed a nearer one/);
-      }
-      expect(exact.stats).toMatchObject({ approximate: false, approximateReason: null });
-      const hits = recallAt(exact, indexed);
-      found += hits;
-      worst = Math.min(worst, hits / K);
-    }
-    expect(found / (queryCount * K)).toBeGreaterThanOrEqual(0.95);
-    expect(worst).toBeGreaterThanOrEqual(0.5);
-    // The size is read in the background after the first search; a Citus coordinator keeps none.
-    if (target.name !== 'citus') expect(reason).toMatch(/among about 5\d{3} rows/);
-  });
-
-  it('says when a request asks for a narrower candidate list than the plan would use', async () => {
-    const narrow = await harness
-      .as()
-      .search.query({ collection: 'clusters', vector: queries[0]!, k: K, efSearch: 10 });
-    expect(narrow.stats.approximateReason).toMatch(/ef_search 10 was asked, below the planned 100/);
-  });
-
-  it('runs an index answer again exactly when a sampled row nearer than its last is missing from it', async () => {
-    // The index cannot be made to miss a row on demand; a sampled row moved away since it was
-    // sampled looks the same to the check: near the query in the sample, absent from the answer.
-    const [first] = await harness.database.db
-      .select({ externalId: documents.externalId })
-      .from(documents)
-      .orderBy(asc(documents.id))
-      .limit(1);
-    const moved = data[Number(first!.externalId)]!;
-    await harness.as().documents.ingest({
-      collection: 'clusters',
-      documents: [
-        {
-          externalId: first!.externalId!,
-          content: `point ${first!.externalId}`,
-          embedding: moved.map((x) => -x),
-        },
-      ],
+        .search.query({ collection: 'clusters', vector: moved, k: K, exact: true });
+      expect(answer.results.map((r) => r.id)).toEqual(exact.results.map((r) => r.id));
+      expect(answer.results.map((r) => r.externalId)).not.toContain(first!.externalId);
     });
-    const answer = await harness.as().search.query({ collection: 'clusters', vector: moved, k: K });
-    expect(answer.stats).toMatchObject({ strategy: 'exact', approximate: false });
-    expect(answer.stats.strategyReason).toMatch(
-      /^the index's 10 rows missed a nearer one \(distance [-\d.e]+ against [\d.e]+; checked against \d+ sampled rows\): re-ran as exact search$/,
-    );
-    const exact = await harness
-      .as()
-      .search.query({ collection: 'clusters', vector: moved, k: K, exact: true });
-    expect(answer.results.map((r) => r.id)).toEqual(exact.results.map((r) => r.id));
-    expect(answer.results.map((r) => r.externalId)).not.toContain(first!.externalId);
   });
 });

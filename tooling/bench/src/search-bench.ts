@@ -7,7 +7,7 @@ import { vectorText } from './guide';
 import { progress } from './log';
 import { round, runConcurrently, summarize, type LatencySummary } from './stats';
 import { gaussian, seededRandom } from './synthetic';
-import { createBenchCollection, quarryBulkIngest, quarryCaller } from './systems';
+import { createBenchCollection, quarryBulkIngest, quarryCaller, untilPlanSettled } from './systems';
 
 export type SearchMode = 'vector' | 'keyword' | 'hybrid';
 
@@ -146,8 +146,12 @@ export async function benchLatency(
       sameResults[mode] =
         JSON.stringify(fromApi.results.map((result) => result.id)) ===
         JSON.stringify(fromSql.map((row) => row.id));
-      // Quarry's ef_search once it knows the collection's size (the first search of a collection
-      // asks for it in the background, and searches at the default until it is there).
+      // Quarry's ef_search once its plan has settled (the collection's size and calibration,
+      // read in the background after its first searches), in the server and in this process.
+      if (mode !== 'keyword') {
+        await untilPlanSettled(() => viaApi(api.client, 'vector', 0));
+        await untilPlanSettled(() => inProcess('vector', 0));
+      }
       await runConcurrently(Math.min(20, queries.length), 1, (i) => viaApi(api.client, mode, i));
       const quarryEfSearch = (await viaApi(api.client, mode, 0)).stats.efSearch;
       // Connections whose sessions search at Quarry's ef_search (a startup parameter, so the

@@ -11,6 +11,7 @@ import {
 import { createEmbeddingRegistry, type EmbeddingProvider } from '@quarry/api/embeddings';
 import { collections, dropVectorIndexes, eq, type Collection, type Database } from '@quarry/db';
 import { guideQueryText } from './guide';
+import { progress } from './log';
 import type { SearchSystems } from './recall-bench';
 
 /** A collection for synthetic vectors; without its HNSW index unless asked (loads build it afterwards). */
@@ -62,9 +63,45 @@ export function quarryCaller(database: Database, providers: EmbeddingProvider[] 
   );
 }
 
+/** How long untilPlanSettled waits at most. */
+const PLAN_SETTLE_MS = 60_000;
+
+/**
+ * Searches (`search`, a vector search of the collection) until Quarry's plan for it has settled:
+ * the first searches of a collection read its size, and then, for a collection of at least
+ * `efCalibrationMinRows` rows, measure its ef_search, both in the background (packages/api,
+ * collection-size.ts and ef-calibration.ts); a user's searches after those first seconds run at
+ * the settled plan, and that is what the benchmark measures. Resolves with the settled reason.
+ */
+export async function untilPlanSettled(
+  search: () => Promise<{ stats: { strategyReason: string | null } }>,
+): Promise<string> {
+  const started = performance.now();
+  for (;;) {
+    const reason = (await search()).stats.strategyReason ?? '';
+    const rows = /among about (\d+) rows/.exec(reason)?.[1];
+    const settled =
+      reason.includes('(calibrated:') ||
+      (rows !== undefined && Number(rows) < defaultLimits.efCalibrationMinRows);
+    if (settled) return reason;
+    if (performance.now() - started > PLAN_SETTLE_MS) {
+      progress(`  Quarry's plan did not settle in ${PLAN_SETTLE_MS / 1000} s: ${reason}`);
+      return reason;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 export function quarrySearch(database: Database, collectionName: string): SearchSystems['quarry'] {
   const caller = quarryCaller(database);
+  let settled = false;
   return async (vector, filter, efSearch) => {
+    if (!settled) {
+      await untilPlanSettled(() =>
+        caller.search.query({ collection: collectionName, mode: 'vector', vector, k: 10 }),
+      );
+      settled = true;
+    }
     const response = await caller.search.query({
       collection: collectionName,
       mode: 'vector',

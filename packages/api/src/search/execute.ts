@@ -6,6 +6,7 @@ import { HARD_LIMITS } from '../limits';
 import { chargeResponse } from '../response-budget';
 import { inReadTransaction, lastStatementIssued } from '../transaction';
 import { knownCollectionRows } from './collection-size';
+import { calibratedEfSearch } from './ef-calibration';
 import { fuseHybrid, mergeRetrievals } from './fuse';
 import type { SearchInput } from './input';
 import {
@@ -76,8 +77,12 @@ async function searchOn(
   const collectionRows =
     boundTenant === undefined ? knownCollectionRows(prepared.reader, collection) : null;
   const keywordText = input.mode !== 'vector' ? input.text : undefined;
-  const exactSearchMaxRows = exactScanMaxRows(collection.dimensions, ctx.limits.exactSearchMaxRows);
   const searchesVector = vector !== undefined && input.mode !== 'keyword';
+  // Measured on every tenant's rows, so known only where the collection's size is.
+  const calibration = searchesVector
+    ? calibratedEfSearch(prepared.reader, collection, ctx.limits, collectionRows)
+    : null;
+  const exactSearchMaxRows = exactScanMaxRows(collection.dimensions, ctx.limits.exactSearchMaxRows);
   // A restriction too broad to count, seen within the last minute, is planned without its probe.
   const broadKey =
     searchesVector && restricted && collectionRows !== null
@@ -86,7 +91,7 @@ async function searchOn(
   const broad =
     broadKey === undefined ? undefined : rememberedBroadProbe(prepared.reader, broadKey);
   const knownPlan = searchesVector
-    ? (planWithoutCounting(input, restricted, candidates, collectionRows) ??
+    ? (planWithoutCounting(input, restricted, candidates, collectionRows, calibration) ??
       (broad &&
         rememberedPlan(
           planByProbe(
@@ -95,6 +100,7 @@ async function searchOn(
             { ...broad, matchedRows: null },
             collectionRows,
             exactSearchMaxRows,
+            calibration,
           ),
         )))
     : undefined;
@@ -183,6 +189,7 @@ async function searchOn(
             probe ?? { sampledRows: 0, sampledPassing: 0, matchedRows: 0 },
             collectionRows,
             exactSearchMaxRows,
+            calibration,
           );
         const retrieval = retrieveVector(plan, vector);
         if (!input.explain) lastStatementIssued(tx);

@@ -1,6 +1,7 @@
 import { and, count, documents, eq, inCollection, isNotNull, sql, type SQL } from '@quarry/db';
 import type { Transaction } from '../transaction';
 import { runPrepared, vectorScope } from './columns';
+import { CALIBRATION_K, CALIBRATION_MARGIN, type EfCalibration } from './ef-calibration';
 import type { SearchInput } from './input';
 import type { PreparedQuery, VectorStrategy } from './types';
 
@@ -56,7 +57,9 @@ export interface VectorPlan {
 /**
  * hnsw.ef_search by the rule, for `wanted` candidates among rows of which a share `selectivity`
  * passes the restrictions, in a collection of about `collectionRows` rows (null: not known):
- * - at least DEFAULT_EF_SEARCH, and one per ROWS_PER_EF_SEARCH rows of the collection;
+ * - at least DEFAULT_EF_SEARCH, and the collection's calibrated ef_search times
+ *   CALIBRATION_MARGIN when it has one (ef-calibration.ts), else one per ROWS_PER_EF_SEARCH rows
+ *   of the collection;
  * - a candidate list with about twice the wanted rows that pass: 2 × wanted / selectivity;
  * - what size and selectivity add stops at MAX_SCALED_EF_SEARCH (or 2 × wanted, if more), and
  *   everything at pgvector's 1,000.
@@ -65,13 +68,19 @@ export function plannedEfSearch(
   wanted: number,
   selectivity: number,
   collectionRows: number | null = null,
+  calibration: EfCalibration | null = null,
 ): number {
   const twice = 2 * wanted;
   const ceiling = Math.max(twice, MAX_SCALED_EF_SEARCH);
-  const bySize = Math.ceil((collectionRows ?? 0) / ROWS_PER_EF_SEARCH);
+  const bySize = Math.max(
+    DEFAULT_EF_SEARCH,
+    calibration
+      ? Math.ceil(calibration.efSearch * CALIBRATION_MARGIN)
+      : Math.ceil((collectionRows ?? 0) / ROWS_PER_EF_SEARCH),
+  );
   const bySelectivity = Math.ceil(twice / Math.max(selectivity, 1e-6));
   const scaled = Math.min(Math.max(bySize, bySelectivity), ceiling);
-  return Math.min(MAX_EF_SEARCH, Math.max(DEFAULT_EF_SEARCH, wanted, scaled));
+  return Math.min(MAX_EF_SEARCH, Math.max(wanted, scaled));
 }
 
 /** hnsw.ef_search as the request asks (at least the candidates wanted), else by the rule (plannedEfSearch). */
@@ -294,8 +303,9 @@ export function planWithoutCounting(
   restricted: boolean,
   wanted: number,
   collectionRows: number | null,
+  calibration: EfCalibration | null = null,
 ): VectorPlan | undefined {
-  const planned = plannedEfSearch(wanted, 1, collectionRows);
+  const planned = plannedEfSearch(wanted, 1, collectionRows, calibration);
   const unCounted = {
     matchedRows: null,
     matchedRowsCappedAt: null,
@@ -308,7 +318,7 @@ export function planWithoutCounting(
   if (!restricted) {
     return {
       strategy: 'hnsw',
-      reason: `no restrictions: HNSW index, ef_search ${unCounted.efSearch} for ${wanted} candidates${collectionRows === null ? '' : ` among about ${Math.round(collectionRows)} rows`}`,
+      reason: `no restrictions: HNSW index, ef_search ${unCounted.efSearch} for ${wanted} candidates${collectionRows === null ? '' : ` among about ${Math.round(collectionRows)} rows`}${calibrationNote(input, calibration)}`,
       ...unCounted,
     };
   }
@@ -327,10 +337,11 @@ export function planByProbe(
   probe: RestrictionProbe,
   collectionRows: number | null,
   exactSearchMaxRows: number,
+  calibration: EfCalibration | null = null,
 ): VectorPlan {
   const { matchedRows } = probe;
   const selectivity = estimatedSelectivity(probe);
-  const planned = plannedEfSearch(wanted, selectivity, collectionRows);
+  const planned = plannedEfSearch(wanted, selectivity, collectionRows, calibration);
   const efSearch = efSearchFor(input, planned, wanted);
   const known = {
     matchedRows,
@@ -354,7 +365,7 @@ export function planByProbe(
       : `more than ${exactSearchMaxRows} rows, about ${formatShare(selectivity)} of the collection`;
   return {
     strategy: 'hnsw_iterative',
-    reason: `the restrictions match ${matching}: HNSW with iterative scan until ${wanted} pass them, ef_search ${efSearch}, at most ${maxScanTuples} index tuples`,
+    reason: `the restrictions match ${matching}: HNSW with iterative scan until ${wanted} pass them, ef_search ${efSearch}, at most ${maxScanTuples} index tuples${calibrationNote(input, calibration)}`,
     efSearch,
     maxScanTuples,
     ...known,
@@ -374,6 +385,16 @@ export function approximationOf(plan: VectorPlan): string | null {
       ? `; ef_search ${plan.efSearch} was asked, below the planned ${plan.plannedEfSearch}, so recall may fall below the default target`
       : '';
   return `answered by ${index} at ef_search ${plan.efSearch}: approximate, some true neighbours may be missing${below}`;
+}
+
+/** Where the planned ef_search started from, when it was the collection's calibration. */
+function calibrationNote(
+  input: Pick<SearchInput, 'efSearch'>,
+  calibration: EfCalibration | null,
+): string {
+  if (!calibration || input.efSearch !== undefined) return '';
+  const { efSearch, recall, minRecall, queries, met } = calibration;
+  return ` (calibrated: this index reached recall@${CALIBRATION_K} ${recall.toFixed(3)}, lowest ${minRecall.toFixed(2)}, at ef_search ${efSearch} over ${queries} calibration queries${met ? '' : ', below the calibration target'}; planned at ${CALIBRATION_MARGIN}x)`;
 }
 
 function formatShare(share: number): string {
@@ -408,7 +429,9 @@ export const exactRerunSettings: Record<string, string> = {
 };
 
 /** The settings an HNSW retrieval runs under; `SET LOCAL`, so they end with the request's transaction. */
-export function hnswSettings(plan: VectorPlan): Record<string, string> {
+export function hnswSettings(
+  plan: Pick<VectorPlan, 'strategy' | 'efSearch' | 'maxScanTuples'>,
+): Record<string, string> {
   return {
     'hnsw.ef_search': String(plan.efSearch),
     // Relaxed order (results re-sorted here): strict order stops early on filtered scans.
