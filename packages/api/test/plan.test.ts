@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { searchInputSchema } from '../src/search/input';
 import {
   approximationOf,
   DEFAULT_EF_SEARCH,
   estimatedSelectivity,
   exactRerunSettings,
-  forgetBroadProbe,
+  forgetProbe,
   hnswSettings,
   MAX_MAX_SCAN_TUPLES,
   MAX_SCALED_EF_SEARCH,
@@ -14,7 +14,10 @@ import {
   planByProbe,
   plannedEfSearch,
   planWithoutCounting,
-  rememberedBroadProbe,
+  rememberedProbe,
+  rememberedPlan,
+  COUNTED_PROBE_FRESH_MS,
+  BROAD_PROBE_FRESH_MS,
   rememberProbe,
   SELECTIVITY_SAMPLE_ROWS,
 } from '../src/search/plan';
@@ -206,22 +209,44 @@ describe('approximate answers', () => {
   });
 });
 
-describe('broad restrictions remembered', () => {
-  it('gives back the sample of a probe that was not counted, on the same database only', () => {
+describe('restriction probes remembered', () => {
+  it('gives back a probe, counted or not, on the same database only', () => {
     const database = {};
     rememberProbe(database, 'even', probeOf(0.5, null));
-    expect(rememberedBroadProbe(database, 'even')).toEqual(sampleOf(0.5));
-    expect(rememberedBroadProbe({}, 'even')).toBeUndefined();
-    expect(rememberedBroadProbe(database, 'odd')).toBeUndefined();
+    rememberProbe(database, 'rare', probeOf(0.01, 10));
+    expect(rememberedProbe(database, 'even')).toEqual(probeOf(0.5, null));
+    expect(rememberedProbe(database, 'rare')).toEqual(probeOf(0.01, 10));
+    expect(rememberedProbe({}, 'even')).toBeUndefined();
+    expect(rememberedProbe(database, 'odd')).toBeUndefined();
   });
 
-  it('forgets a restriction once it is counted, or once the index fell short of it', () => {
-    const database = {};
-    rememberProbe(database, 'even', probeOf(0.5, null));
-    rememberProbe(database, 'even', probeOf(0.01, 10));
-    expect(rememberedBroadProbe(database, 'even')).toBeUndefined();
-    rememberProbe(database, 'even', probeOf(0.5, null));
-    forgetBroadProbe(database, 'even');
-    expect(rememberedBroadProbe(database, 'even')).toBeUndefined();
+  it('keeps a count for seconds and a broad sample for a minute, and forgets on request', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const database = {};
+      rememberProbe(database, 'even', probeOf(0.5, null));
+      rememberProbe(database, 'rare', probeOf(0.01, 10));
+      vi.advanceTimersByTime(COUNTED_PROBE_FRESH_MS + 1);
+      expect(rememberedProbe(database, 'rare')).toBeUndefined();
+      expect(rememberedProbe(database, 'even')).toEqual(probeOf(0.5, null));
+      vi.advanceTimersByTime(BROAD_PROBE_FRESH_MS);
+      expect(rememberedProbe(database, 'even')).toBeUndefined();
+      rememberProbe(database, 'even', probeOf(0.5, null));
+      forgetProbe(database, 'even');
+      expect(rememberedProbe(database, 'even')).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('says which kind of remembered probe a plan came from', () => {
+    const rare = probeOf(0.01, 10);
+    expect(rememberedPlan(planByProbe(input(), 10, rare, 50_000, 651), rare).reason).toMatch(
+      /\(counted by a search of the last 10 s\)$/,
+    );
+    const even = probeOf(0.5, null);
+    expect(rememberedPlan(planByProbe(input(), 10, even, 50_000, 651), even).reason).toMatch(
+      /\(sampled by a search of the last minute\)$/,
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { asc, documents, sql } from '@quarry/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MetadataFilter } from '../src/filter';
+import { sizeReads } from '../src/search/collection-size';
 import { calibrationsSettled } from '../src/search/ef-calibration';
 import { sampleLoads } from '../src/search/nearer-rows';
 import {
@@ -135,6 +136,7 @@ describe.each([
       await harness.database.db.execute(sql`analyze documents`);
       await harness.as().search.query({ collection: 'clusters', vector: queries[0]!, k: K });
       await sampleLoads(harness.database.db);
+      await sizeReads(harness.database.db);
       if (calibrated) {
         // The collection's size is known now; this search starts its calibration.
         await harness.as().search.query({ collection: 'clusters', vector: queries[0]!, k: K });

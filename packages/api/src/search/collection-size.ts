@@ -19,6 +19,11 @@ export function knownCollectionRows(
   return sizes.current(reader, name, () => readIndexRows(reader, name));
 }
 
+/** Resolves once every size read started on `reader` has ended (for tests). */
+export function sizeReads(reader: QuarryDatabase): Promise<void> {
+  return sizes.settled(reader);
+}
+
 /**
  * The rows an index holds as PostgreSQL last counted them (`reltuples`, summed over its
  * partitions'), as float8; null when no positive figure is kept.

@@ -11,13 +11,13 @@ import { fuseHybrid, mergeRetrievals } from './fuse';
 import type { SearchInput } from './input';
 import {
   exactScanMaxRows,
-  forgetBroadProbe,
+  forgetProbe,
   hnswSettings,
   planByProbe,
   planWithoutCounting,
   probeKey,
   probeRestrictions,
-  rememberedBroadProbe,
+  rememberedProbe,
   rememberedPlan,
   rememberProbe,
   type VectorPlan,
@@ -83,25 +83,27 @@ async function searchOn(
     ? calibratedEfSearch(prepared.reader, collection, ctx.limits, collectionRows)
     : null;
   const exactSearchMaxRows = exactScanMaxRows(collection.dimensions, ctx.limits.exactSearchMaxRows);
-  // A restriction too broad to count, seen within the last minute, is planned without its probe.
-  const broadKey =
+  // A restriction probed by a search of the last few seconds (a minute, if it was too broad to
+  // count) is planned from that probe.
+  const probeCacheKey =
     searchesVector && restricted && collectionRows !== null
       ? probeKey(prepared, boundTenant)
       : undefined;
-  const broad =
-    broadKey === undefined ? undefined : rememberedBroadProbe(prepared.reader, broadKey);
+  const remembered =
+    probeCacheKey === undefined ? undefined : rememberedProbe(prepared.reader, probeCacheKey);
   const knownPlan = searchesVector
     ? (planWithoutCounting(input, restricted, candidates, collectionRows, calibration) ??
-      (broad &&
+      (remembered &&
         rememberedPlan(
           planByProbe(
             input,
             candidates,
-            { ...broad, matchedRows: null },
+            remembered,
             collectionRows,
             exactSearchMaxRows,
             calibration,
           ),
+          remembered,
         )))
     : undefined;
   // A vector-only search that knows its index plan before touching the database sends its
@@ -178,7 +180,8 @@ async function searchOn(
       if ((keywordOnly || vectorAtOnce) && !input.explain) lastStatementIssued(tx);
       const [byKeyword, probe, vectorFirst] = await first;
       if (keywordOnly) return { byVector: null, byKeyword };
-      if (probe && broadKey !== undefined) rememberProbe(prepared.reader, broadKey, probe);
+      if (probe && probeCacheKey !== undefined)
+        rememberProbe(prepared.reader, probeCacheKey, probe);
       let byVector = vectorFirst;
       if (byVector === null) {
         const plan =
@@ -195,9 +198,9 @@ async function searchOn(
         if (!input.explain) lastStatementIssued(tx);
         byVector = await retrieval;
       }
-      // A short index answer means the restriction matches few rows: it is not broad after all.
-      if (byVector.fallbackCause === 'short-answer' && broadKey !== undefined) {
-        forgetBroadProbe(prepared.reader, broadKey);
+      // A short index answer means the restriction matches fewer rows than its probe said.
+      if (byVector.fallbackCause === 'short-answer' && probeCacheKey !== undefined) {
+        forgetProbe(prepared.reader, probeCacheKey);
       }
       return { byVector, byKeyword };
     },

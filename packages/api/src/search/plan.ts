@@ -228,55 +228,59 @@ export async function probeRestrictions(
   };
 }
 
-/** How long a broad restriction's sample is reused before it is probed again. */
+/** How long a broad restriction's probe (a sample, not counted) is reused before it is probed again. */
 export const BROAD_PROBE_FRESH_MS = 60_000;
-/** Broad restrictions remembered per database (the oldest is forgotten past it). */
-const BROAD_PROBES_KEPT = 1000;
+/** How long a counted restriction's probe is reused: its count may go stale by this much. */
+export const COUNTED_PROBE_FRESH_MS = 10_000;
+/** Restrictions remembered per database (the oldest is forgotten past it). */
+const PROBES_KEPT = 1000;
 
-type BroadProbes = Map<string, { sample: RestrictionSample; at: number }>;
-const broadProbes = new WeakMap<object, BroadProbes>();
+type RememberedProbes = Map<string, { probe: RestrictionProbe; at: number }>;
+const rememberedProbes = new WeakMap<object, RememberedProbes>();
 
 /**
- * The sample of a restriction that was too broad to count (probeRestrictions gave matchedRows
- * null), seen on this database within BROAD_PROBE_FRESH_MS: such a search is answered by the
- * index, so its repeat plans without the probe and its settings go out with the statement
- * timeout, one round trip instead of two. `key` names the restrictions' SQL and parameters and
- * the bound tenant (probeKey). A restriction that has become narrow since still returns its k
- * rows: the index returns fewer and the search re-runs exactly (forgetBroadProbe).
+ * The probe of a restriction seen on this database within BROAD_PROBE_FRESH_MS when it was too
+ * broad to count (probeRestrictions gave matchedRows null), or within COUNTED_PROBE_FRESH_MS when
+ * it was counted: a repeat of the search plans without probing again, and its retrieval goes out
+ * in the transaction's first turn, one round trip instead of two. `key` names the restrictions'
+ * SQL and parameters and the bound tenant (probeKey). A plan from a stale probe still answers
+ * right: an exact scan reads every matching row however many there are now, and an index answer
+ * that comes back short of k while more rows match is re-run exactly (then forgetProbe).
  */
-export function rememberedBroadProbe(reader: object, key: string): RestrictionSample | undefined {
-  const entry = broadProbes.get(reader)?.get(key);
+export function rememberedProbe(reader: object, key: string): RestrictionProbe | undefined {
+  const entry = rememberedProbes.get(reader)?.get(key);
   if (!entry) return undefined;
-  if (performance.now() - entry.at > BROAD_PROBE_FRESH_MS) {
-    broadProbes.get(reader)?.delete(key);
+  const freshMs = entry.probe.matchedRows === null ? BROAD_PROBE_FRESH_MS : COUNTED_PROBE_FRESH_MS;
+  if (performance.now() - entry.at > freshMs) {
+    rememberedProbes.get(reader)?.delete(key);
     return undefined;
   }
-  return entry.sample;
+  return entry.probe;
 }
 
-/** Remembers a probe that was not counted (see rememberedBroadProbe); a counted one is forgotten. */
+/** Remembers a restriction's probe (see rememberedProbe). */
 export function rememberProbe(reader: object, key: string, probe: RestrictionProbe): void {
-  let kept = broadProbes.get(reader);
-  if (!kept) broadProbes.set(reader, (kept = new Map() as BroadProbes));
+  let kept = rememberedProbes.get(reader);
+  if (!kept) rememberedProbes.set(reader, (kept = new Map() as RememberedProbes));
   kept.delete(key);
-  if (probe.matchedRows !== null) return;
-  if (kept.size >= BROAD_PROBES_KEPT) kept.delete(kept.keys().next().value ?? '');
-  kept.set(key, {
-    sample: { sampledRows: probe.sampledRows, sampledPassing: probe.sampledPassing },
-    at: performance.now(),
-  });
+  if (kept.size >= PROBES_KEPT) kept.delete(kept.keys().next().value ?? '');
+  kept.set(key, { probe, at: performance.now() });
 }
 
-export function forgetBroadProbe(reader: object, key: string): void {
-  broadProbes.get(reader)?.delete(key);
+export function forgetProbe(reader: object, key: string): void {
+  rememberedProbes.get(reader)?.delete(key);
 }
 
-/** A plan made from a remembered broad probe (rememberedBroadProbe), saying so. */
-export function rememberedPlan(plan: VectorPlan): VectorPlan {
-  return { ...plan, reason: `${plan.reason} (sampled by a search of the last minute)` };
+/** A plan made from a remembered probe (rememberedProbe), saying so. */
+export function rememberedPlan(plan: VectorPlan, probe: RestrictionProbe): VectorPlan {
+  const by =
+    probe.matchedRows === null
+      ? 'sampled by a search of the last minute'
+      : `counted by a search of the last ${COUNTED_PROBE_FRESH_MS / 1000} s`;
+  return { ...plan, reason: `${plan.reason} (${by})` };
 }
 
-/** The key of a search's restrictions for rememberedBroadProbe: their SQL, parameters and the bound tenant. */
+/** The key of a search's restrictions for rememberedProbe: their SQL, parameters and the bound tenant. */
 export function probeKey(prepared: PreparedQuery, boundTenant: string | undefined): string {
   const { sql: text, params } = prepared.reader
     .select({ one: sql`1` })
