@@ -1,12 +1,12 @@
 import {
   and,
   desc,
-  inArray,
-  queryRows,
   distanceTo,
   documents,
+  inArray,
   inCollection,
   isNotNull,
+  queryRows,
   sql,
   type Collection,
   type QuarryDatabase,
@@ -70,8 +70,8 @@ const calibrations = backgroundCache<EfCalibration>({
 
 /**
  * The collection's calibrated ef_search (see above), or null: not measured yet (a measurement is
- * started), or the collection's size is unknown or outside the calibrated range. Only for a search that may see the whole collection: the measurement is of
- * every tenant's rows.
+ * started), or the collection's size is unknown or outside the calibrated range. Only for a
+ * search that may see the whole collection: the measurement is of every tenant's rows.
  */
 export function calibratedEfSearch(
   reader: QuarryDatabase,
