@@ -58,6 +58,10 @@ describeInBrowser('managing collections and documents from the dashboard', sessi
     expect(await settings.locator('.stat', { hasText: 'Index state' }).textContent()).toContain(
       'ready',
     );
+    // How wide a search walks the index, and why (the size, or the index's measured recall).
+    expect(
+      await settings.locator('.stat', { hasText: 'Search width' }).locator('dd').textContent(),
+    ).toMatch(/^ef_search \d+ for 10 results(:|, by the collection's size)/);
     await session.page.getByRole('heading', { name: 'Documents table health' }).waitFor();
     await session.page.getByText('No re-embed has run on this collection.').waitFor();
     // PGlite here: one server, nothing distributed.

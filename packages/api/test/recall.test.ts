@@ -8,6 +8,7 @@ import {
   describeEachTarget,
   clusteredVectors,
   createHarness,
+  principal,
   seededRandom,
   type Harness,
 } from './harness';
@@ -177,6 +178,27 @@ describe.each([
         );
       }
       if (!calibrated) expect(reason).not.toMatch(/calibrated/);
+    });
+
+    it("reports the collection's search width as searches plan it, to a key that sees every tenant only", async () => {
+      const { searchWidth } = await harness.as().collections.get({ name: 'clusters' });
+      const planned = await harness
+        .as()
+        .search.query({ collection: 'clusters', vector: queries[1]!, k: K });
+      if (planned.stats.strategy === 'hnsw') {
+        expect(searchWidth?.efSearch).toBe(planned.stats.efSearch);
+      }
+      if (target.name !== 'citus') {
+        expect(searchWidth?.collectionRows).toBeGreaterThanOrEqual(5000);
+        if (calibrated) {
+          const { efSearch, recall, minRecall, queries: measured } = searchWidth!.calibration!;
+          expect(planned.stats.strategyReason).toContain(
+            `reached recall@10 ${recall.toFixed(3)}, lowest ${minRecall.toFixed(2)}, at ef_search ${efSearch} over ${measured} calibration queries`,
+          );
+        } else expect(searchWidth?.calibration).toBeNull();
+      }
+      const bound = harness.as(principal(['read'], 'acme'));
+      expect((await bound.collections.get({ name: 'clusters' })).searchWidth).toBeNull();
     });
 
     it('says when a request asks for a narrower candidate list than the plan would use', async () => {

@@ -28,6 +28,9 @@ import {
   storableText,
   textSearchConfigSchema,
 } from '../inputs';
+import { knownCollectionRows } from '../search/collection-size';
+import { CALIBRATION_MAX_ROWS, calibratedEfSearch } from '../search/ef-calibration';
+import { plannedEfSearch } from '../search/plan';
 import { collectionAdminProcedure, readProcedure } from '../trpc';
 
 async function describeCollection(
@@ -116,8 +119,8 @@ export const collectionsRouter = {
   }),
 
   /**
-   * `table` and `index` are null for a key bound to a tenant: the table's figures (live rows, size)
-   * and the index's count every tenant's documents.
+   * `table`, `index` and `searchWidth` are null for a key bound to a tenant: the table's figures
+   * (live rows, size), the index's and its calibration count every tenant's documents.
    */
   get: readProcedure
     .input(z.object({ name: collectionNameSchema }))
@@ -127,6 +130,7 @@ export const collectionsRouter = {
       return {
         ...(await describeCollection(ctx, collection, tenant)),
         table: tenant === undefined ? await documentsTableHealth(ctx.database.db) : null,
+        searchWidth: tenant === undefined ? searchWidth(ctx, collection) : null,
       };
     }),
 
@@ -204,3 +208,25 @@ export const collectionsRouter = {
       });
     }),
 } satisfies TRPCRouterRecord;
+
+/** Results an unfiltered search asks for by default, for which searchWidth reports ef_search. */
+const DEFAULT_SEARCH_K = 10;
+
+/**
+ * How wide an unfiltered search of DEFAULT_SEARCH_K results walks the index (hnsw.ef_search, as
+ * searches plan it), and what that rests on: the index's calibration (ef-calibration.ts) once
+ * measured, else the collection's size. Both are read in the background, as searches read them:
+ * null until then.
+ */
+function searchWidth(ctx: Context, collection: Collection) {
+  const rows = knownCollectionRows(ctx.database.db, collection);
+  const calibration = calibratedEfSearch(ctx.database.db, collection, ctx.limits, rows);
+  return {
+    k: DEFAULT_SEARCH_K,
+    efSearch: plannedEfSearch(DEFAULT_SEARCH_K, 1, rows, calibration),
+    collectionRows: rows === null ? null : Math.round(rows),
+    calibration,
+    /** The collection sizes that are calibrated. */
+    calibratedRows: { min: ctx.limits.efCalibrationMinRows, max: CALIBRATION_MAX_ROWS },
+  };
+}

@@ -7,6 +7,7 @@ import { Card, CardTitle } from '../../components/ui/card';
 import { useCapabilities } from '../../lib/capabilities';
 import { formatBytes, formatCount } from '../../lib/format';
 import { useTRPC } from '../../lib/trpc';
+import { describeSearchWidth } from './search-width';
 import { IndexState } from './components/CollectionCard';
 import { ClusterLayout } from './components/ClusterLayout';
 import { CollectionLinks } from './components/CollectionLinks';
@@ -85,6 +86,11 @@ export function CollectionPage() {
               </Stat>
               <Stat label="Index name">
                 <code className="text-xs">{query.data.index?.name ?? '–'}</code>
+              </Stat>
+              <Stat label="Search width">
+                {query.data.searchWidth
+                  ? describeSearchWidth(query.data.searchWidth)
+                  : 'not shown to a key bound to a tenant'}
               </Stat>
             </Stats>
           </Card>
