@@ -148,10 +148,8 @@ export async function benchLatency(
         JSON.stringify(fromSql.map((row) => row.id));
       // Quarry's ef_search once its plan has settled (the collection's size and calibration,
       // read in the background after its first searches), in the server and in this process.
-      if (mode !== 'keyword') {
-        await untilPlanSettled(() => viaApi(api.client, 'vector', 0));
-        await untilPlanSettled(() => inProcess('vector', 0));
-      }
+      await untilPlanSettled(() => api.client.collections.get.query({ name: collection.name }));
+      await untilPlanSettled(() => caller.collections.get({ name: collection.name }));
       await runConcurrently(Math.min(20, queries.length), 1, (i) => viaApi(api.client, mode, i));
       const quarryEfSearch = (await viaApi(api.client, mode, 0)).stats.efSearch;
       // Connections whose sessions search at Quarry's ef_search (a startup parameter, so the

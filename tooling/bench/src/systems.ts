@@ -7,6 +7,7 @@ import {
   ingestDocuments,
   openAccess,
   type IngestItem,
+  type RouterOutputs,
 } from '@quarry/api';
 import { createEmbeddingRegistry, type EmbeddingProvider } from '@quarry/api/embeddings';
 import { collections, dropVectorIndexes, eq, type Collection, type Database } from '@quarry/db';
@@ -67,26 +68,28 @@ export function quarryCaller(database: Database, providers: EmbeddingProvider[] 
 const PLAN_SETTLE_MS = 60_000;
 
 /**
- * Searches (`search`, a vector search of the collection) until Quarry's plan for it has settled:
- * the first searches of a collection read its size, and then, for a collection of at least
- * `efCalibrationMinRows` rows, measure its ef_search, both in the background (packages/api,
- * collection-size.ts and ef-calibration.ts); a user's searches after those first seconds run at
- * the settled plan, and that is what the benchmark measures. Resolves with the settled reason.
+ * Reads the collection (`collections.get`) until Quarry's plan for its searches has settled: its
+ * size is known and, for a size that is calibrated, its ef_search is measured. Both are read in
+ * the background after a collection's first searches (or reads); a user's searches after those
+ * first seconds run at the settled plan, and that is what the benchmark measures.
  */
 export async function untilPlanSettled(
-  search: () => Promise<{ stats: { strategyReason: string | null } }>,
-): Promise<string> {
+  readCollection: () => Promise<RouterOutputs['collections']['get']>,
+): Promise<void> {
   const started = performance.now();
   for (;;) {
-    const reason = (await search()).stats.strategyReason ?? '';
-    const rows = /among about (\d+) rows/.exec(reason)?.[1];
-    const settled =
-      reason.includes('(calibrated:') ||
-      (rows !== undefined && Number(rows) < defaultLimits.efCalibrationMinRows);
-    if (settled) return reason;
+    const width = (await readCollection()).searchWidth;
+    const rows = width?.collectionRows ?? null;
+    if (
+      width === null ||
+      width.calibration !== null ||
+      (rows !== null && (rows < width.calibratedRows.min || rows > width.calibratedRows.max))
+    ) {
+      return;
+    }
     if (performance.now() - started > PLAN_SETTLE_MS) {
-      progress(`  Quarry's plan did not settle in ${PLAN_SETTLE_MS / 1000} s: ${reason}`);
-      return reason;
+      progress(`  Quarry's plan did not settle in ${PLAN_SETTLE_MS / 1000} s`);
+      return;
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -97,9 +100,7 @@ export function quarrySearch(database: Database, collectionName: string): Search
   let settled = false;
   return async (vector, filter, efSearch) => {
     if (!settled) {
-      await untilPlanSettled(() =>
-        caller.search.query({ collection: collectionName, mode: 'vector', vector, k: 10 }),
-      );
+      await untilPlanSettled(() => caller.collections.get({ name: collectionName }));
       settled = true;
     }
     const response = await caller.search.query({
