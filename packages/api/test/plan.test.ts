@@ -1,4 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
+import type { Collection } from '@quarry/db';
+import { calibrationKey } from '../src/search/ef-calibration';
 import { searchInputSchema } from '../src/search/input';
 import {
   approximationOf,
@@ -206,6 +208,24 @@ describe('approximate answers', () => {
     expect(approximationOf(asked)).toMatch(/ef_search 40 was asked, below the planned 100/);
     const wider = planWithoutCounting(input({ efSearch: 200 }), false, 10, null)!;
     expect(approximationOf(wider)).not.toMatch(/below the planned/);
+  });
+});
+
+describe('the calibration of a collection', () => {
+  it('is measured again for new HNSW parameters, or a size a fifth away, not for a few rows', () => {
+    const collection = {
+      id: 7,
+      dimensions: 1536,
+      metric: 'cosine',
+      hnswM: 16,
+      hnswEfConstruction: 64,
+    } as Collection;
+    const key = calibrationKey(collection, 50_000);
+    expect(calibrationKey(collection, 50_500)).toBe(key);
+    expect(calibrationKey(collection, 60_000)).not.toBe(key);
+    expect(calibrationKey(collection, 41_000)).not.toBe(key);
+    expect(calibrationKey({ ...collection, hnswM: 24 }, 50_000)).not.toBe(key);
+    expect(calibrationKey({ ...collection, id: 8 }, 50_000)).not.toBe(key);
   });
 });
 

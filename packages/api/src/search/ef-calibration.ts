@@ -8,6 +8,7 @@ import {
   isNotNull,
   queryRows,
   sql,
+  vectorIndexName,
   type Collection,
   type QuarryDatabase,
 } from '@quarry/db';
@@ -30,8 +31,8 @@ import { hnswSettings } from './plan';
  *
  * It runs in the background, started by a search: two sequential scans that compute the exact
  * neighbours of all the queries at once (about 4 s of database time at 50,000 x 1,536 here), and
- * the queries' index scans; again after CALIBRATION_FRESH_MS, or once the collection's size has
- * moved by about a fifth (the key holds its size class). Past CALIBRATION_MAX_ROWS the exact scans
+ * the queries' index scans; again after CALIBRATION_FRESH_MS, once the collection's size has moved
+ * by about a fifth (the key holds its size class), or for new HNSW parameters. Past CALIBRATION_MAX_ROWS the exact scans
  * cost too much for a background task, and the size rule applies.
  */
 export const CALIBRATION_EF_SEARCH = [40, 64, 100, 160] as const;
@@ -86,10 +87,19 @@ export function calibratedEfSearch(
   ) {
     return null;
   }
-  // A size class per ~19 % of growth: a collection that grew or shrank that much is measured again.
+  return calibrations.current(reader, calibrationKey(collection, collectionRows), () =>
+    calibrateEfSearch(reader, collection, limits),
+  );
+}
+
+/**
+ * What a calibration is kept under: the index (its name holds its HNSW parameters), the vectors'
+ * shape, and a size class per ~19 % of growth, so that a collection that grew or shrank that much,
+ * or an index rebuilt with new parameters, is measured again.
+ */
+export function calibrationKey(collection: Collection, collectionRows: number): string {
   const sizeClass = Math.round(Math.log2(collectionRows) * 4);
-  const key = `${collection.id}:${collection.dimensions}:${collection.metric}:${sizeClass}`;
-  return calibrations.current(reader, key, () => calibrateEfSearch(reader, collection, limits));
+  return `${vectorIndexName(collection)}:${collection.dimensions}:${collection.metric}:${sizeClass}`;
 }
 
 /** Resolves once every calibration started on `reader` has ended (for tests). */
