@@ -29,8 +29,12 @@ import {
   textSearchConfigSchema,
 } from '../inputs';
 import { knownCollectionRows } from '../search/collection-size';
-import { CALIBRATION_MAX_ROWS, calibratedEfSearch } from '../search/ef-calibration';
-import { plannedEfSearch } from '../search/plan';
+import {
+  CALIBRATION_MARGIN,
+  CALIBRATION_MAX_ROWS,
+  calibratedEfSearch,
+} from '../search/ef-calibration';
+import { DEFAULT_EF_SEARCH, plannedEfSearch } from '../search/plan';
 import { collectionAdminProcedure, readProcedure } from '../trpc';
 
 async function describeCollection(
@@ -228,5 +232,7 @@ function searchWidth(ctx: Context, collection: Collection) {
     calibration,
     /** The collection sizes that are calibrated. */
     calibratedRows: { min: ctx.limits.efCalibrationMinRows, max: CALIBRATION_MAX_ROWS },
+    /** How a calibration becomes the planned ef_search: times `margin`, at least `atLeast`. */
+    planned: { margin: CALIBRATION_MARGIN, atLeast: DEFAULT_EF_SEARCH },
   };
 }

@@ -7,6 +7,7 @@ const width = (fields: Partial<SearchWidth>): SearchWidth => ({
   collectionRows: 50_000,
   calibration: null,
   calibratedRows: { min: 10_000, max: 200_000 },
+  planned: { margin: 2.5, atLeast: 100 },
   ...fields,
 });
 

@@ -9,11 +9,11 @@ export type SearchWidth = NonNullable<RouterOutputs['collections']['get']['searc
  * calibration is still to come.
  */
 export function describeSearchWidth(width: SearchWidth): string {
-  const { k, efSearch, collectionRows, calibration, calibratedRows } = width;
+  const { k, efSearch, collectionRows, calibration, calibratedRows, planned } = width;
   const head = `ef_search ${efSearch} for ${k} results`;
   if (calibration) {
     const target = calibration.met ? '' : ', below the calibration target';
-    return `${head}: this index reached recall@${k} ${calibration.recall.toFixed(3)} (lowest ${calibration.minRecall.toFixed(2)}) at ef_search ${calibration.efSearch} over ${calibration.queries} calibration queries${target}; searches use 2.5× that, at least 100`;
+    return `${head}: this index reached recall@${k} ${calibration.recall.toFixed(3)} (lowest ${calibration.minRecall.toFixed(2)}) at ef_search ${calibration.efSearch} over ${calibration.queries} calibration queries${target}; searches use ${planned.margin}× that, at least ${planned.atLeast}`;
   }
   if (collectionRows === null) return `${head}: the collection's size is not known yet`;
   const calibrated = collectionRows >= calibratedRows.min && collectionRows <= calibratedRows.max;
