@@ -75,7 +75,10 @@ export async function retrieveByKeyword(request: KeywordRetrievalRequest): Promi
 
 /** Rows matching the whole websearch query, as (id, keyword_score). */
 function strictHits(config: SQL, text: string, scope: SQL | undefined, wanted: number): SQL {
-  const query = sql`websearch_to_tsquery(${config}, ${text})`;
+  // A subquery, so the text is parsed once per statement: PostgreSQL's generic plan of a prepared
+  // statement (chosen after its fifth run) calls a function of parameters again for every row it
+  // matches and ranks (2,000 rows of 5,000: 7.9 ms against 4.4 ms).
+  const query = sql`(select websearch_to_tsquery(${config}, ${text}))`;
   return sql`select ${documents.id} as id, ts_rank_cd(${documents.searchText}, ${query}) as keyword_score
     from ${documents}
     where ${scope} and ${documents.searchText} @@ ${query}
@@ -130,7 +133,7 @@ function fallbackHits({
   sizeEstimate,
 }: FallbackQuery): SQL {
   const exclusion = excluded
-    ? sql`and ${documents.searchText} @@ websearch_to_tsquery(${config}, ${excluded})`
+    ? sql`and ${documents.searchText} @@ (select websearch_to_tsquery(${config}, ${excluded}))`
     : sql``;
   // One count per term, each stopped at the cap. The term is a subquery's value, which PostgreSQL
   // plans without knowing, so its rows are found through the GIN index (a bitmap scan) whatever
