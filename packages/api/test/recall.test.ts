@@ -210,25 +210,31 @@ describe.each([
       );
     });
 
-    it('runs an index answer again exactly when a sampled row nearer than its last is missing from it', async () => {
-      // The index cannot be made to miss a row on demand; a sampled row moved away since it was
-      // sampled looks the same to the check: near the query in the sample, absent from the answer.
-      const [first] = await harness.database.db
+    /**
+     * The index cannot be made to miss a row on demand; a sampled row moved away since it was
+     * sampled looks the same to the check: near the query in the sample, absent from the answer.
+     * Moves the sampled row `position`th by id (the sample's order) to the opposite direction.
+     */
+    async function moveSampledRow(position: number) {
+      const [row] = await harness.database.db
         .select({ externalId: documents.externalId })
         .from(documents)
         .orderBy(asc(documents.id))
+        .offset(position)
         .limit(1);
-      const moved = data[Number(first!.externalId)]!;
+      const index = Number(row!.externalId);
+      const moved = data[index]!;
       await harness.as().documents.ingest({
         collection: 'clusters',
         documents: [
-          {
-            externalId: first!.externalId!,
-            content: `point ${first!.externalId}`,
-            embedding: moved.map((x) => -x),
-          },
+          { externalId: String(index), content: `point ${index}`, embedding: moved.map((x) => -x) },
         ],
       });
+      return { index, externalId: String(index), moved };
+    }
+
+    it('runs an index answer again exactly when a sampled row nearer than its last is missing from it', async () => {
+      const { moved, externalId } = await moveSampledRow(0);
       const answer = await harness
         .as()
         .search.query({ collection: 'clusters', vector: moved, k: K });
@@ -240,7 +246,50 @@ describe.each([
         .as()
         .search.query({ collection: 'clusters', vector: moved, k: K, exact: true });
       expect(answer.results.map((r) => r.id)).toEqual(exact.results.map((r) => r.id));
-      expect(answer.results.map((r) => r.externalId)).not.toContain(first!.externalId);
+      expect(answer.results.map((r) => r.externalId)).not.toContain(externalId);
+    });
+
+    it("checks a hybrid search's vector candidates as far as its page reaches: a missed row among them is run again, one past them is not", async () => {
+      // The second sampled row (the first moved in the test before).
+      const { index, moved } = await moveSampledRow(1);
+      const hybrid = (vector: number[]) =>
+        harness
+          .as()
+          .search.query({ collection: 'clusters', mode: 'hybrid', text: 'point', vector, k: K });
+      // Near its old place, the row would be first of the page: the check runs the search again.
+      const nearby = await hybrid(moved);
+      expect(nearby.stats).toMatchObject({ strategy: 'exact', candidates: 40 });
+      expect(nearby.stats.strategyReason).toMatch(
+        /^the first 10 of the index's 40 rows missed a nearer one \(distance [-\d.e]+ against [\d.e]+; checked against \d+ sampled rows\): re-ran as exact search$/,
+      );
+      // From a stored row that had it 20th to 35th nearest, it would be a candidate past the
+      // page: the fusion's pool is approximate, as any index answer, and is not run again.
+      const cosine = (a: number[], b: number[]) => {
+        let dot = 0;
+        let na = 0;
+        let nb = 0;
+        a.forEach((x, i) => {
+          dot += x * b[i]!;
+          na += x * x;
+          nb += b[i]! * b[i]!;
+        });
+        return 1 - dot / Math.sqrt(na * nb);
+      };
+      const stored = data.slice(0, count);
+      const rankOfMoved = (query: number[]) => {
+        const toMoved = cosine(query, moved);
+        return stored.filter((row, i) => i !== index && cosine(query, row) < toMoved).length + 1;
+      };
+      const from = stored.find(
+        (row, i) => i !== index && rankOfMoved(row) >= 20 && rankOfMoved(row) <= 35,
+      );
+      expect(from).toBeDefined();
+      const farther = await hybrid(from!);
+      expect(farther.stats).toMatchObject({
+        strategy: 'hnsw',
+        exactFallback: false,
+        candidates: 40,
+      });
     });
   });
 });

@@ -144,6 +144,7 @@ async function searchOn(
           explain: input.explain,
           settingsApplied: settingsUpFront,
           checkNearer,
+          checkedRows: input.k + input.offset,
         });
       const keywordOnly = input.mode === 'keyword' || !vector;
       // A vector retrieval whose plan is known goes out in the same turn as the keyword query,

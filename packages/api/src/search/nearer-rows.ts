@@ -98,10 +98,10 @@ export interface InMemoryRestrictions {
 
 /**
  * Checks an approximate answer against the collection's sample: a reason to run the search again
- * exactly, or null. `rows` are the answer, nearest first; only a full answer (`wanted` rows) is
- * checked (a short one is re-run anyway).
+ * exactly, or null. `rows` are the answer, nearest first; its first `checked` rows are checked
+ * (none when it has fewer: a short answer is re-run anyway).
  */
-export type AnswerCheck = (rows: readonly Candidate[], wanted: number) => Promise<string | null>;
+export type AnswerCheck = (rows: readonly Candidate[], checked: number) => Promise<string | null>;
 
 /**
  * Starts the check of an index answer, as its statement goes out: the sampled rows' distances
@@ -129,13 +129,17 @@ export function nearerRowCheck(
     const distances = new Promise<Float64Array>((resolve) =>
       setImmediate(() => setImmediate(() => resolve(sampledDistances(sample, collection, query)))),
     );
-    return async (rows, wanted) => {
-      const last = rows[wanted - 1]?.distance;
-      if (rows.length < wanted || last === null || last === undefined) return null;
+    return async (rows, checked) => {
+      const last = rows[checked - 1]?.distance;
+      if (rows.length < checked || last === null || last === undefined) return null;
       const nearer = nearestMissed(sample, await distances, collection, restrictions, rows, last);
+      const head =
+        checked < rows.length
+          ? `the first ${checked} of the index's ${rows.length} rows`
+          : `the index's ${checked} rows`;
       return nearer === null
         ? null
-        : `the index's ${wanted} rows missed a nearer one (distance ${nearer.toPrecision(4)} against ${last.toPrecision(4)}; checked against ${sample.ids.length} sampled rows): re-ran as exact search`;
+        : `${head} missed a nearer one (distance ${nearer.toPrecision(4)} against ${last.toPrecision(4)}; checked against ${sample.ids.length} sampled rows): re-ran as exact search`;
     };
   };
 }

@@ -48,6 +48,11 @@ export interface VectorRetrievalRequest {
   settingsApplied: boolean;
   /** Checks a full index answer for a nearer row it missed (see nearerRowCheck). */
   checkNearer?: NearerRowCheck | null;
+  /**
+   * The head of the answer that check covers: the rows a page can show (k + offset). A hybrid
+   * search's further candidates only feed the fusion, approximate as any index answer.
+   */
+  checkedRows: number;
 }
 
 export interface VectorRetrieval extends Retrieval {
@@ -216,7 +221,10 @@ export async function retrieveByVector(request: VectorRetrievalRequest): Promise
   }
   // Relaxed-order iterative scans may return neighbours slightly out of order.
   rows.sort((a, b) => (a.distance ?? 0) - (b.distance ?? 0));
-  const missed = strategy === 'exact' ? null : ((await checkAnswer?.(rows, wanted)) ?? null);
+  const missed =
+    strategy === 'exact'
+      ? null
+      : ((await checkAnswer?.(rows, Math.min(wanted, request.checkedRows))) ?? null);
   if (missed !== null) await rerunExactly(missed, 'missed-nearer-row');
   return {
     rows,
