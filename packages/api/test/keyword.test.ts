@@ -70,6 +70,23 @@ describeEachTarget()('keyword search on $name', (target) => {
   });
   afterAll(() => harness?.close());
 
+  it('answers each search by its own words, exclusions and tenant, also in a shape searched before', async () => {
+    // The statement of a shape (number of terms, exclusions or not, tenant or not) is built once
+    // and given each search's values: a value kept from an earlier search would show here.
+    for (let round = 0; round < 2; round++) {
+      expect(new Set(names((await search('moon space -war')).results))).toEqual(
+        new Set(['all', 'moon']),
+      );
+      expect(names((await search('west exploration -moon')).results)).toEqual(['exploration']);
+      const asTenant = (tenant: string) =>
+        harness
+          .as(principal(['read'], tenant))
+          .search.query({ collection: 'kw', mode: 'keyword', text: 'moon space -war', k: 10 });
+      expect(new Set(names((await asTenant('acme')).results))).toEqual(new Set(['all', 'moon']));
+      expect((await asTenant('globex')).results).toEqual([]);
+    }
+  });
+
   it('answers a natural-language query by the words it shares, the passage with all of them first', async () => {
     const { results } = await search('space exploration moon');
     const found = names(results);

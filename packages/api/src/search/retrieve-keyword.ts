@@ -1,7 +1,22 @@
-import { and, documents, inCollection, sql, vectorIndexName, type SQL } from '@quarry/db';
+import {
+  and,
+  documents,
+  eq,
+  inCollection,
+  sql,
+  vectorIndexName,
+  vectorLiteral,
+  type Placeholder,
+  type SQL,
+} from '@quarry/db';
 import { indexRowsEstimate } from './collection-size';
-import type { Transaction } from '../transaction';
-import { candidateColumns, explainAnalyze, runPrepared } from './columns';
+import {
+  runTemplate,
+  statementTemplate,
+  type StatementTemplate,
+  type Transaction,
+} from '../transaction';
+import { candidateColumns, explainAnalyze, preparedName, runPrepared } from './columns';
 import { splitKeywordQuery } from './keyword-query';
 import type { Candidate, PreparedQuery, Retrieval } from './types';
 
@@ -47,13 +62,50 @@ export const FALLBACK_COUNT_CAP = 10_000;
  * the fallback runs only when the strict query came up short.
  */
 export async function retrieveByKeyword(request: KeywordRetrievalRequest): Promise<Retrieval> {
-  const { tx, prepared, text, wanted, enough } = request;
-  const scope = and(inCollection(prepared.collection.id), ...prepared.restrictions);
+  const { tx, prepared, text, wanted } = request;
+  const { terms, excluded } = splitKeywordQuery(text);
+  const counted = terms.slice(0, FALLBACK_COUNTED_TERMS);
+  const enough = Math.min(request.enough, wanted);
+  if (!request.explain) {
+    const fromTemplate = keywordQueryFromTemplate(request, counted, excluded, enough);
+    if (fromTemplate) return { rows: await fromTemplate, plan: null };
+  }
+  const select = keywordQuery(tx, prepared, {
+    scope: and(inCollection(prepared.collection.id), ...prepared.restrictions),
+    text,
+    terms: counted,
+    excluded: excluded === '' ? null : excluded,
+    wanted,
+    enough,
+    vector: prepared.vector,
+    contentChars: prepared.contentChars,
+  });
+  const rows = (await runPrepared(select, 'quarry_keyword_search')) as Candidate[];
+  return { rows, plan: request.explain ? await explainAnalyze(tx, select) : null };
+}
+
+/** What a keyword statement is made of: each value given, or a placeholder in a template. */
+interface KeywordQueryParts {
+  scope: SQL | undefined;
+  text: string | Placeholder;
+  /** The terms the OR fallback counts (at most FALLBACK_COUNTED_TERMS). */
+  terms: ReadonlyArray<string | Placeholder>;
+  /** Exclusions in websearch syntax; null for none (the statement then has no exclusion). */
+  excluded: string | Placeholder | null;
+  wanted: number | Placeholder;
+  /** Strict hits that answer alone (see KeywordRetrievalRequest.enough), at most `wanted`. */
+  enough: number | Placeholder;
+  vector: number[] | Placeholder | undefined;
+  contentChars: number | Placeholder;
+}
+
+/** The keyword statement: the hits (strict, or the OR fallback), ranked, with their columns. */
+function keywordQuery(tx: Transaction, prepared: PreparedQuery, parts: KeywordQueryParts) {
+  const { scope, text, terms, excluded, wanted } = parts;
   // Queries are parsed with the configuration the collection's search_text is made with, as a
   // bound parameter.
   const config = sql`${prepared.collection.textSearchConfig}::regconfig`;
   const strict = strictHits(config, text, scope, wanted);
-  const { terms, excluded } = splitKeywordQuery(text);
   // Past the count cap, only an unrestricted search may use the collection's size: a bound
   // tenant or a filter weighs by its own rows.
   const sizeEstimate =
@@ -65,16 +117,81 @@ export async function retrieveByKeyword(request: KeywordRetrievalRequest): Promi
       ? strictOrFallback(
           strict,
           fallbackHits({ config, terms, excluded, scope, wanted, sizeEstimate }),
-          Math.min(enough, wanted),
+          parts.enough,
         )
       : strict;
-  const select = rankedRows(tx, prepared, hits);
-  const rows = (await runPrepared(select, 'quarry_keyword_search')) as Candidate[];
-  return { rows, plan: request.explain ? await explainAnalyze(tx, select) : null };
+  return rankedRows(tx, prepared, hits, parts.vector, parts.contentChars);
+}
+
+/** The keyword statement of each shape (collection, tenant or not, terms, exclusions), built once. */
+const keywordQueryTemplates = new Map<string, StatementTemplate>();
+const MAX_KEYWORD_QUERY_TEMPLATES = 200;
+
+/**
+ * The keyword statement of a search restricted to nothing but the collection (and the key's
+ * tenant, the common shapes) from a template built once per shape, its values given at each run:
+ * building the statement (the fallback's CTEs, a subquery per term) was about a third of a keyword
+ * search's CPU in the server. Null for other shapes, which keywordQuery builds each time.
+ */
+function keywordQueryFromTemplate(
+  request: KeywordRetrievalRequest,
+  terms: readonly string[],
+  excluded: string,
+  enough: number,
+): Promise<Candidate[]> | null {
+  const { tx, prepared, text, wanted } = request;
+  const { collection, tenant, vector } = prepared;
+  if (prepared.restrictions.length !== (tenant === undefined ? 0 : 1)) return null;
+  const key = [
+    collection.id,
+    collection.dimensions,
+    collection.metric,
+    collection.textSearchConfig,
+    vectorIndexName(collection),
+    tenant === undefined ? '' : 't',
+    vector ? 'v' : '',
+    terms.length,
+    excluded === '' ? '' : 'x',
+  ].join(':');
+  let template = keywordQueryTemplates.get(key);
+  if (!template) {
+    const query = keywordQuery(tx, prepared, {
+      scope: and(
+        inCollection(collection.id),
+        tenant === undefined ? undefined : eq(documents.tenantId, sql.placeholder('tenant')),
+      ),
+      text: sql.placeholder('text'),
+      terms: terms.map((_, index) => sql.placeholder(`term${index}`)),
+      excluded: excluded === '' ? null : sql.placeholder('excluded'),
+      wanted: sql.placeholder('wanted'),
+      enough: sql.placeholder('enough'),
+      vector: vector ? sql.placeholder('vector') : undefined,
+      contentChars: sql.placeholder('contentChars'),
+    });
+    template = statementTemplate(query, preparedName(query, 'quarry_keyword_search'));
+    if (keywordQueryTemplates.size >= MAX_KEYWORD_QUERY_TEMPLATES) keywordQueryTemplates.clear();
+    keywordQueryTemplates.set(key, template);
+  }
+  const values: Record<string, unknown> = {
+    text,
+    excluded,
+    wanted,
+    enough,
+    tenant,
+    vector: vector && vectorLiteral(vector),
+    contentChars: prepared.contentChars,
+  };
+  terms.forEach((term, index) => (values[`term${index}`] = term));
+  return runTemplate<Candidate[]>(tx, template, values);
 }
 
 /** Rows matching the whole websearch query, as (id, keyword_score). */
-function strictHits(config: SQL, text: string, scope: SQL | undefined, wanted: number): SQL {
+function strictHits(
+  config: SQL,
+  text: string | Placeholder,
+  scope: SQL | undefined,
+  wanted: number | Placeholder,
+): SQL {
   // A subquery, so the text is parsed once per statement: PostgreSQL's generic plan of a prepared
   // statement (chosen after its fifth run) calls a function of parameters again for every row it
   // matches and ranks (2,000 rows of 5,000: 7.9 ms against 4.4 ms).
@@ -90,7 +207,7 @@ function strictHits(config: SQL, text: string, scope: SQL | undefined, wanted: n
  * The strict hits when there are `enough` of them, otherwise the fallback's when it found more.
  * PostgreSQL reads a CTE only when asked, so a strict query that answers runs alone.
  */
-function strictOrFallback(strict: SQL, fallback: SQL, enough: number): SQL {
+function strictOrFallback(strict: SQL, fallback: SQL, enough: number | Placeholder): SQL {
   return sql`with strict as materialized (${strict}),
     strict_rows as (select count(*) as n from strict),
     fallback as materialized (${fallback})
@@ -105,10 +222,10 @@ function strictOrFallback(strict: SQL, fallback: SQL, enough: number): SQL {
 
 interface FallbackQuery {
   config: SQL;
-  terms: string[];
-  excluded: string;
+  terms: ReadonlyArray<string | Placeholder>;
+  excluded: string | Placeholder | null;
   scope: SQL | undefined;
-  wanted: number;
+  wanted: number | Placeholder;
   /** The searched rows when the count stops at FALLBACK_COUNT_CAP (float8, may be null). */
   sizeEstimate: SQL;
 }
@@ -132,15 +249,16 @@ function fallbackHits({
   wanted,
   sizeEstimate,
 }: FallbackQuery): SQL {
-  const exclusion = excluded
-    ? sql`and ${documents.searchText} @@ (select websearch_to_tsquery(${config}, ${excluded}))`
-    : sql``;
+  const exclusion =
+    excluded !== null
+      ? sql`and ${documents.searchText} @@ (select websearch_to_tsquery(${config}, ${excluded}))`
+      : sql``;
   // One count per term, each stopped at the cap. The term is a subquery's value, which PostgreSQL
   // plans without knowing, so its rows are found through the GIN index (a bitmap scan) whatever
   // the planner would guess of a known term's frequency: for a common one, a sequential scan that
   // stops at the cap looks cheaper to it, but tests (and detoasts) every row's search_text.
   // Uncorrelated, as Citus requires over a distributed table.
-  const counted = terms.slice(0, FALLBACK_COUNTED_TERMS).map((term) => {
+  const counted = terms.map((term) => {
     const query = sql`phraseto_tsquery(${config}, ${term})`;
     return sql`(${query}, (select count(*) from (
         select 1 from ${documents}
@@ -184,11 +302,16 @@ function fallbackHits({
  * joined: a query vector's distance in the same SELECT would be computed (and each embedding
  * detoasted) for every matching row, not just the ones kept.
  */
-function rankedRows(tx: Transaction, prepared: PreparedQuery, hits: SQL) {
-  const { collection, vector } = prepared;
+function rankedRows(
+  tx: Transaction,
+  prepared: PreparedQuery,
+  hits: SQL,
+  vector: number[] | Placeholder | undefined,
+  contentChars: number | Placeholder,
+) {
   return tx
     .select({
-      ...candidateColumns(collection, vector, prepared.contentChars, true),
+      ...candidateColumns(prepared.collection, vector, contentChars, true),
       keywordScore: sql<number>`hits.keyword_score`.mapWith(Number),
     })
     .from(sql`(${hits}) as hits`)
