@@ -220,7 +220,8 @@ interface StatementSession {
 }
 
 /**
- * Builds `query` (a select without joins, whose per-run values are `sql.placeholder`s) into a
+ * Builds `query` (a select whose per-run values are `sql.placeholder`s, without outer joins:
+ * their columns, which Drizzle's own prepared query nulls per joined table, are not) into a
  * template for runTemplate. With a `name` it runs as a prepared statement where the driver
  * prepares (see @quarry/db's createDb).
  */
