@@ -280,9 +280,17 @@ describe.each([
         const toMoved = cosine(query, moved);
         return stored.filter((row, i) => i !== index && cosine(query, row) < toMoved).length + 1;
       };
-      const from = stored.find(
-        (row, i) => i !== index && rankOfMoved(row) >= 20 && rankOfMoved(row) <= 35,
-      );
+      // Looked for among the rows nearest the moved one (its own cluster), not all 5,000.
+      const from = stored
+        .filter((_, i) => i !== index)
+        .map((row) => ({ row, distance: cosine(row, moved) }))
+        .sort((a, b) => a.distance - b.distance)
+        .slice(0, 200)
+        .map(({ row }) => row)
+        .find((row) => {
+          const rank = rankOfMoved(row);
+          return rank >= 20 && rank <= 35;
+        });
       expect(from).toBeDefined();
       const farther = await hybrid(from!);
       expect(farther.stats).toMatchObject({
