@@ -233,6 +233,25 @@ export function statementTemplate(
   return { sql: built.queryString, params: built.params, fields: built.fields, name };
 }
 
+/**
+ * Templates kept by shape: `build` runs for a shape not seen before. Past `maxShapes` (collections
+ * and tenants make shapes unbounded) the kept ones are dropped and built again on use.
+ */
+export function templatesByShape(
+  maxShapes: number,
+): (shape: string, build: () => StatementTemplate) => StatementTemplate {
+  const templates = new Map<string, StatementTemplate>();
+  return (shape, build) => {
+    let template = templates.get(shape);
+    if (!template) {
+      template = build();
+      if (templates.size >= maxShapes) templates.clear();
+      templates.set(shape, template);
+    }
+    return template;
+  };
+}
+
 /** Runs a template in `tx` with this run's placeholder values, its rows mapped as Drizzle maps them. */
 export function runTemplate<T>(
   tx: Transaction,

@@ -10,12 +10,7 @@ import {
   type SQL,
 } from '@quarry/db';
 import { indexRowsEstimate } from './collection-size';
-import {
-  runTemplate,
-  statementTemplate,
-  type StatementTemplate,
-  type Transaction,
-} from '../transaction';
+import { runTemplate, statementTemplate, templatesByShape, type Transaction } from '../transaction';
 import { candidateColumns, explainAnalyze, preparedName, runPrepared } from './columns';
 import { splitKeywordQuery } from './keyword-query';
 import type { Candidate, PreparedQuery, Retrieval } from './types';
@@ -124,8 +119,7 @@ function keywordQuery(tx: Transaction, prepared: PreparedQuery, parts: KeywordQu
 }
 
 /** The keyword statement of each shape (collection, tenant or not, terms, exclusions), built once. */
-const keywordQueryTemplates = new Map<string, StatementTemplate>();
-const MAX_KEYWORD_QUERY_TEMPLATES = 200;
+const keywordQueryTemplate = templatesByShape(200);
 
 /**
  * The keyword statement of a search restricted to nothing but the collection (and the key's
@@ -153,8 +147,7 @@ function keywordQueryFromTemplate(
     terms.length,
     excluded === '' ? '' : 'x',
   ].join(':');
-  let template = keywordQueryTemplates.get(key);
-  if (!template) {
+  const template = keywordQueryTemplate(key, () => {
     const query = keywordQuery(tx, prepared, {
       scope: and(
         inCollection(collection.id),
@@ -168,10 +161,8 @@ function keywordQueryFromTemplate(
       vector: vector ? sql.placeholder('vector') : undefined,
       contentChars: sql.placeholder('contentChars'),
     });
-    template = statementTemplate(query, preparedName(query, 'quarry_keyword_search'));
-    if (keywordQueryTemplates.size >= MAX_KEYWORD_QUERY_TEMPLATES) keywordQueryTemplates.clear();
-    keywordQueryTemplates.set(key, template);
-  }
+    return statementTemplate(query, preparedName(query, 'quarry_keyword_search'));
+  });
   const values: Record<string, unknown> = {
     text,
     excluded,

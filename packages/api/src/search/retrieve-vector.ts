@@ -14,8 +14,8 @@ import {
   runTemplate,
   setLocal,
   statementTemplate,
+  templatesByShape,
   underSettings,
-  type StatementTemplate,
   type Transaction,
 } from '../transaction';
 import {
@@ -133,8 +133,7 @@ function indexQuery(
 }
 
 /** The index scan of each collection, with and without a tenant, built once (see runTemplate). */
-const indexQueryTemplates = new Map<string, StatementTemplate>();
-const MAX_INDEX_QUERY_TEMPLATES = 200;
+const indexQueryTemplate = templatesByShape(200);
 
 /**
  * The index scan of a search restricted to nothing but the collection (and the key's tenant, the
@@ -147,8 +146,7 @@ function indexQueryFromTemplate(request: VectorRetrievalRequest): Promise<Candid
   const { collection, tenant } = prepared;
   if (prepared.restrictions.length !== (tenant === undefined ? 0 : 1)) return null;
   const key = `${collection.id}:${collection.dimensions}:${collection.metric}:${tenant === undefined ? '' : 't'}`;
-  let template = indexQueryTemplates.get(key);
-  if (!template) {
+  const template = indexQueryTemplate(key, () => {
     const scope = and(
       inCollection(collection.id),
       isNotNull(documents.embedding),
@@ -162,10 +160,8 @@ function indexQueryFromTemplate(request: VectorRetrievalRequest): Promise<Candid
       sql.placeholder('limit'),
       sql.placeholder('contentChars'),
     );
-    template = statementTemplate(query, preparedName(query, 'quarry_vector_search'));
-    if (indexQueryTemplates.size >= MAX_INDEX_QUERY_TEMPLATES) indexQueryTemplates.clear();
-    indexQueryTemplates.set(key, template);
-  }
+    return statementTemplate(query, preparedName(query, 'quarry_vector_search'));
+  });
   return runTemplate<Candidate[]>(tx, template, {
     vector: vectorLiteral(vector),
     tenant,
