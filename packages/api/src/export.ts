@@ -6,6 +6,7 @@ import { quarryCodeOf, toTRPCError } from './errors';
 import { compileFilter, parseMetadataFilter } from './filter';
 import { resolveTenant } from './tenancy';
 import { assertScope } from './trpc';
+import { encodeBase64Vector } from './vector-base64';
 
 /**
  * Streaming export of a collection as newline-delimited JSON. With the default `shape: 'export'`
@@ -66,20 +67,6 @@ export function exportHeaderOf(line: unknown): ExportHeader | undefined {
   return typeof collection === 'object' && collection !== null ? { collection } : undefined;
 }
 
-/** A vector as base64 of its little-endian float32 components (what pgvector stores). */
-export function encodeVectorBase64(vector: readonly number[]): string {
-  const bytes = Buffer.alloc(vector.length * 4);
-  vector.forEach((component, index) => bytes.writeFloatLE(component, index * 4));
-  return bytes.toString('base64');
-}
-
-/** The inverse of encodeVectorBase64. */
-export function decodeVectorBase64(text: string): number[] {
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.length % 4 !== 0) throw new Error('a base64 vector must hold whole float32 values');
-  return Array.from({ length: bytes.length / 4 }, (_, index) => bytes.readFloatLE(index * 4));
-}
-
 /**
  * Checks everything (the key, the collection, the filter) before the first row, so a bad request
  * is refused with nothing written; then yields one JSON line (without its newline): the settings
@@ -136,7 +123,7 @@ export async function openExport(
           row.embedding === null
             ? null
             : base64
-              ? encodeVectorBase64(row.embedding)
+              ? encodeBase64Vector(row.embedding)
               : row.embedding;
         const line: Partial<ExportedDocument> = ingestShape
           ? {}

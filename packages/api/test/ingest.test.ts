@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql, type Metadata } from '@quarry/db';
 import { contentHash } from '../src/index';
+import { encodeBase64Vector } from '../src/vector-base64';
 import { describeEachTarget, createHarness, hashedBagOfWords, type Harness } from './harness';
 
 describeEachTarget()('documents.ingest on $name', (target) => {
@@ -265,6 +266,35 @@ describeEachTarget()('documents.ingest on $name', (target) => {
         documents: [{ content: 'inf', embedding: [1, Number.POSITIVE_INFINITY, 1] }],
       }),
     ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  });
+
+  it('stores a base64 float32 embedding as the same numbers, and it is the same vector on a re-send', async () => {
+    const vector = [0.25, -1.5, 3];
+    const first = await harness.as().documents.ingest({
+      collection: 'vectors',
+      documents: [
+        { content: 'base64 vector', externalId: 'b64', embedding: encodeBase64Vector(vector) },
+      ],
+    });
+    expect(first).toMatchObject({ inserted: 1 });
+    const stored = await harness
+      .as()
+      .documents.get({ collection: 'vectors', id: first.ids[0]!, includeEmbedding: true });
+    expect(stored.embedding).toEqual(vector);
+    const again = await harness.as().documents.ingest({
+      collection: 'vectors',
+      documents: [{ content: 'base64 vector', externalId: 'b64', embedding: vector }],
+    });
+    expect(again).toMatchObject({ unchanged: 1 });
+    await expect(
+      harness.as().documents.ingest({
+        collection: 'vectors',
+        documents: [{ content: 'short', embedding: encodeBase64Vector([1, 2]) }],
+      }),
+    ).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: "collection 'vectors' expects 3 dimensions, got 2 (documents[0].embedding)",
+    });
   });
 
   it('names an unknown collection', async () => {

@@ -13,6 +13,7 @@ import { searchInputSchema } from '../src/search/input';
 import { probeRestrictions } from '../src/search/plan';
 import { prepareQuery } from '../src/search/prepare';
 import { inReadTransaction } from '../src/transaction';
+import { encodeBase64Vector } from '../src/vector-base64';
 
 const DIMENSIONS = 16;
 const COUNT = 600;
@@ -375,6 +376,41 @@ describeEachTarget()('search on $name', (target) => {
       code: 'BAD_REQUEST',
       message: "collection 'corpus' expects 16 dimensions, got 3 (query vector)",
     });
+  });
+
+  it('takes a query vector as base64 float32 as it takes the numbers, and names what is wrong with one', async () => {
+    const asFloat32 = Array.from(Float32Array.from(query));
+    const byNumbers = await harness
+      .as()
+      .search.query({ collection: 'corpus', vector: asFloat32, k: 5, exact: true });
+    const byBase64 = await harness.as().search.query({
+      collection: 'corpus',
+      vector: encodeBase64Vector(query),
+      k: 5,
+      exact: true,
+    });
+    expect(byBase64.results.map((result) => [result.id, result.distance])).toEqual(
+      byNumbers.results.map((result) => [result.id, result.distance]),
+    );
+    const refusal = (vector: string) =>
+      harness.as().search.query({ collection: 'corpus', vector, k: 3 });
+    await expect(refusal(encodeBase64Vector([1, 2, 3]))).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: "collection 'corpus' expects 16 dimensions, got 3 (query vector)",
+    });
+    await expect(
+      refusal(encodeBase64Vector([...query.slice(0, 15), Number.NaN])),
+    ).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('component 15 of the base64 vector is NaN'),
+    });
+    // Five bytes: not whole float32 components; and text outside base64's alphabet.
+    for (const text of ['AAAAAAA=', 'not base64 at all!!']) {
+      await expect(refusal(text)).rejects.toMatchObject({
+        code: 'BAD_REQUEST',
+        message: expect.stringContaining('base64 of little-endian float32 components'),
+      });
+    }
   });
 
   it('explains why a document is not in the results', async () => {

@@ -25,10 +25,10 @@ describe('client-facing types', () => {
     expectTypeOf<Stats['maxScanTuples']>().toEqualTypeOf<number | null>();
   });
 
-  it('search input takes a mode, a typed filter and optional vector', () => {
+  it('search input takes a mode, a typed filter and an optional vector (numbers or base64 float32)', () => {
     type Input = RouterInputs['search']['query'];
     expectTypeOf<Input['mode']>().toEqualTypeOf<'vector' | 'keyword' | 'hybrid' | undefined>();
-    expectTypeOf<Input['vector']>().toEqualTypeOf<number[] | undefined>();
+    expectTypeOf<Input['vector']>().toEqualTypeOf<number[] | string | undefined>();
     expectTypeOf<{ key: 'year'; op: 'gte'; value: 1900 }>().toExtend<
       NonNullable<Input['filter']>
     >();

@@ -14,6 +14,7 @@ import type {
   TRPCBuiltRouter,
 } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
+import { vectorsAsBase64Link } from './vectors.js';
 
 export interface QuarryClientOptions {
   /** The server's base URL, e.g. 'http://127.0.0.1:8080' (the API lives under /trpc). */
@@ -35,6 +36,12 @@ export interface QuarryClientOptions {
   readYourWrites?: boolean | number;
   /** Calls per batched HTTP request; keep it at or below the server's QUARRY_MAX_BATCH_CALLS (default 50). */
   maxBatchCalls?: number;
+  /**
+   * How vectors (a search's query vector, ingested embeddings) travel: 'base64' (the default) as
+   * base64 of little-endian float32, a quarter of the bytes of 'json' and nothing to parse; 'json'
+   * as arrays of numbers.
+   */
+  vectors?: 'base64' | 'json';
 }
 
 /**
@@ -177,6 +184,7 @@ export function createQuarryClient(options: QuarryClientOptions) {
   };
   return createRouterClient<ServerRouter>([
     rememberWrites,
+    ...(options.vectors === 'json' ? [] : [vectorsAsBase64Link<ServerRouter>()]),
     gatheringLink(
       httpLink(http),
       httpBatchLink({ ...http, maxItems: options.maxBatchCalls ?? 50 }),

@@ -16,12 +16,17 @@ import {
 
 /** Records what the client sends and answers like a tRPC server would for `collections.list`. */
 function recordingFetch() {
-  const requests: Array<{ url: string; headers: Headers; method: string }> = [];
+  const requests: Array<{ url: string; headers: Headers; method: string; body: string }> = [];
   const fetchImpl: typeof fetch = (input, init) => {
     // As fetch does: an aborted signal fails the call before anything is sent.
     if (init?.signal?.aborted) return Promise.reject(init.signal.reason as Error);
     const request = new Request(input, init);
-    requests.push({ url: request.url, headers: request.headers, method: request.method });
+    requests.push({
+      url: request.url,
+      headers: request.headers,
+      method: request.method,
+      body: typeof init?.body === 'string' ? init.body : '',
+    });
     const url = new URL(request.url);
     const calls = url.pathname.replace(/^.*\/trpc\//, '').split(',');
     const answers = calls.map((call) => ({
@@ -110,6 +115,32 @@ describe('createQuarryClient', () => {
       );
       expect(readFrom).toEqual(readYourWrites ? [null, null, 'primary'] : [null, null, null]);
     }
+  });
+
+  it('sends vectors as base64 float32 unless told to send numbers; one that is not a finite float32 goes as given', async () => {
+    const sent = async (options: { vectors?: 'json' | 'base64' }, vector: number[]) => {
+      const recorder = recordingFetch();
+      const client = createQuarryClient({ url: 'http://q:1', fetch: recorder.fetch, ...options });
+      await client.search.query.query({ collection: 'c', vector, k: 3 }).catch(() => undefined);
+      await client.documents.ingest
+        .mutate({ collection: 'c', documents: [{ content: 'x', embedding: vector }] })
+        .catch(() => undefined);
+      return recorder.requests.map(
+        (request) => JSON.parse(request.body) as Record<string, unknown>,
+      );
+    };
+    const vector = [0.5, -2, 1e-3];
+    const base64 = Buffer.from(Float32Array.from(vector).buffer).toString('base64');
+    const [search, ingest] = await sent({}, vector);
+    expect(search).toMatchObject({ collection: 'c', vector: base64, k: 3 });
+    expect(ingest).toMatchObject({ documents: [{ content: 'x', embedding: base64 }] });
+    const decoded = new Float32Array(Uint8Array.from(Buffer.from(base64, 'base64')).buffer);
+    expect(Array.from(decoded)).toEqual(Array.from(Float32Array.from(vector)));
+    const [asNumbers] = await sent({ vectors: 'json' }, vector);
+    expect(asNumbers).toMatchObject({ vector });
+    // Beyond float32's range the server must see (and name) the number sent, not an Infinity.
+    const [outOfRange] = await sent({}, [1, 1e39, 0]);
+    expect(outOfRange).toMatchObject({ vector: [1, 1e39, 0] });
   });
 
   it('quarryCodeOf is undefined for errors that did not come from the API', () => {

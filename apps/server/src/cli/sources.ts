@@ -6,10 +6,14 @@ import type { Readable } from 'node:stream';
 import type { RouterInputs } from '@quarry/api';
 import { z } from 'zod';
 import { chunkFile, MARKDOWN_EXTENSIONS, type ChunkOptions } from '@quarry/corpus/text-chunk';
-import { BASE64_VECTOR_FORM, decodeBase64Vector } from '../vector-base64';
+import { BASE64_VECTOR_FORM, decodeBase64Vector } from '@quarry/api/vector-base64';
 import { readNumberArray } from './number-array';
 
-export type IngestDocument = RouterInputs['documents']['ingest']['documents'][number];
+/** A document as the CLI sends it: its vector, when it has one, as numbers (the client encodes them). */
+export type IngestDocument = Omit<
+  RouterInputs['documents']['ingest']['documents'][number],
+  'embedding'
+> & { embedding?: number[] };
 
 export class InputError extends Error {
   override readonly name = 'InputError';

@@ -273,7 +273,8 @@ export async function importCollection(
   io: Io,
 ): Promise<number> {
   const input = path && path !== '-' ? createReadStream(path) : io.stdinStream();
-  const { decodeVectorBase64, exportHeaderOf } = await import('@quarry/api/export');
+  const { exportHeaderOf } = await import('@quarry/api/export');
+  const { BASE64_VECTOR_FORM, decodeBase64Vector } = await import('@quarry/api/vector-base64');
   const target = await conn.open(true);
   const progress = createProgress({
     label: `import ${collection}`,
@@ -322,8 +323,11 @@ export async function importCollection(
       const item: (typeof batch)[number] = { content: line.content };
       if (line.externalId !== undefined) item.externalId = line.externalId;
       if (line.metadata !== undefined) item.metadata = line.metadata as typeof item.metadata;
-      if (typeof line.embedding === 'string') item.embedding = decodeVectorBase64(line.embedding);
-      else if (Array.isArray(line.embedding)) item.embedding = line.embedding;
+      if (typeof line.embedding === 'string') {
+        const decoded = decodeBase64Vector(line.embedding);
+        if (!decoded) throw new Error(`line ${number}: embedding is not ${BASE64_VECTOR_FORM}`);
+        item.embedding = Array.from(decoded);
+      } else if (Array.isArray(line.embedding)) item.embedding = line.embedding;
       batch.push(item);
       if (batch.length >= options.batchSize) await flush();
     }

@@ -8,7 +8,11 @@ import {
   type IngestStream,
   type StreamError,
 } from '@quarry/api';
-import { BASE64_VECTOR_FORM, base64VectorBytes, decodeBase64VectorInto } from '../vector-base64';
+import {
+  BASE64_VECTOR_FORM,
+  base64VectorBytes,
+  decodeBase64VectorInto,
+} from '@quarry/api/vector-base64';
 
 /**
  * `POST /api/collections/:name/ingest`, body `application/x-ndjson`: one document per line, with

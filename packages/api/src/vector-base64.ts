@@ -44,3 +44,12 @@ export function decodeBase64Vector(text: string): Float32Array | undefined {
     ? undefined
     : decodeBase64VectorInto(text, bytes, Buffer.allocUnsafeSlow(bytes), 0);
 }
+
+/** `vector` as base64 of its little-endian float32 components (what pgvector stores). */
+export function encodeBase64Vector(vector: ArrayLike<number>): string {
+  const bytes = Buffer.allocUnsafe(vector.length * 4);
+  for (let index = 0; index < vector.length; index++) {
+    bytes.writeFloatLE(vector[index]!, index * 4);
+  }
+  return bytes.toString('base64');
+}
