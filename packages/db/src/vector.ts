@@ -198,8 +198,8 @@ export function distanceTo(
   options: { exact?: boolean } = {},
 ): SQL {
   const operand = options.exact ? sql`${documents.embedding}` : indexedEmbedding(collection);
-  // A placeholder stands for a vectorLiteral given when a statement built once is run.
-  const value = query instanceof Placeholder ? query : vectorLiteral(query);
+  // A placeholder stands for a queryVectorParameter given when a statement built once is run.
+  const value = query instanceof Placeholder ? query : queryVectorParameter(collection, query);
   return sql`${operand} ${distanceOperators[collection.metric]} ${value}`;
 }
 
@@ -281,6 +281,55 @@ export function vectorLiteral(vector: VectorInput): string {
   }
   out[at++] = 0x5d; // ]
   return out.toString('latin1', 0, at);
+}
+
+/** Where the patched postgres.js finds a parameter's binary form (patches/postgres@3.4.9.patch). */
+const BINARY_FORM = Symbol.for('postgres.binary');
+
+/**
+ * A query vector as a statement parameter. postgres.js sends it in pgvector's binary format
+ * (vector_recv's: the dimensions, a zero, then each component as a big-endian float4), so the
+ * server formats no decimals and PostgreSQL parses none: at 1,536 dimensions `vectorLiteral` took
+ * ~0.1 ms here and PostgreSQL's parsing of its text ~0.1 ms, the binary form 16 µs, a third of the
+ * bytes. Any other driver (PGlite) sends its text, `toString()`. Components are checked here, so a
+ * bad one fails the query before it is sent.
+ */
+export class VectorParameter {
+  readonly [BINARY_FORM]: Uint8Array;
+  readonly #vector: VectorInput;
+
+  constructor(vector: VectorInput) {
+    const bytes = Buffer.allocUnsafe(4 + vector.length * 4);
+    bytes.writeInt16BE(vector.length, 0);
+    bytes.writeInt16BE(0, 2);
+    for (let index = 0; index < vector.length; index++) {
+      const component = Math.fround(vector[index] ?? Number.NaN);
+      if (!Number.isFinite(component)) {
+        throw new Error(`vector component ${component} is not finite`);
+      }
+      bytes.writeFloatBE(component, 4 + index * 4);
+    }
+    this[BINARY_FORM] = bytes;
+    this.#vector = vector;
+  }
+
+  toString(): string {
+    return vectorLiteral(this.#vector);
+  }
+}
+
+/**
+ * The query vector's parameter for a collection: binary where the statement reads it as `vector`,
+ * its text where it reads it as `halfvec` (collections over 2,000 dimensions), whose binary form
+ * differs.
+ */
+export function queryVectorParameter(
+  collection: Pick<Collection, 'dimensions'>,
+  vector: VectorInput,
+): VectorParameter | string {
+  return indexedVectorType(collection.dimensions) === 'vector'
+    ? new VectorParameter(vector)
+    : vectorLiteral(vector);
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   queryRows,
   sql,
   vectorLiteral,
+  VectorParameter,
   type Collection,
 } from '../src/index';
 import { describeEachTarget, type TestDatabase } from '../src/testing';
@@ -239,8 +240,36 @@ describeEachTarget()('vectors on $name', (target) => {
         .orderBy(distanceTo(docs, vector))
         .limit(5)
         .toSQL();
-      expect(query.params).toContain(vectorLiteral(vector));
+      expect(query.params.map(String)).toContain(vectorLiteral(vector));
       expect(query.sql).not.toContain(String(vector[0]));
+    });
+
+    it('sends a query vector in binary through postgres.js and as its text through PGlite, the same vector either way', async () => {
+      const random = seededRandom(8);
+      const vector = [
+        ...randomVector(1530, random),
+        FLOAT32_MAX,
+        -FLOAT32_MAX,
+        -1.401298464324817e-45,
+        0,
+        -0,
+        0.1,
+      ];
+      let sentAsText = false;
+      class Watched extends VectorParameter {
+        override toString(): string {
+          sentAsText = true;
+          return super.toString();
+        }
+      }
+      const [row] = await queryRows<{ same: boolean; dimensions: number }>(
+        database.db,
+        sql`select (${new Watched(vector)}::vector = ${vectorLiteral(vector)}::vector) as same,
+          vector_dims(${new Watched(vector)}::vector) as dimensions`,
+      );
+      expect(row).toEqual({ same: true, dimensions: vector.length });
+      expect(sentAsText).toBe(database.driver !== 'postgres');
+      expect(() => new VectorParameter([1, 1e39])).toThrow(/not finite/);
     });
 
     it('writes a query vector pgvector reads as the vector its JSON text makes, component for component', async () => {

@@ -5,7 +5,7 @@ import {
   inCollection,
   sql,
   vectorIndexName,
-  vectorLiteral,
+  queryVectorParameter,
   type Placeholder,
   type SQL,
 } from '@quarry/db';
@@ -169,7 +169,7 @@ function keywordQueryFromTemplate(
     wanted,
     enough,
     tenant,
-    vector: vector && vectorLiteral(vector),
+    vector: vector && queryVectorParameter(prepared.collection, vector),
     contentChars: prepared.contentChars,
   };
   terms.forEach((term, index) => (values[`term${index}`] = term));

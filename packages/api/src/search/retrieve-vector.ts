@@ -6,7 +6,7 @@ import {
   inCollection,
   isNotNull,
   sql,
-  vectorLiteral,
+  queryVectorParameter,
   type Placeholder,
   type SQL,
 } from '@quarry/db';
@@ -163,7 +163,7 @@ function indexQueryFromTemplate(request: VectorRetrievalRequest): Promise<Candid
     return statementTemplate(query, preparedName(query, 'quarry_vector_search'));
   });
   return runTemplate<Candidate[]>(tx, template, {
-    vector: vectorLiteral(vector),
+    vector: queryVectorParameter(collection, vector),
     tenant,
     limit: wanted,
     contentChars: prepared.contentChars,
